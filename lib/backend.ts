@@ -1,0 +1,116 @@
+/** Chooses the TensorFlow.js backend (tfjs-node-gpu, tfjs-node, wasm, cpu) and patches wasm's slow or missing kernels. */
+import * as tf from '@tensorflow/tfjs';
+
+/** Backends in order of preference, with the module that provides each. */
+const CANDIDATES: Array<{ name: string; module: string | null; tfName: string }> = [
+  { name: 'tensorflow-gpu', module: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
+  { name: 'tensorflow', module: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+  { name: 'wasm', module: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
+  { name: 'cpu', module: null, tfName: 'cpu' },
+];
+
+let chosen: Promise<string> | null = null;
+
+/**
+ * Initializes the best available backend once and returns its name; $FISHERLAB_BACKEND
+ * (tensorflow-gpu, tensorflow, wasm or cpu) forces one.
+ */
+export function initBackend(opts: { quiet?: boolean } = {}): Promise<string> {
+  if (!chosen) chosen = pick(opts.quiet ?? false);
+  return chosen;
+}
+
+async function pick(quiet: boolean): Promise<string> {
+  const forced = process.env.FISHERLAB_BACKEND;
+  if (forced && !CANDIDATES.some((c) => c.name === forced)) {
+    throw new Error(`FISHERLAB_BACKEND=${forced}: expected one of ${CANDIDATES.map((c) => c.name).join(', ')}`);
+  }
+  const candidates = forced ? CANDIDATES.filter((c) => c.name === forced) : CANDIDATES;
+  const failures: string[] = [];
+  for (const c of candidates) {
+    try {
+      if (c.module) await import(c.module);
+      if (!(await tf.setBackend(c.tfName))) throw new Error('setBackend returned false');
+      await tf.ready();
+      if (c.tfName === 'wasm') patchWasmKernels();
+      if (!quiet) console.error(`fisherlab: TensorFlow.js backend ${c.name}${forced ? ' (forced by FISHERLAB_BACKEND)' : ''}`);
+      return c.name;
+    } catch (e) {
+      failures.push(`${c.name}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start:\n  ${failures.join('\n  ')}`);
+}
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+interface TensorInfo { dataId: object; shape: number[]; dtype: string }
+interface WasmBackendLike { disposeData(dataId: object): boolean }
+
+let originalBatchMatMul: KernelFunc | null = null;
+
+/**
+ * Makes wasm's BatchMatMul transpose its operands explicitly (wasm's transposed matMul is 10–40× slower),
+ * which also speeds up every matMul gradient; and adds UnsortedSegmentSum (gather's gradient), which wasm lacks.
+ */
+export function patchWasmKernels(): void {
+  if (originalBatchMatMul) return;
+  const matMul = tf.getKernel('BatchMatMul', 'wasm');
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (!matMul || !transpose) throw new Error('wasm backend lacks BatchMatMul or Transpose');
+  originalBatchMatMul = matMul.kernelFunc;
+  const base = matMul.kernelFunc;
+  const swapLast = (x: TensorInfo, backend: unknown): TensorInfo => {
+    const perm = x.shape.map((_, i) => i);
+    const r = perm.length;
+    [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+    return transpose.kernelFunc({ inputs: { x } as never, backend: backend as never, attrs: { perm } as never }) as TensorInfo;
+  };
+  const fast: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return base({ inputs, backend, attrs });
+    const { a, b } = inputs as unknown as { a: TensorInfo; b: TensorInfo };
+    const at = transposeA ? swapLast(a, backend) : a;
+    const bt = transposeB ? swapLast(b, backend) : b;
+    const out = base({ inputs: { a: at, b: bt } as never, backend, attrs: { ...attrs, transposeA: false, transposeB: false } as never });
+    const wasm = backend as unknown as WasmBackendLike;
+    if (transposeA) wasm.disposeData(at.dataId);
+    if (transposeB) wasm.disposeData(bt.dataId);
+    return out;
+  };
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fast });
+
+  if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
+    const reshape = tf.getKernel('Reshape', 'wasm')!;
+    const scatterNd = tf.getKernel('ScatterNd', 'wasm')!;
+    tf.registerKernel({
+      kernelName: 'UnsortedSegmentSum',
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const { x, segmentIds } = inputs as unknown as { x: TensorInfo; segmentIds: TensorInfo };
+        const { numSegments } = attrs as unknown as { numSegments: number };
+        const n = segmentIds.shape.reduce((s, d) => s * d, 1);
+        const rest = x.shape.slice(segmentIds.shape.length);
+        const indices = reshape.kernelFunc({ inputs: { x: segmentIds } as never, backend, attrs: { shape: [n, 1] } as never }) as TensorInfo;
+        const updates = reshape.kernelFunc({ inputs: { x } as never, backend, attrs: { shape: [n, ...rest] } as never }) as TensorInfo;
+        const out = scatterNd.kernelFunc({
+          inputs: { indices, updates } as never,
+          backend,
+          attrs: { shape: [numSegments, ...rest] } as never,
+        });
+        const wasm = backend as unknown as WasmBackendLike;
+        wasm.disposeData(indices.dataId);
+        wasm.disposeData(updates.dataId);
+        return out;
+      },
+    });
+  }
+}
+
+/** Restores wasm's own BatchMatMul kernel (for benchmarks that compare with and without the patch). */
+export function unpatchWasmMatMul(): void {
+  if (!originalBatchMatMul) return;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: originalBatchMatMul });
+  originalBatchMatMul = null;
+}

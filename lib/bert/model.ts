@@ -1,0 +1,313 @@
+/**
+ * BERT in TensorFlow.js, computing what Hugging Face's modeling_bert.py computes, with its parameter and
+ * dropout-site names. Weights keep PyTorch's layout (nn.Linear is [out, in]) so files interchange unchanged.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BertConfig, isRegression } from './config';
+import { BertParts, ParameterSpec, dropoutSiteNames, parameterSpecs } from './parameters';
+import { DropoutSites } from './dropout';
+import { Rng, mixSeed } from '../random';
+
+/** A batch of token ids with Hugging Face's field names; token types default to 0 and the mask to 1. */
+export interface Batch {
+  input_ids: number[][];
+  token_type_ids?: number[][];
+  attention_mask?: number[][];
+}
+
+/** Options of one forward pass; dropout acts only when `training` is true, seeded by `seed`. */
+export interface ForwardOptions {
+  training?: boolean;
+  seed?: number;
+}
+
+export interface BertOutput {
+  /** [B, T, H] */
+  lastHiddenState: tf.Tensor3D;
+  /** [B, H] when the model has a pooler. */
+  pooledOutput?: tf.Tensor2D;
+  /** [B, T, V] when the model has a masked-LM head. */
+  mlmLogits?: tf.Tensor3D;
+  /** [B, num_labels] when the model has a classifier. */
+  logits?: tf.Tensor2D;
+}
+
+/** A plain weight array with its shape (row-major). */
+export interface WeightArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+const NEG_INF_MASK = -1e9;
+const SQRT1_2 = Math.SQRT1_2;
+
+/** GELU, erf form (Hugging Face's "gelu"). */
+function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+}
+
+export class Bert {
+  readonly config: BertConfig;
+  readonly parts: BertParts;
+  readonly dropout: DropoutSites;
+  private readonly specs: ParameterSpec[];
+  private readonly params = new Map<string, tf.Variable>();
+
+  private constructor(config: BertConfig, parts: BertParts, weights: (spec: ParameterSpec) => tf.Tensor) {
+    this.config = config;
+    this.parts = parts;
+    this.specs = parameterSpecs(config, parts);
+    for (const spec of this.specs) {
+      const init = weights(spec);
+      this.params.set(spec.name, tf.variable(init, true));
+      init.dispose();
+    }
+    this.dropout = new DropoutSites(dropoutSiteNames(config, parts), (name) => ({
+      kind: 'bernoulli',
+      p: name.endsWith('attention.self.dropout') ? config.attention_probs_dropout_prob : config.hidden_dropout_prob,
+    }));
+  }
+
+  /** A model initialized as Hugging Face initializes BERT (normal(0, initializer_range), zero biases, unit LayerNorm), seeded. */
+  static random(config: BertConfig, parts: BertParts, seed = 0): Bert {
+    const rng = new Rng(mixSeed(seed, 0x1b3a7));
+    return new Bert(config, parts, ({ name, shape }) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size);
+      if (name.includes('LayerNorm.weight')) data.fill(1);
+      else if (shape.length === 2) {
+        for (let i = 0; i < size; i++) data[i] = rng.normal() * config.initializer_range;
+        if (name === 'bert.embeddings.word_embeddings.weight') data.fill(0, config.pad_token_id * shape[1], (config.pad_token_id + 1) * shape[1]);
+      }
+      return tf.tensor(data, shape);
+    });
+  }
+
+  /** A model from named weight arrays (canonical Hugging Face names); every parameter must be present with its shape. */
+  static fromWeights(config: BertConfig, parts: BertParts, weights: Map<string, WeightArray>): Bert {
+    const problems: string[] = [];
+    for (const { name, shape } of parameterSpecs(config, parts)) {
+      const w = weights.get(name);
+      if (!w) problems.push(`missing ${name}`);
+      else if (w.shape.join() !== shape.join()) problems.push(`${name} has shape [${w.shape}], expected [${shape}]`);
+      else if (w.data.length !== shape.reduce((a, b) => a * b, 1)) problems.push(`${name} has ${w.data.length} values for shape [${shape}]`);
+    }
+    if (problems.length) throw new Error(`weights do not fit the configuration:\n  ${problems.join('\n  ')}`);
+    return new Bert(config, parts, ({ name, shape }) => tf.tensor(weights.get(name)!.data, shape));
+  }
+
+  /** Parameters as [Hugging Face name, variable] in `named_parameters()` order. */
+  namedParameters(): Array<[string, tf.Variable]> {
+    return this.specs.map((s) => [s.name, this.params.get(s.name)!]);
+  }
+
+  /** One parameter by its Hugging Face name. */
+  parameter(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`unknown parameter "${name}"`);
+    return v;
+  }
+
+  /** Dropout site names in forward order. */
+  dropoutSites(): string[] {
+    return this.dropout.names();
+  }
+
+  /** Total number of scalar parameters (the tied decoder counted once). */
+  parameterCount(): number {
+    return this.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** Copies of all weights as plain arrays, by name, in Hugging Face order. */
+  toWeights(): Map<string, WeightArray> {
+    const out = new Map<string, WeightArray>();
+    for (const [name, v] of this.namedParameters()) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    return out;
+  }
+
+  /** Overwrites weights by name (any subset). */
+  assignWeights(weights: Map<string, WeightArray>): void {
+    for (const [name, w] of weights) {
+      const v = this.parameter(name);
+      if (w.shape.join() !== v.shape.join()) throw new Error(`${name}: shape [${w.shape}] does not match [${v.shape}]`);
+      tf.tidy(() => v.assign(tf.tensor(w.data, v.shape)));
+    }
+  }
+
+  /** Frees every variable. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+
+  // ---- forward pass ----------------------------------------------------------------------------
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+
+  /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`. */
+  private linear(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.p(`${prefix}.weight`), false, true), this.p(`${prefix}.bias`));
+  }
+
+  private layerNorm(prefix: string, x: tf.Tensor): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layer_norm_eps)));
+    return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+  }
+
+  private drop(site: string, x: tf.Tensor, seed: number | undefined): tf.Tensor {
+    return this.dropout.apply(site, x, seed);
+  }
+
+  /** Embeddings and encoder: hidden states [B·T, H] (row-major over batch then position). */
+  private encode(batch: Batch, seed: number | undefined): tf.Tensor2D {
+    const c = this.config;
+    const B = batch.input_ids.length;
+    const T = batch.input_ids[0]?.length ?? 0;
+    checkBatch(batch, c);
+    const H = c.hidden_size;
+    const heads = c.num_attention_heads;
+    const d = H / heads;
+
+    const ids = tf.tensor1d(batch.input_ids.flat(), 'int32');
+    const types = tf.tensor1d(batch.token_type_ids ? batch.token_type_ids.flat() : new Array(B * T).fill(0), 'int32');
+    const positions = tf.tile(tf.range(0, T, 1, 'int32'), [B]);
+    let h = tf.add(
+      tf.add(tf.gather(this.p('bert.embeddings.word_embeddings.weight'), ids), tf.gather(this.p('bert.embeddings.position_embeddings.weight'), positions)),
+      tf.gather(this.p('bert.embeddings.token_type_embeddings.weight'), types),
+    ) as tf.Tensor2D;
+    h = this.layerNorm('bert.embeddings.LayerNorm', h) as tf.Tensor2D;
+    h = this.drop('bert.embeddings.dropout', h, seed) as tf.Tensor2D;
+
+    // Additive mask over keys: 0 where attended, a large negative number at padding; [B, 1, 1, T].
+    const mask = batch.attention_mask ? tf.tensor(batch.attention_mask.flat(), [B, 1, 1, T], 'float32') : null;
+    const maskAdd = mask ? tf.mul(tf.sub(1, mask), NEG_INF_MASK) : null;
+    const splitHeads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]);
+
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const l = `bert.encoder.layer.${i}`;
+      const q = splitHeads(this.linear(`${l}.attention.self.query`, h));
+      const k = splitHeads(this.linear(`${l}.attention.self.key`, h));
+      const v = splitHeads(this.linear(`${l}.attention.self.value`, h));
+      let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
+      if (maskAdd) scores = tf.add(scores, maskAdd);
+      const probs = this.drop(`${l}.attention.self.dropout`, tf.softmax(scores), seed);
+      const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * T, H]) as tf.Tensor2D;
+      const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context), seed);
+      const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h)) as tf.Tensor2D;
+      const inter = gelu(this.linear(`${l}.intermediate.dense`, a)) as tf.Tensor2D;
+      const out = this.drop(`${l}.output.dropout`, this.linear(`${l}.output.dense`, inter), seed);
+      h = this.layerNorm(`${l}.output.LayerNorm`, tf.add(out, a)) as tf.Tensor2D;
+    }
+    return h;
+  }
+
+  /** Pooler: tanh(dense(hidden state of [CLS])) → [B, H]. */
+  private pool(h: tf.Tensor2D, B: number, T: number): tf.Tensor2D {
+    const cls = tf.reshape(tf.slice(tf.reshape(h, [B, T, -1]), [0, 0, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
+    return tf.tanh(this.linear('bert.pooler.dense', cls));
+  }
+
+  /** Masked-LM head on hidden states [N, H] → logits [N, V], the decoder tied to the word embeddings. */
+  private mlmHead(h: tf.Tensor2D): tf.Tensor2D {
+    const t = this.layerNorm('cls.predictions.transform.LayerNorm', gelu(this.linear('cls.predictions.transform.dense', h))) as tf.Tensor2D;
+    return tf.add(tf.matMul(t, this.p('bert.embeddings.word_embeddings.weight'), false, true), this.p('cls.predictions.bias'));
+  }
+
+  /** Classifier on the pooled output (after the `dropout` site) → [B, num_labels]. */
+  private classify(pooled: tf.Tensor2D, seed: number | undefined): tf.Tensor2D {
+    return this.linear('classifier', this.drop('dropout', pooled, seed) as tf.Tensor2D);
+  }
+
+  /** Every output the model's parts give; the caller disposes them. */
+  forward(batch: Batch, opts: ForwardOptions = {}): BertOutput {
+    const seed = dropoutSeed(opts);
+    const B = batch.input_ids.length;
+    const T = batch.input_ids[0]?.length ?? 0;
+    return tf.tidy(() => {
+      const h = this.encode(batch, seed);
+      const out: BertOutput = { lastHiddenState: tf.reshape(h, [B, T, -1]) as tf.Tensor3D };
+      if (this.parts.pooler) out.pooledOutput = this.pool(h, B, T);
+      if (this.parts.mlm) out.mlmLogits = tf.reshape(this.mlmHead(h), [B, T, -1]) as tf.Tensor3D;
+      if (this.parts.classifier) out.logits = this.classify(out.pooledOutput!, seed);
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as BertOutput;
+  }
+
+  /**
+   * Masked-LM loss: mean cross-entropy over positions whose label is not -100, computing the vocabulary
+   * projection only at those positions.
+   */
+  maskedLmLoss(batch: Batch, labels: number[][], opts: ForwardOptions = {}): tf.Scalar {
+    if (!this.parts.mlm) throw new Error('this model has no masked-LM head (cls.predictions.*)');
+    const seed = dropoutSeed(opts);
+    const flat = labels.flat();
+    if (flat.length !== batch.input_ids.flat().length) throw new Error('labels must have the shape of input_ids');
+    const rows: number[] = [];
+    const targets: number[] = [];
+    flat.forEach((y, i) => {
+      if (y !== -100) {
+        if (!Number.isInteger(y) || y < 0 || y >= this.config.vocab_size) throw new Error(`label ${y} at position ${i} is not a token id`);
+        rows.push(i);
+        targets.push(y);
+      }
+    });
+    if (rows.length === 0) throw new Error('no masked positions in the batch (every label is -100)');
+    return tf.tidy(() => {
+      const h = this.encode(batch, seed);
+      const logits = this.mlmHead(tf.gather(h, tf.tensor1d(rows, 'int32')));
+      return crossEntropy(logits, targets);
+    });
+  }
+
+  /** Sequence classification loss: mean cross-entropy, or mean squared error for regression (num_labels = 1). */
+  classificationLoss(batch: Batch, labels: number[], opts: ForwardOptions = {}): tf.Scalar {
+    if (!this.parts.classifier) throw new Error('this model has no classifier head');
+    const seed = dropoutSeed(opts);
+    if (labels.length !== batch.input_ids.length) throw new Error(`got ${labels.length} labels for ${batch.input_ids.length} sequences`);
+    return tf.tidy(() => {
+      const B = batch.input_ids.length;
+      const T = batch.input_ids[0].length;
+      const logits = this.classify(this.pool(this.encode(batch, seed), B, T), seed);
+      if (isRegression(this.config)) return tf.mean(tf.square(tf.sub(tf.reshape(logits, [-1]), tf.tensor1d(labels)))) as tf.Scalar;
+      labels.forEach((y, i) => {
+        if (!Number.isInteger(y) || y < 0 || y >= this.config.num_labels) throw new Error(`label ${y} of sequence ${i} is not in 0..${this.config.num_labels - 1}`);
+      });
+      return crossEntropy(logits, labels);
+    });
+  }
+}
+
+/** Mean cross-entropy of logits [N, C] against integer targets. */
+function crossEntropy(logits: tf.Tensor2D, targets: number[]): tf.Scalar {
+  const logp = tf.logSoftmax(logits);
+  const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1])), 1);
+  return tf.neg(tf.mean(picked)) as tf.Scalar;
+}
+
+function dropoutSeed(opts: ForwardOptions): number | undefined {
+  return opts.training ? (opts.seed ?? 0) : undefined;
+}
+
+/** Checks a batch's shape and ids against the configuration, naming the first bad field. */
+function checkBatch(batch: Batch, c: BertConfig): void {
+  const B = batch.input_ids.length;
+  if (B === 0) throw new Error('empty batch');
+  const T = batch.input_ids[0].length;
+  if (T === 0) throw new Error('empty sequences');
+  if (T > c.max_position_embeddings) throw new Error(`sequence length ${T} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+  const check = (field: keyof Batch, limit: number) => {
+    const rows = batch[field];
+    if (!rows) return;
+    if (rows.length !== B) throw new Error(`${field} has ${rows.length} rows, input_ids has ${B}`);
+    rows.forEach((r, i) => {
+      if (r.length !== T) throw new Error(`${field}[${i}] has length ${r.length}, expected ${T} (pad the batch)`);
+      for (const v of r) if (!Number.isInteger(v) || v < 0 || v >= limit) throw new Error(`${field}[${i}] contains ${v}, outside 0..${limit - 1}`);
+    });
+  };
+  check('input_ids', c.vocab_size);
+  check('token_type_ids', c.type_vocab_size);
+  check('attention_mask', 2);
+}

@@ -1,0 +1,36 @@
+/** `fisherlab info`: configuration, parameter count, named tensors and dropout sites of a model folder. */
+import { Command } from 'commander';
+import { initBackend } from '../backend';
+import { loadBert } from '../bert/load';
+import { architectureName } from '../bert/parameters';
+import { resolveModelDir } from '../models';
+
+/** Adds the `info` command. */
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('print a model folder\'s configuration, parameter count, named tensors with shapes, and dropout sites')
+    .option('--model <dir>', 'Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)')
+    .option('--json', 'print one JSON object instead of text')
+    .addHelpText('after', '\nExample:\n  npx fisherlab info --model data/models/bert-mini-fisherlab')
+    .action(async (opts: { model?: string; json?: boolean }) => {
+      await initBackend({ quiet: opts.json });
+      const dir = resolveModelDir(opts.model);
+      const { model, warnings } = loadBert(dir);
+      const tensors = model.namedParameters().map(([name, v]) => ({ name, shape: v.shape }));
+      const sites = model.dropoutSites().map((name) => ({ name, ...model.dropout.get(name) }));
+      if (opts.json) {
+        console.log(JSON.stringify({ model: dir, architecture: architectureName(model.parts), config: model.config, parameters: model.parameterCount(), tensors, dropoutSites: sites, warnings }, null, 1));
+      } else {
+        console.log(`model         ${dir}`);
+        console.log(`architecture  ${architectureName(model.parts)}`);
+        for (const [k, v] of Object.entries(model.config)) console.log(`${k.padEnd(30)} ${v}`);
+        console.log(`\n${model.parameterCount().toLocaleString('en-US')} parameters in ${tensors.length} tensors:`);
+        for (const t of tensors) console.log(`  ${t.name.padEnd(60)} [${t.shape.join(', ')}]`);
+        console.log(`\n${sites.length} dropout sites:`);
+        for (const s of sites) console.log(`  ${s.name.padEnd(60)} ${s.kind} p=${s.p}`);
+        for (const w of warnings) console.log(`note: ${w}`);
+      }
+      model.dispose();
+    });
+}

@@ -1,0 +1,19 @@
+/** Where model folders are found: an explicit folder, $FISHERLAB_MODEL, or the embedded default shipped in data/models. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { projectRoot } from './paths';
+
+/** The folder of the model fisherlab ships and uses by default. */
+export function defaultModelDir(): string {
+  return path.join(projectRoot(), 'data', 'models', 'bert-mini-fisherlab');
+}
+
+/** The model folder to use: `dir` if given, else $FISHERLAB_MODEL, else the embedded default; it must exist. */
+export function resolveModelDir(dir?: string): string {
+  const chosen = dir ?? process.env.FISHERLAB_MODEL ?? defaultModelDir();
+  if (!fs.existsSync(chosen)) {
+    const hint = dir ? '' : ' (no --model given; the embedded default is built by `fisherlab pretrain`; pass --model DIR for another Hugging Face BERT folder)';
+    throw new Error(`model folder ${chosen} does not exist${hint}`);
+  }
+  return path.resolve(chosen);
+}

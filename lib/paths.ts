@@ -1,0 +1,38 @@
+/** Where fisherlab finds its own files, the shared data folder and its outputs. */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The project's root folder: $FISHERLAB_ROOT, else the nearest folder above the working directory whose package.json is fisherlab's. */
+export function projectRoot(): string {
+  if (process.env.FISHERLAB_ROOT) return path.resolve(process.env.FISHERLAB_ROOT);
+  let dir = process.cwd();
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'fisherlab') return dir;
+      } catch {
+        /* not ours; keep looking */
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the fisherlab project root: set FISHERLAB_ROOT');
+    dir = up;
+  }
+}
+
+/** The folder of real data beside the project: $FISHERLAB_DATA, else ../shared/data from the project root (null when absent). */
+export function sharedDataDir(): string | null {
+  const dir = process.env.FISHERLAB_DATA ?? path.join(projectRoot(), '..', 'shared', 'data');
+  return fs.existsSync(dir) ? path.resolve(dir) : null;
+}
+
+/** The folder where jobs, executed notebooks and figures go: $FISHERLAB_OUT, else out/ in the project root. */
+export function outputDir(): string {
+  return path.resolve(process.env.FISHERLAB_OUT ?? path.join(projectRoot(), 'out'));
+}
+
+/** Whether notebooks and jobs run in full mode ($FISHERLAB_FULL=1) instead of quick mode. */
+export function fullMode(): boolean {
+  return ['1', 'true', 'yes'].includes((process.env.FISHERLAB_FULL ?? '').toLowerCase());
+}

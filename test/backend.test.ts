@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { setupBackend, maxAbsDiff } from './helpers';
+import { Rng } from '../lib/random';
+
+/** Plain float64 batched matMul with optional transposes, the reference for the patched kernel. */
+function refMatMul(a: number[][][], b: number[][][], ta: boolean, tb: boolean): number[] {
+  const out: number[] = [];
+  for (let n = 0; n < a.length; n++) {
+    const A = ta ? a[n][0].map((_, j) => a[n].map((r) => r[j])) : a[n];
+    const Bm = tb ? b[n][0].map((_, j) => b[n].map((r) => r[j])) : b[n];
+    for (let i = 0; i < A.length; i++)
+      for (let j = 0; j < Bm[0].length; j++) {
+        let s = 0;
+        for (let k = 0; k < Bm.length; k++) s += A[i][k] * Bm[k][j];
+        out.push(s);
+      }
+  }
+  return out;
+}
+
+function randn(rng: Rng, shape: number[]): number[][][] {
+  return Array.from({ length: shape[0] }, () => Array.from({ length: shape[1] }, () => Array.from({ length: shape[2] }, () => rng.normal())));
+}
+
+describe('backend', () => {
+  let backend = '';
+  before(async () => {
+    backend = await setupBackend();
+  });
+
+  it('matMul with every transpose combination equals a float64 reference', () => {
+    const rng = new Rng(3);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = randn(rng, ta ? [3, 7, 5] : [3, 5, 7]);
+      const b = randn(rng, tb ? [3, 4, 7] : [3, 7, 4]);
+      const got = tf.tidy(() => tf.matMul(tf.tensor3d(a), tf.tensor3d(b), ta, tb).dataSync());
+      expect(maxAbsDiff(got, refMatMul(a, b, ta, tb)), `transposeA=${ta} transposeB=${tb}`).to.be.below(1e-4);
+    }
+  });
+
+  it('the matMul patch leaks no tensors, forward or backward', () => {
+    const a = tf.randomNormal([2, 6, 5]);
+    const b = tf.randomNormal([2, 4, 5]);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) {
+      const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x, y, false, true)))([a, b]);
+      tf.dispose(g);
+    }
+    expect(tf.memory().numTensors).to.equal(before);
+    tf.dispose([a, b]);
+  });
+
+  it('unsortedSegmentSum (the gradient of gather) adds rows with repeated ids', () => {
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]);
+    const s = tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 2], 'int32'), 3);
+    expect(Array.from(s.dataSync())).to.deep.equal([3, 4, 0, 0, 13, 16]);
+    const g = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.gather(w, tf.tensor1d([1, 1, 3], 'int32')), tf.tensor2d([[1, 2], [3, 4], [5, 6]]))))(tf.zeros([4, 2]));
+    expect(Array.from(g.dataSync())).to.deep.equal([0, 0, 4, 6, 0, 0, 5, 6]);
+    tf.dispose([x, s, g]);
+  });
+
+  it('reports the backend it chose', () => {
+    expect(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).to.include(backend);
+    expect(tf.getBackend()).to.equal(backend.startsWith('tensorflow') ? 'tensorflow' : backend);
+  });
+});

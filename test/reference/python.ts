@@ -1,0 +1,20 @@
+/** Runs the numpy reference (bert_numpy.py) from tests. */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { fileURLToPath } from 'url';
+
+export const NUMPY_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bert_numpy.py');
+
+/** The first of Debian's python3 and the PATH's python3 that can import numpy, or null. */
+export function findPython(): string | null {
+  for (const exe of ['/usr/bin/python3', 'python3']) {
+    if (spawnSync(exe, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return exe;
+  }
+  return null;
+}
+
+/** Runs bert_numpy.py with arguments, failing with its stderr. */
+export function runScript(python: string, args: string[]): void {
+  const r = spawnSync(python, [NUMPY_SCRIPT, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bert_numpy.py ${args[0]} failed (${r.status}): ${r.stderr}`);
+}
