@@ -10,6 +10,7 @@ import { loadTokenizer } from '../tokenizer';
 export function register(program: Command): void {
   program
     .command('fill-mask')
+    .summary('top-k tokens at each [MASK] of a text')
     .description('print the top-k tokens, with probabilities, at every [MASK] of a text')
     .option('--model <dir>', 'Hugging Face BERT folder with a masked-LM head (default: the embedded model)')
     .requiredOption('--text <text>', 'text containing one or more [MASK] tokens')

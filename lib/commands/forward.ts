@@ -30,6 +30,7 @@ interface ForwardOpts {
 export function register(program: Command): void {
   program
     .command('forward')
+    .summary('one sequence through the model, outputs as JSON')
     .description('run one sequence through the model in evaluation mode and write input_ids, token_type_ids, attention_mask, last_hidden_state [T][H], pooled_output [H] (with a pooler) and mlm_logits [T][V] (with a masked-LM head) as JSON')
     .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
     .option('--text <text>', 'text to tokenize with the folder\'s vocab.txt')

@@ -9,6 +9,7 @@ import { resolveModelDir } from '../models';
 export function register(program: Command): void {
   program
     .command('info')
+    .summary('configuration, tensors and dropout sites of a model')
     .description('print a model folder\'s configuration, parameter count, named tensors with shapes, and dropout sites')
     .option('--model <dir>', 'Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)')
     .option('--json', 'print one JSON object instead of text')

@@ -24,6 +24,7 @@ function indent(text: string, prefix = '    '): string {
 export function register(program: Command): void {
   program
     .command('notebooks')
+    .summary('execute the notebooks headless (quick or --full)')
     .description(
       'execute notebooks headless with the tslab kernel (nbconvert\'s ExecutePreprocessor; a notebook stops at its first failing cell), saving each executed notebook and its HTML page in <out>/notebooks (failed ones too, as far as they ran) and figures in <out>/figures; exits non-zero when any notebook fails',
     )
@@ -63,6 +64,7 @@ export function register(program: Command): void {
 
   program
     .command('kernel')
+    .summary('register the tslab Jupyter kernel')
     .description('register the tslab kernel with Jupyter (for /usr/bin/python3, or $FISHERLAB_PYTHON) unless a working one is registered')
     .option('--force', 'register again even if a working tslab kernel is registered')
     .action((opts: { force?: boolean }) => {

@@ -32,6 +32,7 @@ function parseLine(line: string, where: string): { text: string; textPair?: stri
 export function register(program: Command): void {
   program
     .command('tokenize')
+    .summary('tokenize a JSONL file with BERT WordPiece')
     .description('tokenize a JSONL file of {"text", "text_pair"?} lines into {"tokens", "input_ids", "token_type_ids"} lines (BERT WordPiece, as Hugging Face BertTokenizer)')
     .option('--model <dir>', 'model folder with vocab.txt (and tokenizer_config.json for do_lower_case)')
     .option('--vocab <file>', 'a vocab.txt file, instead of --model')
