@@ -237,10 +237,10 @@ export class Bert {
   }
 
   /**
-   * Masked-LM loss: mean cross-entropy over positions whose label is not -100, computing the vocabulary
-   * projection only at those positions.
+   * Masked-LM logits [M, V] at the M positions whose label is not -100 (row-major over batch and position), with
+   * those labels; the vocabulary projection is computed only there.
    */
-  maskedLmLoss(batch: Batch, labels: number[][], opts: ForwardOptions = {}): tf.Scalar {
+  maskedLmLogits(batch: Batch, labels: number[][], opts: ForwardOptions = {}): { logits: tf.Tensor2D; targets: number[] } {
     if (!this.parts.mlm) throw new Error('this model has no masked-LM head (cls.predictions.*)');
     const seed = dropoutSeed(opts);
     const flat = labels.flat();
@@ -255,9 +255,14 @@ export class Bert {
       }
     });
     if (rows.length === 0) throw new Error('no masked positions in the batch (every label is -100)');
+    const logits = tf.tidy(() => this.mlmHead(tf.gather(this.encode(batch, seed), tf.tensor1d(rows, 'int32'))));
+    return { logits, targets };
+  }
+
+  /** Masked-LM loss: mean cross-entropy over positions whose label is not -100. */
+  maskedLmLoss(batch: Batch, labels: number[][], opts: ForwardOptions = {}): tf.Scalar {
     return tf.tidy(() => {
-      const h = this.encode(batch, seed);
-      const logits = this.mlmHead(tf.gather(h, tf.tensor1d(rows, 'int32')));
+      const { logits, targets } = this.maskedLmLogits(batch, labels, opts);
       return crossEntropy(logits, targets);
     });
   }
@@ -281,10 +286,12 @@ export class Bert {
 }
 
 /** Mean cross-entropy of logits [N, C] against integer targets. */
-function crossEntropy(logits: tf.Tensor2D, targets: number[]): tf.Scalar {
-  const logp = tf.logSoftmax(logits);
-  const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1])), 1);
-  return tf.neg(tf.mean(picked)) as tf.Scalar;
+export function crossEntropy(logits: tf.Tensor2D, targets: number[]): tf.Scalar {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1])), 1);
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
 }
 
 function dropoutSeed(opts: ForwardOptions): number | undefined {
