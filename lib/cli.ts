@@ -7,8 +7,13 @@ const COMMANDS = [
   () => import('./commands/forward'),
   () => import('./commands/fill-mask'),
   () => import('./commands/download'),
+  () => import('./commands/glue-download'),
+  () => import('./commands/pretrain'),
+  () => import('./commands/finetune'),
+  () => import('./commands/model-card'),
   () => import('./commands/notebooks'),
   () => import('./commands/tokenize'),
+  () => import('./commands/train-vocab'),
 ] as Array<() => Promise<{ register: (program: Command) => void }>>;
 
 /** Parses argv and runs the chosen subcommand; exits non-zero with the error's message on failure. */

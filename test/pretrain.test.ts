@@ -1,0 +1,92 @@
+/** Pretraining: a tiny run killed mid-way and resumed ends with the same weights as an uninterrupted one; the baselines. */
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
+import { unigramBaseline } from '../lib/mlm-eval';
+import { wallSeconds } from '../lib/pretrain';
+
+const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
+const SENTENCES = [
+  'The cat sat on the mat.', 'A dog ran in the park.', 'The bird sang a song in the morning.', 'Children play games after school.',
+  'The river runs to the sea.', 'Rain fell on the quiet town.', 'She read the old book by the fire.', 'They built a house near the lake.',
+];
+
+function pretrainArgs(dir: string, runDir: string, out: string): string[] {
+  return [
+    CLI, 'pretrain', '--corpus', path.join(dir, 'corpus.txt'), '--vocab', path.join(dir, 'vocab.txt'), '--out', out, '--run-dir', runDir,
+    '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '32', '--max-length', '16', '--batch-size', '4',
+    '--steps', '150', '--warmup-steps', '10', '--checkpoint-every', '3', '--eval-every', '50', '--eval-examples', '4', '--held-out-fraction', '0.2',
+  ];
+}
+
+describe('pretraining', function () {
+  this.timeout(180_000);
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-pretrain-'));
+    const docs = Array.from({ length: 20 }, (_, d) => Array.from({ length: 6 }, (_, s) => SENTENCES[(d * 3 + s) % SENTENCES.length]).join(' '));
+    fs.writeFileSync(path.join(dir, 'corpus.txt'), docs.join('\n\n') + '\n');
+    writeVocab(path.join(dir, 'vocab.txt'), trainWordPiece(SENTENCES, { vocabSize: 160, minFrequency: 1 }));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('killed (SIGKILL) mid-run and resumed, ends with the weights of an uninterrupted run', async () => {
+    const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
+    const full = spawnSync(process.execPath, pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-a')), { encoding: 'utf8', env });
+    expect(full.status, full.stderr).to.equal(0);
+
+    const runB = path.join(dir, 'run-b');
+    const child = spawn(process.execPath, pretrainArgs(dir, runB, path.join(dir, 'model-b')), { env, stdio: 'ignore' });
+    const latest = path.join(runB, 'checkpoints', 'latest.json');
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(latest) && JSON.parse(fs.readFileSync(latest, 'utf8')).step >= 30) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 5);
+      child.on('exit', () => {
+        clearInterval(poll);
+        reject(new Error('the run ended before it could be killed'));
+      });
+    });
+    await new Promise((r) => child.on('exit', r));
+    const killedAt = JSON.parse(fs.readFileSync(latest, 'utf8')).step;
+    expect(killedAt).to.be.below(150);
+    expect(fs.existsSync(path.join(dir, 'model-b'))).to.equal(false);
+
+    const resumed = spawnSync(process.execPath, pretrainArgs(dir, runB, path.join(dir, 'model-b')), { encoding: 'utf8', env });
+    expect(resumed.status, resumed.stderr).to.equal(0);
+    expect(resumed.stderr).to.match(/resuming from the checkpoint at step \d+/);
+    const a = fs.readFileSync(path.join(dir, 'model-a', 'model.safetensors'));
+    const b = fs.readFileSync(path.join(dir, 'model-b', 'model.safetensors'));
+    expect(b.equals(a), 'model.safetensors differs').to.equal(true);
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'model-b', 'pretrain-report.json'), 'utf8'));
+    const reportA = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'pretrain-report.json'), 'utf8'));
+    expect(report.heldOut).to.deep.equal(reportA.heldOut);
+    expect(report.heldOut.model.loss).to.be.below(report.heldOut.untrained.loss);
+  });
+
+  it('refuses to resume a run folder with different settings', () => {
+    const args = pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-c')).map((a) => (a === '150' ? '151' : a));
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
+    expect(r.status).to.not.equal(0);
+    expect(r.stderr).to.match(/other settings \(steps: 150 → 151\)/);
+  });
+
+  it('unigram baseline: cross-entropy of add-one unigram frequencies and the most-frequent-token accuracy', () => {
+    // vocabulary 6, special ids {0, 1}; training tokens: 2 ×3, 3 ×1 → counts 4, 2, 1, 1 (add-one), total 8
+    const m = unigramBaseline([[0, 2, 2, 3, 1], [0, 2, 1]], [{ input_ids: [], labels: [-100, 2, 3, -100] }, { input_ids: [], labels: [5] }], 6, new Set([0, 1]));
+    expect(m.maskedTokens).to.equal(3);
+    expect(m.loss).to.be.closeTo(-(Math.log(4 / 8) + Math.log(2 / 8) + Math.log(1 / 8)) / 3, 1e-12);
+    expect(m.accuracy).to.be.closeTo(1 / 3, 1e-12);
+  });
+
+  it('adds the wall time of every sitting', () => {
+    expect(wallSeconds([{ step: 1, seconds: 2 }, { step: 2, seconds: 5 }, { step: 3, seconds: 1 }, { step: 4, seconds: 4 }])).to.equal(9);
+  });
+});
