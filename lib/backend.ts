@@ -44,7 +44,11 @@ async function pick(quiet: boolean): Promise<string> {
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 interface TensorInfo { dataId: object; shape: number[]; dtype: string }
-interface WasmBackendLike { disposeData(dataId: object): boolean }
+interface WasmBackendLike {
+  disposeData(dataId: object): boolean;
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
 
 let originalBatchMatMul: KernelFunc | null = null;
 
@@ -65,17 +69,45 @@ export function patchWasmKernels(): void {
     [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
     return transpose.kernelFunc({ inputs: { x } as never, backend: backend as never, attrs: { perm } as never }) as TensorInfo;
   };
+  const plain = { transposeA: false, transposeB: false } as never;
+  // wasm multiplies stacks of matrices (batch > 1) with a slow generic loop; XNNPACK serves only single matrices,
+  // so a stack is multiplied one matrix at a time, copying slices in and out of the wasm heap.
+  const stacked = (a: TensorInfo, b: TensorInfo, backend: unknown): TensorInfo => {
+    const size = (dims: number[]) => dims.reduce((x, y) => x * y, 1);
+    const batch = size(a.shape.slice(0, -2));
+    if ((batch <= 1 && size(b.shape.slice(0, -2)) <= 1) || a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join()) {
+      return base({ inputs: { a, b } as never, backend: backend as never, attrs: plain }) as TensorInfo;
+    }
+    const wasm = backend as unknown as WasmBackendLike;
+    const [M, K] = a.shape.slice(-2);
+    const N = b.shape[b.shape.length - 1];
+    const out = wasm.makeOutput([...a.shape.slice(0, -2), M, N], 'float32');
+    const ai = wasm.makeOutput([M, K], 'float32');
+    for (let i = 0; i < batch; i++) {
+      // wasm caches XNNPACK's packed copy of b by tensor id: each slice of b needs a fresh tensor
+      const bi = wasm.makeOutput([K, N], 'float32');
+      // views are taken after every allocation: a growing heap detaches older ones
+      wasm.typedArrayFromHeap(ai).set(wasm.typedArrayFromHeap(a).subarray(i * M * K, (i + 1) * M * K));
+      wasm.typedArrayFromHeap(bi).set(wasm.typedArrayFromHeap(b).subarray(i * K * N, (i + 1) * K * N));
+      const r = base({ inputs: { a: ai, b: bi } as never, backend: backend as never, attrs: plain }) as TensorInfo;
+      wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(r), i * M * N);
+      wasm.disposeData(r.dataId);
+      wasm.disposeData(bi.dataId);
+    }
+    wasm.disposeData(ai.dataId);
+    return out;
+  };
   const fast: KernelFunc = ({ inputs, backend, attrs }) => {
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    if (!transposeA && !transposeB) return base({ inputs, backend, attrs });
     const { a, b } = inputs as unknown as { a: TensorInfo; b: TensorInfo };
+    if (!transposeA && !transposeB) return stacked(a, b, backend) as never;
     const at = transposeA ? swapLast(a, backend) : a;
     const bt = transposeB ? swapLast(b, backend) : b;
-    const out = base({ inputs: { a: at, b: bt } as never, backend, attrs: { ...attrs, transposeA: false, transposeB: false } as never });
+    const out = stacked(at, bt, backend);
     const wasm = backend as unknown as WasmBackendLike;
     if (transposeA) wasm.disposeData(at.dataId);
     if (transposeB) wasm.disposeData(bt.dataId);
-    return out;
+    return out as never;
   };
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: fast });

@@ -1,6 +1,7 @@
 /** English text corpora for pretraining and sampling: the Brown corpus, State of the Union addresses, or local files. */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readJsonl } from './jsonl';
 import { projectRoot } from './paths';
 import { Rng } from './random';
 
@@ -170,22 +171,10 @@ function loadTextFolder(dir: string): Document[] {
 
 /** A .jsonl file: one document per non-blank line, an object with a string field "text"; errors name the file and line. */
 function loadJsonl(file: string): Document[] {
-  const docs: Document[] = [];
-  readText(file).split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    const where = `${file}:${i + 1}`;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
-    }
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object with a "text" field`);
-    const { text } = row as { text?: unknown };
-    if (typeof text !== 'string') throw new Error(`${where}: missing string field "text"`);
-    docs.push({ id: where, sentences: splitSentences(text), source: file });
+  return readJsonl(file, 'a JSON object with a "text" field').map(({ value, where }) => {
+    if (typeof value.text !== 'string') throw new Error(`${where}: missing string field "text"`);
+    return { id: where, sentences: splitSentences(value.text), source: file };
   });
-  return docs;
 }
 
 /** The documents of one source: 'brown', 'sotu', a .txt or .jsonl file, or a folder of .txt files. */

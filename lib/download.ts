@@ -1,4 +1,4 @@
-/** Downloads a Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors) with resume and size checks. */
+/** Downloads a Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors), and any file, with resume and size checks. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Checkpoint, readCheckpoint } from './checkpoint';
@@ -35,11 +35,20 @@ export interface Progress {
   bytesPerSecond: number;
 }
 
-interface Settings {
+/** How `downloadFile` behaves, and what its messages advise. */
+export interface TransferSettings {
+  /** Milliseconds to wait for a server's response headers. */
   connectMs: number;
+  /** Milliseconds without a byte before a transfer counts as stalled. */
   stallMs: number;
+  /** Transfers tried; interrupted ones resume where they stopped. */
   attempts: number;
+  /** Receives progress lines; `final` is true for a file's last line. */
   progress: (line: string, final: boolean) => void;
+  /** Advice that follows "this machine has no network access; " when no server answers. */
+  offlineAdvice: string;
+  /** Text appended to "URL: HTTP STATUS TEXT" for an error status ('' for none). */
+  statusHint: (status: number) => string;
 }
 
 /** A failure worth retrying: the transfer started and then broke off. */
@@ -49,11 +58,13 @@ class Interrupted extends Error {}
 export async function downloadModel(options: DownloadOptions): Promise<Checkpoint> {
   const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const revision = options.revision ?? 'main';
-  const settings: Settings = {
+  const settings: TransferSettings = {
     connectMs: 1000 * (options.connectTimeout ?? 10),
     stallMs: 1000 * (options.stallTimeout ?? 60),
     attempts: options.attempts ?? 3,
     progress: options.progress ?? stderrProgress(),
+    offlineAdvice: 'download on a machine that has one, or copy a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) here and pass --model DIR',
+    statusHint: hubStatusHint,
   };
   fs.mkdirSync(options.to, { recursive: true });
   for (const file of CHECKPOINT_FILES) {
@@ -87,7 +98,7 @@ export function fileUrl(endpoint: string, model: string, revision: string, file:
 }
 
 /** Downloads one URL to `dest` through `dest.part`, resuming a partial file and retrying interrupted transfers. */
-async function downloadFile(url: string, dest: string, settings: Settings): Promise<void> {
+export async function downloadFile(url: string, dest: string, settings: TransferSettings): Promise<void> {
   const part = `${dest}.part`;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -102,9 +113,9 @@ async function downloadFile(url: string, dest: string, settings: Settings): Prom
 }
 
 /** One HTTP transfer into `part`: appends after a 206 answer to a Range request, starts over after a 200. */
-async function transfer(url: string, part: string, label: string, settings: Settings): Promise<void> {
+async function transfer(url: string, part: string, label: string, settings: TransferSettings): Promise<void> {
   const have = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const { response, linkedSize } = await request(url, have, settings.connectMs);
+  const { response, linkedSize } = await request(url, have, settings);
   let start = 0;
   let total: number | null;
   if (response.status === 416 && have > 0) {
@@ -128,7 +139,7 @@ async function transfer(url: string, part: string, label: string, settings: Sett
     total = contentLength(response);
   } else {
     await response.body?.cancel();
-    throw new Error(httpErrorMessage(url, response.status, response.statusText));
+    throw new Error(`${url}: HTTP ${response.status} ${response.statusText}${settings.statusHint(response.status)}`);
   }
   if (linkedSize !== null && total !== null && linkedSize !== total) {
     await response.body?.cancel();
@@ -144,21 +155,21 @@ async function transfer(url: string, part: string, label: string, settings: Sett
 }
 
 /** Sends a GET (with Range when resuming), following redirects by hand to see the Hub's x-linked-size header. */
-async function request(url: string, have: number, connectMs: number): Promise<{ response: Response; linkedSize: number | null }> {
+async function request(url: string, have: number, settings: TransferSettings): Promise<{ response: Response; linkedSize: number | null }> {
   let linkedSize: number | null = null;
   let current = url;
   for (let hop = 0; hop < 10; hop++) {
     const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'fisherlab' };
     if (have > 0) headers.range = `bytes=${have}-`;
     const controller = new AbortController();
-    const timeout = AbortSignal.timeout(connectMs);
+    const timeout = AbortSignal.timeout(settings.connectMs);
     const onTimeout = () => controller.abort(timeout.reason);
     timeout.addEventListener('abort', onTimeout);
     let response: Response;
     try {
       response = await fetch(current, { headers, redirect: 'manual', signal: controller.signal });
     } catch (e) {
-      throw new Error(unreachableMessage(current, e, connectMs));
+      throw new Error(unreachableMessage(current, e, settings));
     } finally {
       timeout.removeEventListener('abort', onTimeout);
     }
@@ -178,7 +189,7 @@ async function request(url: string, have: number, connectMs: number): Promise<{ 
 /** Streams a response body into `part` (appending from `start`), reporting progress; returns the final size. */
 async function receive(
   response: Response, part: string, start: number,
-  job: { file: string; expected: number | null; settings: Settings; url: string },
+  job: { file: string; expected: number | null; settings: TransferSettings; url: string },
 ): Promise<number> {
   const handle = await fs.promises.open(part, start > 0 ? 'a' : 'w');
   let received = start;
@@ -245,8 +256,8 @@ function formatSeconds(s: number): string {
   return t >= 3600 ? `${Math.floor(t / 3600)}:${mmss.padStart(5, '0')}` : mmss;
 }
 
-/** A progress printer for stderr: one line rewritten in place on a terminal, a line per file otherwise. */
-function stderrProgress(): (line: string, final: boolean) => void {
+/** A progress printer for stderr: one line rewritten in place on a terminal, only final lines otherwise. */
+export function stderrProgress(): (line: string, final: boolean) => void {
   return (line, final) => {
     if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K${final ? '\n' : ''}`);
     else if (final) process.stderr.write(`${line}\n`);
@@ -261,22 +272,17 @@ function contentLength(response: Response): number | null {
   return Number(length);
 }
 
-/** The message for an HTTP error status. */
-function httpErrorMessage(url: string, status: number, statusText: string): string {
-  const why =
-    status === 404 ? ': no such model, revision or file (check --model and --revision)'
-    : status === 401 || status === 403 ? ': the model does not exist, or is private or gated (fisherlab sends no login)'
-    : '';
-  return `${url}: HTTP ${status} ${statusText}${why}`;
+/** What an HTTP error status from the Hub most likely means. */
+function hubStatusHint(status: number): string {
+  if (status === 404) return ': no such model, revision or file (check --model and --revision)';
+  if (status === 401 || status === 403) return ': the model does not exist, or is private or gated (fisherlab sends no login)';
+  return '';
 }
 
 /** The message for a request that never got an answer: no route, no DNS, refused, or timed out. */
-function unreachableMessage(url: string, error: unknown, connectMs: number): string {
-  const cause = (error as Error)?.name === 'TimeoutError' ? `no answer within ${connectMs / 1000} s` : causeText(error);
-  return (
-    `cannot reach ${new URL(url).origin} (${cause}): this machine has no network access; download on a machine that has one, ` +
-    `or copy a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) here and pass --model DIR`
-  );
+function unreachableMessage(url: string, error: unknown, settings: TransferSettings): string {
+  const cause = (error as Error)?.name === 'TimeoutError' ? `no answer within ${settings.connectMs / 1000} s` : causeText(error);
+  return `cannot reach ${new URL(url).origin} (${cause}): this machine has no network access; ${settings.offlineAdvice}`;
 }
 
 /** The most specific code or message in an error's chain of causes (fetch wraps them in "fetch failed"). */

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { writeFileAtomic } from './atomic';
 import type { Batch } from './bert/model';
+import { readJsonl } from './jsonl';
 import { Rng, mixSeed } from './random';
 import type { Tokenizer } from './tokenizer';
 
@@ -248,17 +249,7 @@ function validateExample(value: unknown, where: string, vocabSize?: number): Sto
 /** Reads pre-masked examples from a JSONL file (one object with input_ids, labels and optional attention_mask per line); errors name the file and line. */
 export function readMaskedExamples(file: string, options: { vocabSize?: number } = {}): StoredMaskedExample[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
-  const examples: StoredMaskedExample[] = [];
-  fs.readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
-    }
-    examples.push(validateExample(value, `${file}:${i + 1}`, options.vocabSize));
-  });
+  const examples = readJsonl(file).map(({ value, where }) => validateExample(value, where, options.vocabSize));
   if (examples.length === 0) throw new Error(`${file}: no examples`);
   return examples;
 }

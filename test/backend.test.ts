@@ -39,6 +39,17 @@ describe('backend', () => {
     }
   });
 
+  it('multiplies stacks of matrices (rank 4, as attention does) like a float64 reference, and broadcasts a single matrix', () => {
+    const rng = new Rng(8);
+    const a = randn(rng, [6, 4, 5]);
+    const b = randn(rng, [6, 5, 3]);
+    const got = tf.tidy(() => tf.matMul(tf.reshape(tf.tensor3d(a), [2, 3, 4, 5]), tf.reshape(tf.tensor3d(b), [2, 3, 5, 3])).dataSync());
+    expect(maxAbsDiff(got, refMatMul(a, b, false, false))).to.be.below(1e-4);
+    const single = randn(rng, [1, 5, 3]);
+    const broadcast = tf.tidy(() => tf.matMul(tf.tensor3d(a), tf.tensor3d(single)).dataSync());
+    expect(maxAbsDiff(broadcast, refMatMul(a, a.map(() => single[0]), false, false))).to.be.below(1e-4);
+  });
+
   it('the matMul patch leaks no tensors, forward or backward', () => {
     const a = tf.randomNormal([2, 6, 5]);
     const b = tf.randomNormal([2, 4, 5]);

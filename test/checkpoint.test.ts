@@ -6,6 +6,7 @@ import { BertConfig, parseConfig } from '../lib/bert/config';
 import { BASE_MODEL, BertParts, MASKED_LM, SEQUENCE_CLASSIFICATION, parameterSpecs } from '../lib/bert/parameters';
 import { readCheckpoint, writeCheckpoint } from '../lib/checkpoint';
 import { NamedArray, readSafetensors, writeSafetensors } from '../lib/safetensors';
+import { errorOf, randomTensors } from './helpers';
 
 const CONFIG: BertConfig = parseConfig({
   vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
@@ -13,27 +14,8 @@ const CONFIG: BertConfig = parseConfig({
 });
 const TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 25 }, (_, i) => `tok${i}`)];
 
-/** Seeded random tensors with the shapes of the given parts. */
-function randomWeights(parts: BertParts, config = CONFIG, seed = 1): NamedArray[] {
-  let s = seed;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
-  return parameterSpecs(config, parts).map(({ name, shape }) => ({
-    name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, next),
-  }));
-}
-
 /** The bits of a Float32Array, for bit-exact comparisons. */
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
-
-/** The message of the error `f` throws ('' when it does not throw). */
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
-}
 
 /** Adds a [1, 2] I64 tensor at the end of a safetensors file, rewriting its header. */
 function appendI64(file: string, name: string): void {
@@ -58,13 +40,13 @@ describe('checkpoint folders', () => {
   /** A folder with config.json (for `parts`) and a model.safetensors holding exactly `tensors`. */
   function folderWith(tensors: NamedArray[], parts: BertParts = MASKED_LM, config = CONFIG): string {
     const out = path.join(dir, 'model');
-    writeCheckpoint(out, { config, parts, weights: randomWeights(parts, config), vocabTokens: TOKENS });
+    writeCheckpoint(out, { config, parts, weights: randomTensors(config, parts), vocabTokens: TOKENS });
     writeSafetensors(path.join(out, 'model.safetensors'), tensors);
     return out;
   }
 
   it('writes and reads back a masked-LM folder bit-exactly', () => {
-    const weights = randomWeights(MASKED_LM);
+    const weights = randomTensors(CONFIG, MASKED_LM);
     weights[0].data[3] = NaN;
     const out = path.join(dir, 'nested', 'mlm');
     writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: new Map(weights.map((w) => [w.name, w])), vocabTokens: TOKENS });
@@ -91,7 +73,7 @@ describe('checkpoint folders', () => {
     const vocab = path.join(dir, 'vocab-src.txt');
     fs.writeFileSync(vocab, TOKENS.join('\n') + '\n');
     const out = path.join(dir, 'cls');
-    const weights = randomWeights(SEQUENCE_CLASSIFICATION, CONFIG, 7);
+    const weights = randomTensors(CONFIG, SEQUENCE_CLASSIFICATION, 7);
     writeCheckpoint(out, { config: CONFIG, parts: SEQUENCE_CLASSIFICATION, weights, vocabFile: vocab });
     const ckpt = readCheckpoint(out);
     expect(ckpt.parts).to.deep.equal(SEQUENCE_CLASSIFICATION);
@@ -101,7 +83,7 @@ describe('checkpoint folders', () => {
   });
 
   it('refuses to write an incomplete or mis-shaped set of weights, naming each tensor', () => {
-    const weights = randomWeights(MASKED_LM).filter((w) => w.name !== 'cls.predictions.bias');
+    const weights = randomTensors(CONFIG, MASKED_LM).filter((w) => w.name !== 'cls.predictions.bias');
     weights[0] = { ...weights[0], shape: [15, 16], data: new Float32Array(240) };
     weights.push({ name: 'bert.extra', shape: [1], data: new Float32Array(1) });
     const out = path.join(dir, 'bad');
@@ -114,7 +96,7 @@ describe('checkpoint folders', () => {
   });
 
   it('reports every missing, unexpected and mis-shaped tensor in one error naming the folder', () => {
-    const tensors = randomWeights(MASKED_LM).filter((w) => !w.name.includes('attention.self.key') && w.name !== 'cls.predictions.bias');
+    const tensors = randomTensors(CONFIG, MASKED_LM).filter((w) => !w.name.includes('attention.self.key') && w.name !== 'cls.predictions.bias');
     tensors.find((w) => w.name === 'bert.encoder.layer.0.intermediate.dense.weight')!.shape = [8, 16];
     tensors.push({ name: 'bert.encoder.layer.1.output.dense.bias', shape: [8], data: new Float32Array(8) });
     tensors.push({ name: 'something.else', shape: [2], data: new Float32Array(2) });
@@ -136,7 +118,7 @@ describe('checkpoint folders', () => {
 
   it('names the config.json field a shape disagrees with', () => {
     const big = parseConfig({ ...CONFIG, vocab_size: 40 });
-    const out = folderWith(randomWeights(MASKED_LM), MASKED_LM, big);
+    const out = folderWith(randomTensors(CONFIG, MASKED_LM), MASKED_LM, big);
     const message = errorOf(() => readCheckpoint(out));
     expect(message).to.include(
       'bert.embeddings.word_embeddings.weight has shape [30, 8] but [40, 8] is expected (config.json says vocab_size 40, hidden_size 8)',
@@ -145,7 +127,7 @@ describe('checkpoint folders', () => {
   });
 
   it('accepts names without the bert. prefix, LayerNorm gamma/beta, and drops position_ids and the next-sentence head', () => {
-    const original = randomWeights(BASE_MODEL);
+    const original = randomTensors(CONFIG, BASE_MODEL);
     const renamed = original.map((w) => ({
       ...w,
       name: w.name.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
@@ -165,7 +147,7 @@ describe('checkpoint folders', () => {
   });
 
   it('drops the tied decoder weight (warning when it differs) and uses the decoder bias as cls.predictions.bias', () => {
-    const weights = randomWeights(MASKED_LM);
+    const weights = randomTensors(CONFIG, MASKED_LM);
     const words = weights.find((w) => w.name === 'bert.embeddings.word_embeddings.weight')!;
     const bias = weights.find((w) => w.name === 'cls.predictions.bias')!;
     const stored = weights.filter((w) => w !== bias);
@@ -184,13 +166,13 @@ describe('checkpoint folders', () => {
   });
 
   it('refuses a non-float tensor other than position_ids, naming it', () => {
-    const out = folderWith(randomWeights(MASKED_LM));
+    const out = folderWith(randomTensors(CONFIG, MASKED_LM));
     appendI64(path.join(out, 'model.safetensors'), 'bert.embeddings.token_ids');
     expect(errorOf(() => readCheckpoint(out))).to.include('bert.embeddings.token_ids has dtype I64, not a float type');
   });
 
   it('refuses a name given twice (with and without the prefix)', () => {
-    const weights = randomWeights(MASKED_LM);
+    const weights = randomTensors(CONFIG, MASKED_LM);
     weights.push({ ...weights[1], name: 'embeddings.position_embeddings.weight' });
     const message = errorOf(() => readCheckpoint(folderWith(weights)));
     expect(message).to.include('bert.embeddings.position_embeddings.weight and embeddings.position_embeddings.weight are both');
@@ -198,7 +180,7 @@ describe('checkpoint folders', () => {
 
   it('explains how to convert a folder that has pytorch_model.bin but no model.safetensors', () => {
     const out = path.join(dir, 'torch');
-    writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: randomWeights(MASKED_LM) });
+    writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: randomTensors(CONFIG, MASKED_LM) });
     fs.rmSync(path.join(out, 'model.safetensors'));
     fs.writeFileSync(path.join(out, 'pytorch_model.bin'), 'not read');
     const message = errorOf(() => readCheckpoint(out));
@@ -217,7 +199,7 @@ describe('checkpoint folders', () => {
 
   it('warns when vocab.txt is absent or does not match vocab_size', () => {
     const out = path.join(dir, 'novocab');
-    writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: randomWeights(MASKED_LM) });
+    writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: randomTensors(CONFIG, MASKED_LM) });
     let ckpt = readCheckpoint(out);
     expect(ckpt.vocabFile).to.equal(null);
     expect(ckpt.warnings).to.deep.equal([`${out} has no vocab.txt: a tokenizer needs one`]);

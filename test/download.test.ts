@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { Command } from 'commander';
 import * as fs from 'fs';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
+import type * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { parseConfig } from '../lib/bert/config';
@@ -10,6 +9,7 @@ import { MASKED_LM, parameterSpecs } from '../lib/bert/parameters';
 import { writeCheckpoint } from '../lib/checkpoint';
 import { register } from '../lib/commands/download';
 import { DownloadOptions, downloadModel, fileUrl, progressLine } from '../lib/download';
+import { closedPort, localServer, randomTensors, rejection, sendBytes, sendHalfAndCut } from './helpers';
 
 const CONFIG = parseConfig({
   vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
@@ -29,41 +29,23 @@ interface Mode {
   noRange?: boolean;
 }
 
-/** The message of the error a promise rejects with ('' when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
-}
-
 describe('download', function () {
   this.timeout(20000);
   let root: string;
   let source: string;
-  let server: http.Server;
   let endpoint: string;
+  let close: () => void;
   let mode: Mode = {};
   let seen: { url: string; range?: string }[] = [];
 
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-dl-'));
     source = path.join(root, 'source');
-    let s = 3;
-    const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
-    const weights = parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({
-      name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, next),
-    }));
-    writeCheckpoint(source, { config: CONFIG, parts: MASKED_LM, weights, vocabTokens: TOKENS });
-    server = http.createServer((req, res) => serve(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    writeCheckpoint(source, { config: CONFIG, parts: MASKED_LM, weights: randomTensors(CONFIG, MASKED_LM, 3), vocabTokens: TOKENS });
+    ({ base: endpoint, close } = await localServer(serve));
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    close();
     fs.rmSync(root, { recursive: true, force: true });
   });
   beforeEach(() => {
@@ -97,23 +79,10 @@ describe('download', function () {
     }
     if (mode.cutOnce === file) {
       mode.cutOnce = undefined;
-      const half = bytes.subarray(0, bytes.length >> 1);
-      res.writeHead(200, { 'content-length': bytes.length });
-      res.write(half, () => setTimeout(() => res.socket?.destroy(), 20));
+      sendHalfAndCut(res, bytes);
       return;
     }
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (range && !mode.noRange) {
-      const start = Number(range[1]);
-      if (start >= bytes.length) {
-        res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
-        return;
-      }
-      res.writeHead(206, { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}`, 'content-length': bytes.length - start });
-      res.end(bytes.subarray(start));
-      return;
-    }
-    res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    sendBytes(req, res, bytes, !mode.noRange);
   }
 
   let count = 0;
@@ -224,10 +193,7 @@ describe('download', function () {
   });
 
   it('fails fast and clearly when the endpoint cannot be reached', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     const began = Date.now();
     const message = await rejection(downloadModel(options(dest(), { endpoint: `http://127.0.0.1:${port}` })));
     expect(Date.now() - began).to.be.lessThan(5000);

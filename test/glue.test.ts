@@ -2,8 +2,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -11,26 +9,7 @@ import { GlueDownloadOptions, downloadGlue, extractZip } from '../lib/glue/downl
 import { Example, glueDataDir, loadDevSets, loadTask } from '../lib/glue/load';
 import { authorsSplit, officialSplit, paucity } from '../lib/glue/protocols';
 import { TASKS, TASK_NAMES, taskSpec } from '../lib/glue/tasks';
-
-/** The message of the error `f` throws ('' when it does not). */
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
-}
-
-/** The message of the error a promise rejects with ('' when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
-}
+import { closedPort, errorOf, localServer, rejection, sendBytes, sendHalfAndCut } from './helpers';
 
 /** `n` synthetic examples whose index is their position (0-based). */
 function synthetic(n: number, from = 0): Example[] {
@@ -57,7 +36,7 @@ describe('GLUE tasks', () => {
     expect(taskSpec('sst2').name).to.equal('SST-2');
     expect(taskSpec('sts-b').name).to.equal('STS-B');
     expect(taskSpec('stsb').name).to.equal('STS-B');
-    expect(thrown(() => taskSpec('SST'))).to.match(/unknown GLUE task "SST": expected one of CoLA, SST-2/);
+    expect(errorOf(() => taskSpec('SST'))).to.match(/unknown GLUE task "SST": expected one of CoLA, SST-2/);
   });
 });
 
@@ -125,7 +104,7 @@ describe('GLUE loader', () => {
       { text: 'you know.', textPair: 'You lose.', label: 0, index: 3 },
     ]);
     expect(loadTask(root, 'MNLI', 'dev_matched').map((e) => e.label)).to.deep.equal([2]);
-    expect(thrown(() => loadTask(root, 'MNLI', 'dev'))).to.match(/MNLI has no split "dev": expected one of train, dev_matched, dev_mismatched, test_matched, test_mismatched/);
+    expect(errorOf(() => loadTask(root, 'MNLI', 'dev'))).to.match(/MNLI has no split "dev": expected one of train, dev_matched, dev_mismatched, test_matched, test_mismatched/);
   });
 
   it('QNLI, RTE, WNLI: index, pair, label; unbalanced quotes are plain characters', () => {
@@ -144,46 +123,46 @@ describe('GLUE loader', () => {
 
   it('a row with the wrong number of columns names the file, the line and the row', () => {
     const file = write('RTE', 'dev', 'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA. B.\tentailment\n');
-    expect(thrown(() => loadTask(root, 'RTE', 'dev'))).to.equal(
+    expect(errorOf(() => loadTask(root, 'RTE', 'dev'))).to.equal(
       `${file}:3: expected 4 tab-separated columns (index, sentence1, sentence2, label), found 3: "1\\tA. B.\\tentailment"`,
     );
     write('CoLA', 'train', 'gj04\t1\t\tOne.\n\ngj04\t1\t\tTwo.\n');
-    expect(thrown(() => loadTask(root, 'CoLA', 'train'))).to.match(/CoLA\/train\.tsv:2: expected 4 tab-separated columns .* found 1: ""/);
+    expect(errorOf(() => loadTask(root, 'CoLA', 'train'))).to.match(/CoLA\/train\.tsv:2: expected 4 tab-separated columns .* found 1: ""/);
   });
 
   it('an unknown label names the file, the line and the value', () => {
     const file = write('RTE', 'dev', 'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA.\tB.\tentailed\n');
-    expect(thrown(() => loadTask(root, 'RTE', 'dev'))).to.equal(`${file}:3: unknown label "entailed": expected one of entailment, not_entailment`);
+    expect(errorOf(() => loadTask(root, 'RTE', 'dev'))).to.equal(`${file}:3: unknown label "entailed": expected one of entailment, not_entailment`);
     write('SST-2', 'dev', 'sentence\tlabel\ngood \t2\n');
-    expect(thrown(() => loadTask(root, 'SST-2', 'dev'))).to.match(/SST-2\/dev\.tsv:2: unknown label "2": expected one of 0, 1$/);
+    expect(errorOf(() => loadTask(root, 'SST-2', 'dev'))).to.match(/SST-2\/dev\.tsv:2: unknown label "2": expected one of 0, 1$/);
     write('STS-B', 'dev', `${STSB_HEADER}\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\t5.2\n`);
-    expect(thrown(() => loadTask(root, 'STS-B', 'dev'))).to.match(/STS-B\/dev\.tsv:2: score "5\.2" is not a number in \[0, 5\]$/);
+    expect(errorOf(() => loadTask(root, 'STS-B', 'dev'))).to.match(/STS-B\/dev\.tsv:2: score "5\.2" is not a number in \[0, 5\]$/);
     write('STS-B', 'dev', `${STSB_HEADER}\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\t\n`);
-    expect(thrown(() => loadTask(root, 'STS-B', 'dev'))).to.match(/STS-B\/dev\.tsv:2: score "" is not a number/);
+    expect(errorOf(() => loadTask(root, 'STS-B', 'dev'))).to.match(/STS-B\/dev\.tsv:2: score "" is not a number/);
   });
 
   it('an empty text names the file, the line and the row', () => {
     write('SST-2', 'dev', 'sentence\tlabel\ngood \t1\n \t0\n');
-    expect(thrown(() => loadTask(root, 'SST-2', 'dev'))).to.match(/SST-2\/dev\.tsv:3: empty sentence in " \\t0"$/);
+    expect(errorOf(() => loadTask(root, 'SST-2', 'dev'))).to.match(/SST-2\/dev\.tsv:3: empty sentence in " \\t0"$/);
     write('RTE', 'dev', 'index\tsentence1\tsentence2\tlabel\n0\tA.\t\tentailment\n');
-    expect(thrown(() => loadTask(root, 'RTE', 'dev'))).to.match(/RTE\/dev\.tsv:2: empty sentence2 in/);
+    expect(errorOf(() => loadTask(root, 'RTE', 'dev'))).to.match(/RTE\/dev\.tsv:2: empty sentence2 in/);
   });
 
   it('a header without the expected column, an empty file', () => {
     write('QQP', 'dev', 'id\tqid1\tqid2\tquestion1\tquestion2\tlabel\n');
-    expect(thrown(() => loadTask(root, 'QQP', 'dev'))).to.match(/QQP\/dev\.tsv:1: the header has no column "is_duplicate"/);
+    expect(errorOf(() => loadTask(root, 'QQP', 'dev'))).to.match(/QQP\/dev\.tsv:1: the header has no column "is_duplicate"/);
     write('WNLI', 'train', '');
-    expect(thrown(() => loadTask(root, 'WNLI', 'train'))).to.match(/WNLI\/train\.tsv: the file is empty$/);
+    expect(errorOf(() => loadTask(root, 'WNLI', 'train'))).to.match(/WNLI\/train\.tsv: the file is empty$/);
   });
 
   it('a missing task folder or file says where it looked and how to get the data', () => {
-    expect(thrown(() => loadTask(root, 'MNLI', 'dev_mismatched'))).to.equal(
+    expect(errorOf(() => loadTask(root, 'MNLI', 'dev_mismatched'))).to.equal(
       `GLUE task MNLI: ${path.join(root, 'MNLI', 'dev_mismatched.tsv')} does not exist (the folder holds: dev_matched.tsv, train.tsv); ` +
       `get it with \`npx fisherlab glue-download --tasks MNLI --to ${root}\`, which fills in missing files`,
     );
-    expect(thrown(() => loadTask(root, 'WNLI', 'test'))).to.match(/WNLI\/test\.tsv does not exist/);
+    expect(errorOf(() => loadTask(root, 'WNLI', 'test'))).to.match(/WNLI\/test\.tsv does not exist/);
     const empty = path.join(root, 'nowhere');
-    expect(thrown(() => loadTask(empty, 'QQP', 'train'))).to.equal(
+    expect(errorOf(() => loadTask(empty, 'QQP', 'train'))).to.equal(
       `GLUE task QQP: no folder ${path.join(empty, 'QQP')} (looked for ${path.join(empty, 'QQP', 'train.tsv')}); get it with \`npx fisherlab glue-download --tasks QQP --to ${empty}\``,
     );
   });
@@ -267,7 +246,7 @@ describe('GLUE protocols', () => {
     const train = synthetic(5);
     const dev = { dev: synthetic(2, 5) };
     expect(officialSplit(train, dev)).to.deep.equal({ train, eval: dev });
-    expect(thrown(() => officialSplit(train, {}))).to.match(/no dev set/);
+    expect(errorOf(() => officialSplit(train, {}))).to.match(/no dev set/);
   });
 
   it('paucity: floor(pct/100·n) with at least 1, nested across percentages for one seed, fixed by the seed', () => {
@@ -286,9 +265,9 @@ describe('GLUE protocols', () => {
   });
 
   it('paucity refuses percentages outside (0, 100], an empty split and bad seeds', () => {
-    for (const pct of [0, -5, 100.5, NaN]) expect(thrown(() => paucity(synthetic(5), pct, 1))).to.match(/outside \(0, 100\]/);
-    expect(thrown(() => paucity([], 50, 1))).to.match(/empty/);
-    expect(thrown(() => paucity(synthetic(5), 50, 1.5))).to.match(/seed 1\.5 is not an integer/);
+    for (const pct of [0, -5, 100.5, NaN]) expect(errorOf(() => paucity(synthetic(5), pct, 1))).to.match(/outside \(0, 100\]/);
+    expect(errorOf(() => paucity([], 50, 1))).to.match(/empty/);
+    expect(errorOf(() => paucity(synthetic(5), 50, 1.5))).to.match(/seed 1\.5 is not an integer/);
   });
 });
 
@@ -431,15 +410,15 @@ const MRPC_DEV_IDS = '2108705\t2108831\n';
 describe('glue-download', function () {
   this.timeout(20_000);
   let root = '';
-  let server: http.Server;
   let base = '';
+  let close: () => void;
   let files: Record<string, Buffer> = {};
   let seen: { url: string; range?: string }[] = [];
   let cutOnce: string | null = null;
 
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-gluedl-'));
-    server = http.createServer((req, res) => {
+    ({ base, close } = await localServer((req, res) => {
       const url = req.url ?? '';
       seen.push({ url, range: req.headers.range });
       if (url.startsWith('/hang/')) return;
@@ -450,25 +429,14 @@ describe('glue-download', function () {
       }
       if (cutOnce === url) {
         cutOnce = null;
-        res.writeHead(200, { 'content-length': bytes.length });
-        res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+        sendHalfAndCut(res, bytes);
         return;
       }
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-      if (range) {
-        const start = Number(range[1]);
-        res.writeHead(206, { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}`, 'content-length': bytes.length - start });
-        res.end(bytes.subarray(start));
-        return;
-      }
-      res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      sendBytes(req, res, bytes);
+    }));
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    close();
     fs.rmSync(root, { recursive: true, force: true });
   });
   beforeEach(() => {
@@ -563,10 +531,7 @@ describe('glue-download', function () {
   });
 
   it('fails fast and says so when the server is unreachable or silent, and reports HTTP errors', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     const t0 = Date.now();
     const refused = await rejection(downloadGlue(options(['RTE'], { sources: { RTE: { zip: `http://127.0.0.1:${port}/RTE.zip` } } })));
     expect(refused).to.match(new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): this machine has no network access`));

@@ -1,6 +1,11 @@
-/** Shared test helpers: backend start-up and a tiny configuration. */
+/** Shared test helpers: backend start-up, a tiny configuration, seeded weights, error messages, and a local HTTP server. */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
 import { initBackend } from '../lib/backend';
 import { BertConfig, parseConfig } from '../lib/bert/config';
+import type { BertParts } from '../lib/bert/parameters';
+import type { NamedArray } from '../lib/safetensors';
+import { randomWeights } from './reference/bert-f64';
 
 /** Starts the backend once, quietly. */
 export async function setupBackend(): Promise<string> {
@@ -15,10 +20,79 @@ export function tinyConfig(overrides: Partial<BertConfig> = {}): BertConfig {
   });
 }
 
+/** Seeded random weights (as `randomWeights` of the f64 reference draws them) as a list of named tensors in canonical order. */
+export function randomTensors(config: BertConfig, parts: BertParts, seed = 1): NamedArray[] {
+  return Array.from(randomWeights(config, parts, seed), ([name, tensor]) => ({ name, ...tensor }));
+}
+
 /** Largest absolute difference between two equally long numeric arrays. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** The message of the error `f` throws ('' when it does not throw). */
+export function errorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+}
+
+/** The message of the error a promise rejects with ('' when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+}
+
+/** An HTTP server on a free port of 127.0.0.1: its base URL, and `close`, which also drops open connections. */
+export async function localServer(handler: http.RequestListener): Promise<{ base: string; close: () => void }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/** A port of 127.0.0.1 that was free a moment ago and has no listener: connections to it are refused. */
+export async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Answers with `bytes`: from the start of a `Range: bytes=N-` request (206, or 416 past the end) when `ranges`, else whole (200). */
+export function sendBytes(req: http.IncomingMessage, res: http.ServerResponse, bytes: Buffer, ranges = true): void {
+  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  if (range && ranges) {
+    const start = Number(range[1]);
+    if (start >= bytes.length) {
+      res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
+      return;
+    }
+    res.writeHead(206, { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}`, 'content-length': bytes.length - start });
+    res.end(bytes.subarray(start));
+    return;
+  }
+  res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+}
+
+/** Announces all of `bytes` but sends the first half, then cuts the connection. */
+export function sendHalfAndCut(res: http.ServerResponse, bytes: Buffer): void {
+  res.writeHead(200, { 'content-length': bytes.length });
+  res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
 }

@@ -15,10 +15,24 @@ export interface Batch {
   attention_mask?: number[][];
 }
 
+/**
+ * Observation points of a forward pass, for per-sample gradients. Sites are named by their parameters' prefix:
+ * every linear layer and LayerNorm, `bert.embeddings` (the sum of the three embeddings, before its LayerNorm) and
+ * `cls.predictions.decoder` (the tied vocabulary projection). At each site the pass adds `outputs.get(site)` (zeros
+ * of the site's output shape, so the gradient with respect to it is the gradient with respect to the output) and
+ * records, kept from tidy, the input in `inputs` (x of a linear layer, the normalized x̂ of a LayerNorm).
+ */
+export interface Taps {
+  outputs: ReadonlyMap<string, tf.Tensor>;
+  inputs: Map<string, tf.Tensor>;
+}
+
 /** Options of one forward pass; dropout acts only when `training` is true, seeded by `seed`. */
 export interface ForwardOptions {
   training?: boolean;
   seed?: number;
+  /** Observe the pass at every site (see `Taps`); honoured by `maskedLmLogits` and `maskedLmLoss`. */
+  taps?: Taps;
 }
 
 export interface BertOutput {
@@ -146,15 +160,24 @@ export class Bert {
     return this.params.get(name)!;
   }
 
-  /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`. */
-  private linear(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.p(`${prefix}.weight`), false, true), this.p(`${prefix}.bias`));
+  /** In a tapped pass, records `input` (when given) and adds the site's zero tap to `output`; otherwise `output`. */
+  private tap<T extends tf.Tensor>(site: string, input: tf.Tensor | null, output: T, taps: Taps | undefined): T {
+    if (!taps) return output;
+    const zero = taps.outputs.get(site);
+    if (!zero) throw new Error(`no tap for site ${site}`);
+    if (input) taps.inputs.set(site, tf.keep(input));
+    return tf.add(output, zero) as T;
   }
 
-  private layerNorm(prefix: string, x: tf.Tensor): tf.Tensor {
+  /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`. */
+  private linear(prefix: string, x: tf.Tensor2D, taps?: Taps): tf.Tensor2D {
+    return this.tap(prefix, x, tf.add(tf.matMul(x, this.p(`${prefix}.weight`), false, true), this.p(`${prefix}.bias`)), taps);
+  }
+
+  private layerNorm(prefix: string, x: tf.Tensor, taps?: Taps): tf.Tensor {
     const { mean, variance } = tf.moments(x, -1, true);
     const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.config.layer_norm_eps)));
-    return tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+    return this.tap(prefix, normed, tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`)), taps);
   }
 
   private drop(site: string, x: tf.Tensor, seed: number | undefined): tf.Tensor {
@@ -162,7 +185,7 @@ export class Bert {
   }
 
   /** Embeddings and encoder: hidden states [B·T, H] (row-major over batch then position). */
-  private encode(batch: Batch, seed: number | undefined): tf.Tensor2D {
+  private encode(batch: Batch, seed: number | undefined, taps?: Taps): tf.Tensor2D {
     const c = this.config;
     const B = batch.input_ids.length;
     const T = batch.input_ids[0]?.length ?? 0;
@@ -178,7 +201,8 @@ export class Bert {
       tf.add(tf.gather(this.p('bert.embeddings.word_embeddings.weight'), ids), tf.gather(this.p('bert.embeddings.position_embeddings.weight'), positions)),
       tf.gather(this.p('bert.embeddings.token_type_embeddings.weight'), types),
     ) as tf.Tensor2D;
-    h = this.layerNorm('bert.embeddings.LayerNorm', h) as tf.Tensor2D;
+    h = this.tap('bert.embeddings', null, h, taps);
+    h = this.layerNorm('bert.embeddings.LayerNorm', h, taps) as tf.Tensor2D;
     h = this.drop('bert.embeddings.dropout', h, seed) as tf.Tensor2D;
 
     // Additive mask over keys: 0 where attended, a large negative number at padding; [B, 1, 1, T].
@@ -188,18 +212,18 @@ export class Bert {
 
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      const q = splitHeads(this.linear(`${l}.attention.self.query`, h));
-      const k = splitHeads(this.linear(`${l}.attention.self.key`, h));
-      const v = splitHeads(this.linear(`${l}.attention.self.value`, h));
+      const q = splitHeads(this.linear(`${l}.attention.self.query`, h, taps));
+      const k = splitHeads(this.linear(`${l}.attention.self.key`, h, taps));
+      const v = splitHeads(this.linear(`${l}.attention.self.value`, h, taps));
       let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
       if (maskAdd) scores = tf.add(scores, maskAdd);
       const probs = this.drop(`${l}.attention.self.dropout`, tf.softmax(scores), seed);
       const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * T, H]) as tf.Tensor2D;
-      const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context), seed);
-      const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h)) as tf.Tensor2D;
-      const inter = gelu(this.linear(`${l}.intermediate.dense`, a)) as tf.Tensor2D;
-      const out = this.drop(`${l}.output.dropout`, this.linear(`${l}.output.dense`, inter), seed);
-      h = this.layerNorm(`${l}.output.LayerNorm`, tf.add(out, a)) as tf.Tensor2D;
+      const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context, taps), seed);
+      const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h), taps) as tf.Tensor2D;
+      const inter = gelu(this.linear(`${l}.intermediate.dense`, a, taps)) as tf.Tensor2D;
+      const out = this.drop(`${l}.output.dropout`, this.linear(`${l}.output.dense`, inter, taps), seed);
+      h = this.layerNorm(`${l}.output.LayerNorm`, tf.add(out, a), taps) as tf.Tensor2D;
     }
     return h;
   }
@@ -211,9 +235,10 @@ export class Bert {
   }
 
   /** Masked-LM head on hidden states [N, H] → logits [N, V], the decoder tied to the word embeddings. */
-  private mlmHead(h: tf.Tensor2D): tf.Tensor2D {
-    const t = this.layerNorm('cls.predictions.transform.LayerNorm', gelu(this.linear('cls.predictions.transform.dense', h))) as tf.Tensor2D;
-    return tf.add(tf.matMul(t, this.p('bert.embeddings.word_embeddings.weight'), false, true), this.p('cls.predictions.bias'));
+  private mlmHead(h: tf.Tensor2D, taps?: Taps): tf.Tensor2D {
+    const t = this.layerNorm('cls.predictions.transform.LayerNorm', gelu(this.linear('cls.predictions.transform.dense', h, taps)), taps) as tf.Tensor2D;
+    const logits = tf.add(tf.matMul(t, this.p('bert.embeddings.word_embeddings.weight'), false, true), this.p('cls.predictions.bias')) as tf.Tensor2D;
+    return this.tap('cls.predictions.decoder', t, logits, taps);
   }
 
   /** Classifier on the pooled output (after the `dropout` site) → [B, num_labels]. */
@@ -255,7 +280,7 @@ export class Bert {
       }
     });
     if (rows.length === 0) throw new Error('no masked positions in the batch (every label is -100)');
-    const logits = tf.tidy(() => this.mlmHead(tf.gather(this.encode(batch, seed), tf.tensor1d(rows, 'int32'))));
+    const logits = tf.tidy(() => this.mlmHead(tf.gather(this.encode(batch, seed, opts.taps), tf.tensor1d(rows, 'int32')), opts.taps));
     return { logits, targets };
   }
 

@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../atomic';
+import { JsonlRow, readJsonl } from '../jsonl';
 import { loadTokenizer, Tokenizer } from '../tokenizer';
 
 interface TokenizeOptions {
@@ -13,16 +14,9 @@ interface TokenizeOptions {
   lowerCase: boolean;
 }
 
-/** Reads one input line as {text, text_pair?}; errors name the file and line. */
-function parseLine(line: string, where: string): { text: string; textPair?: string } {
-  let row: unknown;
-  try {
-    row = JSON.parse(line);
-  } catch (e) {
-    throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
-  }
-  if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object with a "text" field`);
-  const { text, text_pair: textPair } = row as { text?: unknown; text_pair?: unknown };
+/** Reads one input row's {text, text_pair?}; errors name the file and line. */
+function textFields({ value, where }: JsonlRow): { text: string; textPair?: string } {
+  const { text, text_pair: textPair } = value;
   if (typeof text !== 'string') throw new Error(`${where}: missing string field "text"`);
   if (textPair !== undefined && textPair !== null && typeof textPair !== 'string') throw new Error(`${where}: field "text_pair" must be a string`);
   return { text, textPair: textPair ?? undefined };
@@ -56,10 +50,9 @@ export function register(program: Command): void {
       const tokenizer = opts.vocab !== undefined ? Tokenizer.fromVocabFile(opts.vocab, overrides) : loadTokenizer(opts.model!, overrides);
       if (!fs.existsSync(opts.input)) throw new Error(`${opts.input}: input file not found`);
       const out: string[] = [];
-      fs.readFileSync(opts.input, 'utf8').split(/\r?\n/).forEach((line, i) => {
-        if (line.trim() === '') return;
-        const where = `${opts.input}:${i + 1}`;
-        const { text, textPair } = parseLine(line, where);
+      for (const row of readJsonl(opts.input, 'a JSON object with a "text" field')) {
+        const { where } = row;
+        const { text, textPair } = textFields(row);
         let enc;
         try {
           enc = tokenizer.encode(text, textPair, { maxLength });
@@ -67,7 +60,7 @@ export function register(program: Command): void {
           throw new Error(`${where}: ${(e as Error).message}`);
         }
         out.push(JSON.stringify({ tokens: enc.tokens, input_ids: enc.input_ids, token_type_ids: enc.token_type_ids }) + '\n');
-      });
+      }
       writeFileAtomic(opts.output, out.join(''));
       console.log(`tokenized ${out.length} lines into ${opts.output}`);
     });

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
-import { progressLine } from '../download';
+import { TransferSettings, downloadFile, stderrProgress } from '../download';
 import { loadTask } from './load';
 import { TASKS, TaskName, TaskSpec, taskSplits } from './tasks';
 
@@ -63,21 +63,17 @@ export interface GlueTaskResult {
   rows: Record<string, number>;
 }
 
-interface Settings {
-  connectMs: number;
-  stallMs: number;
-  progress: (line: string, final: boolean) => void;
-}
-
-/** A transfer that started and broke off: worth resuming. */
-class Interrupted extends Error {}
-
 /** Downloads, unzips, checks and installs GLUE tasks into a folder, skipping complete ones. */
 export async function downloadGlue(options: GlueDownloadOptions): Promise<GlueTaskResult[]> {
-  const settings: Settings = {
+  const settings: TransferSettings = {
     connectMs: 1000 * (options.connectTimeout ?? 10),
     stallMs: 1000 * (options.stallTimeout ?? 60),
+    attempts: 3,
     progress: options.progress ?? stderrProgress(),
+    offlineAdvice:
+      'run glue-download on a machine that has one (or use download_glue_data.py) and copy the task folders here, ' +
+      'or point $FISHERLAB_DATA at a folder with glue/',
+    statusHint: (status) => (status === 404 ? ' (the file has moved or is gone)' : ''),
   };
   fs.mkdirSync(options.to, { recursive: true });
   const results: GlueTaskResult[] = [];
@@ -105,7 +101,7 @@ export async function downloadGlue(options: GlueDownloadOptions): Promise<GlueTa
 }
 
 /** Fetches a task's sources into `work`, unpacks and reads them back there, then moves missing files into `target`; returns rows per split. */
-async function installTask(task: TaskSpec, source: GlueSource, work: string, target: string, settings: Settings): Promise<Record<string, number>> {
+async function installTask(task: TaskSpec, source: GlueSource, work: string, target: string, settings: TransferSettings): Promise<Record<string, number>> {
   const staged = path.join(work, 'glue');
   fs.rmSync(staged, { recursive: true, force: true });
   if ('zip' in source) {
@@ -145,106 +141,9 @@ function moveMissing(from: string, to: string): void {
   }
 }
 
-/** Downloads a URL to `dest` unless it is already there, retrying interrupted transfers (each resumes). */
-async function fetchOnce(url: string, dest: string, settings: Settings): Promise<void> {
-  if (fs.existsSync(dest)) return;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await transfer(url, dest, settings);
-      return;
-    } catch (e) {
-      if (!(e instanceof Interrupted) || attempt >= 3) throw e;
-      settings.progress(`${path.basename(dest)}: ${e.message}; resuming (attempt ${attempt + 1} of 3)`, true);
-    }
-  }
-}
-
-/** One HTTP GET into `dest.part` (a Range request when a partial file exists), renamed to `dest` when complete. */
-async function transfer(url: string, dest: string, settings: Settings): Promise<void> {
-  const part = `${dest}.part`;
-  const have = fs.existsSync(part) ? fs.statSync(part).size : 0;
-  const response = await get(url, have, settings.connectMs);
-  let start = 0;
-  if (response.status === 206) {
-    start = Number(/^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1] ?? NaN);
-    if (start !== have) {
-      await response.body?.cancel();
-      fs.rmSync(part, { force: true });
-      throw new Interrupted(`${url}: asked for bytes ${have}- but got "${response.headers.get('content-range')}"; starting over`);
-    }
-  } else if (response.status === 416 && have > 0) {
-    await response.body?.cancel();
-    fs.rmSync(part, { force: true });
-    throw new Interrupted(`${url}: the server has nothing after byte ${have}; starting over`);
-  } else if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new Error(`${url}: HTTP ${response.status} ${response.statusText}${response.status === 404 ? ' (the file has moved or is gone)' : ''}`);
-  }
-  const length = response.headers.get('content-length');
-  const total = length === null ? null : start + Number(length);
-  const received = await receive(response, part, start, total, path.basename(dest), url, settings);
-  if (total !== null && received !== total) throw new Interrupted(`${url}: received ${received} of ${total} bytes`);
-  fs.renameSync(part, dest);
-}
-
-/** Sends a GET (following redirects), giving up with a clear message when no server answers in time. */
-async function get(url: string, have: number, connectMs: number): Promise<Response> {
-  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'fisherlab' };
-  if (have > 0) headers.range = `bytes=${have}-`;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), connectMs);
-  try {
-    return await fetch(url, { headers, signal: controller.signal });
-  } catch (e) {
-    const cause = controller.signal.aborted ? `no answer within ${connectMs / 1000} s` : causeText(e);
-    throw new Error(
-      `cannot reach ${new URL(url).origin} (${cause}): this machine has no network access; run glue-download on a machine ` +
-      'that has one (or use download_glue_data.py) and copy the task folders here, or point $FISHERLAB_DATA at a folder with glue/',
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Streams a response body into `part` (appending after `start` bytes) with progress and a stall watchdog; returns the size. */
-async function receive(
-  response: Response, part: string, start: number, total: number | null, label: string, url: string, settings: Settings,
-): Promise<number> {
-  const handle = await fs.promises.open(part, start > 0 ? 'a' : 'w');
-  const reader = response.body!.getReader();
-  let received = start;
-  let stalled = false;
-  const began = Date.now();
-  let shown = 0;
-  const watchdog = setTimeout(() => {
-    stalled = true;
-    reader.cancel().catch(() => undefined);
-  }, settings.stallMs);
-  const show = (final: boolean) => {
-    const bytesPerSecond = (received - start) / Math.max((Date.now() - began) / 1000, 1e-3);
-    settings.progress(progressLine({ file: label, received, total, bytesPerSecond }), final);
-  };
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      watchdog.refresh();
-      await handle.write(value);
-      received += value.byteLength;
-      if (Date.now() - shown >= 250) {
-        shown = Date.now();
-        show(false);
-      }
-    }
-  } catch (e) {
-    throw new Interrupted(`download of ${url} interrupted after ${received} bytes (${causeText(e)})`);
-  } finally {
-    clearTimeout(watchdog);
-    await handle.close();
-  }
-  if (stalled) throw new Interrupted(`download of ${url} stalled: no data for ${settings.stallMs / 1000} s after ${received} bytes`);
-  show(true);
-  return received;
+/** Downloads a URL to `dest` unless it is already there (a complete file from an earlier run is reused). */
+async function fetchOnce(url: string, dest: string, settings: TransferSettings): Promise<void> {
+  if (!fs.existsSync(dest)) await downloadFile(url, dest, settings);
 }
 
 /** One file in a zip archive, from its central directory. */
@@ -394,24 +293,4 @@ export function formatMrpc(trainFile: string, testFile: string, devIdsFile: stri
   fs.writeFileSync(path.join(dir, 'train.tsv'), `${kept.join('\n')}\n`);
   fs.writeFileSync(path.join(dir, 'dev.tsv'), `${dev.join('\n')}\n`);
   fs.writeFileSync(path.join(dir, 'test.tsv'), `${test.join('\n')}\n`);
-}
-
-/** A progress printer for stderr: one line rewritten in place on a terminal, only final lines otherwise. */
-function stderrProgress(): (line: string, final: boolean) => void {
-  return (line, final) => {
-    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K${final ? '\n' : ''}`);
-    else if (final) process.stderr.write(`${line}\n`);
-  };
-}
-
-/** The most specific code or message in an error's chain of causes (fetch wraps them in "fetch failed"). */
-function causeText(error: unknown): string {
-  let e = error as { code?: string; message?: string; cause?: unknown } | undefined;
-  let text = e?.message ?? String(error);
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (e.code) return e.message && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message ?? e.code;
-    if (e.message) text = e.message;
-    e = e.cause as typeof e;
-  }
-  return text;
 }

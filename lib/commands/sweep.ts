@@ -1,0 +1,40 @@
+/** `fisherlab sweep`: fine-tuning over dropout methods × GLUE tasks × training percentages × seeds, resumable. */
+import { Command } from 'commander';
+import * as path from 'path';
+import { initBackend } from '../backend';
+import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
+import { resolveModelDir } from '../models';
+import { RESULTS_FILE, runSweep, SUMMARY_FILE } from '../sweep';
+import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, num, trainingSettings } from './finetune';
+
+/** The comma-separated items of an option. */
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Adds the `sweep` command. */
+export function register(program: Command): void {
+  const command = program
+    .command('sweep')
+    .summary('fine-tuning sweep: methods × tasks × percentages × seeds (resumable)')
+    .description(`fine-tune every (method, task, training percentage, seed) cell, seeds outermost; each finished run is appended as one JSON line to OUT/${RESULTS_FILE}, and running the same command again skips finished runs (a half-written last line from a kill is dropped and redone); OUT/${SUMMARY_FILE} holds the mean ± sample std over seeds of the main score and every metric per cell; progress with ETA over runs on stderr`)
+    .requiredOption('--tasks <list>', 'GLUE tasks, comma-separated (CoLA,SST-2,MRPC,STS-B,RTE,WNLI...)')
+    .option('--methods <list>', `dropout methods, comma-separated (${DROPOUT_METHODS.join(', ')})`, 'standard,guided,gaussian')
+    .option('--pcts <list>', 'training-set percentages, comma-separated', '100')
+    .option('--seeds <list>', 'seeds, comma-separated', '1,2,3')
+    .option('--fisher <file>', 'the pretrained model\'s Fisher file (safetensors from `fisherlab fisher`), needed by guided methods')
+    .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)');
+  addTrainingOptions(command)
+    .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
+    .addHelpText('after', `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExample:\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --out data/results/embedded`)
+    .action(async (o: Record<string, string>) => {
+      const spec = {
+        methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks),
+        pcts: list(o.pcts).map((p) => num('--pcts', p)), seeds: list(o.seeds).map((s) => num('--seeds', s)),
+        model: resolveModelDir(o.model), fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training: trainingSettings(o),
+      };
+      await initBackend();
+      const outcome = await runSweep(spec);
+      console.log(`sweep: ${outcome.ran} runs done, ${outcome.skipped} skipped (already finished), ${outcome.total} in all; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`);
+    });
+}

@@ -1,0 +1,382 @@
+/**
+ * The empirical Fisher estimator: batched per-sample squared gradients against a brute-force loop of batch-size-1
+ * backward passes, closed forms of a softmax-regression head, bitwise resume, the CLI against Hugging Face
+ * transformers (when .venv-hf exists), tensor leaks and bad inputs.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { saveBert } from '../lib/bert/load';
+import { Bert } from '../lib/bert/model';
+import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
+import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher';
+import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/mlm-data';
+import { squaredGradSums } from '../lib/per-sample-grads';
+import { readSafetensors, writeSafetensors } from '../lib/safetensors';
+import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
+import { setupBackend, tinyConfig } from './helpers';
+import { randomWeights } from './reference/bert-f64';
+
+const ROOT = process.cwd();
+const CLI = path.join(ROOT, 'bin', 'fisherlab.js');
+const VENV_PYTHON = path.join(ROOT, '.venv-hf', 'bin', 'python');
+const HF_SCRIPT = path.join(ROOT, 'test', 'reference', 'hf_transformers.py');
+const PAD = 0;
+const quiet = () => {};
+
+/** Examples of different lengths, with repeated tokens (also among the labels), explicit padding and 1–4 masked positions. */
+const EXAMPLES: StoredMaskedExample[] = [
+  { input_ids: [2, 7, 7, 9, 7, 3], attention_mask: [1, 1, 1, 1, 1, 1], labels: [-100, 7, -100, 9, 11, -100] },
+  { input_ids: [2, 4, 30, 3], attention_mask: [1, 1, 1, 1], labels: [-100, 11, -100, -100] },
+  { input_ids: [2, 17, 4, 4, 3, 0, 0], attention_mask: [1, 1, 1, 1, 1, 0, 0], labels: [-100, -100, 20, 20, -100, -100, -100] },
+  { input_ids: [2, 19, 21, 22, 23, 24, 25, 26, 3], attention_mask: [1, 1, 1, 1, 1, 1, 1, 1, 1], labels: [-100, 5, -100, -100, 6, 6, -100, 8, -100] },
+  { input_ids: [2, 33, 4, 3], attention_mask: [1, 1, 1, 1], labels: [-100, -100, 12, -100] },
+  { input_ids: [2, 8, 8, 8, 8, 4, 3], attention_mask: [1, 1, 1, 1, 1, 1, 1], labels: [-100, 8, -100, -100, -100, 15, -100] },
+  { input_ids: [2, 38, 4, 11, 3, 0], attention_mask: [1, 1, 1, 1, 1, 0], labels: [-100, -100, 39, -100, -100, -100] },
+];
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/** Max abs difference over the max abs reference value. */
+function relDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).to.equal(want.length);
+  let d = 0;
+  for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]));
+  return d / (maxAbs(want) || 1);
+}
+
+/**
+ * Per-tensor comparison at `tol` relative; the attention key biases, whose true gradient is identically zero
+ * (softmax ignores the per-query constant q·b_k), must instead be negligible next to the largest Fisher value
+ * on both sides: below `zeroTol` times it. Returns the failures and the worst relative difference.
+ */
+function compareFisher(got: Map<string, ArrayLike<number>>, want: Map<string, ArrayLike<number>>, tol: number, zeroTol = 1e-10): { bad: string[]; worst: [number, string] } {
+  const scale = Math.max(...[...want.values()].map(maxAbs));
+  const bad: string[] = [];
+  let worst: [number, string] = [0, ''];
+  expect([...got.keys()]).to.deep.equal([...want.keys()]);
+  for (const [name, w] of want) {
+    const g = got.get(name)!;
+    if (/attention\.self\.key\.bias$/.test(name)) {
+      if (!(maxAbs(w) < zeroTol * scale && maxAbs(g) < zeroTol * scale)) bad.push(`${name}: not ~0 (${maxAbs(g).toExponential(2)} vs ${maxAbs(w).toExponential(2)})`);
+      continue;
+    }
+    if (!(maxAbs(w) > 1e-12 * scale)) bad.push(`${name}: the reference is ~0`);
+    const d = relDiff(g, w);
+    if (!(d < tol)) bad.push(`${name}: relative difference ${d.toExponential(2)}`);
+    if (d > worst[0]) worst = [d, name];
+  }
+  return { bad, worst };
+}
+
+/** The brute force: one tf.variableGrads per example on its own (batch size 1), squared and averaged in float64. */
+function bruteForceFisher(model: Bert, examples: readonly StoredMaskedExample[]): Map<string, Float64Array> {
+  const vars = model.namedParameters();
+  const sums = new Map(vars.map(([name, v]) => [name, new Float64Array(v.size)]));
+  for (const e of examples) {
+    const { batch, labels } = collate([e], PAD);
+    const { value, grads } = tf.variableGrads(() => model.maskedLmLoss(batch, labels), vars.map(([, v]) => v));
+    for (const [name, v] of vars) {
+      const g = grads[v.name].dataSync();
+      const s = sums.get(name)!;
+      for (let i = 0; i < g.length; i++) s[i] += g[i] * g[i];
+    }
+    tf.dispose([value, grads]);
+  }
+  for (const s of sums.values()) for (let i = 0; i < s.length; i++) s[i] /= examples.length;
+  return sums;
+}
+
+const dataOf = (m: Map<string, { data: Float32Array }>) => new Map([...m].map(([n, t]) => [n, t.data]));
+
+describe('empirical Fisher (per-sample squared gradients)', function () {
+  this.timeout(300_000);
+  const config = tinyConfig({ vocab_size: 40, max_position_embeddings: 12 });
+  let model: Bert;
+  let dir = '';
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'fisher', ...args], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: ROOT, FISHERLAB_OUT: path.join(dir, 'out') } });
+  const options = (extra: Partial<FisherOptions> = {}): FisherOptions => ({ model, examples: EXAMPLES, padId: PAD, batchSize: 3, write: quiet, ...extra });
+
+  before(async () => {
+    await setupBackend();
+    model = Bert.fromWeights(config, MASKED_LM, randomWeights(config, MASKED_LM, 11));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-fisher-'));
+  });
+  after(() => {
+    model?.dispose();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('against the brute-force loop of batch-size-1 backward passes', () => {
+    it('equals it within 1e-5 relative for every parameter tensor (batches of 3 with padding; last batch partial)', async () => {
+      const want = bruteForceFisher(model, EXAMPLES);
+      const { fisher, samples, meanLoss } = await estimateFisher(options());
+      expect(samples).to.equal(EXAMPLES.length);
+      expect(fisher!.size).to.equal(model.namedParameters().length);
+      for (const [name, t] of fisher!) expect(t.shape, name).to.deep.equal(model.parameter(name).shape);
+      const { bad, worst } = compareFisher(dataOf(fisher!), want, 1e-5);
+      console.log(`      (largest relative difference ${worst[0].toExponential(2)}, ${worst[1]}; mean loss ${meanLoss.toFixed(4)})`);
+      expect(bad, bad.join('\n')).to.deep.equal([]);
+    });
+
+    it('does not depend on the batch size', async () => {
+      const one = await estimateFisher(options({ batchSize: 1 }));
+      const all = await estimateFisher(options({ batchSize: EXAMPLES.length }));
+      const { bad } = compareFisher(dataOf(all.fisher!), dataOf(one.fisher!), 1e-5);
+      expect(bad, bad.join('\n')).to.deep.equal([]);
+    });
+
+    it('sums squares of per-sample gradients, not the square of the batch gradient', () => {
+      const { batch, labels } = collate(EXAMPLES.slice(0, 2), PAD);
+      const { sums } = squaredGradSums(model, batch, labels);
+      const perSample = sums.get('cls.predictions.bias')!.dataSync();
+      tf.dispose([...sums.values()]);
+      // (g1 + g2)² differs from g1² + g2² unless the gradients are orthogonal.
+      const loss = (e: StoredMaskedExample) => model.maskedLmLoss(collate([e], PAD).batch, collate([e], PAD).labels);
+      const bias = model.parameter('cls.predictions.bias');
+      const { value, grads } = tf.variableGrads(() => tf.add(loss(EXAMPLES[0]), loss(EXAMPLES[1])) as tf.Scalar, [bias]);
+      const g = grads[bias.name].dataSync();
+      tf.dispose([value, grads]);
+      expect(relDiff(perSample, g.map((x) => x * x))).to.be.above(1e-2);
+    });
+  });
+
+  describe('closed forms (softmax regression)', () => {
+    /** Softmax of a float64 vector. */
+    const softmax = (z: number[]) => {
+      const m = Math.max(...z);
+      const e = z.map((x) => Math.exp(x - m));
+      const s = e.reduce((a, b) => a + b, 0);
+      return e.map((x) => x / s);
+    };
+
+    it('cls.predictions.bias: F = mean_n (mean over n\'s masked positions of p − e_y)², p from forward logits', async () => {
+      // The bias gradient of sample n is (1/m_n) Σ_j (softmax(logits_j) − e_{y_j}): checks the per-sample segmentation of the
+      // masked rows (1 to 4 per sample) against forward-only quantities, independently of autodiff.
+      const V = config.vocab_size;
+      const want = new Float64Array(V);
+      for (const e of EXAMPLES) {
+        const { batch, labels } = collate([e], PAD);
+        const { logits, targets } = model.maskedLmLogits(batch, labels);
+        const rows = logits.arraySync();
+        logits.dispose();
+        const g = new Float64Array(V);
+        rows.forEach((z, j) => softmax(z).forEach((p, v) => (g[v] += (p - (v === targets[j] ? 1 : 0)) / rows.length)));
+        for (let v = 0; v < V; v++) want[v] += (g[v] * g[v]) / EXAMPLES.length;
+      }
+      const { fisher } = await estimateFisher(options());
+      const d = relDiff(fisher!.get('cls.predictions.bias')!.data, want);
+      console.log(`      (relative difference ${d.toExponential(2)})`);
+      expect(d).to.be.below(1e-5);
+    });
+
+    it('a head reduced to softmax regression on a constant feature β: the tied decoder, its bias and β have the closed-form Fisher, the rest 0', async () => {
+      // With the transform LayerNorm's weight 0 its output is its bias β for every position, so logits = W β + b are the same
+      // everywhere (W: the tied word embeddings) and nothing upstream of the LayerNorm gets a gradient. For sample n with label mean ȳ_n over
+      // its masked positions and p = softmax(Wβ + b): ∂L_n/∂W = (p − ȳ_n) βᵀ (no embedding-lookup part), ∂L_n/∂b = p − ȳ_n,
+      // ∂L_n/∂β = Wᵀ (p − ȳ_n). Checks the tied decoder rule and per-sample means in float64 without autodiff.
+      const weights = randomWeights(config, MASKED_LM, 12);
+      weights.get('cls.predictions.transform.LayerNorm.weight')!.data.fill(0);
+      const head = Bert.fromWeights(config, MASKED_LM, weights);
+      const { hidden_size: H, vocab_size: V } = config;
+      const W = weights.get('bert.embeddings.word_embeddings.weight')!.data;
+      const beta = weights.get('cls.predictions.transform.LayerNorm.bias')!.data;
+      const b = weights.get('cls.predictions.bias')!.data;
+      const p = softmax(Array.from({ length: V }, (_, v) => b[v] + beta.reduce((a, x, h) => a + W[v * H + h] * x, 0)));
+      const want = { W: new Float64Array(V * H), b: new Float64Array(V), beta: new Float64Array(H) };
+      for (const e of EXAMPLES) {
+        const ys = e.labels.filter((y) => y !== -100);
+        const r = p.map((pv, v) => pv - ys.filter((y) => y === v).length / ys.length);
+        for (let v = 0; v < V; v++) {
+          want.b[v] += r[v] ** 2 / EXAMPLES.length;
+          for (let h = 0; h < H; h++) want.W[v * H + h] += (r[v] * beta[h]) ** 2 / EXAMPLES.length;
+        }
+        for (let h = 0; h < H; h++) want.beta[h] += r.reduce((a, rv, v) => a + W[v * H + h] * rv, 0) ** 2 / EXAMPLES.length;
+      }
+      const { fisher } = await estimateFisher({ ...options(), model: head });
+      head.dispose();
+      const diffs = {
+        W: relDiff(fisher!.get('bert.embeddings.word_embeddings.weight')!.data, want.W),
+        b: relDiff(fisher!.get('cls.predictions.bias')!.data, want.b),
+        beta: relDiff(fisher!.get('cls.predictions.transform.LayerNorm.bias')!.data, want.beta),
+      };
+      console.log(`      (relative differences W ${diffs.W.toExponential(2)}, b ${diffs.b.toExponential(2)}, β ${diffs.beta.toExponential(2)})`);
+      for (const d of Object.values(diffs)) expect(d).to.be.below(1e-5);
+      const zero = ['bert.embeddings.position_embeddings.weight', 'bert.encoder.layer.1.output.dense.weight', 'cls.predictions.transform.dense.weight'];
+      for (const name of zero) expect(maxAbs(fisher!.get(name)!.data), name).to.equal(0);
+    });
+  });
+
+  describe('resume and files', () => {
+    it('stopped after some batches and resumed, ends bitwise equal to an uninterrupted run', async () => {
+      const full = await estimateFisher(options({ batchSize: 2 }));
+      const runDir = path.join(dir, 'run-resume');
+      const first = await estimateFisher(options({ batchSize: 2, runDir, stopAfter: 3, checkpointEvery: 100 }));
+      expect(first.fisher).to.equal(null);
+      expect(first.samples).to.equal(4); // the first batch boundary at or after 3
+      let polls = 0;
+      const second = await estimateFisher(options({ batchSize: 2, runDir, shouldStop: () => ++polls === 1 }));
+      expect([second.resumedFrom, second.samples, second.fisher]).to.deep.equal([4, 6, null]);
+      const third = await estimateFisher(options({ batchSize: 2, runDir }));
+      expect(third.resumedFrom).to.equal(6);
+      expect(third.meanLoss).to.equal(full.meanLoss);
+      for (const [name, t] of full.fisher!) expect(Buffer.from(third.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+    });
+
+    it('refuses to resume a run folder with other settings (batch size, examples)', async () => {
+      const runDir = path.join(dir, 'run-settings');
+      await estimateFisher(options({ batchSize: 2, runDir, stopAfter: 2 }));
+      let error = '';
+      await estimateFisher(options({ batchSize: 3, runDir })).catch((e: Error) => (error = e.message));
+      expect(error).to.match(/other settings \(batch_size: 2 → 3\)/);
+      await estimateFisher(options({ batchSize: 2, runDir, examples: EXAMPLES.slice(1) })).catch((e: Error) => (error = e.message));
+      expect(error).to.match(/samples: 7 → 6.*examples_sha256/);
+    });
+
+    it('writeFisher / readFisher round-trip with metadata; readFisher rejects other files, naming them', async () => {
+      const { fisher } = await estimateFisher(options());
+      const file = path.join(dir, 'f.safetensors');
+      writeFisher(file, fisher!, EXAMPLES.length, { seed: '0' });
+      const back = readFisher(file);
+      expect([...back.tensors.keys()]).to.deep.equal(model.namedParameters().map(([n]) => n));
+      expect(back.samples).to.equal(EXAMPLES.length);
+      expect(back.metadata).to.include({ kind: 'empirical-fisher-diagonal', mode: 'eval', seed: '0', samples: '7' });
+      expect(back.metadata.fisherlab_version).to.match(/^\d+\.\d+\.\d+/);
+      const other = path.join(dir, 'other.safetensors');
+      writeSafetensors(other, [{ name: 'x', shape: [1], data: new Float32Array([1]) }]);
+      expect(() => readFisher(other)).to.throw(`${other}: not a Fisher file`);
+      const negative = path.join(dir, 'negative.safetensors');
+      writeSafetensors(negative, [{ name: 'x', shape: [2], data: new Float32Array([1, -1]) }], { kind: 'empirical-fisher-diagonal', samples: '3' });
+      expect(() => readFisher(negative)).to.throw(`${negative}: tensor "x" has the value -1 at index 1`);
+      expect(() => readFisher(path.join(dir, 'missing.safetensors'))).to.throw(/missing\.safetensors: cannot read/);
+    });
+  });
+
+  describe('memory and bad input', () => {
+    it('keeps tf.memory().numTensors flat across batches', async () => {
+      const before = tf.memory().numTensors;
+      const counts: number[] = [];
+      await estimateFisher(options({ batchSize: 2, progressIntervalMs: 0, write: () => counts.push(tf.memory().numTensors) }));
+      expect(counts).to.have.length(4);
+      expect(new Set(counts).size, `tensors after each batch: ${counts}`).to.equal(1);
+      expect(counts[0]).to.equal(before);
+      expect(tf.memory().numTensors).to.equal(before);
+    });
+
+    it('rejects no examples, an example without masked positions, a model without an MLM head and a NaN loss', async () => {
+      const fail = async (o: FisherOptions) => {
+        try {
+          await estimateFisher(o);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'no error';
+      };
+      expect(await fail(options({ examples: [] }))).to.equal('fisher: no examples');
+      const unmasked = { ...EXAMPLES[1], labels: [-100, -100, -100, -100] };
+      expect(await fail(options({ examples: [EXAMPLES[0], unmasked] }))).to.match(/sample 1 of the batch has no masked position/);
+      const classifier = Bert.random(tinyConfig(), SEQUENCE_CLASSIFICATION, 0);
+      expect(await fail({ ...options(), model: classifier })).to.match(/no masked-LM head/);
+      classifier.dispose();
+      const weights = randomWeights(config, MASKED_LM, 11);
+      weights.get('bert.encoder.layer.0.output.dense.weight')!.data[5] = NaN;
+      const broken = Bert.fromWeights(config, MASKED_LM, weights);
+      expect(await fail({ ...options(), model: broken })).to.match(/the masked-LM loss of sample 0 is NaN/);
+      broken.dispose();
+    });
+  });
+
+  describe('the fisher command', () => {
+
+    it('on corpus samples: resumable (--stop-after), metadata, the same file as an uninterrupted run', () => {
+      const sentences = ['The cat sat on the mat.', 'A dog ran in the park.', 'The bird sang a song in the morning.', 'Children play games after school.', 'The river runs to the sea.'];
+      fs.writeFileSync(path.join(dir, 'corpus.txt'), Array.from({ length: 12 }, (_, d) => Array.from({ length: 4 }, (_, s) => sentences[(d + s) % 5]).join(' ')).join('\n\n') + '\n');
+      const tokens = trainWordPiece(sentences, { vocabSize: 200, minFrequency: 1 });
+      const vocabFile = path.join(dir, 'vocab.txt');
+      writeVocab(vocabFile, tokens);
+      const cfg = tinyConfig({ vocab_size: tokens.length, max_position_embeddings: 16, pad_token_id: tokens.indexOf('[PAD]') });
+      const m = Bert.fromWeights(cfg, MASKED_LM, randomWeights(cfg, MASKED_LM, 5));
+      const modelDir = path.join(dir, 'model');
+      saveBert(modelDir, m, { vocabFile });
+      m.dispose();
+      const args = (out: string) => ['--model', modelDir, '--corpus', path.join(dir, 'corpus.txt'), '--max-length', '16', '--samples', '9', '--seed', '3', '--batch-size', '4', '--output', path.join(dir, out)];
+      const whole = run(args('whole.safetensors'));
+      expect(whole.status, whole.stderr).to.equal(0);
+      const part = run([...args('parts.safetensors'), '--stop-after', '4']);
+      expect(part.status, part.stderr).to.equal(0);
+      expect(part.stderr).to.match(/stopped after 4 of 9 samples/);
+      expect(fs.existsSync(path.join(dir, 'parts.safetensors'))).to.equal(false);
+      const rest = run(args('parts.safetensors'));
+      expect(rest.status, rest.stderr).to.equal(0);
+      expect(rest.stderr).to.match(/resuming after 4 of 9 samples/);
+      const a = readFisher(path.join(dir, 'whole.safetensors'));
+      const b = readFisher(path.join(dir, 'parts.safetensors'));
+      for (const [name, t] of a.tensors) expect(Buffer.from(b.tensors.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+      expect(a.metadata).to.include({ samples: '9', seed: '3', masking_rate: '0.15', max_length: '16', mode: 'eval', batch_size: '4', selection: 'samples 9' });
+      expect(a.metadata.corpus).to.equal(path.join(dir, 'corpus.txt'));
+      expect(a.metadata.model).to.equal(modelDir);
+    });
+
+    it('rejects an empty examples file, a model without an MLM head and a missing sample size, with clear messages', () => {
+      const empty = path.join(dir, 'empty.jsonl');
+      fs.writeFileSync(empty, '\n');
+      const modelDir = path.join(dir, 'tiny-mlm');
+      const m = Bert.fromWeights(config, MASKED_LM, randomWeights(config, MASKED_LM, 1));
+      saveBert(modelDir, m, { vocabTokens: Array.from({ length: 40 }, (_, i) => (i < 5 ? ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'][i] : `t${i}`)) });
+      m.dispose();
+      const r1 = run(['--model', modelDir, '--examples', empty, '--output', path.join(dir, 'x.safetensors')]);
+      expect(r1.status).to.equal(1);
+      expect(r1.stderr).to.include(`${empty}: no examples`);
+      const clsDir = path.join(dir, 'classifier');
+      const c = Bert.random(tinyConfig(), SEQUENCE_CLASSIFICATION, 0);
+      saveBert(clsDir, c, { vocabTokens: Array.from({ length: 50 }, (_, i) => `t${i}`) });
+      c.dispose();
+      writeMaskedExamples(path.join(dir, 'ok.jsonl'), EXAMPLES);
+      const r2 = run(['--model', clsDir, '--examples', path.join(dir, 'ok.jsonl'), '--output', path.join(dir, 'x.safetensors')]);
+      expect(r2.status).to.equal(1);
+      expect(r2.stderr).to.include(`${clsDir}: the model has no masked-LM head`);
+      const r3 = run(['--model', modelDir, '--output', path.join(dir, 'x.safetensors')]);
+      expect(r3.stderr).to.include('give exactly one of --samples, --fraction and --examples');
+    });
+  });
+
+  describe('against Hugging Face transformers + PyTorch (float64)', () => {
+    it('`fisherlab fisher --examples` equals hf_transformers.py per-sample-fisher within 1e-4 relative per tensor', function () {
+      if (!fs.existsSync(VENV_PYTHON)) {
+        console.warn('    skipped: no .venv-hf/bin/python (run scripts/hf-venv.sh to create it)');
+        this.skip();
+      }
+      const modelDir = path.join(dir, 'hf-mlm');
+      const examples = path.join(dir, 'hf-examples.jsonl');
+      // vocabulary 60 and 32 positions in make-checkpoint's defaults: shift the ids so that they span the vocabulary.
+      writeMaskedExamples(examples, EXAMPLES.map((e) => ({ ...e, input_ids: e.input_ids.map((id) => (id < 5 ? id : id + 20)), labels: e.labels.map((y) => (y < 0 ? y : y + 20)) })));
+      const reference = path.join(dir, 'fisher-hf.safetensors');
+      const jobs = [['make-checkpoint', '--out', modelDir, '--seed', '7'], ['per-sample-fisher', '--model', modelDir, '--examples', examples, '--output', reference]];
+      fs.writeFileSync(path.join(dir, 'jobs.json'), JSON.stringify(jobs));
+      const py = spawnSync(VENV_PYTHON, [HF_SCRIPT, 'batch', '--jobs', path.join(dir, 'jobs.json')], { encoding: 'utf8' });
+      if (py.status !== 0 && /No module named/.test(py.stderr)) {
+        console.warn(`    skipped: .venv-hf cannot import a module (${/No module named '[^']+'/.exec(py.stderr)![0]})`);
+        this.skip();
+      }
+      expect(py.status, py.stderr).to.equal(0);
+      const output = path.join(dir, 'fisher-ours.safetensors');
+      const r = run(['--model', modelDir, '--examples', examples, '--batch-size', '3', '--output', output]);
+      expect(r.status, r.stderr).to.equal(0);
+      const ours = readFisher(output);
+      const want = readSafetensors(reference);
+      expect(ours.metadata.examples).to.equal(examples);
+      expect(want.metadata.examples).to.equal(String(EXAMPLES.length));
+      const order = [...ours.tensors.keys()];
+      const { bad, worst } = compareFisher(dataOf(ours.tensors), new Map(order.map((n) => [n, want.tensors.get(n)!.data])), 1e-4, 1e-10);
+      console.log(`      (largest relative difference ${worst[0].toExponential(2)}, ${worst[1]})`);
+      expect(bad, bad.join('\n')).to.deep.equal([]);
+    });
+  });
+});
