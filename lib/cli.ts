@@ -13,6 +13,7 @@ const COMMANDS = [
   () => import('./commands/schedule'),
   () => import('./commands/sweep'),
   () => import('./commands/fisher'),
+  () => import('./commands/fisher-stability'),
   () => import('./commands/landscape'),
   () => import('./commands/model-card'),
   () => import('./commands/notebooks'),

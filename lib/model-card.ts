@@ -94,7 +94,7 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength} \\`,
     `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
-    `npx fisherlab model-card --model data/models/${name}${benefit ? ` --check-sst2 --seeds ${benefit.seeds.join(',')}` : ''}`,
+    `npx fisherlab model-card --model data/models/${name}${benefit ? ` --check-sst2 --seeds ${benefit.seeds.join(',')} --max-train ${benefit.settings.maxTrainExamples} --lr ${benefit.settings.lr}` : ''}`,
     '```',
     '',
     'The run is deterministic for a seed on the wasm backend: interrupt it (Ctrl-C, or a kill) and run the same command',

@@ -10,6 +10,7 @@ import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/finetune';
 import { Rng } from '../lib/random';
+import { meanStd, pretrainingBenefit } from '../lib/pretraining-benefit';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', ...WORDS];
@@ -80,5 +81,21 @@ describe('fine-tuning', function () {
       err = e as Error;
     }
     expect(err?.message).to.match(/unknown dropout site "bert\.encoder\.layer\.7\.output\.dropout"/);
+  });
+
+  it('compares pretrained and random initializations over seeds in parallel processes', async () => {
+    const report = await pretrainingBenefit(path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], { maxTrainExamples: 64, lr: 1e-2, jobs: 2 });
+    expect(report.runs.map((r) => `${r.init}-${r.seed}`)).to.deep.equal(['pretrained-1', 'random-1', 'pretrained-2', 'random-2']);
+    const acc = (init: string) => report.runs.filter((r) => r.init === init).map((r) => r.accuracy);
+    expect(report.summary.pretrained).to.deep.equal(meanStd(acc('pretrained')));
+    expect(report.summary.random).to.deep.equal(meanStd(acc('random')));
+    // the same run in this process gives the same accuracy as the child process did
+    const same = await finetune({ ...FINETUNE_DEFAULTS, task: 'SST-2', model: path.join(dir, 'model'), init: 'random', seed: 2, maxTrainExamples: 64, lr: 1e-2 }, path.join(dir, 'glue'), quiet);
+    expect(same.final.dev.metrics.accuracy).to.equal(acc('random')[1]);
+  });
+
+  it('mean and sample standard deviation', () => {
+    expect(meanStd([1, 2, 3, 6])).to.deep.equal({ mean: 3, std: Math.sqrt(14 / 3) });
+    expect(meanStd([5])).to.deep.equal({ mean: 5, std: 0 });
   });
 });

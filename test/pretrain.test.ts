@@ -71,6 +71,17 @@ describe('pretraining', function () {
     expect(report.heldOut.model.loss).to.be.below(report.heldOut.untrained.loss);
   });
 
+  it('writes MODEL.md from the report, with the numbers of the report', () => {
+    const r = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-a')], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
+    expect(r.status, r.stderr).to.equal(0);
+    const card = fs.readFileSync(path.join(dir, 'model-a', 'MODEL.md'), 'utf8');
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'pretrain-report.json'), 'utf8'));
+    expect(card).to.contain(`| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`);
+    expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
+    expect(card).to.contain(`--steps 150`);
+    expect(card).to.not.contain('SST-2');
+  });
+
   it('refuses to resume a run folder with different settings', () => {
     const args = pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-c')).map((a) => (a === '150' ? '151' : a));
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });

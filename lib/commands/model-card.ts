@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../atomic';
-import { initBackend } from '../backend';
 import { glueDataDir } from '../glue/load';
 import { modelCard } from '../model-card';
 import { BenefitReport, pretrainingBenefit } from '../pretraining-benefit';
@@ -18,10 +17,12 @@ export function register(program: Command): void {
     .requiredOption('--model <dir>', 'folder written by `fisherlab pretrain`')
     .option('--check-sst2', 'run (or reuse) the SST-2 comparison of pretrained against random initialization')
     .option('--seeds <list>', 'seeds of the SST-2 comparison', '1,2,3')
-    .option('--max-train <n>', 'SST-2 training sentences per run', '4000')
+    .option('--max-train <n>', 'SST-2 training sentences per run', '3000')
+    .option('--lr <x>', 'fine-tuning learning rate of both initializations', '1e-3')
+    .option('--jobs <n>', 'fine-tuning processes at a time (one core each)', '2')
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
     .addHelpText('after', '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check-sst2')
-    .action(async (o: { model: string; checkSst2?: boolean; seeds: string; maxTrain: string; glue?: string }) => {
+    .action(async (o: { model: string; checkSst2?: boolean; seeds: string; maxTrain: string; lr: string; jobs: string; glue?: string }) => {
       const reportFile = path.join(o.model, 'pretrain-report.json');
       if (!fs.existsSync(reportFile)) throw new Error(`${reportFile} not found: MODEL.md is written for folders made by \`fisherlab pretrain\``);
       const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
@@ -32,8 +33,7 @@ export function register(program: Command): void {
         if (!glue) throw new Error('no GLUE folder for the SST-2 check: pass --glue DIR or set FISHERLAB_DATA');
         const seeds = o.seeds.split(',').map(Number);
         if (seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds: "${o.seeds}" is not a list of non-negative integers`);
-        await initBackend();
-        benefit = await pretrainingBenefit(o.model, glue, seeds, Number(o.maxTrain), (l) => console.error(l));
+        benefit = await pretrainingBenefit(o.model, glue, seeds, { maxTrainExamples: Number(o.maxTrain), lr: Number(o.lr), jobs: Number(o.jobs) }, (l) => console.error(l));
         writeFileAtomic(benefitFile, JSON.stringify(benefit, null, 1) + '\n');
       }
       const file = path.join(o.model, 'MODEL.md');
