@@ -83,6 +83,8 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
       `| this model's weights | ${f3(b.pretrained.mean)} ± ${f3(b.pretrained.std)} | ${benefit.runs.filter((x) => x.init === 'pretrained').map((x) => f3(x.accuracy)).join(', ')} |`,
       `| random initialization | ${f3(b.random.mean)} ± ${f3(b.random.std)} | ${benefit.runs.filter((x) => x.init === 'random').map((x) => f3(x.accuracy)).join(', ')} |`,
       '',
+      benefitVerdict(benefit),
+      '',
     );
   }
   lines.push(
@@ -102,4 +104,15 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     '',
   );
   return lines.join('\n');
+}
+
+/** One sentence on whether pretrained weights beat random ones: the difference of means against twice its standard error. */
+export function benefitVerdict(b: BenefitReport): string {
+  const n = b.seeds.length;
+  const diff = b.summary.pretrained.mean - b.summary.random.mean;
+  const se = Math.sqrt((b.summary.pretrained.std ** 2 + b.summary.random.std ** 2) / n);
+  const d = `${diff >= 0 ? '+' : ''}${(100 * diff).toFixed(1)} points (standard error ${(100 * se).toFixed(1)})`;
+  if (diff > 2 * se) return `Pretrained weights beat a random initialization by ${d}: pretraining put knowledge in the weights.`;
+  if (diff < -2 * se) return `A random initialization does better than the pretrained weights, by ${d.replace('-', '')}: this pretraining run did not help.`;
+  return `Pretrained minus random: ${d}, within twice its standard error: **no clear benefit from this pretraining run**.`;
 }

@@ -7,6 +7,8 @@ import * as path from 'path';
 import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
 import { unigramBaseline } from '../lib/mlm-eval';
 import { wallSeconds } from '../lib/pretrain';
+import { benefitVerdict } from '../lib/model-card';
+import { meanStd } from '../lib/pretraining-benefit';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 const SENTENCES = [
@@ -99,5 +101,17 @@ describe('pretraining', function () {
 
   it('adds the wall time of every sitting', () => {
     expect(wallSeconds([{ step: 1, seconds: 2 }, { step: 2, seconds: 5 }, { step: 3, seconds: 1 }, { step: 4, seconds: 4 }])).to.equal(9);
+  });
+});
+
+describe('model card verdict on the SST-2 check', () => {
+  const report = (p: number[], r: number[]) => ({
+    settings: {} as never, seeds: p.map((_, i) => i + 1), runs: [],
+    summary: { pretrained: meanStd(p), random: meanStd(r) },
+  });
+  it('calls a difference beyond twice its standard error a benefit, and says so plainly otherwise', () => {
+    expect(benefitVerdict(report([0.8, 0.81, 0.79], [0.7, 0.71, 0.69]))).to.match(/^Pretrained weights beat a random initialization by \+10\.0 points/);
+    expect(benefitVerdict(report([0.727, 0.706, 0.72], [0.74, 0.718, 0.73]))).to.match(/no clear benefit/);
+    expect(benefitVerdict(report([0.6, 0.61, 0.59], [0.7, 0.71, 0.69]))).to.match(/^A random initialization does better than the pretrained weights, by 10\.0 points/);
   });
 });
