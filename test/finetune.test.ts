@@ -3,31 +3,16 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { setupBackend } from './helpers';
+import { sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
 import { parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/finetune';
-import { Rng } from '../lib/random';
 import { meanStd, pretrainingBenefit } from '../lib/pretraining-benefit';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', ...WORDS];
-
-/** An SST-2-shaped folder whose label is 1 when "good" appears and 0 when "bad" does. */
-function writeTask(root: string): void {
-  const rng = new Rng(4);
-  const sentence = (label: number) => {
-    const words = Array.from({ length: 3 + rng.int(5) }, () => WORDS[rng.int(WORDS.length)]);
-    words.splice(rng.int(words.length + 1), 0, label ? 'good' : 'bad');
-    return words.join(' ');
-  };
-  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${sentence(i % 2)}\t${i % 2}`).join('\n');
-  fs.mkdirSync(path.join(root, 'SST-2'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'SST-2', 'train.tsv'), `sentence\tlabel\n${rows(240)}\n`);
-  fs.writeFileSync(path.join(root, 'SST-2', 'dev.tsv'), `sentence\tlabel\n${rows(60)}\n`);
-}
+const VOCAB = sentimentVocab(WORDS);
 
 describe('fine-tuning', function () {
   this.timeout(120_000);
@@ -36,7 +21,7 @@ describe('fine-tuning', function () {
   before(async () => {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-finetune-'));
-    writeTask(path.join(dir, 'glue'));
+    writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 240, dev: 60, seed: 4, extraWords: 5 });
     const config = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
     const model = Bert.random(config, MASKED_LM, 0);
     saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });

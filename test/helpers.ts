@@ -1,4 +1,7 @@
 /** Shared test helpers: backend start-up, a tiny configuration, seeded weights, error messages, and a local HTTP server. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Rng } from '../lib/random';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { initBackend } from '../lib/backend';
@@ -95,4 +98,23 @@ export function sendBytes(req: http.IncomingMessage, res: http.ServerResponse, b
 export function sendHalfAndCut(res: http.ServerResponse, bytes: Buffer): void {
   res.writeHead(200, { 'content-length': bytes.length });
   res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+}
+
+/** The vocabulary of a synthetic sentiment task over `words`: BERT's special tokens, "good", "bad", then the words. */
+export function sentimentVocab(words: string[]): string[] {
+  return ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', ...words];
+}
+
+/** Writes an SST-2-shaped folder whose label is 1 when "good" appears and 0 when "bad" does (3 to 2+extraWords other words). */
+export function writeSentimentTask(root: string, o: { words: string[]; train: number; dev: number; seed: number; extraWords: number }): void {
+  const rng = new Rng(o.seed);
+  const sentence = (label: number) => {
+    const words = Array.from({ length: 3 + rng.int(o.extraWords) }, () => o.words[rng.int(o.words.length)]);
+    words.splice(rng.int(words.length + 1), 0, label ? 'good' : 'bad');
+    return words.join(' ');
+  };
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${sentence(i % 2)}\t${i % 2}`).join('\n');
+  fs.mkdirSync(path.join(root, 'SST-2'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'SST-2', 'train.tsv'), `sentence\tlabel\n${rows(o.train)}\n`);
+  fs.writeFileSync(path.join(root, 'SST-2', 'dev.tsv'), `sentence\tlabel\n${rows(o.dev)}\n`);
 }

@@ -3,34 +3,19 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { rejection, setupBackend } from './helpers';
+import { rejection, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
 import { parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { methodDropout } from '../lib/dropout-methods';
 import { finetune, FINETUNE_DEFAULTS } from '../lib/finetune';
-import { Rng } from '../lib/random';
 import { writeSafetensors } from '../lib/safetensors';
 import { readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'and', 'a'];
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'good', 'bad', ...WORDS];
+const VOCAB = sentimentVocab(WORDS);
 const CONFIG = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
-
-/** An SST-2-shaped folder (120 train, 40 dev) whose label is 1 when "good" appears and 0 when "bad" does. */
-function writeTask(root: string): void {
-  const rng = new Rng(5);
-  const sentence = (label: number) => {
-    const words = Array.from({ length: 3 + rng.int(4) }, () => WORDS[rng.int(WORDS.length)]);
-    words.splice(rng.int(words.length + 1), 0, label ? 'good' : 'bad');
-    return words.join(' ');
-  };
-  const rows = (n: number) => Array.from({ length: n }, (_, i) => `${sentence(i % 2)}\t${i % 2}`).join('\n');
-  fs.mkdirSync(path.join(root, 'SST-2'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'SST-2', 'train.tsv'), `sentence\tlabel\n${rows(120)}\n`);
-  fs.writeFileSync(path.join(root, 'SST-2', 'dev.tsv'), `sentence\tlabel\n${rows(40)}\n`);
-}
 
 /** A finetune that counts its calls and records the cells it ran. */
 function counting(): { ran: string[]; finetune: typeof finetune } {
@@ -52,7 +37,7 @@ describe('sweeps', function () {
   before(async () => {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-sweep-'));
-    writeTask(path.join(dir, 'glue'));
+    writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 120, dev: 40, seed: 5, extraWords: 4 });
     const model = Bert.random(CONFIG, MASKED_LM, 0);
     saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
     model.dispose();
