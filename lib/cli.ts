@@ -15,6 +15,7 @@ const COMMANDS = [
   () => import('./commands/fisher'),
   () => import('./commands/fisher-stability'),
   () => import('./commands/landscape'),
+  () => import('./commands/landscape-figure1'),
   () => import('./commands/model-card'),
   () => import('./commands/notebooks'),
   () => import('./commands/tokenize'),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (idempotently) .venv-hf/ in the project root with CPU torch, transformers,
-# safetensors and numpy, for the optional Hugging Face cross-check
-# (test/hf-transformers.test.ts, test/reference/hf_transformers.py).
+# safetensors, numpy and h5py, for the optional Hugging Face cross-check
+# (test/hf-transformers.test.ts, test/reference/hf_transformers.py) and the
+# h5py read-back of our HDF5 loss surfaces (test/landscape-hdf5.test.ts).
 #
 # Usage: scripts/hf-venv.sh [--force]
 #   --force   delete .venv-hf/ and build it again
@@ -13,8 +14,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv-hf"
-PACKAGES=(torch transformers safetensors numpy)
-CHECK='import torch, transformers, safetensors, numpy; print(f"torch {torch.__version__}, transformers {transformers.__version__}, safetensors {safetensors.__version__}, numpy {numpy.__version__}")'
+PACKAGES=(torch transformers safetensors numpy h5py)
+CHECK='import torch, transformers, safetensors, numpy, h5py; print(f"torch {torch.__version__}, transformers {transformers.__version__}, safetensors {safetensors.__version__}, numpy {numpy.__version__}, h5py {h5py.__version__}")'
 start=$SECONDS
 
 if [[ "${1:-}" == "--force" ]]; then rm -rf "$VENV"; fi

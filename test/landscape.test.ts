@@ -18,6 +18,7 @@ import { maskDirection, maskedTensors, maskLabel, maskPair, parseMask } from '..
 import { centerSlices, contourThresholds, landscapeSpec, sliceSpec } from '../lib/landscape/plots';
 import { linspace, Perturbation, sweep, SweepOptions } from '../lib/landscape/surface';
 import { lossAt, paperSurfacesFile, readSurface, readSurfaces, writeSurface } from '../lib/landscape/surface-file';
+import { readSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
 import { fixedMaskedSet, writeMaskedExamples } from '../lib/mlm-data';
 import { parseGrid } from '../lib/commands/landscape';
 import { evaluateMlm } from '../lib/mlm-eval';
@@ -330,16 +331,23 @@ describe('loss landscapes', function () {
       expect(errorOf(() => parseGrid('4by4', '-1,1'))).to.match(/--grid: expected N or NXxNY/);
     });
 
-    it('writes a surface whose centre is the unperturbed loss, then a top-50% surface from a Fisher file', function () {
-      const modelDir = path.join(tmp, 'model');
+    let modelDir = '';
+    let examplesFile = '';
+    let fisherFile = '';
+    let run: (args: string[]) => { status: number | null; stdout: string; stderr: string };
+    before(() => {
+      modelDir = path.join(tmp, 'model');
       saveBert(modelDir, model, { vocabTokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)] });
-      const examplesFile = path.join(tmp, 'examples.jsonl');
+      examplesFile = path.join(tmp, 'examples.jsonl');
       writeMaskedExamples(examplesFile, examples);
-      const fisherFile = path.join(tmp, 'fisher.safetensors');
+      fisherFile = path.join(tmp, 'fisher.safetensors');
       writeFisher(fisherFile, new Map(names.map((name, i) => [name, { name, shape: weights.get(name)!.shape, data: new Float32Array(weights.get(name)!.data.length).fill(i + 1) }])), 8);
-      const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'landscape', '--model', modelDir, '--examples', examplesFile, '--grid', '3', '--range=-1,1', ...args], {
+      run = (args: string[]) => spawnSync(process.execPath, [CLI, 'landscape', '--model', modelDir, '--examples', examplesFile, '--grid', '3', '--range=-1,1', ...args], {
         encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd(), FISHERLAB_OUT: path.join(tmp, 'out') },
       });
+    });
+
+    it('writes a surface whose centre is the unperturbed loss, then a top-50% surface from a Fisher file', function () {
       const allFile = path.join(tmp, 'all.json');
       const r = run(['--mask', 'all', '--output', allFile, '--batch-size', '4']);
       expect(r.status, r.stderr).to.equal(0);
@@ -363,6 +371,31 @@ describe('loss landscapes', function () {
       const bad = run(['--mask', 'top50', '--output', path.join(tmp, 'x.json')]);
       expect(bad.status).to.equal(1);
       expect(bad.stderr).to.match(/needs a Fisher estimate \(--fisher FILE\)/);
+    });
+
+    it('--jobs 2 splits the rows over two processes and gives the one-process surface bitwise; --hdf5 writes the same values', async function () {
+      const dirFile = path.join(tmp, 'jobs-directions.safetensors');
+      const one = path.join(tmp, 'one.json');
+      const two = path.join(tmp, 'two.json');
+      const h5 = path.join(tmp, 'two.h5');
+      const a = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', one, '--run-dir', path.join(tmp, 'run-one')]);
+      expect(a.status, a.stderr).to.equal(0);
+      const b = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', two, '--run-dir', path.join(tmp, 'run-two'), '--jobs', '2', '--hdf5', h5]);
+      expect(b.status, b.stderr).to.equal(0);
+      expect(b.stderr).to.match(/5 rows over 2 processes \(rows 0–2, 3–4\)/);
+      const s1 = readSurface(one);
+      const s2 = readSurface(two);
+      expect(s2.loss).to.deep.equal(s1.loss);
+      expect(s2.y).to.deep.equal(s1.y);
+      expect(s2.metadata).to.include({ mask: 'top:50', processes: 2, perturbed_tensors: s1.metadata.perturbed_tensors });
+      const fromH5 = await readSurfaceHdf5(h5);
+      expect(fromH5.loss).to.deep.equal(s1.loss);
+      expect(fromH5.x).to.deep.equal(s1.x);
+      // A rerun finds every row done and rewrites the same surface.
+      const c = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', two, '--run-dir', path.join(tmp, 'run-two'), '--jobs', '2']);
+      expect(c.status, c.stderr).to.equal(0);
+      expect(readSurface(two).loss).to.deep.equal(s1.loss);
+      expect(run(['--mask', 'all', '--output', two, '--rows', '3:2']).stderr).to.match(/--rows: expected FROM:TO with 0 ≤ FROM < TO ≤ 3/);
     });
   });
 });

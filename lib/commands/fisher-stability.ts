@@ -6,6 +6,7 @@ import { KeepFisher, runFisherStudy, studyInputs, TABLE_CSV } from '../fisher-st
 import { resolveModelDir } from '../models';
 import { formatDuration } from '../progress';
 import { showTable } from '../table';
+import { number } from './options';
 
 interface StabilityOpts {
   model?: string;
@@ -18,13 +19,6 @@ interface StabilityOpts {
   batchSize: string;
   keep: KeepFisher[];
   out: string;
-}
-
-/** Parses a number, naming the flag on error. */
-function number(value: string, flag: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new Error(`${flag}: "${value}" is not a number`);
-  return v;
 }
 
 /** Parses a comma-separated list of numbers. */

@@ -10,6 +10,7 @@ import { resolveModelDir } from '../models';
 import { outputDir } from '../paths';
 import { formatDuration } from '../progress';
 import { loadTokenizer } from '../tokenizer';
+import { number } from './options';
 
 interface FisherOpts {
   model?: string;
@@ -24,13 +25,6 @@ interface FisherOpts {
   runDir?: string;
   checkpointEvery: string;
   stopAfter?: string;
-}
-
-/** Parses a numeric option, naming it on error. */
-function number(value: string, flag: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new Error(`${flag}: "${value}" is not a number`);
-  return v;
 }
 
 /** Adds the `fisher` command. */

@@ -1,20 +1,14 @@
 /** `fisherlab landscape`: a 2-D slice of the masked-LM loss around a model's weights (the paper's Figure 1). */
-import { Command } from 'commander';
-import * as fs from 'fs';
+import { Command, Option } from 'commander';
 import * as path from 'path';
 import { initBackend } from '../backend';
-import { loadBert } from '../bert/load';
-import { fisherlabVersion, readFisher } from '../fisher';
-import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
-import { BiasBn, DirectionPair, axisSeeds, directionPair, readDirections, writeDirections } from '../landscape/directions';
-import { maskLabel, maskPair, maskedTensors, parseMask } from '../landscape/masks';
-import { Grid, linspace, sweep } from '../landscape/surface';
-import { SurfaceMetadata, writeSurface } from '../landscape/surface-file';
-import { MaskedExample, readMaskedExamples } from '../mlm-data';
-import { resolveModelDir } from '../models';
+import type { BiasBn } from '../landscape/directions';
+import { runLandscape, saveSurface } from '../landscape/run';
+import { Grid, linspace } from '../landscape/surface';
+import type { SurfaceMetadata } from '../landscape/surface-file';
 import { outputDir } from '../paths';
 import { formatDuration } from '../progress';
-import { loadTokenizer } from '../tokenizer';
+import { number, positiveInt } from './options';
 
 interface LandscapeOpts {
   model?: string;
@@ -33,13 +27,10 @@ interface LandscapeOpts {
   output: string;
   runDir?: string;
   stopAfter?: string;
-}
-
-/** Parses a numeric option, naming it on error. */
-function number(value: string, flag: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new Error(`${flag}: "${value}" is not a number`);
-  return v;
+  jobs: string;
+  hdf5?: string;
+  rows?: string;
+  gridJson?: string;
 }
 
 /** Parses "MIN,MAX" with MIN ≤ MAX. */
@@ -86,84 +77,52 @@ export function register(program: Command): void {
     .requiredOption('--output <file>', 'surface JSON to write')
     .option('--run-dir <dir>', 'partial results (default: out/landscape/<name of --output>)')
     .option('--stop-after <n>', 'stop after this many points (saved); run again to continue')
-    .addHelpText('after', '\nExamples:\n  npx fisherlab landscape --mask all --output out/landscape/all.json\n  npx fisherlab landscape --fisher out/fisher/embedded-1pct.safetensors --mask top50 --output out/landscape/top50.json\n  npx fisherlab landscape --mask all --grid 31x1 --range=-1,1 --output out/landscape/slice-x.json')
+    .option('--jobs <n>', 'processes to split the grid\'s rows over (one wasm thread each; 2 uses both cores here)', '1')
+    .option('--hdf5 <file>', 'also write the surface as HDF5 in the loss-landscape tool\'s layout (xcoordinates, ycoordinates, train_loss)')
+    .addOption(new Option('--rows <from:to>', 'only these rows of the grid (used by --jobs)').hideHelp())
+    .addOption(new Option('--grid-json <json>', 'exact grid coordinates (used by --jobs)').hideHelp())
+    .addHelpText('after', '\nExamples:\n  npx fisherlab landscape --mask all --output out/landscape/all.json\n  npx fisherlab landscape --fisher out/fisher/embedded-1pct.safetensors --mask top50 --output out/landscape/top50.json\n  npx fisherlab landscape --mask all --jobs 2 --hdf5 out/landscape/all.h5 --output out/landscape/all.json\n  npx fisherlab landscape --mask all --grid 31x1 --range=-1,1 --output out/landscape/slice-x.json')
     .action(async (opts: LandscapeOpts) => {
-      const spec = parseMask(opts.mask);
-      const grid = parseGrid(opts.grid, opts.range, opts.yRange);
+      const grid = opts.gridJson ? parseGridJson(opts.gridJson) : parseGrid(opts.grid, opts.range, opts.yRange);
       if (opts.biasbn !== undefined && !['zero', 'copy', 'normalize'].includes(opts.biasbn)) throw new Error(`--biasbn: expected zero, copy or normalize (got "${opts.biasbn}")`);
+      const jobs = positiveInt(opts.jobs, '--jobs');
       await initBackend();
-      const dir = resolveModelDir(opts.model);
-      const { model } = loadBert(dir);
-      if (!model.parts.mlm) throw new Error(`${dir}: the model has no masked-LM head (cls.predictions.*); the landscape of the pretraining loss needs a BertForMaskedLM`);
-      const names = model.namedParameters().map(([n]) => n);
-      const fisher = opts.fisher === undefined ? undefined : readFisher(opts.fisher).tensors;
-      const tensors = maskedTensors(spec, names, fisher);
-
-      const runDir = opts.runDir ?? path.join(outputDir(), 'landscape', path.basename(opts.output).replace(/\.json$/, ''));
-      const dirFile = opts.directions ?? path.join(runDir, 'directions.safetensors');
-      const weights = model.toWeights();
-      let seed = opts.seed === undefined ? 0 : number(opts.seed, '--seed');
-      let biasbn = (opts.biasbn ?? 'zero') as BiasBn;
-      let pair: DirectionPair;
-      if (fs.existsSync(dirFile)) {
-        const read = readDirections(dirFile, weights);
-        const saved = { seed: Number(read.metadata.seed), biasbn: read.metadata.biasbn as BiasBn };
-        if ((opts.seed !== undefined && saved.seed !== seed) || (opts.biasbn !== undefined && saved.biasbn !== biasbn)) {
-          throw new Error(`${dirFile} holds directions of seed ${saved.seed}, biasbn ${saved.biasbn}; drop --seed/--biasbn or use another --directions file`);
-        }
-        ({ seed, biasbn } = saved);
-        pair = read.pair;
-        console.error(`landscape: directions from ${dirFile} (seed ${seed}, biasbn ${biasbn})`);
-      } else {
-        pair = directionPair(weights, seed, biasbn);
-        fs.mkdirSync(path.dirname(path.resolve(dirFile)), { recursive: true });
-        writeDirections(dirFile, pair, { model: dir, seed: String(seed), biasbn, normalization: 'filter (rows of 2-D tensors)' });
-        console.error(`landscape: wrote directions to ${dirFile}`);
-      }
-
-      let examples: MaskedExample[];
-      let source: string;
-      const evalSeed = number(opts.evalSeed, '--eval-seed');
-      if (opts.examples !== undefined) {
-        examples = readMaskedExamples(opts.examples, { vocabSize: model.config.vocab_size });
-        source = path.resolve(opts.examples);
-      } else {
-        const recipe = pretrainingRecipe(dir);
-        examples = corpusSamples(loadTokenizer(dir), recipe, { samples: number(opts.evalExamples, '--eval-examples') }, evalSeed).examples;
-        source = `training split of ${recipe.corpus} (${recipe.maxLength} tokens per sequence, 15% masked once; recipe: ${recipe.source})`;
-      }
-      const batchSize = number(opts.batchSize, '--batch-size');
       let interrupted = false;
       process.once('SIGINT', () => {
         interrupted = true;
         console.error('landscape: interrupted; saving after this point');
       });
-      const masked = maskPair(pair, tensors);
-      const result = await sweep({
-        model, pair: masked, grid, examples, padId: model.config.pad_token_id, batchSize, runDir,
-        settings: { model: dir, mask: maskLabel(spec), fisher: opts.fisher ? path.resolve(opts.fisher) : '', directions: path.resolve(dirFile) },
+      const r = await runLandscape({
+        model: opts.model, fisher: opts.fisher, mask: opts.mask, grid,
+        evalExamples: number(opts.evalExamples, '--eval-examples'), evalSeed: number(opts.evalSeed, '--eval-seed'), examples: opts.examples,
+        seed: opts.seed === undefined ? undefined : number(opts.seed, '--seed'), biasbn: opts.biasbn as BiasBn | undefined, directions: opts.directions,
+        batchSize: number(opts.batchSize, '--batch-size'),
+        runDir: opts.runDir ?? path.join(outputDir(), 'landscape', path.basename(opts.output).replace(/\.json$/, '')),
+        rows: opts.rows === undefined ? undefined : parseRows(opts.rows, grid.y.length),
+        jobs,
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
         shouldStop: () => interrupted,
       });
-      if (!result.loss) {
-        console.error(`landscape: stopped after ${result.done} of ${grid.x.length * grid.y.length} points; run the same command again to resume`);
-      } else {
-        const perturbed = tensors.filter((n) => masked.x.get(n)!.data.some((v) => v !== 0) || masked.y.get(n)!.data.some((v) => v !== 0));
-        const metadata: SurfaceMetadata = {
-          model: dir, mask: maskLabel(spec), tensors, fisher: opts.fisher ? path.resolve(opts.fisher) : null,
-          seed, direction_seeds: axisSeeds(seed), biasbn, directions: path.resolve(dirFile),
-          perturbed_tensors: perturbed.length,
-          perturbed_parameters: perturbed.reduce((s, n) => s + weights.get(n)!.data.length, 0),
-          grid: { nx: grid.x.length, ny: grid.y.length },
-          eval: { source, examples: examples.length, masked_tokens: result.maskedTokens, seed: opts.examples === undefined ? evalSeed : null, batch_size: batchSize },
-          loss: 'masked-LM cross-entropy (nats), mean over the masked tokens of the evaluation set, evaluation mode',
-          points_per_second: result.pointsPerSecond,
-          fisherlab_version: fisherlabVersion(),
-        };
-        writeSurface(opts.output, { x: grid.x, y: grid.y, loss: result.loss, metadata });
-        const lowest = Math.min(...result.loss);
-        console.log(`wrote ${opts.output}: ${grid.x.length}×${grid.y.length} points, mask ${maskLabel(spec)} (${perturbed.length} tensors perturbed), lowest loss ${lowest.toFixed(4)}, ${result.pointsPerSecond.toFixed(2)} points/s, ${formatDuration(result.seconds)}`);
+      if (!r.surface) {
+        console.error(`landscape: stopped after ${r.done} of ${r.total} points; run the same command again to resume`);
+        return;
       }
-      model.dispose();
+      await saveSurface(r.surface, opts.output, opts.hdf5);
+      const m = r.surface.metadata as SurfaceMetadata;
+      console.log(`wrote ${opts.output}${opts.hdf5 ? ` and ${opts.hdf5}` : ''}: ${r.surface.x.length}×${r.surface.y.length} points, mask ${m.mask} (${m.perturbed_tensors} tensors perturbed), lowest loss ${Math.min(...r.surface.loss).toFixed(4)}, ${r.pointsPerSecond.toFixed(3)} points/s, ${formatDuration(r.seconds)}`);
     });
+}
+
+/** Parses the hidden --grid-json option (exact coordinates passed from a parent process). */
+function parseGridJson(text: string): Grid {
+  const g = JSON.parse(text) as Grid;
+  if (!Array.isArray(g.x) || !Array.isArray(g.y) || ![...g.x, ...g.y].every((v) => typeof v === 'number' && Number.isFinite(v))) throw new Error('--grid-json: expected {"x": [numbers], "y": [numbers]}');
+  return g;
+}
+
+/** Parses --rows FROM:TO (0-based, TO excluded) within a grid of `ny` rows. */
+function parseRows(text: string, ny: number): [number, number] {
+  const m = /^(\d+):(\d+)$/.exec(text);
+  if (!m || !(Number(m[1]) < Number(m[2]) && Number(m[2]) <= ny)) throw new Error(`--rows: expected FROM:TO with 0 ≤ FROM < TO ≤ ${ny} (got "${text}")`);
+  return [Number(m[1]), Number(m[2])];
 }

@@ -208,3 +208,24 @@ export function sliceSpec(series: ReadonlyArray<{ label: string; surface: LossSu
     },
   };
 }
+
+/** Mean loss by distance from the centre, minus the centre loss, one line per surface and one panel per model; dashed: ln V − centre. */
+export function radialSpec(rows: ReadonlyArray<{ model: string; set: string; centre: number; uniformLoss: number | null; radial: ReadonlyArray<{ rMin: number; rMax: number; mean: number }> }>): TopLevelSpec {
+  const values = rows.flatMap((r) => r.radial.map((b) => ({ model: r.model, set: r.set, r: Number.isFinite(b.rMax) ? (b.rMin + b.rMax) / 2 : b.rMin + 0.25, rise: b.mean - r.centre })));
+  const uniform = rows.filter((r) => r.uniformLoss !== null).map((r) => ({ model: r.model, set: r.set, rise: r.uniformLoss! - r.centre }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'Loss rise with distance from the pretrained weights', subtitle: 'mean over each ring of the grid, minus the loss at the centre; dashed: ln(vocabulary) − centre, the rise to a uniform guess' },
+    facet: { column: { field: 'model', type: 'nominal', title: null, sort: [...new Set(rows.map((r) => r.model))] } },
+    resolve: { scale: { y: 'independent' } },
+    data: { values: [...values.map((v) => ({ ...v, kind: 'ring' })), ...uniform.map((u) => ({ ...u, kind: 'uniform' }))] },
+    spec: {
+      width: 260,
+      height: 220,
+      layer: [
+        { transform: [{ filter: "datum.kind === 'ring'" }], mark: { type: 'line', point: true }, encoding: { x: { field: 'r', type: 'quantitative', title: 'distance from the centre √(x² + y²)' }, y: { field: 'rise', type: 'quantitative', title: 'mean loss − centre loss (nats)' }, color: { field: 'set', type: 'nominal', title: 'perturbed' } } },
+        { transform: [{ filter: "datum.kind === 'uniform'" }], mark: { type: 'rule', strokeDash: [5, 4], color: '#888' }, encoding: { y: { field: 'rise', type: 'quantitative', aggregate: 'mean' } } },
+      ],
+    },
+  } as TopLevelSpec;
+}

@@ -1,0 +1,46 @@
+/**
+ * Loss-surface grid points per second on a model folder (default: the embedded model), in this process and
+ * split over worker processes (`--jobs`), with GFLOP/s: the matMul FLOPs of one forward pass over the
+ * evaluation set (encoder, attention, MLM head at the masked positions) per point.
+ *
+ *   npx tsx bench/landscape.ts [--model DIR] [--points 8] [--eval-examples 64] [--jobs 1,2]
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../lib/backend';
+import { parseConfig } from '../lib/bert/config';
+import { runLandscape } from '../lib/landscape/run';
+import { linspace } from '../lib/landscape/surface';
+import { resolveModelDir } from '../lib/models';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    points: { type: 'string', default: '8' },
+    'eval-examples': { type: 'string', default: '64' },
+    jobs: { type: 'string', default: '1,2' },
+  },
+});
+const points = Number(values.points);
+const evalExamples = Number(values['eval-examples']);
+const backend = await initBackend();
+const modelDir = resolveModelDir(values.model);
+const cfg = parseConfig(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')));
+const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = cfg;
+
+// A grid of `points` rows × 1 column, so that --jobs splits it evenly.
+const grid = { x: [0.25], y: linspace(-1, 1, points) };
+console.log(`model ${modelDir} (L${L} H${H} V${V}), backend ${backend}, ${points} points, ${evalExamples} evaluation sequences, ${os.cpus().length} cores`);
+console.log(`${'processes'.padEnd(10)} ${'seconds'.padStart(8)} ${'points/s'.padStart(9)} ${'GFLOP/s'.padStart(8)}`);
+for (const jobs of values.jobs.split(',').map(Number)) {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-bench-landscape-'));
+  const r = await runLandscape({ model: modelDir, mask: 'all', grid, evalExamples, runDir, jobs, write: () => {} });
+  const meta = r.surface!.metadata as { eval: { masked_tokens: number; examples: number } };
+  const tokens = Number(/(\d+) tokens per sequence/.exec(String((r.surface!.metadata.eval as { source: string }).source))?.[1] ?? 128);
+  const flopsPerPoint = meta.eval.examples * (L * (2 * tokens * (4 * H * H + 2 * H * I) + 4 * tokens * tokens * H)) + 2 * meta.eval.masked_tokens * (H * H + V * H);
+  console.log(`${String(jobs).padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${r.pointsPerSecond.toFixed(3).padStart(9)} ${((r.pointsPerSecond * flopsPerPoint) / 1e9).toFixed(2).padStart(8)}`);
+  fs.rmSync(runDir, { recursive: true, force: true });
+}
+console.log('machine fp32 peak ≈ 150 GFLOP/s (2 cores, AVX2+FMA); each process runs one wasm thread (≈ 75 GFLOP/s peak)');
