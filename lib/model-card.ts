@@ -70,18 +70,22 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     '',
   ];
   if (benefit) {
-    const b = benefit.summary;
     const st = benefit.settings;
+    const runsOf = (init: string, lr: number) => benefit.runs.filter((x) => x.init === init && x.lr === lr).map((x) => f3(x.accuracy)).join(', ');
     lines.push(
       '## Does pretraining help downstream? SST-2',
       '',
       `Fine-tuned on ${int(st.maxTrainExamples)} SST-2 training sentences (official train split, shuffled by seed), evaluated on the`,
-      `full dev set (872 sentences); ${st.epochs} epochs, batch ${st.batchSize}, lr ${st.lr}, max length ${st.maxLength}; seeds ${benefit.seeds.join(', ')}.`,
+      `full dev set (872 sentences); ${st.epochs} epochs, batch ${st.batchSize}, max length ${st.maxLength}; seeds ${benefit.seeds.join(', ')};`,
+      `both starts at each learning rate of {${benefit.lrs.join(', ')}}, each compared at its best (highest mean dev accuracy).`,
       '',
-      '| start | dev accuracy, mean ± std | runs |',
-      '|---|---|---|',
-      `| this model's weights | ${f3(b.pretrained.mean)} ± ${f3(b.pretrained.std)} | ${benefit.runs.filter((x) => x.init === 'pretrained').map((x) => f3(x.accuracy)).join(', ')} |`,
-      `| random initialization | ${f3(b.random.mean)} ± ${f3(b.random.std)} | ${benefit.runs.filter((x) => x.init === 'random').map((x) => f3(x.accuracy)).join(', ')} |`,
+      '| start | learning rate | dev accuracy, mean ± std | runs |',
+      '|---|---|---|---|',
+      ...benefit.byLr.map((a) => {
+        const best = benefit.summary[a.init].lr === a.lr;
+        const mark = (t: string) => (best ? `**${t}**` : t);
+        return `| ${a.init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${a.lr} | ${mark(`${f3(a.mean)} ± ${f3(a.std)}`)} | ${runsOf(a.init, a.lr)} |`;
+      }),
       '',
       benefitVerdict(benefit),
       '',
@@ -96,7 +100,7 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength} \\`,
     `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
-    `npx fisherlab model-card --model data/models/${name}${benefit ? ` --check-sst2 --seeds ${benefit.seeds.join(',')} --max-train ${benefit.settings.maxTrainExamples} --lr ${benefit.settings.lr}` : ''}`,
+    `npx fisherlab model-card --model data/models/${name}${benefit ? ` --check-sst2 --seeds ${benefit.seeds.join(',')} --max-train ${benefit.settings.maxTrainExamples} --lrs ${benefit.lrs.join(',')}` : ''}`,
     '```',
     '',
     'The run is deterministic for a seed on the wasm backend: interrupt it (Ctrl-C, or a kill) and run the same command',
@@ -106,8 +110,8 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
   return lines.join('\n');
 }
 
-/** One sentence on whether pretrained weights beat random ones: the difference of means against twice its standard error. */
-export function benefitVerdict(b: BenefitReport): string {
+/** One sentence on whether pretrained weights beat random ones (each at its best lr): the difference of means against twice its standard error. */
+export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'summary'>): string {
   const n = b.seeds.length;
   const diff = b.summary.pretrained.mean - b.summary.random.mean;
   const se = Math.sqrt((b.summary.pretrained.std ** 2 + b.summary.random.std ** 2) / n);

@@ -2,6 +2,7 @@
  * Sweeps: fine-tuning runs over dropout methods × GLUE tasks × training percentages × seeds, one JSON line per
  * finished run in DIR/results.jsonl (resumable: finished runs are skipped), and the mean ± std of every cell.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './atomic';
@@ -9,6 +10,7 @@ import type { DropoutSetting } from './bert/dropout';
 import { DROPOUT_METHODS, DropoutMethod, methodDropout, modelDropoutSites, parseDropoutMethod } from './dropout-methods';
 import { finetune, FinetuneResult, FinetuneSettings } from './finetune';
 import { TASK_NAMES, taskSpec } from './glue/tasks';
+import { projectRoot } from './paths';
 import { meanStd } from './pretraining-benefit';
 import { Progress } from './progress';
 
@@ -52,8 +54,10 @@ export interface SweepRecord extends SweepCell, FinetuneResult {
 export interface SweepOptions {
   /** Progress lines (default: stderr). */
   write?: (line: string) => void;
-  /** The fine-tuning function (default: `finetune`; tests count its calls). */
+  /** The fine-tuning function (default: `finetune` in this process, or in `jobs` child processes; tests count its calls). */
   finetune?: typeof finetune;
+  /** Runs at a time, each in a `fisherlab sweep-run` child process with one wasm thread (default 1: in this process). */
+  jobs?: number;
 }
 
 /** What `runSweep` did. */
@@ -96,7 +100,9 @@ export function sweepCells(spec: Pick<SweepSpec, 'methods' | 'tasks' | 'pcts' | 
 /** Runs every cell not yet in DIR/results.jsonl, appending one line per finished run, and rewrites DIR/summary.csv. */
 export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const run = opts.finetune ?? finetune;
+  const jobs = opts.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`sweep: jobs must be a positive integer (got ${jobs})`);
+  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs')) : finetune);
   const cells = sweepCells(spec);
   const dropout = methodSettings(spec);
   const settingsOf = (c: SweepCell): FinetuneSettings => ({
@@ -125,16 +131,20 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
 
   const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
   let finished = skipped;
-  for (const cell of todo) {
-    const result = await run(settingsOf(cell), spec.glueDir, { write });
-    const record: SweepRecord = { ...cell, fisher: cell.method.startsWith('guided') ? path.resolve(spec.fisher!) : null, ...result };
-    appendLine(file, JSON.stringify(record));
-    records.push(record);
-    writeSummaryCsv(spec.out, records);
-    finished++;
-    const scores = Object.entries(result.final).map(([name, s]) => `${name} ${s.main.toFixed(4)}`).join(', ');
-    progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
-  }
+  const queue = [...todo];
+  const lane = async () => {
+    for (let cell = queue.shift(); cell; cell = queue.shift()) {
+      const result = await run(settingsOf(cell), spec.glueDir, { write: jobs > 1 ? () => {} : write });
+      const record: SweepRecord = { ...cell, fisher: cell.method.startsWith('guided') ? path.resolve(spec.fisher!) : null, ...result };
+      appendLine(file, JSON.stringify(record));
+      records.push(record);
+      writeSummaryCsv(spec.out, records);
+      finished++;
+      const scores = Object.entries(result.final).map(([name, s]) => `${name} ${s.main.toFixed(4)}`).join(', ');
+      progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, todo.length)) }, lane));
   writeSummaryCsv(spec.out, records);
   return { total: cells.length, skipped, ran: todo.length };
 }
@@ -167,6 +177,33 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
   const columns: Array<keyof SummaryRow> = ['method', 'task', 'pct', 'eval', 'metric', 'n', 'mean', 'std'];
   const field = (v: unknown) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
   return [columns.join(','), ...rows.map((r) => columns.map((c) => field(r[c])).join(','))].join('\n') + '\n';
+}
+
+/**
+ * A fine-tuning function that runs each call in a `fisherlab sweep-run` child process (its settings and result pass
+ * through files in `tmpDir`), so that several runs use several cores; the results equal in-process runs.
+ */
+export function finetuneInChild(tmpDir: string): typeof finetune {
+  return async (settings, glueDir) => {
+    fs.mkdirSync(tmpDir, { recursive: true });
+    const base = path.join(tmpDir, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
+    const settingsFile = `${base}.settings.json`;
+    const resultFile = `${base}.result.json`;
+    fs.writeFileSync(settingsFile, JSON.stringify(settings));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+        child.on('error', reject);
+        child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`sweep: the run of ${settings.task} (seed ${settings.seed}) failed (${code ?? signal}):\n${stderr}`))));
+      });
+      return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as FinetuneResult;
+    } finally {
+      fs.rmSync(settingsFile, { force: true });
+      fs.rmSync(resultFile, { force: true });
+    }
+  };
 }
 
 /** "method task pct% seed N", the identity of a run. */

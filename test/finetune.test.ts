@@ -9,7 +9,7 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/finetune';
-import { meanStd, pretrainingBenefit } from '../lib/pretraining-benefit';
+import { meanStd, pretrainingBenefit, summarizeRuns } from '../lib/pretraining-benefit';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
 const VOCAB = sentimentVocab(WORDS);
@@ -68,15 +68,35 @@ describe('fine-tuning', function () {
     expect(err?.message).to.match(/unknown dropout site "bert\.encoder\.layer\.7\.output\.dropout"/);
   });
 
-  it('compares pretrained and random initializations over seeds in parallel processes', async () => {
-    const report = await pretrainingBenefit(path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], { maxTrainExamples: 64, lr: 1e-2, jobs: 2 });
-    expect(report.runs.map((r) => `${r.init}-${r.seed}`)).to.deep.equal(['pretrained-1', 'random-1', 'pretrained-2', 'random-2']);
-    const acc = (init: string) => report.runs.filter((r) => r.init === init).map((r) => r.accuracy);
-    expect(report.summary.pretrained).to.deep.equal(meanStd(acc('pretrained')));
-    expect(report.summary.random).to.deep.equal(meanStd(acc('random')));
+  it('compares pretrained and random initializations at each lr and seed in parallel processes, reusing finished runs', async () => {
+    const runsDir = path.join(dir, 'sst2-runs');
+    const lines: string[] = [];
+    const report = await pretrainingBenefit(path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir }, (l) => lines.push(l));
+    expect(report.runs.map((r) => `${r.init}-${r.lr}-${r.seed}`)).to.deep.equal([
+      'pretrained-0.003-1', 'random-0.003-1', 'pretrained-0.01-1', 'random-0.01-1', 'pretrained-0.003-2', 'random-0.003-2', 'pretrained-0.01-2', 'random-0.01-2',
+    ]);
+    const acc = (init: string, lr: number) => report.runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy);
+    expect(report.byLr.find((a) => a.init === 'random' && a.lr === 1e-2)).to.deep.equal({ init: 'random', lr: 1e-2, ...meanStd(acc('random', 1e-2)) });
+    for (const init of ['pretrained', 'random'] as const) {
+      const best = Math.max(...[1e-2, 3e-3].map((lr) => meanStd(acc(init, lr)).mean));
+      expect(report.summary[init].mean).to.equal(best);
+    }
+    expect(fs.readdirSync(runsDir)).to.have.length(8);
+    expect(lines.some((l) => /reused/.test(l))).to.equal(false);
     // the same run in this process gives the same accuracy as the child process did
     const same = await finetune({ ...FINETUNE_DEFAULTS, task: 'SST-2', model: path.join(dir, 'model'), init: 'random', seed: 2, maxTrainExamples: 64, lr: 1e-2 }, path.join(dir, 'glue'), quiet);
-    expect(same.final.dev.metrics.accuracy).to.equal(acc('random')[1]);
+    expect(same.final.dev.metrics.accuracy).to.equal(acc('random', 1e-2)[1]);
+    // A second check reuses every run (no process is started) and gives the same report.
+    const again = await pretrainingBenefit(path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir }, (l) => lines.push(l));
+    expect(again).to.deep.equal(report);
+    expect(lines.filter((l) => /reused/.test(l))).to.have.length(8);
+  });
+
+  it('picks each start\'s best learning rate, the smaller one on a tie', () => {
+    const run = (init: 'pretrained' | 'random', lr: number, accuracy: number) => ({ init, lr, seed: 1, accuracy, seconds: 1 });
+    const { summary } = summarizeRuns([run('pretrained', 1, 0.7), run('pretrained', 2, 0.8), run('random', 1, 0.6), run('random', 2, 0.6)], [1, 2]);
+    expect(summary.pretrained).to.include({ lr: 2, mean: 0.8 });
+    expect(summary.random).to.include({ lr: 1, mean: 0.6 });
   });
 
   it('mean and sample standard deviation', () => {

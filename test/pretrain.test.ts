@@ -106,8 +106,8 @@ describe('pretraining', function () {
 
 describe('model card verdict on the SST-2 check', () => {
   const report = (p: number[], r: number[]) => ({
-    settings: {} as never, seeds: p.map((_, i) => i + 1), runs: [],
-    summary: { pretrained: meanStd(p), random: meanStd(r) },
+    seeds: p.map((_, i) => i + 1),
+    summary: { pretrained: { init: 'pretrained' as const, lr: 1e-3, ...meanStd(p) }, random: { init: 'random' as const, lr: 1e-3, ...meanStd(r) } },
   });
   it('calls a difference beyond twice its standard error a benefit, and says so plainly otherwise', () => {
     expect(benefitVerdict(report([0.8, 0.81, 0.79], [0.7, 0.71, 0.69]))).to.match(/^Pretrained weights beat a random initialization by \+10\.0 points/);

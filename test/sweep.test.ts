@@ -80,6 +80,19 @@ describe('sweeps', function () {
     expect(log.filter((l) => l.startsWith('sweep: ')).pop()).to.match(/^sweep: 12\/12 runs \(100\.0%\).*ETA 0s, gaussian SST-2 100% seed 2: dev /);
   });
 
+  it('with jobs 2 runs cells in two child processes and gets the in-process results', async () => {
+    const out = path.join(dir, 'sweep-jobs');
+    const outcome = await runSweep({ ...spec, out }, { write: () => {}, jobs: 2 });
+    expect(outcome).to.deep.equal({ total: 12, skipped: 0, ran: 12 });
+    const key = (r: SweepRecord) => `${r.method} ${r.task} ${r.pct} ${r.seed}`;
+    const strip = (r: SweepRecord) => ({ ...r, wallSeconds: 0 });
+    const parallel = new Map(readSweepResults(out).map((r) => [key(r), strip(r)]));
+    const serial = readSweepResults(spec.out).map(strip);
+    expect(parallel.size).to.equal(12);
+    for (const r of serial) expect(parallel.get(key(r))).to.deep.equal(r);
+    expect(fs.readdirSync(path.join(out, '.runs'))).to.deep.equal([]);
+  });
+
   it('writes summary.csv with the mean ± sample std over seeds of every metric, as computed by hand from the lines', () => {
     const records = lines(path.join(spec.out, 'results.jsonl')).filter(Boolean).map((l) => JSON.parse(l) as SweepRecord);
     const acc = records.filter((r) => r.method === 'guided' && r.pct === 50).map((r) => r.final.dev.metrics.accuracy);

@@ -7,22 +7,24 @@ import { glueDataDir } from '../glue/load';
 import { modelCard } from '../model-card';
 import { BenefitReport, pretrainingBenefit } from '../pretraining-benefit';
 import type { PretrainReport } from '../pretrain';
+import { number, positiveInt } from './options';
 
 /** Adds the `model-card` command. */
 export function register(program: Command): void {
   program
     .command('model-card')
     .summary('write MODEL.md for a model fisherlab pretrained')
-    .description('write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json; with --check-sst2, first fine-tune it and a randomly initialized twin on SST-2 over several seeds and record the comparison in sst2-benefit.json (reused when present)')
+    .description('write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json; with --check-sst2, first fine-tune it and a randomly initialized twin on SST-2 at each learning rate and seed, and record the comparison (each start at its best learning rate) in sst2-benefit.json (reused when present; delete it to redo the check, finished runs are reused from --runs-dir)')
     .requiredOption('--model <dir>', 'folder written by `fisherlab pretrain`')
     .option('--check-sst2', 'run (or reuse) the SST-2 comparison of pretrained against random initialization')
     .option('--seeds <list>', 'seeds of the SST-2 comparison', '1,2,3')
     .option('--max-train <n>', 'SST-2 training sentences per run', '3000')
-    .option('--lr <x>', 'fine-tuning learning rate of both initializations', '1e-3')
+    .option('--lrs <list>', 'fine-tuning learning rates tried for both initializations (each is compared at its best)', '3e-4,1e-3')
+    .option('--runs-dir <dir>', 'finished fine-tuning runs, reused by name (default: out/sst2-check)')
     .option('--jobs <n>', 'fine-tuning processes at a time (one core each)', '2')
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
     .addHelpText('after', '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check-sst2')
-    .action(async (o: { model: string; checkSst2?: boolean; seeds: string; maxTrain: string; lr: string; jobs: string; glue?: string }) => {
+    .action(async (o: { model: string; checkSst2?: boolean; seeds: string; maxTrain: string; lrs: string; runsDir?: string; jobs: string; glue?: string }) => {
       const reportFile = path.join(o.model, 'pretrain-report.json');
       if (!fs.existsSync(reportFile)) throw new Error(`${reportFile} not found: MODEL.md is written for folders made by \`fisherlab pretrain\``);
       const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
@@ -33,7 +35,8 @@ export function register(program: Command): void {
         if (!glue) throw new Error('no GLUE folder for the SST-2 check: pass --glue DIR or set FISHERLAB_DATA');
         const seeds = o.seeds.split(',').map(Number);
         if (seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--seeds: "${o.seeds}" is not a list of non-negative integers`);
-        benefit = await pretrainingBenefit(o.model, glue, seeds, { maxTrainExamples: Number(o.maxTrain), lr: Number(o.lr), jobs: Number(o.jobs) }, (l) => console.error(l));
+        const lrs = o.lrs.split(',').map((x) => number(x, '--lrs'));
+        benefit = await pretrainingBenefit(o.model, glue, seeds, { maxTrainExamples: positiveInt(o.maxTrain, '--max-train'), lrs, jobs: positiveInt(o.jobs, '--jobs'), runsDir: o.runsDir }, (l) => console.error(l));
         writeFileAtomic(benefitFile, JSON.stringify(benefit, null, 1) + '\n');
       }
       const file = path.join(o.model, 'MODEL.md');

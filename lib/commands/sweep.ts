@@ -1,11 +1,15 @@
 /** `fisherlab sweep`: fine-tuning over dropout methods × GLUE tasks × training percentages × seeds, resumable. */
 import { Command } from 'commander';
+import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from '../atomic';
 import { initBackend } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
+import { finetune, FinetuneSettings } from '../finetune';
 import { resolveModelDir } from '../models';
 import { RESULTS_FILE, runSweep, SUMMARY_FILE } from '../sweep';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, num, trainingSettings } from './finetune';
+import { positiveInt } from './options';
 
 /** The comma-separated items of an option. */
 function list(value: string): string[] {
@@ -23,10 +27,11 @@ export function register(program: Command): void {
     .option('--pcts <list>', 'training-set percentages, comma-separated', '100')
     .option('--seeds <list>', 'seeds, comma-separated', '1,2,3')
     .option('--fisher <file>', 'the pretrained model\'s Fisher file (safetensors from `fisherlab fisher`), needed by guided methods')
-    .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)');
+    .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
+    .option('--jobs <n>', 'runs at a time, each in its own process with one wasm thread (2 uses both cores here)', '1');
   addTrainingOptions(command)
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
-    .addHelpText('after', `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExample:\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --out data/results/embedded`)
+    .addHelpText('after', `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExample:\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded`)
     .action(async (o: Record<string, string>) => {
       const spec = {
         methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks),
@@ -34,7 +39,20 @@ export function register(program: Command): void {
         model: resolveModelDir(o.model), fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training: trainingSettings(o),
       };
       await initBackend();
-      const outcome = await runSweep(spec);
+      const outcome = await runSweep(spec, { jobs: positiveInt(o.jobs, '--jobs') });
       console.log(`sweep: ${outcome.ran} runs done, ${outcome.skipped} skipped (already finished), ${outcome.total} in all; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`);
+    });
+
+  program
+    .command('sweep-run', { hidden: true })
+    .description('one run of a sweep in its own process: fine-tune with the settings of a JSON file and write the result as JSON (used by sweep --jobs)')
+    .requiredOption('--settings <file>', 'FinetuneSettings as JSON')
+    .requiredOption('--glue <dir>', 'GLUE folder')
+    .requiredOption('--output <file>', 'result JSON')
+    .action(async (o: { settings: string; glue: string; output: string }) => {
+      const settings = JSON.parse(fs.readFileSync(o.settings, 'utf8')) as FinetuneSettings;
+      await initBackend();
+      const result = await finetune(settings, o.glue, { write: () => {} });
+      writeFileAtomic(o.output, JSON.stringify(result) + '\n');
     });
 }
