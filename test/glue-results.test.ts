@@ -1,0 +1,76 @@
+/** Reading sweep results: cell means, paired differences, Table 2 rows, restart spreads, all against hand-computed values. */
+import { expect } from 'chai';
+import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, restartStats, restartsSpec, table2 } from '../lib/glue-results';
+import { renderVegaLite } from '../lib/plot';
+import type { SweepRecord } from '../lib/sweep';
+
+/** A hand-made record with one evaluation set (or MNLI's two). */
+function rec(method: string, task: string, pct: number, seed: number, main: number): SweepRecord {
+  const final = task === 'MNLI'
+    ? { dev_matched: { main, metrics: { accuracy: main } }, dev_mismatched: { main: main - 0.01, metrics: { accuracy: main - 0.01 } } }
+    : { test: { main, metrics: { x: main } } };
+  return { method, task, pct, seed, final } as unknown as SweepRecord;
+}
+
+// CoLA 100%: standard 0.30, 0.34, 0.32; guided 0.33, 0.36, 0.35; gaussian 0.31, 0.30, 0.29.
+const records = [
+  rec('standard', 'CoLA', 100, 1, 0.3), rec('guided', 'CoLA', 100, 1, 0.33), rec('gaussian', 'CoLA', 100, 1, 0.31),
+  rec('standard', 'CoLA', 100, 2, 0.34), rec('guided', 'CoLA', 100, 2, 0.36), rec('gaussian', 'CoLA', 100, 2, 0.3),
+  rec('standard', 'CoLA', 100, 3, 0.32), rec('guided', 'CoLA', 100, 3, 0.35), rec('gaussian', 'CoLA', 100, 3, 0.29),
+  rec('standard', 'CoLA', 50, 1, 0.2), rec('guided', 'CoLA', 50, 1, 0.1),
+  rec('standard', 'MNLI', 100, 1, 0.6),
+];
+
+describe('sweep results as the paper reports them', () => {
+  it('takes the headline score from MNLI\'s matched dev set, else the only evaluation set', () => {
+    expect(headlineEval(records[11])).to.equal('dev_matched');
+    expect(headlineScore(records[11])).to.equal(0.6);
+    expect(headlineEval(records[0])).to.equal('test');
+  });
+
+  it('cell means and sample standard deviations over seeds', () => {
+    const guided = cellScores(records).find((c) => c.task === 'CoLA' && c.pct === 100 && c.method === 'guided')!;
+    expect(guided.n).to.equal(3);
+    expect(guided.mean).to.be.closeTo(0.34666666666, 1e-9);
+    // deviations −0.01667, +0.01333, +0.00333 → variance (0.000277778 + 0.000177778 + 0.0000111111) / 2
+    expect(guided.std).to.be.closeTo(Math.sqrt((0.000277778 + 0.000177778 + 0.0000111111) / 2), 1e-8);
+  });
+
+  it('paired differences by seed: guided − standard = 0.03, 0.02, 0.03', () => {
+    const d = pairedDifference(records, 'CoLA', 100, 'guided', 'standard')!;
+    expect(d.n).to.equal(3);
+    expect(d.mean).to.be.closeTo(0.08 / 3, 1e-12);
+    const sd = Math.sqrt(((0.03 - 0.08 / 3) ** 2 * 2 + (0.02 - 0.08 / 3) ** 2) / 2);
+    expect(d.se).to.be.closeTo(sd / Math.sqrt(3), 1e-12);
+    expect([d.wins, d.losses]).to.deep.equal([3, 0]);
+    expect(describeDifference(d)).to.deep.equal({ text: '+0.027 ± 0.003 (3–0)', clear: true });
+    expect(pairedDifference(records, 'CoLA', 50, 'guided', 'standard')).to.equal(null);
+    expect(describeDifference(null)).to.deep.equal({ text: 'n/a', clear: false });
+  });
+
+  it('Table 2 rows: mean ± std per method, the best starred, guided against each baseline', () => {
+    const [row] = table2(records.filter((r) => r.task === 'CoLA'), 100);
+    expect(row.task).to.equal('CoLA');
+    expect(row.seeds).to.equal(3);
+    expect(row.standard).to.equal('0.320 ± 0.020');
+    expect(row.guided).to.match(/^0\.347 ± 0\.015 ★$/);
+    expect(row.gaussian).to.equal('0.300 ± 0.010');
+    expect(row['guided − standard']).to.equal('+0.027 ± 0.003 (3–0) (clear)');
+    // guided − gaussian: 0.02, 0.06, 0.06 → mean 0.0467, sd 0.0231, se 0.0133: beyond 2 se
+    expect(row['guided − gaussian']).to.equal('+0.047 ± 0.013 (3–0) (clear)');
+  });
+
+  it('restart spreads: median, range and failed runs per method', () => {
+    const stats = restartStats(records, 'CoLA', 100, 0.3);
+    const std = stats.find((s) => s.method === 'standard')!;
+    expect(std).to.include({ n: 3, median: 0.32, min: 0.3, max: 0.34, failed: 1 });
+    expect(stats.find((s) => s.method === 'gaussian')!.failed).to.equal(2);
+  });
+
+  it('charts render with every cell and restart', async () => {
+    const fig = await renderVegaLite(paucitySpec(cellScores(records.filter((r) => r.task === 'CoLA'))));
+    expect(fig.svg).to.include('CoLA');
+    const box = await renderVegaLite(restartsSpec(records, 'CoLA', 100));
+    expect(box.svg).to.include('guided');
+  });
+});
