@@ -80,12 +80,17 @@ export function describeDifference(d: PairedDifference | null, digits = 3): { te
   return { text: `${sign}${Math.abs(d.mean).toFixed(digits)} ± ${d.se.toFixed(digits)} (${d.wins}–${d.losses})`, clear: Math.abs(d.mean) > 2 * d.se };
 }
 
-/** The paper's Table 2 for one training percentage: a row per task, a column per method (mean ± std), and guided minus each baseline. */
-export function table2(records: readonly SweepRecord[], pct: number, methods: readonly string[] = ['standard', 'guided', 'gaussian']): Array<Record<string, string | number>> {
-  const cells = cellScores(records.filter((r) => r.pct === pct));
-  const tasks = [...new Set(cells.map((c) => c.task))];
+/**
+ * The paper's Table 2: a row per task at one training percentage (`largest`: each task's largest swept percentage),
+ * a column per method (mean ± std over seeds, the best starred), and guided minus each baseline, paired by seed.
+ */
+export function table2(records: readonly SweepRecord[], pct: number | 'largest', methods: readonly string[] = ['standard', 'guided', 'gaussian']): Array<Record<string, string | number>> {
+  const tasks = [...new Set(records.map((r) => r.task))];
   return tasks.map((task) => {
-    const row: Record<string, string | number> = { task, seeds: Math.max(...cells.filter((c) => c.task === task).map((c) => c.n)) };
+    const own = records.filter((r) => r.task === task);
+    const p = pct === 'largest' ? Math.max(...own.map((r) => r.pct)) : pct;
+    const cells = cellScores(own.filter((r) => r.pct === p));
+    const row: Record<string, string | number> = { task, '% of training data': p, seeds: Math.max(0, ...cells.map((c) => c.n)) };
     const means = methods.map((m) => cells.find((c) => c.task === task && c.method === m)).filter((c): c is CellScore => c !== undefined);
     const best = means.length ? means.reduce((a, b) => (b.mean > a.mean ? b : a)).method : '';
     for (const m of methods) {
@@ -93,7 +98,7 @@ export function table2(records: readonly SweepRecord[], pct: number, methods: re
       row[m] = c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}${m === best ? ' ★' : ''}` : '—';
     }
     for (const base of methods.filter((m) => m !== 'guided')) {
-      const d = describeDifference(pairedDifference(records, task, pct, 'guided', base));
+      const d = describeDifference(pairedDifference(records, task, p, 'guided', base));
       row[`guided − ${base}`] = d.text + (d.clear ? ' (clear)' : '');
     }
     return row;

@@ -1,7 +1,9 @@
 /** Reading sweep results: cell means, paired differences, Table 2 rows, restart spreads, all against hand-computed values. */
 import { expect } from 'chai';
 import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, restartStats, restartsSpec, table2 } from '../lib/glue-results';
+import { designSpecs, parseDesigns } from '../lib/glue-designs';
 import { renderVegaLite } from '../lib/plot';
+import { sweepCells } from '../lib/sweep';
 import type { SweepRecord } from '../lib/sweep';
 
 /** A hand-made record with one evaluation set (or MNLI's two). */
@@ -58,6 +60,11 @@ describe('sweep results as the paper reports them', () => {
     expect(row['guided − standard']).to.equal('+0.027 ± 0.003 (3–0) (clear)');
     // guided − gaussian: 0.02, 0.06, 0.06 → mean 0.0467, sd 0.0231, se 0.0133: beyond 2 se
     expect(row['guided − gaussian']).to.equal('+0.047 ± 0.013 (3–0) (clear)');
+    // 'largest' takes each task's largest percentage: 100 for both here; a task with only 50% would show 50.
+    const rows = table2([...records, rec('standard', 'RTE', 50, 1, 0.55)], 'largest');
+    expect(rows.map((r) => [r.task, r['% of training data']])).to.deep.equal([['CoLA', 100], ['MNLI', 100], ['RTE', 50]]);
+    expect(rows[2].standard).to.equal('0.550 ± 0.000 ★');
+    expect(rows[2].guided).to.equal('—');
   });
 
   it('restart spreads: median, range and failed runs per method', () => {
@@ -72,5 +79,19 @@ describe('sweep results as the paper reports them', () => {
     expect(fig.svg).to.include('CoLA');
     const box = await renderVegaLite(restartsSpec(records, 'CoLA', 100));
     expect(box.svg).to.include('guided');
+  });
+});
+
+describe('the paper\'s sweep designs', () => {
+  it('parse by name or all, and expand to sweep specs whose shared cells run once', () => {
+    expect(parseDesigns('all').map((d) => d.name)).to.deep.equal(['table2', 'paucity', 'restarts']);
+    expect(parseDesigns('restarts,table2').map((d) => d.name)).to.deep.equal(['restarts', 'table2']);
+    expect(() => parseDesigns('table3')).to.throw(/unknown design "table3" \(designs: table2, paucity, restarts, all\)/);
+    const base = { model: 'm', glueDir: 'g', out: 'o', training: {} as never };
+    const specs = designSpecs(parseDesigns('all'), base);
+    const cells = new Set(specs.flatMap((s) => sweepCells(s).map((c) => `${c.method} ${c.task} ${c.pct} ${c.seed}`)));
+    // table2: 6 tasks × 3 seeds; paucity adds 4 tasks × 2 smaller pcts and SST-2 × 2 smaller pcts; restarts 10 seeds of CoLA 25%
+    expect(cells.size).to.equal(3 * (6 * 3 + 4 * 2 * 3 + 2 * 3 + 10));
+    expect(specs.every((s) => s.methods.join() === 'standard,guided,gaussian' && s.out === 'o')).to.equal(true);
   });
 });
