@@ -3,7 +3,15 @@
  * training-set sizes, and many restarts of one cell. They share one results folder: a cell run for one design
  * is not run again for another.
  */
-import type { SweepSpec } from './sweep';
+import * as fs from 'fs';
+import * as path from 'path';
+import { FINETUNE_DEFAULTS } from './finetune';
+import { onePercentFisher } from './fisher-1pct';
+import { glueDataDir } from './glue/load';
+import { resolveModelDir } from './models';
+import { outputDir, projectRoot } from './paths';
+import { readSweepResults, RESULTS_FILE, runSweep } from './sweep';
+import type { SweepRecord, SweepSpec, TrainingSettings } from './sweep';
 
 /** One design: the cells it needs, and what it is for. */
 export interface SweepDesign {
@@ -54,4 +62,37 @@ export function parseDesigns(text: string): SweepDesign[] {
 /** The sweep specs of some designs on top of the shared settings: one spec per cell group, in design order. */
 export function designSpecs(designs: readonly SweepDesign[], base: Omit<SweepSpec, 'tasks' | 'pcts' | 'seeds' | 'methods'>): SweepSpec[] {
   return designs.flatMap((d) => d.cells.map((c) => ({ ...base, methods: [...DESIGN_METHODS], tasks: c.tasks, pcts: c.pcts, seeds: c.seeds })));
+}
+
+/** The training settings of the designs' runs: the fine-tuning defaults under the authors' protocol. */
+export const DESIGN_TRAINING: TrainingSettings = { ...FINETUNE_DEFAULTS, protocol: 'authors' };
+
+/** Where the embedded model's sweep results are shipped. */
+export function shippedResultsDir(): string {
+  return path.join(projectRoot(), 'data', 'results', 'fisherlab-bert-l4-h128');
+}
+
+/** Whether a record belongs to one of the designs' cells. */
+export function inDesigns(designs: readonly SweepDesign[], r: Pick<SweepRecord, 'method' | 'task' | 'pct' | 'seed'>): boolean {
+  return (DESIGN_METHODS as readonly string[]).includes(r.method)
+    && designs.some((d) => d.cells.some((c) => c.tasks.includes(r.task) && c.pcts.includes(r.pct) && c.seeds.includes(r.seed)));
+}
+
+/**
+ * The records of some designs: read from the shipped results (quick), or computed for the model in use into
+ * out/results/<model> (full: resumable, `jobs` runs at a time, the model's 1% Fisher computed when missing).
+ */
+export async function designResults(names: string, o: { full: boolean; jobs?: number; write?: (line: string) => void }): Promise<{ dir: string; records: SweepRecord[] }> {
+  const designs = parseDesigns(names);
+  let dir = shippedResultsDir();
+  if (o.full) {
+    const model = resolveModelDir();
+    const glueDir = glueDataDir();
+    if (!glueDir) throw new Error('full mode needs the GLUE data: set FISHERLAB_DATA (see `fisherlab glue-download`)');
+    dir = path.join(outputDir(), 'results', path.basename(model));
+    const base = { model, fisher: await onePercentFisher(model), glueDir, out: dir, training: DESIGN_TRAINING };
+    for (const spec of designSpecs(designs, base)) await runSweep(spec, { jobs: o.jobs ?? 2, write: o.write });
+  }
+  if (!fs.existsSync(path.join(dir, RESULTS_FILE))) throw new Error(`${dir} has no ${RESULTS_FILE}: run \`npx fisherlab sweep --design ${names} --out ${dir} ...\` (see its --help)`);
+  return { dir, records: readSweepResults(dir).filter((r) => inDesigns(designs, r)) };
 }
