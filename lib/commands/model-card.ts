@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--check-sst2', 'run (or reuse) the SST-2 comparison of pretrained against random initialization')
     .option('--seeds <list>', 'seeds of the SST-2 comparison', '1,2,3')
     .option('--max-train <n>', 'SST-2 training sentences per run', '3000')
-    .option('--lrs <list>', 'fine-tuning learning rates tried for both initializations (each is compared at its best)', '3e-4,1e-3')
+    .option('--lrs <list>', 'fine-tuning learning rates tried for both initializations (each is compared at its best)', '1e-4,3e-4,1e-3')
     .option('--runs-dir <dir>', 'finished fine-tuning runs, reused by name (default: out/sst2-check)')
     .option('--jobs <n>', 'fine-tuning processes at a time (one core each)', '2')
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
