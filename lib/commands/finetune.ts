@@ -8,13 +8,7 @@ import { glueDataDir } from '../glue/load';
 import { TASK_NAMES } from '../glue/tasks';
 import { resolveModelDir } from '../models';
 import type { TrainingSettings } from '../sweep';
-
-/** Parses a numeric option, naming it on error. */
-export function num(flag: string, v: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new Error(`${flag}: "${v}" is not a number`);
-  return x;
-}
+import { number } from './options';
 
 /** Adds the options of the training settings (protocol, caps, epochs, batch size, optimizer, length) and --glue. */
 export function addTrainingOptions(command: Command): Command {
@@ -34,9 +28,9 @@ export function addTrainingOptions(command: Command): Command {
 /** The training settings from the options `addTrainingOptions` adds. */
 export function trainingSettings(o: Record<string, string>): TrainingSettings {
   return {
-    protocol: o.protocol as FinetuneSettings['protocol'], maxTrainExamples: num('--max-train', o.maxTrain), maxEvalExamples: num('--max-eval', o.maxEval),
-    epochs: num('--epochs', o.epochs), batchSize: num('--batch-size', o.batchSize), lr: num('--lr', o.lr), warmupRatio: num('--warmup-ratio', o.warmupRatio),
-    weightDecay: num('--weight-decay', o.weightDecay), maxLength: num('--max-length', o.maxLength),
+    protocol: o.protocol as FinetuneSettings['protocol'], maxTrainExamples: number(o.maxTrain, '--max-train'), maxEvalExamples: number(o.maxEval, '--max-eval'),
+    epochs: number(o.epochs, '--epochs'), batchSize: number(o.batchSize, '--batch-size'), lr: number(o.lr, '--lr'), warmupRatio: number(o.warmupRatio, '--warmup-ratio'),
+    weightDecay: number(o.weightDecay, '--weight-decay'), maxLength: number(o.maxLength, '--max-length'),
   };
 }
 
@@ -72,7 +66,7 @@ export function register(program: Command): void {
       if (o.fisher !== undefined && !o.dropout?.startsWith('guided')) throw new Error('--fisher is used by --dropout guided or guided-authors only');
       const dropout = o.dropout === undefined ? undefined : methodDropout(o.dropout as DropoutMethod, modelDropoutSites(model), { fisher: o.fisher });
       const settings: FinetuneSettings = {
-        ...trainingSettings(o), task: o.task, model, init: o.init as FinetuneSettings['init'], trainPct: num('--train-pct', o.trainPct), seed: num('--seed', o.seed),
+        ...trainingSettings(o), task: o.task, model, init: o.init as FinetuneSettings['init'], trainPct: number(o.trainPct, '--train-pct'), seed: number(o.seed, '--seed'),
         ...(dropout ? { dropout } : {}),
       };
       await initBackend();

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { CLASSIFIER_SITE, guidedSchedule, methodDropout, modelDropoutSites, readFisherTensors, STANDARD_P } from '../dropout-methods';
 import { resolveModelDir } from '../models';
 import { formatNumber } from '../table';
-import { num } from './finetune';
+import { number } from './options';
 
 interface ScheduleOpts {
   fisher: string;
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  npx fisherlab schedule --fisher out/fisher/embedded-1pct.safetensors\n  npx fisherlab schedule --fisher fisher-bert-base.safetensors --authors-step --json')
     .action((o: ScheduleOpts) => {
       const fisher = readFisherTensors(o.fisher);
-      const range = { pUpper: o.pUpper === undefined ? undefined : num('--p-upper', o.pUpper), pLower: o.pLower === undefined ? undefined : num('--p-lower', o.pLower) };
+      const range = { pUpper: o.pUpper === undefined ? undefined : number(o.pUpper, '--p-upper'), pLower: o.pLower === undefined ? undefined : number(o.pLower, '--p-lower') };
       const rows = guidedSchedule(fisher, { ...range, authors: o.authorsStep });
       const sites = o.model !== undefined ? modelDropoutSites(resolveModelDir(o.model)) : [...rows.map((r) => r.site), CLASSIFIER_SITE];
       const settings = methodDropout(o.authorsStep ? 'guided-authors' : 'guided', sites, { fisher, ...range });

@@ -9,8 +9,8 @@ import { finetune, FinetuneSettings } from '../finetune';
 import { DESIGN_TRAINING, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
 import { resolveModelDir } from '../models';
 import { RESULTS_FILE, runSweep, SUMMARY_FILE } from '../sweep';
-import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, num, trainingSettings } from './finetune';
-import { positiveInt } from './options';
+import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
+import { number, positiveInt } from './options';
 
 /** The comma-separated items of an option. */
 function list(value: string): string[] {
@@ -42,7 +42,7 @@ export function register(program: Command): void {
       const base = { model: resolveModelDir(o.model), fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
       const specs = o.design !== undefined
         ? designSpecs(parseDesigns(o.design), base)
-        : [{ ...base, methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks), pcts: list(o.pcts).map((p) => num('--pcts', p)), seeds: list(o.seeds).map((s) => num('--seeds', s)) }];
+        : [{ ...base, methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks), pcts: list(o.pcts).map((p) => number(p, '--pcts')), seeds: list(o.seeds).map((s) => number(s, '--seeds')) }];
       await initBackend();
       let ran = 0;
       for (const spec of specs) ran += (await runSweep(spec, { jobs: positiveInt(o.jobs, '--jobs') })).ran;
