@@ -12,7 +12,7 @@ const f3 = (x: number) => x.toFixed(3);
 const int = (x: number) => x.toLocaleString('en-US');
 
 /** The model card's Markdown. */
-export function modelCard(name: string, r: PretrainReport, benefit: BenefitReport | null): string {
+export function modelCard(name: string, r: PretrainReport, benefits: readonly BenefitReport[]): string {
   const s = r.settings;
   const h = r.heldOut;
   const lines = [
@@ -26,7 +26,7 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     'pretraining tokens (1M steps of 256 sequences of up to 512 tokens).',
     '',
     'Files: `config.json`, `model.safetensors` (F32, Hugging Face names, BertForMaskedLM), `vocab.txt`, `pretrain-report.json`',
-    '(every number below), `pretrain-log.jsonl` (loss per step, held-out evaluations)' + (benefit ? ', `sst2-benefit.json`.' : '.'),
+    '(every number below), `pretrain-log.jsonl` (loss per step, held-out evaluations)' + (benefits.length ? ', `sst2-benefit.json`.' : '.'),
     '',
     '## Corpus',
     '',
@@ -69,27 +69,34 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     `| same architecture, untrained | ${f3(h.untrained.loss)} | ${f3(h.untrained.accuracy)} |`,
     '',
   ];
-  if (benefit) {
-    const st = benefit.settings;
-    const runsOf = (init: string, lr: number) => benefit.runs.filter((x) => x.init === init && x.lr === lr).map((x) => f3(x.accuracy)).join(', ');
+  if (benefits.length) {
+    const b0 = benefits[0];
+    const st = b0.settings;
     lines.push(
       '## Does pretraining help downstream? SST-2',
       '',
-      `Fine-tuned on ${int(st.maxTrainExamples)} SST-2 training sentences (official train split, shuffled by seed), evaluated on the`,
-      `full dev set (872 sentences); ${st.epochs} epochs, batch ${st.batchSize}, max length ${st.maxLength}; seeds ${benefit.seeds.join(', ')};`,
-      `both starts at each learning rate of {${benefit.lrs.join(', ')}}, each compared at its best (highest mean dev accuracy).`,
-      '',
-      '| start | learning rate | dev accuracy, mean ± std | runs |',
-      '|---|---|---|---|',
-      ...benefit.byLr.map((a) => {
-        const best = benefit.summary[a.init].lr === a.lr;
-        const mark = (t: string) => (best ? `**${t}**` : t);
-        return `| ${a.init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${a.lr} | ${mark(`${f3(a.mean)} ± ${f3(a.std)}`)} | ${runsOf(a.init, a.lr)} |`;
-      }),
-      '',
-      benefitVerdict(benefit),
+      `Fine-tuned on SST-2 training sentences (official train split, shuffled by seed), evaluated on the full dev set (872`,
+      `sentences); ${st.epochs} epochs, batch ${st.batchSize}, max length ${st.maxLength}; seeds ${b0.seeds.join(', ')}; both starts at each learning rate`,
+      `of {${b0.lrs.join(', ')}}, each compared at its best (highest mean dev accuracy; bold).`,
       '',
     );
+    for (const benefit of benefits) {
+      const runsOf = (init: string, lr: number) => benefit.runs.filter((x) => x.init === init && x.lr === lr).map((x) => f3(x.accuracy)).join(', ');
+      lines.push(
+        `**${int(benefit.settings.maxTrainExamples)} training sentences**`,
+        '',
+        '| start | learning rate | dev accuracy, mean ± std | runs |',
+        '|---|---|---|---|',
+        ...benefit.byLr.map((a) => {
+          const best = benefit.summary[a.init].lr === a.lr;
+          const cell = `${f3(a.mean)} ± ${f3(a.std)}`;
+          return `| ${a.init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${a.lr} | ${best ? `**${cell}**` : cell} | ${runsOf(a.init, a.lr)} |`;
+        }),
+        '',
+        benefitVerdict(benefit),
+        '',
+      );
+    }
   }
   lines.push(
     '## Rebuild from scratch',
@@ -100,7 +107,7 @@ export function modelCard(name: string, r: PretrainReport, benefit: BenefitRepor
     `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength} \\`,
     `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
-    `npx fisherlab model-card --model data/models/${name}${benefit ? ` --check-sst2 --seeds ${benefit.seeds.join(',')} --max-train ${benefit.settings.maxTrainExamples} --lrs ${benefit.lrs.join(',')}` : ''}`,
+    `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` --check-sst2 --seeds ${benefits[0].seeds.join(',')} --max-train ${benefits.map((b) => b.settings.maxTrainExamples).join(',')} --lrs ${benefits[0].lrs.join(',')}` : ''}`,
     '```',
     '',
     'The run is deterministic for a seed on the wasm backend: interrupt it (Ctrl-C, or a kill) and run the same command',

@@ -7,8 +7,9 @@ import * as path from 'path';
 import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
 import { unigramBaseline } from '../lib/mlm-eval';
 import { wallSeconds } from '../lib/pretrain';
-import { benefitVerdict } from '../lib/model-card';
-import { meanStd } from '../lib/pretraining-benefit';
+import { benefitVerdict, modelCard } from '../lib/model-card';
+import { FINETUNE_DEFAULTS } from '../lib/finetune';
+import { meanStd, summarizeRuns } from '../lib/pretraining-benefit';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 const SENTENCES = [
@@ -82,6 +83,18 @@ describe('pretraining', function () {
     expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
     expect(card).to.not.contain('SST-2');
+    // With SST-2 comparisons at two sizes: a table per size, each start's best lr in bold, a verdict per size.
+    const run = (init: 'pretrained' | 'random', lr: number, seed: number, accuracy: number) => ({ init, lr, seed, accuracy, seconds: 1 });
+    const check = (n: number, p: number[], q: number[]) => {
+      const runs = [1, 2, 3].flatMap((seed, i) => [run('pretrained', 1e-3, seed, p[i]), run('random', 1e-3, seed, q[i]), run('pretrained', 1e-4, seed, p[i] - 0.1), run('random', 1e-4, seed, q[i] - 0.1)]);
+      return { settings: { ...FINETUNE_DEFAULTS, task: 'SST-2', model: 'm', maxTrainExamples: n }, lrs: [1e-4, 1e-3], seeds: [1, 2, 3], runs, ...summarizeRuns(runs, [1e-4, 1e-3]) };
+    };
+    const withChecks = modelCard('m', report, [check(3000, [0.71, 0.7, 0.72], [0.73, 0.72, 0.74]), check(1000, [0.7, 0.71, 0.69], [0.6, 0.61, 0.59])]);
+    expect(withChecks).to.contain('**3,000 training sentences**');
+    expect(withChecks).to.contain('| this model\'s weights | 0.001 | **0.710 ± 0.010** | 0.710, 0.700, 0.720 |');
+    expect(withChecks).to.contain('| random initialization | 0.0001 | 0.630 ± 0.010 | 0.630, 0.620, 0.640 |');
+    expect(withChecks).to.match(/3,000 training sentences[\s\S]*A random initialization does better[\s\S]*1,000 training sentences[\s\S]*Pretrained weights beat a random initialization by \+10\.0 points/);
+    expect(withChecks).to.contain('--check-sst2 --seeds 1,2,3 --max-train 3000,1000 --lrs 0.0001,0.001');
   });
 
   it('refuses to resume a run folder with different settings', () => {
