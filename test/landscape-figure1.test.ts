@@ -100,5 +100,10 @@ describe('Figure 1 surface sets', function () {
     const flatRows = figure1Descriptors([{ model: 'flat', vocabSize: 100, surfaces: new Map([['all', flat], ['top50', flat], ['bottom50', flat]]) }]);
     expect(figure1Observations(flatRows).map((o) => o.holds)).to.deep.equal([false, true, true, false]);
     expect(errorOf(() => figure1Observations(flatRows.slice(1)))).to.match(/no all surface/);
+    // A bottom set whose rim rises 1 nat where the full set's rises 4 does not resemble it; one rising 3 does.
+    const bowl = (rise: number) => ({ x: [-1, 0, 1], y: [-1, 0, 1], loss: [1, 1, 1, 1, 0, 1, 1, 1, 1].map((v) => 5 + rise * v), metadata: {} });
+    const rowsWith = (bottomRise: number) => figure1Descriptors([{ model: 'm', vocabSize: 100, surfaces: new Map([['all', bowl(4)], ['top50', bowl(4)], ['bottom50', bowl(bottomRise)]]) }]);
+    expect(figure1Observations(rowsWith(1))[2]).to.include({ holds: false, evidence: 'rises 1.00 vs 4.00 nats' });
+    expect(figure1Observations(rowsWith(3))[2].holds).to.equal(true);
   });
 });
