@@ -133,8 +133,9 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   let finished = skipped;
   const queue = [...todo];
   const lane = async () => {
-    for (let cell = queue.shift(); cell; cell = queue.shift()) {
-      const result = await run(settingsOf(cell), spec.glueDir, { write: jobs > 1 ? () => {} : write });
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const cell = next;
+      const result = await run(settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
       const record: SweepRecord = { ...cell, fisher: cell.method.startsWith('guided') ? path.resolve(spec.fisher!) : null, ...result };
       appendLine(file, JSON.stringify(record));
       records.push(record);
@@ -184,7 +185,7 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
  * through files in `tmpDir`), so that several runs use several cores; the results equal in-process runs.
  */
 export function finetuneInChild(tmpDir: string): typeof finetune {
-  return async (settings, glueDir) => {
+  return async (settings, glueDir, opts = {}) => {
     fs.mkdirSync(tmpDir, { recursive: true });
     const base = path.join(tmpDir, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
     const settingsFile = `${base}.settings.json`;
@@ -194,7 +195,14 @@ export function finetuneInChild(tmpDir: string): typeof finetune {
       await new Promise<void>((resolve, reject) => {
         const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
-        child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+        let partial = '';
+        child.stderr.on('data', (d: Buffer) => {
+          stderr = (stderr + d).slice(-4000);
+          const lines = (partial + d.toString()).split('\n');
+          partial = lines.pop() ?? '';
+          // The child's progress lines (with their ETA), passed on; the backend banner is not.
+          for (const line of lines) if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) opts.write?.(line);
+        });
         child.on('error', reject);
         child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`sweep: the run of ${settings.task} (seed ${settings.seed}) failed (${code ?? signal}):\n${stderr}`))));
       });

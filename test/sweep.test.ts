@@ -82,7 +82,8 @@ describe('sweeps', function () {
 
   it('with jobs 2 runs cells in two child processes and gets the in-process results', async () => {
     const out = path.join(dir, 'sweep-jobs');
-    const outcome = await runSweep({ ...spec, out }, { write: () => {}, jobs: 2 });
+    const lines: string[] = [];
+    const outcome = await runSweep({ ...spec, out }, { write: (l) => lines.push(l), jobs: 2 });
     expect(outcome).to.deep.equal({ total: 12, skipped: 0, ran: 12 });
     const key = (r: SweepRecord) => `${r.method} ${r.task} ${r.pct} ${r.seed}`;
     const strip = (r: SweepRecord) => ({ ...r, wallSeconds: 0 });
@@ -91,6 +92,8 @@ describe('sweeps', function () {
     expect(parallel.size).to.equal(12);
     for (const r of serial) expect(parallel.get(key(r))).to.deep.equal(r);
     expect(fs.readdirSync(path.join(out, '.runs'))).to.deep.equal([]);
+    // the children's progress comes through, labelled with the run
+    expect(lines.some((l) => /^\[guided SST-2 50% seed 1\] finetune SST-2: \d+\/\d+ steps/.test(l))).to.equal(true);
   });
 
   it('writes summary.csv with the mean ± sample std over seeds of every metric, as computed by hand from the lines', () => {

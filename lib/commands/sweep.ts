@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .action(async (o: { settings: string; glue: string; output: string }) => {
       const settings = JSON.parse(fs.readFileSync(o.settings, 'utf8')) as FinetuneSettings;
       await initBackend();
-      const result = await finetune(settings, o.glue, { write: () => {} });
+      const result = await finetune(settings, o.glue);
       writeFileAtomic(o.output, JSON.stringify(result) + '\n');
     });
 }
