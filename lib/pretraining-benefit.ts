@@ -4,12 +4,12 @@
  * Every run is a `fisherlab finetune` child process (one wasm thread each) whose result is kept in a runs folder
  * under a name that fingerprints what it depends on, so reruns and other folders with the same inputs reuse it.
  */
-import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { runFisherlab } from './child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from './finetune';
-import { outputDir, projectRoot } from './paths';
+import { outputDir } from './paths';
 
 export type Init = 'pretrained' | 'random';
 
@@ -88,7 +88,7 @@ export async function pretrainingBenefit(modelDir: string, glueDir: string, seed
     const output = path.join(runsDir, `${runKey(modelDir, init, lr, seed, opts.maxTrainExamples)}.json`);
     const reused = fs.existsSync(output);
     if (!reused) {
-      await finetuneProcess([
+      await runFisherlab([
         'finetune', '--task', 'SST-2', '--model', settings.model, '--init', init, '--seed', String(seed), '--glue', glueDir,
         '--max-train', String(opts.maxTrainExamples), '--lr', String(lr), '--output', output,
       ]);
@@ -103,15 +103,4 @@ export async function pretrainingBenefit(modelDir: string, glueDir: string, seed
   await Promise.all(lanes);
   runs.sort((a, b) => a.seed - b.seed || a.lr - b.lr || a.init.localeCompare(b.init));
   return { settings, lrs: opts.lrs, seeds, runs, ...summarizeRuns(runs, opts.lrs) };
-}
-
-/** Runs `fisherlab ARGS` in a child process, rejecting with its stderr on failure. */
-function finetuneProcess(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`fisherlab ${args.join(' ')} failed (${code}):\n${stderr}`))));
-  });
 }

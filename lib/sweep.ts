@@ -2,15 +2,14 @@
  * Sweeps: fine-tuning runs over dropout methods × GLUE tasks × training percentages × seeds, one JSON line per
  * finished run in DIR/results.jsonl (resumable: finished runs are skipped), and the mean ± std of every cell.
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './atomic';
 import type { DropoutSetting } from './bert/dropout';
+import { runFisherlab } from './child-process';
 import { DROPOUT_METHODS, DropoutMethod, methodDropout, modelDropoutSites, parseDropoutMethod } from './dropout-methods';
 import { finetune, FinetuneResult, FinetuneSettings } from './finetune';
 import { TASK_NAMES, taskSpec } from './glue/tasks';
-import { projectRoot } from './paths';
 import { meanStd } from './pretraining-benefit';
 import { Progress } from './progress';
 
@@ -192,19 +191,9 @@ export function finetuneInChild(tmpDir: string): typeof finetune {
     const resultFile = `${base}.result.json`;
     fs.writeFileSync(settingsFile, JSON.stringify(settings));
     try {
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        let partial = '';
-        child.stderr.on('data', (d: Buffer) => {
-          stderr = (stderr + d).slice(-4000);
-          const lines = (partial + d.toString()).split('\n');
-          partial = lines.pop() ?? '';
-          // The child's progress lines (with their ETA), passed on; the backend banner is not.
-          for (const line of lines) if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) opts.write?.(line);
-        });
-        child.on('error', reject);
-        child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`sweep: the run of ${settings.task} (seed ${settings.seed}) failed (${code ?? signal}):\n${stderr}`))));
+      // The child's progress lines (with their ETA) are passed on.
+      await runFisherlab(['sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], { onLine: opts.write }).catch((e: Error) => {
+        throw new Error(`sweep: the run of ${settings.task} ${settings.trainPct}% seed ${settings.seed} failed: ${e.message}`);
       });
       return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as FinetuneResult;
     } finally {

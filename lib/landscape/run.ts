@@ -4,16 +4,15 @@
  * landscape` processes, one wasm thread each) and write the surface with its metadata. The CLI and the
  * notebooks both call `runLandscape`.
  */
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadBert } from '../bert/load';
+import { runFisherlab } from '../child-process';
 import type { Bert } from '../bert/model';
 import { fisherlabVersion, readFisher } from '../fisher';
 import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
 import { MaskedExample, readMaskedExamples, writeMaskedExamples } from '../mlm-data';
 import { resolveModelDir } from '../models';
-import { projectRoot } from '../paths';
 import { loadTokenizer } from '../tokenizer';
 import { BiasBn, DirectionPair, axisSeeds, directionPair, readDirections, writeDirections } from './directions';
 import { maskLabel, maskPair, maskedTensors, parseMask } from './masks';
@@ -187,7 +186,7 @@ async function splitOverProcesses(
       ...(job.fisher ? ['--fisher', job.fisher] : []),
       ...(job.stopAfter !== undefined ? ['--stop-after', String(Math.ceil((job.stopAfter * (b - a)) / ny))] : []),
     ];
-    await childProcess(args, `rows ${a}–${b - 1}`, say);
+    await runFisherlab(args, { onLine: (line) => say(`[rows ${a}–${b - 1}] ${line}`), interruptOk: true });
     if (!fs.existsSync(output)) return { loss: null, done: doneIn(part), maskedTokens: 0 };
     const s = readSurface(output);
     return { loss: s.loss, done: s.loss.length, maskedTokens: (s.metadata.eval as { masked_tokens: number }).masked_tokens };
@@ -195,22 +194,4 @@ async function splitOverProcesses(
   const done = parts.reduce((s, p) => s + p.done, 0);
   const complete = parts.every((p) => p.loss);
   return { loss: complete ? parts.flatMap((p) => p.loss!) : null, done, computed: done - before, maskedTokens: parts[0].maskedTokens };
-}
-
-/** Runs `fisherlab ARGS`, passing its stderr lines on with a label; rejects on a non-zero exit. */
-function childProcess(args: string[], label: string, say: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let tail = '';
-    let partial = '';
-    child.stderr.on('data', (d: Buffer) => {
-      const text = partial + d.toString();
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) say(`[${label}] ${line}`);
-      tail = (tail + d).slice(-4000);
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 || signal === 'SIGINT' ? resolve() : reject(new Error(`fisherlab landscape (${label}) failed (${code ?? signal}):\n${tail}`))));
-  });
 }
