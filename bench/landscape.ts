@@ -11,6 +11,7 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
+import { pretrainingRecipe } from '../lib/fisher-samples';
 import { runLandscape } from '../lib/landscape/run';
 import { linspace } from '../lib/landscape/surface';
 import { resolveModelDir } from '../lib/models';
@@ -29,6 +30,8 @@ const backend = await initBackend();
 const modelDir = resolveModelDir(values.model);
 const cfg = parseConfig(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')));
 const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = cfg;
+// The evaluation sequences are packed to the pretraining length.
+const tokens = pretrainingRecipe(modelDir).maxLength;
 
 // A grid of `points` rows × 1 column, so that --jobs splits it evenly.
 const grid = { x: [0.25], y: linspace(-1, 1, points) };
@@ -38,7 +41,6 @@ for (const jobs of values.jobs.split(',').map(Number)) {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-bench-landscape-'));
   const r = await runLandscape({ model: modelDir, mask: 'all', grid, evalExamples, runDir, jobs, write: () => {} });
   const meta = r.surface!.metadata as { eval: { masked_tokens: number; examples: number } };
-  const tokens = Number(/(\d+) tokens per sequence/.exec(String((r.surface!.metadata.eval as { source: string }).source))?.[1] ?? 128);
   const flopsPerPoint = meta.eval.examples * (L * (2 * tokens * (4 * H * H + 2 * H * I) + 4 * tokens * tokens * H)) + 2 * meta.eval.masked_tokens * (H * H + V * H);
   console.log(`${String(jobs).padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${r.pointsPerSecond.toFixed(3).padStart(9)} ${((r.pointsPerSecond * flopsPerPoint) / 1e9).toFixed(2).padStart(8)}`);
   fs.rmSync(runDir, { recursive: true, force: true });

@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the two directions', '0')
     .option('--jobs <n>', 'processes per surface (one wasm thread each)', '1')
     .option('--no-hdf5', 'do not write the .h5 files')
-    .addHelpText('after', '\nExample (the shipped surfaces, about 30 minutes on 2 cores):\n  npx fisherlab landscape-figure1 --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors \\\n    --out data/landscape/fisherlab-bert-l4-h128 --jobs 2')
+    .addHelpText('after', '\nExample (the shipped surfaces: 768 points, about 10 minutes on 2 idle cores):\n  npx fisherlab landscape-figure1 --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors \\\n    --out data/landscape/fisherlab-bert-l4-h128 --jobs 2')
     .action(async (opts: Figure1Opts) => {
       const dir = resolveModelDir(opts.model);
       const name = path.basename(dir);
