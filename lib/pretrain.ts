@@ -1,16 +1,19 @@
 /** Masked-LM pretraining of a BERT from scratch on a corpus, resumable, ending in a Hugging Face model folder. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseConfig } from './bert/config';
+import * as tf from '@tensorflow/tfjs';
+import { BertConfig, parseConfig } from './bert/config';
 import { saveBert } from './bert/load';
 import { Bert } from './bert/model';
 import { MASKED_LM } from './bert/parameters';
 import { writeFileAtomic } from './atomic';
-import { corpusStats, CorpusStats, loadCorpus, splitCorpus } from './corpus';
-import { batchIndices, collate, fixedMaskedSet, maskedExample, mlmVocab, packSequences } from './mlm-data';
+import { corpusStats, CorpusStats, Document, loadCorpus, splitCorpus } from './corpus';
+import { batchIndices, collate, fixedMaskedSet, IGNORE_INDEX, MaskedExample, maskedExample, MlmVocab, mlmVocab, packSequences } from './mlm-data';
 import { evaluateMlm, MlmMetrics, unigramBaseline } from './mlm-eval';
 import { Tokenizer } from './tokenizer';
-import { LogEntry, train } from './train';
+import { mixSeed } from './random';
+import { ShardProcesses } from './shard-processes';
+import { LogEntry, Shard, train } from './train';
 
 /** Everything that determines a pretraining run; a run folder only resumes with the same settings. */
 export interface PretrainSettings {
@@ -27,6 +30,10 @@ export interface PretrainSettings {
   lr: number;
   warmupSteps: number;
   weightDecay: number;
+  /** Dropout probability at every site during pretraining (the saved config keeps BERT's 0.1 for fine-tuning). */
+  dropout: number;
+  /** Processes that share each batch (data parallelism); part of the settings because it changes the dropout masks and rounding. */
+  jobs: number;
   seed: number;
   evalExamples: number;
   evalEvery: number;
@@ -47,6 +54,8 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainSettings, 'vocabFile'> = {
   lr: 1e-3,
   warmupSteps: 200,
   weightDecay: 0.01,
+  dropout: 0.1,
+  jobs: 1,
   seed: 0,
   evalExamples: 512,
   evalEvery: 500,
@@ -75,27 +84,36 @@ export interface PretrainRun {
   write?: (line: string) => void;
 }
 
-/** Pretrains (or resumes pretraining) and, once all steps are done, writes the model folder and its report. */
-export async function pretrain(settings: PretrainSettings, run: PretrainRun): Promise<PretrainReport | null> {
-  const say = run.write ?? ((l: string) => process.stderr.write(`${l}\n`));
-  checkSettings(settings, run.runDir);
+/** The data and model shape of a pretraining run, rebuilt identically by every process that works on it. */
+export interface PretrainProblem {
+  vocab: MlmVocab;
+  trainDocs: Document[];
+  heldOutDocs: Document[];
+  sequences: number[][];
+  heldOutSequences: number[][];
+  config: BertConfig;
+  stepsPerEpoch: number;
+  /** The epoch and the training-sequence indices of step `step`'s batch. */
+  batchAt(step: number): { epoch: number; indices: number[] };
+  /** A fresh model of the run's shape, with the run's pretraining dropout. */
+  newModel(): Bert;
+  /** Shard `shard` of step `step`'s masked-LM loss: the shards' losses add up to the mean over the whole batch's masked tokens. */
+  shardLoss(model: Bert, step: number, seed: number, shard: Shard): tf.Scalar;
+}
+
+/** Loads the corpus and vocabulary of `settings` and packs the sequences of a run. */
+export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
   const tokenizer = Tokenizer.fromVocabFile(settings.vocabFile);
   const vocab = mlmVocab(tokenizer);
   const docs = loadCorpus(settings.corpus);
   const { train: trainDocs, heldOut: heldOutDocs } = splitCorpus(docs, { heldOutFraction: settings.heldOutFraction, seed: settings.seed });
   const pack = (d: typeof docs) => packSequences(tokenizer, d.map((x) => x.sentences), { maxLength: settings.maxLength });
   const sequences = pack(trainDocs);
-  const heldOutSequences = pack(heldOutDocs);
-  const evalSet = fixedMaskedSet(heldOutSequences, Math.min(settings.evalExamples, heldOutSequences.length), settings.seed, vocab);
-  say(`pretrain: ${sequences.length} training sequences of at most ${settings.maxLength} tokens, ${heldOutSequences.length} held out; ${evalSet.length} in the evaluation set`);
-
   const config = parseConfig({
     vocab_size: tokenizer.vocabSize, hidden_size: settings.hidden, num_hidden_layers: settings.layers,
     num_attention_heads: settings.heads, intermediate_size: settings.intermediate,
     max_position_embeddings: settings.maxLength, type_vocab_size: 2, pad_token_id: tokenizer.padId,
   });
-  const model = Bert.random(config, MASKED_LM, settings.seed);
-  const untrained = evaluateMlm(model, evalSet, vocab.padId);
   const stepsPerEpoch = Math.ceil(sequences.length / settings.batchSize);
   let cachedEpoch = -1;
   let order: number[][] = [];
@@ -107,6 +125,44 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
     }
     return { epoch, indices: order[step % stepsPerEpoch] };
   };
+  return {
+    vocab, trainDocs, heldOutDocs, sequences, heldOutSequences: pack(heldOutDocs), config, stepsPerEpoch, batchAt,
+    newModel: () => {
+      const model = Bert.random(config, MASKED_LM, settings.seed);
+      model.dropout.setAll({ kind: 'bernoulli', p: settings.dropout });
+      return model;
+    },
+    shardLoss: (model, step, seed, shard) => {
+      const { epoch, indices } = batchAt(step);
+      const examples = indices.map((i) => maskedExample(sequences[i], i, epoch, settings.seed, vocab));
+      if (shard.count === 1) {
+        const { batch, labels } = collate(examples, vocab.padId);
+        return model.maskedLmLoss(batch, labels, { training: true, seed });
+      }
+      const masked = (e: MaskedExample) => e.labels.filter((l) => l !== IGNORE_INDEX).length;
+      const total = examples.reduce((n, e) => n + masked(e), 0);
+      const at = (i: number) => Math.floor((i * examples.length) / shard.count);
+      const part = examples.slice(at(shard.index), at(shard.index + 1));
+      // a shard left empty by a batch smaller than the shard count adds exact zeros
+      const weight = part.length ? part.reduce((n, e) => n + masked(e), 0) / total : 0;
+      const { batch, labels } = collate(part.length ? part : examples.slice(0, 1), vocab.padId);
+      return tf.tidy(() => tf.mul(model.maskedLmLoss(batch, labels, { training: true, seed: mixSeed(seed, shard.index) }), weight));
+    },
+  };
+}
+
+/** Pretrains (or resumes pretraining) and, once all steps are done, writes the model folder and its report. */
+export async function pretrain(settings: PretrainSettings, run: PretrainRun): Promise<PretrainReport | null> {
+  const say = run.write ?? ((l: string) => process.stderr.write(`${l}\n`));
+  checkSettings(settings, run.runDir);
+  const problem = pretrainProblem(settings);
+  const { vocab, trainDocs, heldOutDocs, sequences, heldOutSequences, stepsPerEpoch, batchAt } = problem;
+  const evalSet = fixedMaskedSet(heldOutSequences, Math.min(settings.evalExamples, heldOutSequences.length), settings.seed, vocab);
+  say(`pretrain: ${sequences.length} training sequences of at most ${settings.maxLength} tokens, ${heldOutSequences.length} held out; ${evalSet.length} in the evaluation set${settings.jobs > 1 ? `; each batch split over ${settings.jobs} processes` : ''}`);
+
+  const model = problem.newModel();
+  const untrained = evaluateMlm(model, evalSet, vocab.padId);
+  const remote = settings.jobs > 1 ? await ShardProcesses.start(settings, settings.jobs) : undefined;
   const result = await train({
     model,
     totalSteps: settings.steps,
@@ -122,12 +178,9 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
     shouldStop: run.shouldStop,
     label: 'pretrain',
     write: run.write,
-    lossAt: (step, seed) => {
-      const { epoch, indices } = batchAt(step);
-      const { batch, labels } = collate(indices.map((i) => maskedExample(sequences[i], i, epoch, settings.seed, vocab)), vocab.padId);
-      return model.maskedLmLoss(batch, labels, { training: true, seed });
-    },
-  });
+    lossAt: (step, seed, shard) => problem.shardLoss(model, step, seed, shard),
+    remote,
+  }).finally(() => remote?.close());
   if (result.step < settings.steps) {
     say(`pretrain: stopped at step ${result.step} of ${settings.steps}; run the same command again to resume`);
     model.dispose();
@@ -166,14 +219,16 @@ export function wallSeconds(log: readonly LogEntry[]): number {
 
 /** Validates settings and refuses to resume a run folder started with different ones. */
 function checkSettings(s: PretrainSettings, runDir: string): void {
-  for (const k of ['maxLength', 'layers', 'hidden', 'heads', 'intermediate', 'batchSize', 'steps', 'evalExamples', 'evalEvery', 'checkpointEvery'] as const) {
+  for (const k of ['maxLength', 'layers', 'hidden', 'heads', 'intermediate', 'batchSize', 'jobs', 'steps', 'evalExamples', 'evalEvery', 'checkpointEvery'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1) throw new Error(`pretrain: ${k} must be a positive integer (got ${s[k]})`);
   }
+  if (!(s.dropout >= 0 && s.dropout < 1)) throw new Error(`pretrain: dropout must be in [0, 1) (got ${s.dropout})`);
   if (!(s.lr > 0)) throw new Error(`pretrain: lr must be positive (got ${s.lr})`);
   if (!fs.existsSync(s.vocabFile)) throw new Error(`${s.vocabFile}: vocabulary not found (make one with \`fisherlab train-vocab\`)`);
   const file = path.join(runDir, 'settings.json');
   if (fs.existsSync(file)) {
-    const before = JSON.parse(fs.readFileSync(file, 'utf8')) as PretrainSettings;
+    // settings added since a run began take their defaults, which are what that run used
+    const before = { ...PRETRAIN_DEFAULTS, ...JSON.parse(fs.readFileSync(file, 'utf8')) } as PretrainSettings;
     const diff = (Object.keys(s) as Array<keyof PretrainSettings>).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(s[k]));
     if (diff.length) throw new Error(`${runDir} holds a run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(s[k])}`).join(', ')}); use another --run-dir or the same settings`);
   } else {

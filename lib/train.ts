@@ -12,11 +12,35 @@ import { Progress } from './progress';
 import { mixSeed } from './random';
 import { readSafetensors, writeSafetensors } from './safetensors';
 
+/** One of `count` equal parts of a step's batch. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** The gradient of one shard of a step's batch, computed elsewhere (another process). */
+export interface ShardGradient {
+  loss: number;
+  grads: Map<string, Float32Array>;
+}
+
+/** Processes that compute shards 1..count-1 of every step from the current weights (data parallelism). */
+export interface RemoteShards {
+  /** Shards per step, including shard 0 (computed in this process). */
+  count: number;
+  gradients(step: number, seed: number, weights: Map<string, Float32Array>): Promise<ShardGradient[]>;
+}
+
 export interface TrainOptions {
   model: Bert;
   totalSteps: number;
-  /** The loss of step `step`'s batch (0-based), with dropout seeded by `seed`; called inside the gradient tape. */
-  lossAt: (step: number, seed: number) => tf.Scalar;
+  /**
+   * Shard `shard` of step `step`'s loss (0-based step), with dropout seeded by `seed`; called inside the gradient tape.
+   * The shards' losses add up to the loss of the whole batch (a single shard: the batch's loss).
+   */
+  lossAt: (step: number, seed: number, shard: Shard) => tf.Scalar;
+  /** Shards 1.. of every step, computed by other processes; their losses and gradients are added to shard 0's. */
+  remote?: RemoteShards;
   lr: number;
   warmupSteps?: number;
   weightDecay?: number;
@@ -115,10 +139,18 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   while (step < end) {
     const lr = linearSchedule(step, o.lr, warmup, o.totalSteps);
     const stepSeed = mixSeed(seed, step);
-    const { value, grads } = tf.variableGrads(() => o.lossAt(step, stepSeed), params.map(([, v]) => v));
-    const loss = value.dataSync()[0];
+    const pending = o.remote?.gradients(step, stepSeed, new Map(params.map(([name, v]) => [name, v.dataSync() as Float32Array])));
+    const { value, grads } = tf.variableGrads(() => o.lossAt(step, stepSeed, { index: 0, count: o.remote?.count ?? 1 }), params.map(([, v]) => v));
+    let loss = value.dataSync()[0];
     value.dispose();
     const named = new Map(params.map(([name, v]) => [name, grads[v.name]]));
+    for (const shard of pending ? await pending : []) {
+      loss += shard.loss;
+      for (const [name, g] of named) {
+        named.set(name, tf.tidy(() => tf.add(g, tf.tensor(shard.grads.get(name)!, g.shape))));
+        g.dispose();
+      }
+    }
     if (!Number.isFinite(loss)) {
       tf.dispose(grads);
       const at = ckpts?.latest();

@@ -6,10 +6,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
 import { unigramBaseline } from '../lib/mlm-eval';
-import { wallSeconds } from '../lib/pretrain';
+import * as tf from '@tensorflow/tfjs';
+import { PRETRAIN_DEFAULTS, pretrainProblem, wallSeconds } from '../lib/pretrain';
+import { readSafetensors } from '../lib/safetensors';
 import { benefitVerdict, modelCard } from '../lib/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/finetune';
 import { meanStd, summarizeRuns } from '../lib/pretraining-benefit';
+import { setupBackend } from './helpers';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 const SENTENCES = [
@@ -21,14 +24,15 @@ function pretrainArgs(dir: string, runDir: string, out: string): string[] {
   return [
     CLI, 'pretrain', '--corpus', path.join(dir, 'corpus.txt'), '--vocab', path.join(dir, 'vocab.txt'), '--out', out, '--run-dir', runDir,
     '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '32', '--max-length', '16', '--batch-size', '4',
-    '--steps', '150', '--warmup-steps', '10', '--checkpoint-every', '3', '--eval-every', '50', '--eval-examples', '4', '--held-out-fraction', '0.2',
+    '--steps', '150', '--warmup-steps', '10', '--checkpoint-every', '3', '--eval-every', '50', '--eval-examples', '4', '--held-out-fraction', '0.2', '--dropout', '0.05',
   ];
 }
 
 describe('pretraining', function () {
   this.timeout(180_000);
   let dir = '';
-  before(() => {
+  before(async () => {
+    await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-pretrain-'));
     const docs = Array.from({ length: 20 }, (_, d) => Array.from({ length: 6 }, (_, s) => SENTENCES[(d * 3 + s) % SENTENCES.length]).join(' '));
     fs.writeFileSync(path.join(dir, 'corpus.txt'), docs.join('\n\n') + '\n');
@@ -74,6 +78,53 @@ describe('pretraining', function () {
     expect(report.heldOut.model.loss).to.be.below(report.heldOut.untrained.loss);
   });
 
+  it('splits a batch into shards whose losses and gradients add up to the whole batch\'s', () => {
+    const settings = {
+      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, batchSize: 5, dropout: 0, heldOutFraction: 0.2,
+    };
+    const problem = pretrainProblem(settings);
+    const model = problem.newModel();
+    const vars = model.namedParameters().map(([, v]) => v);
+    const gradOf = (count: number, index: number) => tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => problem.shardLoss(model, 3, 7, { index, count }), vars);
+      return { loss: value.dataSync()[0], grads: vars.map((v) => Array.from(grads[v.name].dataSync())) };
+    });
+    const whole = gradOf(1, 0);
+    for (const count of [2, 3, 7]) { // 7 shards of 5 examples: two are empty
+      const parts = Array.from({ length: count }, (_, i) => gradOf(count, i));
+      expect(parts.reduce((a, p) => a + p.loss, 0)).to.be.closeTo(whole.loss, 1e-5);
+      whole.grads.forEach((g, k) => g.forEach((x, j) => expect(parts.reduce((a, p) => a + p.grads[k][j], 0)).to.be.closeTo(x, 1e-5)));
+    }
+    model.dispose();
+  });
+
+  it('--jobs 2 splits each batch over two processes: the same training up to rounding, and it resumes bitwise', async () => {
+    const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
+    const args = (run: string, jobs: number) => pretrainArgs(dir, path.join(dir, run), path.join(dir, `model-${run}`))
+      .map((a) => (a === '150' ? '40' : a === '0.05' ? '0' : a)).concat(['--jobs', String(jobs)]);
+    const one = spawnSync(process.execPath, args('j1', 1), { encoding: 'utf8', env });
+    expect(one.status, one.stderr).to.equal(0);
+    const two = spawnSync(process.execPath, args('j2', 2), { encoding: 'utf8', env });
+    expect(two.status, two.stderr).to.equal(0);
+    expect(two.stderr).to.contain('each batch split over 2 processes');
+    const weights = (run: string) => readSafetensors(path.join(dir, `model-${run}`, 'model.safetensors')).tensors;
+    const a = weights('j1');
+    const b = weights('j2');
+    let maxDiff = 0;
+    for (const [name, w] of a) w.data.forEach((x, i) => (maxDiff = Math.max(maxDiff, Math.abs(x - b.get(name)!.data[i]))));
+    expect(maxDiff).to.be.above(0); // two processes add the gradients in another order
+    expect(maxDiff).to.be.below(1e-3);
+
+    // stopped after 20 steps and resumed: bitwise the uninterrupted two-process run
+    const first = spawnSync(process.execPath, [...args('j2b', 2), '--stop-after', '20'], { encoding: 'utf8', env });
+    expect(first.status, first.stderr).to.equal(0);
+    const rest = spawnSync(process.execPath, args('j2b', 2), { encoding: 'utf8', env });
+    expect(rest.status, rest.stderr).to.equal(0);
+    expect(rest.stderr).to.match(/resuming from the checkpoint at step 20/);
+    expect(fs.readFileSync(path.join(dir, 'model-j2b', 'model.safetensors')).equals(fs.readFileSync(path.join(dir, 'model-j2', 'model.safetensors')))).to.equal(true);
+  });
+
   it('writes MODEL.md from the report, with the numbers of the report', () => {
     const r = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-a')], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
     expect(r.status, r.stderr).to.equal(0);
@@ -82,6 +133,11 @@ describe('pretraining', function () {
     expect(card).to.contain(`| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`);
     expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
+    expect(card).to.contain('--dropout 0.05 --jobs 1 --seed 0');
+    expect(card).to.contain('| dropout | 0.05 at every site while pretraining');
+    // the pretraining dropout is a training setting: the saved config keeps BERT's 0.1 for fine-tuning
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));
+    expect([config.hidden_dropout_prob, config.attention_probs_dropout_prob]).to.deep.equal([0.1, 0.1]);
     expect(card).to.not.contain('SST-2');
     // With SST-2 comparisons at two sizes: a table per size, each start's best lr in bold, a verdict per size.
     const run = (init: 'pretrained' | 'random', lr: number, seed: number, accuracy: number) => ({ init, lr, seed, accuracy, seconds: 1 });

@@ -3,7 +3,9 @@ import { Command, Option } from 'commander';
 import * as path from 'path';
 import { initBackend } from '../backend';
 import { outputDir } from '../paths';
-import { pretrain, PRETRAIN_DEFAULTS, PretrainSettings } from '../pretrain';
+import * as tf from '@tensorflow/tfjs';
+import { pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../pretrain';
+import type { ShardReply, ShardRequest } from '../shard-processes';
 import { formatDuration } from '../progress';
 
 const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
@@ -17,6 +19,8 @@ const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['lr', '--lr <x>', 'peak learning rate (AdamW)'],
   ['warmupSteps', '--warmup-steps <n>', 'linear warm-up steps, then linear decay to 0'],
   ['weightDecay', '--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)'],
+  ['dropout', '--dropout <p>', 'dropout probability at every site while pretraining (the saved config keeps 0.1 for fine-tuning)'],
+  ['jobs', '--jobs <n>', 'processes that share each batch (data parallelism: 2 uses both cores here; the result depends on it)'],
   ['seed', '--seed <n>', 'seed of initialization, data order, masks and dropout'],
   ['heldOutFraction', '--held-out-fraction <x>', 'share of documents held out for evaluation'],
   ['evalExamples', '--eval-examples <n>', 'held-out sequences in the fixed evaluation set'],
@@ -24,8 +28,9 @@ const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['checkpointEvery', '--checkpoint-every <n>', 'steps between checkpoints'],
 ];
 
-/** Adds the `pretrain` command. */
+/** Adds the `pretrain` command (and its hidden shard worker). */
 export function register(program: Command): void {
+  registerShard(program);
   const cmd = program
     .command('pretrain')
     .summary('pretrain a BERT with masked LM (resumable)')
@@ -64,4 +69,33 @@ export function register(program: Command): void {
       console.log(`held-out MLM loss ${h.model.loss.toFixed(3)} (untrained ${h.untrained.loss.toFixed(3)}, unigram ${h.unigram.loss.toFixed(3)}); accuracy ${h.model.accuracy.toFixed(3)} (untrained ${h.untrained.accuracy.toFixed(3)}, unigram ${h.unigram.accuracy.toFixed(3)})`);
     }
   });
+}
+
+/** Adds the hidden `pretrain-shard` command: the child process of `pretrain --jobs N` for one shard of every batch. */
+function registerShard(program: Command): void {
+  program
+    .command('pretrain-shard', { hidden: true })
+    .requiredOption('--settings <json>', 'the run\'s settings')
+    .requiredOption('--shard <i>', 'this process\'s shard')
+    .requiredOption('--shards <n>', 'shards per batch')
+    .action(async (opts: { settings: string; shard: string; shards: string }) => {
+      if (!process.send) throw new Error('pretrain-shard runs only as a child of `fisherlab pretrain --jobs N`');
+      process.on('SIGINT', () => {}); // the parent handles Ctrl-C and stops this process when it has saved
+      await initBackend();
+      const problem = pretrainProblem(JSON.parse(opts.settings) as PretrainSettings);
+      const shard = { index: Number(opts.shard), count: Number(opts.shards) };
+      const model = problem.newModel();
+      const params = model.namedParameters();
+      const send = (reply: ShardReply) => process.send!(reply);
+      process.on('message', (m: ShardRequest) => {
+        for (const [name, v] of params) tf.tidy(() => v.assign(tf.tensor(m.weights.get(name)!, v.shape)));
+        const { value, grads } = tf.variableGrads(() => problem.shardLoss(model, m.step, m.seed, shard), params.map(([, v]) => v));
+        const reply = { loss: value.dataSync()[0], grads: new Map(params.map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])) };
+        tf.dispose([value, ...Object.values(grads)]);
+        send(reply);
+      });
+      send({ ready: true });
+      await new Promise((resolve) => process.once('disconnect', resolve));
+      model.dispose();
+    });
 }
