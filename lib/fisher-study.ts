@@ -23,6 +23,7 @@ import { fisherStability } from './fisher-stability';
 import type { StabilityRow } from './fisher-stability';
 import { fixedMaskedSet, mlmVocab, packSequences } from './mlm-data';
 import type { MaskedExample, SeededMaskOptions } from './mlm-data';
+import { modelFingerprint } from './models';
 import { projectRoot } from './paths';
 import { Progress } from './progress';
 import { loadTokenizer } from './tokenizer';
@@ -130,7 +131,7 @@ export function studyInputs(modelDir: string, overrides: { corpus?: string; maxL
   const { train } = splitCorpus(loadCorpus(recipe.corpus), { heldOutFraction: recipe.heldOutFraction, seed: recipe.splitSeed });
   const sequences = packSequences(tokenizer, train.map((d) => d.sentences), { maxLength: recipe.maxLength });
   const settings = {
-    model: projectPath(modelDir), corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed),
+    model: projectPath(modelDir), model_sha256: modelFingerprint(modelDir), corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed),
     recipe: recipe.source === 'defaults' ? recipe.source : projectPath(recipe.source), masking_rate: '0.15', max_length: String(recipe.maxLength),
   };
   return { model, padId: model.config.pad_token_id, sequences, mask: mlmVocab(tokenizer), settings, recipe };

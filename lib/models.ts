@@ -1,4 +1,5 @@
 /** Where model folders are found: an explicit folder, $FISHERLAB_MODEL, or the embedded default shipped in data/models. */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { projectRoot } from './paths';
@@ -16,4 +17,11 @@ export function resolveModelDir(dir?: string): string {
     throw new Error(`model folder ${chosen} does not exist${hint}`);
   }
   return path.resolve(chosen);
+}
+
+/** SHA-256 (hex, first 16 digits) of a model folder's model.safetensors: which weights a result was computed from. */
+export function modelFingerprint(dir: string): string {
+  const file = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
 }

@@ -10,6 +10,7 @@ import { runFisherlab } from './child-process';
 import { DROPOUT_METHODS, DropoutMethod, methodDropout, modelDropoutSites, parseDropoutMethod } from './dropout-methods';
 import { finetune, FinetuneResult, FinetuneSettings } from './finetune';
 import { TASK_NAMES, taskSpec } from './glue/tasks';
+import { modelFingerprint } from './models';
 import { meanStd } from './pretraining-benefit';
 import { Progress } from './progress';
 
@@ -44,8 +45,10 @@ export interface SweepCell {
   seed: number;
 }
 
-/** One line of results.jsonl: the cell, the Fisher file of guided runs (else null), and the fine-tuning result. */
+/** One line of results.jsonl: the cell, the model's weights, the Fisher file of guided runs (else null), and the fine-tuning result. */
 export interface SweepRecord extends SweepCell, FinetuneResult {
+  /** `modelFingerprint` of the model folder the run started from. */
+  modelSha256: string;
   fisher: string | null;
 }
 
@@ -116,9 +119,13 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     write(`sweep: dropped the half-written last line of ${file} (line ${partial.line}, a run killed while writing); that run is redone`);
   }
   const done = new Map(records.map((r) => [cellKey(r), r]));
+  const modelSha256 = modelFingerprint(spec.model);
   const todo = cells.filter((c) => {
     const old = done.get(cellKey(c));
     if (!old) return true;
+    if (old.modelSha256 !== modelSha256) {
+      throw new Error(`sweep: ${file} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`);
+    }
     const differ = differingFields(old.settings, settingsOf(c));
     if (differ.length > 0) {
       throw new Error(`sweep: ${file} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`);
@@ -135,7 +142,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     for (let next = queue.shift(); next; next = queue.shift()) {
       const cell = next;
       const result = await run(settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
-      const record: SweepRecord = { ...cell, fisher: cell.method.startsWith('guided') ? path.resolve(spec.fisher!) : null, ...result };
+      const record: SweepRecord = { ...cell, modelSha256, fisher: cell.method.startsWith('guided') ? path.resolve(spec.fisher!) : null, ...result };
       appendLine(file, JSON.stringify(record));
       records.push(record);
       writeSummaryCsv(spec.out, records);

@@ -144,6 +144,22 @@ describe('sweeps', function () {
     expect(counter.ran).to.deep.equal([]);
   });
 
+  it('refuses to reuse runs of other weights saved under the same model folder', async () => {
+    const retrained = { ...spec, model: path.join(dir, 'retrained') };
+    fs.cpSync(spec.model, retrained.model, { recursive: true });
+    const before = fs.readFileSync(path.join(spec.out, 'results.jsonl'), 'utf8');
+    fs.writeFileSync(path.join(spec.out, 'results.jsonl'), before.replaceAll(JSON.stringify(path.resolve(spec.model)), JSON.stringify(retrained.model)));
+    const same = counting();
+    expect(await runSweep(retrained, { write, finetune: same.finetune })).to.deep.equal({ total: 12, skipped: 12, ran: 0 }); // same weights: reused
+    const model = Bert.random(CONFIG, MASKED_LM, 1);
+    saveBert(retrained.model, model, { vocabTokens: VOCAB });
+    model.dispose();
+    const counter = counting();
+    expect(await rejection(runSweep(retrained, { write, finetune: counter.finetune }))).to.match(/already holds standard SST-2 50% seed 1 from other weights \(model\.safetensors sha256 [0-9a-f]{16}, now [0-9a-f]{16} in .*retrained\)/);
+    expect(counter.ran).to.deep.equal([]);
+    fs.writeFileSync(path.join(spec.out, 'results.jsonl'), before);
+  });
+
   it('summarizes hand-made results: mean and sample std per method, task, pct, evaluation set and metric', () => {
     const out = path.join(dir, 'hand');
     fs.mkdirSync(out);
