@@ -32,12 +32,32 @@ export interface PretrainSettings {
   weightDecay: number;
   /** Dropout probability at every site during pretraining (the saved config keeps BERT's 0.1 for fine-tuning). */
   dropout: number;
+  /**
+   * Initial position embeddings: `normal` (BERT's N(0, initializer_range²)) or `sinusoidal` (Vaswani et al.'s table
+   * scaled to the same root mean square); either way they are then learned.
+   */
+  positionInit: PositionInit;
   /** Processes that share each batch (data parallelism); part of the settings because it changes the dropout masks and rounding. */
   jobs: number;
   seed: number;
   evalExamples: number;
   evalEvery: number;
   checkpointEvery: number;
+}
+
+export const POSITION_INITS = ['normal', 'sinusoidal'] as const;
+export type PositionInit = (typeof POSITION_INITS)[number];
+
+/** Vaswani et al.'s position table [n, d] (sin at even, cos at odd columns), times `scale`. */
+export function sinusoidalPositions(n: number, d: number, scale: number): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let pos = 0; pos < n; pos++) {
+    for (let j = 0; j < d; j++) {
+      const angle = pos / 10000 ** ((2 * Math.floor(j / 2)) / d);
+      out[pos * d + j] = scale * (j % 2 === 0 ? Math.sin(angle) : Math.cos(angle));
+    }
+  }
+  return out;
 }
 
 /** The defaults of `fisherlab pretrain`: the embedded model's recipe. */
@@ -55,6 +75,7 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainSettings, 'vocabFile'> = {
   warmupSteps: 200,
   weightDecay: 0.01,
   dropout: 0.1,
+  positionInit: 'normal',
   jobs: 1,
   seed: 0,
   evalExamples: 512,
@@ -130,6 +151,11 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
     newModel: () => {
       const model = Bert.random(config, MASKED_LM, settings.seed);
       model.dropout.setAll({ kind: 'bernoulli', p: settings.dropout });
+      if (settings.positionInit === 'sinusoidal') {
+        const shape = [config.max_position_embeddings, config.hidden_size];
+        // sin and cos have root mean square 1/√2: scaled by √2·initializer_range, the table has the rms of BERT's init
+        model.assignWeights(new Map([['bert.embeddings.position_embeddings.weight', { shape, data: sinusoidalPositions(shape[0], shape[1], Math.SQRT2 * config.initializer_range) }]]));
+      }
       return model;
     },
     shardLoss: (model, step, seed, shard) => {
@@ -222,6 +248,7 @@ function checkSettings(s: PretrainSettings, runDir: string): void {
   for (const k of ['maxLength', 'layers', 'hidden', 'heads', 'intermediate', 'batchSize', 'jobs', 'steps', 'evalExamples', 'evalEvery', 'checkpointEvery'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1) throw new Error(`pretrain: ${k} must be a positive integer (got ${s[k]})`);
   }
+  if (!(POSITION_INITS as readonly string[]).includes(s.positionInit)) throw new Error(`pretrain: position init must be one of ${POSITION_INITS.join(', ')} (got ${s.positionInit})`);
   if (!(s.dropout >= 0 && s.dropout < 1)) throw new Error(`pretrain: dropout must be in [0, 1) (got ${s.dropout})`);
   if (!(s.lr > 0)) throw new Error(`pretrain: lr must be positive (got ${s.lr})`);
   if (!fs.existsSync(s.vocabFile)) throw new Error(`${s.vocabFile}: vocabulary not found (make one with \`fisherlab train-vocab\`)`);

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
 import { unigramBaseline } from '../lib/mlm-eval';
 import * as tf from '@tensorflow/tfjs';
-import { PRETRAIN_DEFAULTS, pretrainProblem, wallSeconds } from '../lib/pretrain';
+import { PRETRAIN_DEFAULTS, pretrainProblem, sinusoidalPositions, wallSeconds } from '../lib/pretrain';
 import { readSafetensors } from '../lib/safetensors';
 import { benefitVerdict, modelCard } from '../lib/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/finetune';
@@ -78,6 +78,30 @@ describe('pretraining', function () {
     expect(report.heldOut.model.loss).to.be.below(report.heldOut.untrained.loss);
   });
 
+  it('sinusoidal position init: Vaswani et al.\'s table at the root mean square of BERT\'s init, in the model', () => {
+    const table = sinusoidalPositions(16, 8, 2);
+    expect(table[1 * 8 + 0]).to.be.closeTo(2 * Math.sin(1), 1e-6);
+    expect(table[1 * 8 + 1]).to.be.closeTo(2 * Math.cos(1), 1e-6);
+    expect(table[3 * 8 + 2]).to.be.closeTo(2 * Math.sin(3 / 10000 ** (2 / 8)), 1e-6);
+    expect(table[5 * 8 + 7]).to.be.closeTo(2 * Math.cos(5 / 10000 ** (6 / 8)), 1e-6);
+    const settings = {
+      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, heldOutFraction: 0.2,
+    };
+    const name = 'bert.embeddings.position_embeddings.weight';
+    const sinusoidal = pretrainProblem({ ...settings, positionInit: 'sinusoidal' }).newModel();
+    const normal = pretrainProblem(settings).newModel();
+    const got = sinusoidal.toWeights().get(name)!.data;
+    expect(Array.from(got)).to.deep.equal(Array.from(sinusoidalPositions(16, 16, Math.SQRT2 * 0.02)));
+    const rms = (a: Float32Array) => Math.sqrt(a.reduce((x, v) => x + v * v, 0) / a.length);
+    expect(rms(got)).to.be.closeTo(0.02, 0.002);
+    expect(rms(normal.toWeights().get(name)!.data)).to.be.closeTo(0.02, 0.003);
+    // nothing else changes
+    for (const [n, w] of normal.toWeights()) if (n !== name) expect(w.data).to.deep.equal(sinusoidal.toWeights().get(n)!.data);
+    sinusoidal.dispose();
+    normal.dispose();
+  });
+
   it('splits a batch into shards whose losses and gradients add up to the whole batch\'s', () => {
     const settings = {
       ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
@@ -133,7 +157,7 @@ describe('pretraining', function () {
     expect(card).to.contain(`| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`);
     expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
-    expect(card).to.contain('--dropout 0.05 --jobs 1 --seed 0');
+    expect(card).to.contain('--dropout 0.05 --position-init normal --jobs 1 --seed 0');
     expect(card).to.contain('| dropout | 0.05 at every site while pretraining');
     // the pretraining dropout is a training setting: the saved config keeps BERT's 0.1 for fine-tuning
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { outputDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
-import { pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../pretrain';
+import { POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../pretrain';
 import type { ShardReply, ShardRequest } from '../shard-processes';
 import { formatDuration } from '../progress';
 
@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'model folder to write at the end')
     .option('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, .txt/.jsonl files or folders', PRETRAIN_DEFAULTS.corpus)
     .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>)')
+    .addOption(new Option('--position-init <kind>', 'initial position embeddings: BERT\'s normal init, or the sinusoidal table at the same scale (learned either way)').choices([...POSITION_INITS]).default(PRETRAIN_DEFAULTS.positionInit))
     .option('--stop-after <n>', 'stop after this many steps (a checkpoint is saved); run again to continue');
   for (const [key, flags, help] of NUMBERS) cmd.addOption(new Option(flags, help).default(String(PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS])));
   cmd.addHelpText('after', '\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME');
@@ -48,7 +49,7 @@ export function register(program: Command): void {
       if (!Number.isFinite(v)) throw new Error(`${flag}: "${opts[k]}" is not a number`);
       return v;
     };
-    const settings = { corpus: opts.corpus, vocabFile: opts.vocab } as PretrainSettings;
+    const settings = { corpus: opts.corpus, vocabFile: opts.vocab, positionInit: opts.positionInit } as PretrainSettings;
     for (const [key, flags] of NUMBERS) (settings as unknown as Record<string, number>)[key] = num(key, flags.split(' ')[0]);
     await initBackend();
     const runDir = opts.runDir ?? path.join(outputDir(), 'pretrain', path.basename(path.resolve(opts.out)));
