@@ -1,6 +1,6 @@
 /** MODEL.md for a model fisherlab pretrained: written from its pretrain report and SST-2 check, never by hand. */
 import type { BenefitReport } from './pretraining-benefit';
-import type { PretrainReport } from './pretrain';
+import type { PretrainReport, PretrainSettings } from './pretrain';
 import { formatDuration } from './progress';
 
 /** Parameters of Hugging Face's BertForMaskedLM for bert-base-uncased. */
@@ -53,8 +53,8 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `| epochs | ${r.epochs.toFixed(2)} |`,
     `| tokens seen | ${int(r.tokensSeen)} |`,
     `| optimizer | AdamW, peak lr ${s.lr}, ${s.warmupSteps} warm-up steps then linear decay to 0, weight decay ${s.weightDecay}, gradient clipping at norm 1 |`,
-    '| masking | 15% of tokens; 80% [MASK], 10% random, 10% unchanged (at least one per sequence) |',
-    `| initialization | BERT's: N(0, 0.02²) weights${(s.positionInit ?? 'normal') === 'sinusoidal' ? ', except the position embeddings: the sinusoidal table of Vaswani et al. at the same root mean square (then learned)' : ''} |`,
+    `| masking | ${Math.round((s.maskProbability ?? 0.15) * 100)}% of tokens${(s.maskProbability ?? 0.15) !== 0.15 ? ' (Wettig et al., 2023: more signal per step; the held-out evaluation masks 15%)' : ''}; 80% [MASK], 10% random, 10% unchanged (at least one per sequence) |`,
+    `| initialization | ${initialization(s)} |`,
     `| dropout | ${s.dropout ?? 0.1} at every site while pretraining (config.json keeps 0.1 for fine-tuning) |`,
     `| seed | ${s.seed} |`,
     `| wall time | ${formatDuration(r.wallSeconds)} on 2 CPU cores (TensorFlow.js wasm; ${(s.jobs ?? 1) > 1 ? `each batch split over ${s.jobs} processes of one thread` : 'one thread'}) |`,
@@ -106,7 +106,8 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `npx fisherlab train-vocab --corpus ${s.corpus} --vocab-size 8192 --held-out ${s.heldOutFraction} --seed ${s.seed} --output ${s.vocabFile}`,
     `npx fisherlab pretrain --corpus ${s.corpus} --vocab ${s.vocabFile} --out data/models/${name} \\`,
     `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength} \\`,
-    `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --dropout ${s.dropout ?? 0.1} --position-init ${s.positionInit ?? 'normal'} --jobs ${s.jobs ?? 1} --seed ${s.seed} \\`,
+    `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --dropout ${s.dropout ?? 0.1} --mask-probability ${s.maskProbability ?? 0.15} \\`,
+    `  --initializer-range ${s.initializerRange ?? 0.02} --position-init ${s.positionInit ?? 'normal'} --attention-init ${s.attentionInit ?? 'normal'} --jobs ${s.jobs ?? 1} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
     `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` --check-sst2 --seeds ${benefits[0].seeds.join(',')} --max-train ${benefits.map((b) => b.settings.maxTrainExamples).join(',')} --lrs ${benefits[0].lrs.join(',')}` : ''}`,
     '```',
@@ -127,4 +128,12 @@ export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'summary'>): str
   if (diff > 2 * se) return `Pretrained weights beat a random initialization by ${d}: pretraining put knowledge in the weights.`;
   if (diff < -2 * se) return `A random initialization does better than the pretrained weights, by ${d.replace('-', '')}: this pretraining run did not help.`;
   return `Pretrained minus random: ${d}, within twice its standard error: **no clear benefit from this pretraining run**.`;
+}
+
+/** The initialization row of the training table. */
+function initialization(s: Partial<PretrainSettings>): string {
+  const parts = [`N(0, ${s.initializerRange ?? 0.02}²) weights, zero biases, unit LayerNorms`];
+  if ((s.positionInit ?? 'normal') === 'sinusoidal') parts.push('position embeddings from the sinusoidal table of Vaswani et al. at the same root mean square (then learned)');
+  if ((s.attentionInit ?? 'normal') === 'mimetic') parts.push('each key weight equal to its query weight (mimetic, Trockman and Kolter 2023)');
+  return parts.join('; ');
 }

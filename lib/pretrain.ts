@@ -37,6 +37,12 @@ export interface PretrainSettings {
    * scaled to the same root mean square); either way they are then learned.
    */
   positionInit: PositionInit;
+  /** Share of tokens selected for the masked-LM loss in training (BERT: 0.15; the held-out evaluation always uses 0.15). */
+  maskProbability: number;
+  /** `mimetic`: each key weight starts equal to its query weight, so initial attention follows similarity (Trockman and Kolter, 2023). */
+  attentionInit: AttentionInit;
+  /** Standard deviation of the initial weights (config.json's initializer_range; BERT's 0.02 was set for hidden size 768). */
+  initializerRange: number;
   /** Processes that share each batch (data parallelism); part of the settings because it changes the dropout masks and rounding. */
   jobs: number;
   seed: number;
@@ -47,6 +53,8 @@ export interface PretrainSettings {
 
 export const POSITION_INITS = ['normal', 'sinusoidal'] as const;
 export type PositionInit = (typeof POSITION_INITS)[number];
+export const ATTENTION_INITS = ['normal', 'mimetic'] as const;
+export type AttentionInit = (typeof ATTENTION_INITS)[number];
 
 /** Vaswani et al.'s position table [n, d] (sin at even, cos at odd columns), times `scale`. */
 export function sinusoidalPositions(n: number, d: number, scale: number): Float32Array {
@@ -76,6 +84,9 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainSettings, 'vocabFile'> = {
   weightDecay: 0.01,
   dropout: 0.1,
   positionInit: 'normal',
+  initializerRange: 0.02,
+  attentionInit: 'normal',
+  maskProbability: 0.15,
   jobs: 1,
   seed: 0,
   evalExamples: 512,
@@ -133,7 +144,7 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
   const config = parseConfig({
     vocab_size: tokenizer.vocabSize, hidden_size: settings.hidden, num_hidden_layers: settings.layers,
     num_attention_heads: settings.heads, intermediate_size: settings.intermediate,
-    max_position_embeddings: settings.maxLength, type_vocab_size: 2, pad_token_id: tokenizer.padId,
+    max_position_embeddings: settings.maxLength, type_vocab_size: 2, pad_token_id: tokenizer.padId, initializer_range: settings.initializerRange,
   });
   const stepsPerEpoch = Math.ceil(sequences.length / settings.batchSize);
   let cachedEpoch = -1;
@@ -156,11 +167,17 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
         // sin and cos have root mean square 1/√2: scaled by √2·initializer_range, the table has the rms of BERT's init
         model.assignWeights(new Map([['bert.embeddings.position_embeddings.weight', { shape, data: sinusoidalPositions(shape[0], shape[1], Math.SQRT2 * config.initializer_range) }]]));
       }
+      if (settings.attentionInit === 'mimetic') {
+        const w = model.toWeights();
+        for (let l = 0; l < config.num_hidden_layers; l++) {
+          model.assignWeights(new Map([[`bert.encoder.layer.${l}.attention.self.key.weight`, w.get(`bert.encoder.layer.${l}.attention.self.query.weight`)!]]));
+        }
+      }
       return model;
     },
     shardLoss: (model, step, seed, shard) => {
       const { epoch, indices } = batchAt(step);
-      const examples = indices.map((i) => maskedExample(sequences[i], i, epoch, settings.seed, vocab));
+      const examples = indices.map((i) => maskedExample(sequences[i], i, epoch, settings.seed, { ...vocab, probability: settings.maskProbability }));
       if (shard.count === 1) {
         const { batch, labels } = collate(examples, vocab.padId);
         return model.maskedLmLoss(batch, labels, { training: true, seed });
@@ -248,8 +265,11 @@ function checkSettings(s: PretrainSettings, runDir: string): void {
   for (const k of ['maxLength', 'layers', 'hidden', 'heads', 'intermediate', 'batchSize', 'jobs', 'steps', 'evalExamples', 'evalEvery', 'checkpointEvery'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1) throw new Error(`pretrain: ${k} must be a positive integer (got ${s[k]})`);
   }
+  if (!(ATTENTION_INITS as readonly string[]).includes(s.attentionInit)) throw new Error(`pretrain: attention init must be one of ${ATTENTION_INITS.join(', ')} (got ${s.attentionInit})`);
+  if (!(s.maskProbability > 0 && s.maskProbability < 1)) throw new Error(`pretrain: mask probability must be in (0, 1) (got ${s.maskProbability})`);
   if (!(POSITION_INITS as readonly string[]).includes(s.positionInit)) throw new Error(`pretrain: position init must be one of ${POSITION_INITS.join(', ')} (got ${s.positionInit})`);
   if (!(s.dropout >= 0 && s.dropout < 1)) throw new Error(`pretrain: dropout must be in [0, 1) (got ${s.dropout})`);
+  if (!(s.initializerRange > 0)) throw new Error(`pretrain: initializer range must be positive (got ${s.initializerRange})`);
   if (!(s.lr > 0)) throw new Error(`pretrain: lr must be positive (got ${s.lr})`);
   if (!fs.existsSync(s.vocabFile)) throw new Error(`${s.vocabFile}: vocabulary not found (make one with \`fisherlab train-vocab\`)`);
   const file = path.join(runDir, 'settings.json');

@@ -63,18 +63,19 @@ export class ShardProcesses implements RemoteShards {
     return pool;
   }
 
-  /** The gradients of shards 1..count-1 of step `step` at `weights`, in shard order. */
-  async gradients(step: number, seed: number, weights: Map<string, Float32Array>): Promise<ShardGradient[]> {
-    const request: ShardRequest = { step, seed, weights };
-    const replies = this.children.map((child, i) => {
-      const reply = this.next(i);
-      child.send(request);
-      return reply;
-    });
-    return (await Promise.all(replies)).map((r) => {
+  /** Sends step `step` at `weights` to every child; `gradients` gives shards 1..count-1 in shard order. */
+  request(step: number, seed: number, weights: Map<string, Float32Array>): { sent: Promise<void>; gradients: Promise<ShardGradient[]> } {
+    const message: ShardRequest = { step, seed, weights };
+    const replies = this.children.map((_, i) => this.next(i));
+    const sent = Promise.all(this.children.map((child) => new Promise<void>((resolve, reject) => {
+      child.send(message, (e) => (e ? reject(e) : resolve()));
+    }))).then(() => undefined);
+    const gradients = Promise.all(replies).then((rs) => rs.map((r) => {
       if (r.ready) throw new Error('pretrain: a shard process answered out of turn');
       return { loss: r.loss, grads: r.grads };
-    });
+    }));
+    gradients.catch(() => {}); // marked handled: the caller awaits `sent` first and may stop there on an error
+    return { sent, gradients };
   }
 
   /** Stops the children. */

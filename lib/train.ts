@@ -28,7 +28,8 @@ export interface ShardGradient {
 export interface RemoteShards {
   /** Shards per step, including shard 0 (computed in this process). */
   count: number;
-  gradients(step: number, seed: number, weights: Map<string, Float32Array>): Promise<ShardGradient[]>;
+  /** Sends the step to the other processes: `sent` settles once the requests are written, `gradients` with their answers. */
+  request(step: number, seed: number, weights: Map<string, Float32Array>): { sent: Promise<void>; gradients: Promise<ShardGradient[]> };
 }
 
 export interface TrainOptions {
@@ -139,12 +140,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   while (step < end) {
     const lr = linearSchedule(step, o.lr, warmup, o.totalSteps);
     const stepSeed = mixSeed(seed, step);
-    const pending = o.remote?.gradients(step, stepSeed, new Map(params.map(([name, v]) => [name, v.dataSync() as Float32Array])));
+    const pending = o.remote?.request(step, stepSeed, new Map(params.map(([name, v]) => [name, v.dataSync() as Float32Array])));
+    // the requests must leave before this process blocks on its own shard, or the others would wait for it
+    if (pending) await pending.sent;
     const { value, grads } = tf.variableGrads(() => o.lossAt(step, stepSeed, { index: 0, count: o.remote?.count ?? 1 }), params.map(([, v]) => v));
     let loss = value.dataSync()[0];
     value.dispose();
     const named = new Map(params.map(([name, v]) => [name, grads[v.name]]));
-    for (const shard of pending ? await pending : []) {
+    for (const shard of pending ? await pending.gradients : []) {
       loss += shard.loss;
       for (const [name, g] of named) {
         named.set(name, tf.tidy(() => tf.add(g, tf.tensor(shard.grads.get(name)!, g.shape))));

@@ -13,6 +13,7 @@ import { benefitVerdict, modelCard } from '../lib/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/finetune';
 import { meanStd, summarizeRuns } from '../lib/pretraining-benefit';
 import { setupBackend } from './helpers';
+import { maskedExample } from '../lib/mlm-data';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 const SENTENCES = [
@@ -102,6 +103,52 @@ describe('pretraining', function () {
     normal.dispose();
   });
 
+  it('mimetic attention init: every key weight starts equal to its query weight, nothing else moves', () => {
+    const settings = {
+      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 2, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, heldOutFraction: 0.2,
+    };
+    const mimetic = pretrainProblem({ ...settings, attentionInit: 'mimetic' }).newModel().toWeights();
+    const normal = pretrainProblem(settings).newModel().toWeights();
+    for (const l of [0, 1]) {
+      const q = `bert.encoder.layer.${l}.attention.self.query.weight`;
+      const k = `bert.encoder.layer.${l}.attention.self.key.weight`;
+      expect(mimetic.get(k)!.data).to.deep.equal(normal.get(q)!.data);
+      expect(normal.get(k)!.data).to.not.deep.equal(normal.get(q)!.data);
+    }
+    for (const [n, w] of normal) if (!n.includes('attention.self.key.weight')) expect(mimetic.get(n)!.data, n).to.deep.equal(w.data);
+  });
+
+  it('masks the training batches at --mask-probability', () => {
+    const settings = {
+      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, heldOutFraction: 0.2, batchSize: 64,
+    };
+    const share = (p: number) => {
+      const problem = pretrainProblem({ ...settings, maskProbability: p });
+      const { epoch, indices } = problem.batchAt(0);
+      let masked = 0;
+      let tokens = 0;
+      for (const i of indices) {
+        const e = maskedExample(problem.sequences[i], i, epoch, settings.seed, { ...problem.vocab, probability: p });
+        masked += e.labels.filter((x) => x !== -100).length;
+        tokens += e.labels.length - 1; // [CLS] is never chosen
+      }
+      return masked / tokens;
+    };
+    expect(share(0.4)).to.be.closeTo(0.4, 0.06);
+    expect(share(0.15)).to.be.closeTo(0.15, 0.05);
+    // the loss of a step uses those masks: at p = 0.4 it differs from p = 0.15 on the same weights
+    const loss = (p: number) => {
+      const problem = pretrainProblem({ ...settings, maskProbability: p });
+      const model = problem.newModel();
+      const l = tf.tidy(() => problem.shardLoss(model, 0, 1, { index: 0, count: 1 }).dataSync()[0]);
+      model.dispose();
+      return l;
+    };
+    expect(loss(0.4)).to.not.equal(loss(0.15));
+  });
+
   it('splits a batch into shards whose losses and gradients add up to the whole batch\'s', () => {
     const settings = {
       ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
@@ -157,7 +204,8 @@ describe('pretraining', function () {
     expect(card).to.contain(`| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`);
     expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
-    expect(card).to.contain('--dropout 0.05 --position-init normal --jobs 1 --seed 0');
+    expect(card).to.contain('--dropout 0.05 --mask-probability 0.15');
+    expect(card).to.contain('--initializer-range 0.02 --position-init normal --attention-init normal --jobs 1 --seed 0');
     expect(card).to.contain('| dropout | 0.05 at every site while pretraining');
     // the pretraining dropout is a training setting: the saved config keeps BERT's 0.1 for fine-tuning
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { outputDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
-import { POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../pretrain';
+import { ATTENTION_INITS, POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../pretrain';
 import type { ShardReply, ShardRequest } from '../shard-processes';
 import { formatDuration } from '../progress';
 
@@ -21,6 +21,8 @@ const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['weightDecay', '--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)'],
   ['dropout', '--dropout <p>', 'dropout probability at every site while pretraining (the saved config keeps 0.1 for fine-tuning)'],
   ['jobs', '--jobs <n>', 'processes that share each batch (data parallelism: 2 uses both cores here; the result depends on it)'],
+  ['initializerRange', '--initializer-range <x>', 'standard deviation of the initial weights (BERT\'s 0.02 suits hidden size 768)'],
+  ['maskProbability', '--mask-probability <p>', 'share of tokens selected for the masked-LM loss in training (held-out evaluation: 0.15)'],
   ['seed', '--seed <n>', 'seed of initialization, data order, masks and dropout'],
   ['heldOutFraction', '--held-out-fraction <x>', 'share of documents held out for evaluation'],
   ['evalExamples', '--eval-examples <n>', 'held-out sequences in the fixed evaluation set'],
@@ -40,6 +42,7 @@ export function register(program: Command): void {
     .option('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, .txt/.jsonl files or folders', PRETRAIN_DEFAULTS.corpus)
     .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>)')
     .addOption(new Option('--position-init <kind>', 'initial position embeddings: BERT\'s normal init, or the sinusoidal table at the same scale (learned either way)').choices([...POSITION_INITS]).default(PRETRAIN_DEFAULTS.positionInit))
+    .addOption(new Option('--attention-init <kind>', 'initial attention: BERT\'s normal init, or mimetic (each key weight starts equal to its query weight, so attention starts by similarity)').choices([...ATTENTION_INITS]).default(PRETRAIN_DEFAULTS.attentionInit))
     .option('--stop-after <n>', 'stop after this many steps (a checkpoint is saved); run again to continue');
   for (const [key, flags, help] of NUMBERS) cmd.addOption(new Option(flags, help).default(String(PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS])));
   cmd.addHelpText('after', '\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME');
@@ -49,7 +52,7 @@ export function register(program: Command): void {
       if (!Number.isFinite(v)) throw new Error(`${flag}: "${opts[k]}" is not a number`);
       return v;
     };
-    const settings = { corpus: opts.corpus, vocabFile: opts.vocab, positionInit: opts.positionInit } as PretrainSettings;
+    const settings = { corpus: opts.corpus, vocabFile: opts.vocab, positionInit: opts.positionInit, attentionInit: opts.attentionInit } as PretrainSettings;
     for (const [key, flags] of NUMBERS) (settings as unknown as Record<string, number>)[key] = num(key, flags.split(' ')[0]);
     await initBackend();
     const runDir = opts.runDir ?? path.join(outputDir(), 'pretrain', path.basename(path.resolve(opts.out)));
