@@ -68,6 +68,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `| **this model** | **${f3(h.model.loss)}** | **${f3(h.model.accuracy)}** |`,
     `| unigram frequency (no context) | ${f3(h.unigram.loss)} | ${f3(h.unigram.accuracy)} |`,
     `| same architecture, untrained | ${f3(h.untrained.loss)} | ${f3(h.untrained.accuracy)} |`,
+    ...(h.bigram ? [`| neighbour bigrams (the two adjacent tokens only; a contextual model should beat it) | ${f3(h.bigram.loss)} | ${f3(h.bigram.accuracy)} |`] : []),
     '',
   ];
   if (benefits.length) {

@@ -9,7 +9,7 @@ import { MASKED_LM } from './bert/parameters';
 import { writeFileAtomic } from './atomic';
 import { corpusStats, CorpusStats, Document, loadCorpus, splitCorpus } from './corpus';
 import { batchIndices, collate, fixedMaskedSet, IGNORE_INDEX, MaskedExample, maskedExample, MlmVocab, mlmVocab, packSequences } from './mlm-data';
-import { evaluateMlm, MlmMetrics, unigramBaseline } from './mlm-eval';
+import { evaluateMlm, MlmMetrics, neighbourBigramBaseline, unigramBaseline } from './mlm-eval';
 import { Tokenizer } from './tokenizer';
 import { mixSeed } from './random';
 import { ShardProcesses } from './shard-processes';
@@ -104,7 +104,7 @@ export interface PretrainReport {
   tokensSeen: number;
   /** Wall time over all sittings, seconds. */
   wallSeconds: number;
-  heldOut: { model: MlmMetrics; untrained: MlmMetrics; unigram: MlmMetrics };
+  heldOut: { model: MlmMetrics; untrained: MlmMetrics; unigram: MlmMetrics; bigram?: MlmMetrics };
 }
 
 export interface PretrainRun {
@@ -239,7 +239,12 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
     epochs: settings.steps / stepsPerEpoch,
     tokensSeen,
     wallSeconds: wallSeconds(result.log),
-    heldOut: { model: evaluateMlm(model, evalSet, vocab.padId), untrained, unigram: unigramBaseline(sequences, evalSet, vocab.vocabSize, vocab.specialIds) },
+    heldOut: {
+      model: evaluateMlm(model, evalSet, vocab.padId),
+      untrained,
+      unigram: unigramBaseline(sequences, evalSet, vocab.vocabSize, vocab.specialIds),
+      bigram: neighbourBigramBaseline(sequences, evalSet, vocab.vocabSize, vocab.specialIds),
+    },
   };
   saveBert(run.out, model, { vocabFile: settings.vocabFile }, { fisherlab_pretrain: JSON.stringify(settings) });
   writeFileAtomic(path.join(run.out, 'pretrain-report.json'), JSON.stringify(report, null, 1) + '\n');

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
-import { unigramBaseline } from '../lib/mlm-eval';
+import { neighbourBigramBaseline, unigramBaseline } from '../lib/mlm-eval';
 import * as tf from '@tensorflow/tfjs';
 import { PRETRAIN_DEFAULTS, pretrainProblem, sinusoidalPositions, wallSeconds } from '../lib/pretrain';
 import { readSafetensors } from '../lib/safetensors';
@@ -203,6 +203,7 @@ describe('pretraining', function () {
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'pretrain-report.json'), 'utf8'));
     expect(card).to.contain(`| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`);
     expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
+    expect(card).to.contain(`contextual model should beat it) | ${report.heldOut.bigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
     expect(card).to.contain('--dropout 0.05 --mask-probability 0.15');
     expect(card).to.contain('--initializer-range 0.02 --position-init normal --attention-init normal --jobs 1 --seed 0');
@@ -238,6 +239,17 @@ describe('pretraining', function () {
     expect(m.maskedTokens).to.equal(3);
     expect(m.loss).to.be.closeTo(-(Math.log(4 / 8) + Math.log(2 / 8) + Math.log(1 / 8)) / 3, 1e-12);
     expect(m.accuracy).to.be.closeTo(1 / 3, 1e-12);
+  });
+
+  it('neighbour-bigram baseline: the mean of left and right bigrams interpolated with the unigram, by hand', () => {
+    // unigram (add-one, specials 0 and 1 excluded): 2 → 3/8, 3 → 2/8, 4 → 2/8, 5 → 1/8
+    // position 2 of the first example: left context 2 (followed by 3 and 4 once each), right context 4 (preceded by 2 once)
+    //   p(3) = ½(0.7·½ + 0.3·¼) + ½(0.3·¼) = 0.25, p(2) = ½(0.3·⅜) + ½(0.7 + 0.3·⅜) = 0.4625: guesses 2, wrong
+    // position 0 of the second: only a right context, 5, never seen: the unigram, p(2) = 3/8, guesses 2, right
+    const m = neighbourBigramBaseline([[0, 2, 3, 2, 4]], [{ input_ids: [0, 2, 1, 4], labels: [-100, -100, 3, -100] }, { input_ids: [2, 5], labels: [2, -100] }], 6, new Set([0, 1]));
+    expect(m.maskedTokens).to.equal(2);
+    expect(m.loss).to.be.closeTo((Math.log(4) + Math.log(8 / 3)) / 2, 1e-12);
+    expect(m.accuracy).to.equal(0.5);
   });
 
   it('adds the wall time of every sitting', () => {

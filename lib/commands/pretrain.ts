@@ -70,7 +70,7 @@ export function register(program: Command): void {
     if (report) {
       const h = report.heldOut;
       console.log(`wrote ${opts.out}: ${report.steps} steps, ${report.tokensSeen.toLocaleString('en-US')} tokens, ${formatDuration(report.wallSeconds)}`);
-      console.log(`held-out MLM loss ${h.model.loss.toFixed(3)} (untrained ${h.untrained.loss.toFixed(3)}, unigram ${h.unigram.loss.toFixed(3)}); accuracy ${h.model.accuracy.toFixed(3)} (untrained ${h.untrained.accuracy.toFixed(3)}, unigram ${h.unigram.accuracy.toFixed(3)})`);
+      console.log(`held-out MLM loss ${h.model.loss.toFixed(3)} (untrained ${h.untrained.loss.toFixed(3)}, unigram ${h.unigram.loss.toFixed(3)}, neighbour bigrams ${h.bigram!.loss.toFixed(3)}); accuracy ${h.model.accuracy.toFixed(3)} (untrained ${h.untrained.accuracy.toFixed(3)}, unigram ${h.unigram.accuracy.toFixed(3)})`);
     }
   });
 }
