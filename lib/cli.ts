@@ -4,6 +4,7 @@ import { Command } from 'commander';
 /** Subcommand modules; each exports `register(program)`. */
 const COMMANDS = [
   () => import('./commands/info'),
+  () => import('./commands/attention'),
   () => import('./commands/forward'),
   () => import('./commands/fill-mask'),
   () => import('./commands/download'),

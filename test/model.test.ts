@@ -68,6 +68,21 @@ describe('BERT model', () => {
     });
   }
 
+  it('attentions: every layer\'s probabilities equal the float64 reference\'s within 1e-5', () => {
+    const cfg = tinyConfig();
+    const weights = randomWeights(cfg, ALL_PARTS, 42);
+    const model = Bert.fromWeights(cfg, ALL_PARTS, weights);
+    const want = referenceForward(cfg, weights, ref).attentions!;
+    const got = model.attentions(batch);
+    expect(got).to.have.length(cfg.num_hidden_layers);
+    got.forEach((a, l) => {
+      expect(a.shape).to.deep.equal([batch.input_ids.length, cfg.num_attention_heads, batch.input_ids[0].length, batch.input_ids[0].length]);
+      expect(maxAbsDiff(a.dataSync(), want[l].flat(3))).to.be.below(1e-5);
+    });
+    tf.dispose(got);
+    model.dispose();
+  });
+
   it('masked-LM loss over masked positions only equals the reference loss', () => {
     const cfg = tinyConfig();
     const weights = randomWeights(cfg, MASKED_LM, 5);

@@ -185,7 +185,7 @@ export class Bert {
   }
 
   /** Embeddings and encoder: hidden states [B·T, H] (row-major over batch then position). */
-  private encode(batch: Batch, seed: number | undefined, taps?: Taps): tf.Tensor2D {
+  private encode(batch: Batch, seed: number | undefined, taps?: Taps, attentions?: tf.Tensor[]): tf.Tensor2D {
     const c = this.config;
     const B = batch.input_ids.length;
     const T = batch.input_ids[0]?.length ?? 0;
@@ -217,7 +217,9 @@ export class Bert {
       const v = splitHeads(this.linear(`${l}.attention.self.value`, h, taps));
       let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
       if (maskAdd) scores = tf.add(scores, maskAdd);
-      const probs = this.drop(`${l}.attention.self.dropout`, tf.softmax(scores), seed);
+      const weights = tf.softmax(scores);
+      if (attentions) attentions.push(tf.keep(weights));
+      const probs = this.drop(`${l}.attention.self.dropout`, weights, seed);
       const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * T, H]) as tf.Tensor2D;
       const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context, taps), seed);
       const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h), taps) as tf.Tensor2D;
@@ -226,6 +228,15 @@ export class Bert {
       h = this.layerNorm(`${l}.output.LayerNorm`, tf.add(out, a), taps) as tf.Tensor2D;
     }
     return h;
+  }
+
+  /** Attention probabilities of every layer in evaluation mode, [B, heads, T, T] each (Hugging Face's output_attentions); the caller disposes. */
+  attentions(batch: Batch): tf.Tensor4D[] {
+    const out: tf.Tensor[] = [];
+    tf.tidy(() => {
+      this.encode(batch, undefined, undefined, out);
+    });
+    return out as tf.Tensor4D[];
   }
 
   /** Pooler: tanh(dense(hidden state of [CLS])) → [B, H]. */

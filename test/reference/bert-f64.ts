@@ -33,6 +33,8 @@ export interface ReferenceOutputs {
   mlmLogits?: number[][][];
   /** [B][num_labels], when classifier.* is present. */
   logits?: number[][];
+  /** Attention probabilities [layer][B][head][T][T] (Hugging Face's output_attentions). */
+  attentions?: number[][][][][];
 }
 
 /** The additive attention mask for padded keys: float32's most negative value, as Hugging Face uses. */
@@ -162,7 +164,7 @@ function logSumExp(row: number[]): number {
 }
 
 /** Multi-head self-attention of one sequence x [T][H]; mask[t] = 0 removes key t. */
-function selfAttention(x: number[][], mask: number[], W: Map<string, Float64Array>, p: string, cfg: BertConfig): number[][] {
+function selfAttention(x: number[][], mask: number[], W: Map<string, Float64Array>, p: string, cfg: BertConfig, probsOut?: number[][][]): number[][] {
   const H = cfg.hidden_size;
   const heads = cfg.num_attention_heads;
   const d = H / heads;
@@ -181,6 +183,7 @@ function selfAttention(x: number[][], mask: number[], W: Map<string, Float64Arra
         scores[j] = s / Math.sqrt(d) + (mask[j] ? 0 : MASK_VALUE);
       }
       const probs = softmax(scores);
+      if (probsOut) (probsOut[h] ??= [])[i] = probs;
       for (let c = 0; c < d; c++) {
         let s = 0;
         for (let j = 0; j < T; j++) s += probs[j] * v[j][off + c];
@@ -192,12 +195,12 @@ function selfAttention(x: number[][], mask: number[], W: Map<string, Float64Arra
 }
 
 /** One BertLayer on one sequence: attention, dense + residual LayerNorm, GELU feed-forward + residual LayerNorm. */
-function encoderLayer(x: number[][], mask: number[], W: Map<string, Float64Array>, layer: number, cfg: BertConfig): number[][] {
+function encoderLayer(x: number[][], mask: number[], W: Map<string, Float64Array>, layer: number, cfg: BertConfig, probsOut?: number[][][]): number[][] {
   const H = cfg.hidden_size;
   const I = cfg.intermediate_size;
   const eps = cfg.layer_norm_eps;
   const p = `bert.encoder.layer.${layer}`;
-  const context = selfAttention(x, mask, W, p, cfg);
+  const context = selfAttention(x, mask, W, p, cfg, probsOut);
   const attn = layerNorm(add(dense(context, W, `${p}.attention.output.dense`, H, H), x), W, `${p}.attention.output.LayerNorm`, eps);
   const inter = dense(attn, W, `${p}.intermediate.dense`, I, H).map((row) => row.map(gelu));
   return layerNorm(add(dense(inter, W, `${p}.output.dense`, H, I), attn), W, `${p}.output.LayerNorm`, eps);
@@ -245,12 +248,13 @@ export function referenceForward(config: BertConfig, weights: ReferenceWeights, 
   const { types, mask } = checkedInputs(config, inputs);
   const H = config.hidden_size;
   const V = config.vocab_size;
+  const attentions = Array.from({ length: config.num_hidden_layers }, () => [] as number[][][][]);
   const lastHiddenState = inputs.inputIds.map((ids, b) => {
     let x = embed(ids, types[b], W, config);
-    for (let l = 0; l < config.num_hidden_layers; l++) x = encoderLayer(x, mask[b], W, l, config);
+    for (let l = 0; l < config.num_hidden_layers; l++) x = encoderLayer(x, mask[b], W, l, config, (attentions[l][b] = []));
     return x;
   });
-  const out: ReferenceOutputs = { lastHiddenState };
+  const out: ReferenceOutputs = { lastHiddenState, attentions };
   if (parts.pooler) {
     const first = lastHiddenState.map((x) => x[0]);
     out.pooledOutput = dense(first, W, 'bert.pooler.dense', H, H).map((row) => row.map(Math.tanh));
