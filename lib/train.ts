@@ -12,7 +12,7 @@ import { Progress } from './progress';
 import { mixSeed } from './random';
 import { readSafetensors, writeSafetensors } from './safetensors';
 
-/** One of `count` equal parts of a step's batch. */
+/** One of `count` parts of a step's batch (as equal as the batch allows). */
 export interface Shard {
   index: number;
   count: number;
@@ -155,7 +155,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
     }
     if (!Number.isFinite(loss)) {
-      tf.dispose(grads);
+      tf.dispose([...named.values()]);
       const at = ckpts?.latest();
       throw new Error(`${label}: the loss is ${loss} at step ${step}; stopped without saving it${at ? ` (the last checkpoint, step ${at.step}, is in ${at.dir})` : ''}. Try a lower learning rate.`);
     }
