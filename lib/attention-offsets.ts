@@ -1,9 +1,7 @@
 /** Does a model read word order? The attention each head gives to the tokens at fixed offsets from each query. */
 import * as tf from '@tensorflow/tfjs';
 import type { Bert } from './bert/model';
-import { loadCorpus, splitCorpus } from './corpus';
-import { pretrainingRecipe } from './fisher-samples';
-import { packSequences } from './mlm-data';
+import { pretrainingRecipe, recipeSequences } from './fisher-samples';
 import { loadTokenizer } from './tokenizer';
 
 /** One head's mean attention at each offset. */
@@ -47,8 +45,7 @@ export function attentionByOffset(model: Bert, sequences: readonly (readonly num
 /** The first `n` full-length sequences of the held-out split of a model's pretraining corpus (its pretrain-report.json recipe). */
 export function heldOutSequences(modelDir: string, n: number): number[][] {
   const recipe = pretrainingRecipe(modelDir);
-  const { heldOut } = splitCorpus(loadCorpus(recipe.corpus), { heldOutFraction: recipe.heldOutFraction, seed: recipe.splitSeed });
-  const full = packSequences(loadTokenizer(modelDir), heldOut.map((d) => d.sentences), { maxLength: recipe.maxLength }).filter((s) => s.length === recipe.maxLength);
+  const full = recipeSequences(loadTokenizer(modelDir), recipe, 'heldOut').filter((s) => s.length === recipe.maxLength);
   if (full.length === 0) throw new Error(`${modelDir}: the held-out split of ${recipe.corpus} has no sequence of ${recipe.maxLength} tokens`);
   return full.slice(0, n);
 }

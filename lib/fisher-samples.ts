@@ -8,7 +8,7 @@ import { loadCorpus, splitCorpus } from './corpus';
 import { fixedMaskedSet, MaskedExample, mlmVocab, packSequences } from './mlm-data';
 import type { Tokenizer } from './tokenizer';
 
-/** How a model was pretrained, as far as choosing its training sequences goes. */
+/** How a model was pretrained, as far as choosing its training and held-out sequences goes. */
 export interface PretrainingRecipe {
   corpus: string;
   heldOutFraction: number;
@@ -53,13 +53,18 @@ export function sampleCount(size: SampleSize, available: number): number {
   return n;
 }
 
+/** The packed sequences of one part (training or held-out split) of a recipe's corpus, as pretraining packed them. */
+export function recipeSequences(tokenizer: Tokenizer, recipe: PretrainingRecipe, part: 'train' | 'heldOut'): number[][] {
+  const split = splitCorpus(loadCorpus(recipe.corpus), { heldOutFraction: recipe.heldOutFraction, seed: recipe.splitSeed });
+  return packSequences(tokenizer, split[part].map((d) => d.sentences), { maxLength: recipe.maxLength });
+}
+
 /**
  * n of the training split's packed sequences, chosen by `seed` and masked (15%) with that seed by maskedExample,
  * in sequence order; with the number of sequences available.
  */
 export function corpusSamples(tokenizer: Tokenizer, recipe: PretrainingRecipe, size: SampleSize, seed: number): { examples: MaskedExample[]; available: number } {
-  const { train } = splitCorpus(loadCorpus(recipe.corpus), { heldOutFraction: recipe.heldOutFraction, seed: recipe.splitSeed });
-  const sequences = packSequences(tokenizer, train.map((d) => d.sentences), { maxLength: recipe.maxLength });
+  const sequences = recipeSequences(tokenizer, recipe, 'train');
   const n = sampleCount(size, sequences.length);
   const examples = fixedMaskedSet(sequences, n, seed, mlmVocab(tokenizer)).map(({ input_ids, labels }) => ({ input_ids, labels }));
   return { examples, available: sequences.length };

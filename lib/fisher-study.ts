@@ -13,15 +13,14 @@ import * as path from 'path';
 import { writeFileAtomic } from './atomic';
 import { loadBert } from './bert/load';
 import type { Bert } from './bert/model';
-import { loadCorpus, splitCorpus } from './corpus';
 import { estimateFisher, writeFisher } from './fisher';
 import { dropoutSiteScores, groupScores, tensorMeans } from './fisher-aggregate';
 import type { GroupScore, SiteScore, TensorMean } from './fisher-aggregate';
-import { pretrainingRecipe, sampleCount } from './fisher-samples';
+import { pretrainingRecipe, recipeSequences, sampleCount } from './fisher-samples';
 import type { PretrainingRecipe } from './fisher-samples';
 import { fisherStability } from './fisher-stability';
 import type { StabilityRow } from './fisher-stability';
-import { fixedMaskedSet, mlmVocab, packSequences } from './mlm-data';
+import { fixedMaskedSet, mlmVocab } from './mlm-data';
 import type { MaskedExample, SeededMaskOptions } from './mlm-data';
 import { modelFingerprint } from './models';
 import { projectRoot } from './paths';
@@ -128,8 +127,7 @@ export function studyInputs(modelDir: string, overrides: { corpus?: string; maxL
   const recipe = pretrainingRecipe(modelDir);
   if (overrides.corpus !== undefined) recipe.corpus = overrides.corpus;
   if (overrides.maxLength !== undefined) recipe.maxLength = overrides.maxLength;
-  const { train } = splitCorpus(loadCorpus(recipe.corpus), { heldOutFraction: recipe.heldOutFraction, seed: recipe.splitSeed });
-  const sequences = packSequences(tokenizer, train.map((d) => d.sentences), { maxLength: recipe.maxLength });
+  const sequences = recipeSequences(tokenizer, recipe, 'train');
   const settings = {
     model: projectPath(modelDir), model_sha256: modelFingerprint(modelDir), corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed),
     recipe: recipe.source === 'defaults' ? recipe.source : projectPath(recipe.source), masking_rate: '0.15', max_length: String(recipe.maxLength),
