@@ -38,8 +38,8 @@ function flops(from: number, n: number): { tokens: number; flops: number } {
   let tokens = 0;
   let total = 0;
   for (let step = from; step < from + n; step++) {
-    const { epoch, indices } = problem.batchAt(step);
-    const examples = indices.map((i) => maskedExample(problem.sequences[i], i, epoch, settings.seed, { ...problem.vocab, probability: settings.maskProbability }));
+    const { pool, indices, epoch, seed } = problem.batchAt(step);
+    const examples = indices.map((i) => maskedExample(pool[i], i, epoch, seed, { ...problem.vocab, probability: settings.maskProbability }));
     const T = Math.max(...examples.map((e) => e.input_ids.length)); // padded to the longest
     const masked = examples.reduce((a, e) => a + e.labels.filter((l) => l !== IGNORE_INDEX).length, 0);
     tokens += examples.reduce((a, e) => a + e.input_ids.length, 0);

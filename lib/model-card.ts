@@ -1,6 +1,6 @@
 /** MODEL.md for a model fisherlab pretrained: written from its pretrain report and SST-2 check, never by hand. */
 import type { BenefitReport } from './pretraining-benefit';
-import type { PretrainReport, PretrainSettings } from './pretrain';
+import { completeSettings, PretrainReport, PretrainSettings, shortBatchSize } from './pretrain';
 import { formatDuration } from './progress';
 
 /** Parameters of Hugging Face's BertForMaskedLM for bert-base-uncased. */
@@ -13,7 +13,7 @@ const int = (x: number) => x.toLocaleString('en-US');
 
 /** The model card's Markdown. */
 export function modelCard(name: string, r: PretrainReport, benefits: readonly BenefitReport[]): string {
-  const s = r.settings;
+  const s = completeSettings(r.settings);
   const h = r.heldOut;
   const lines = [
     `# ${name}`,
@@ -49,15 +49,17 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '',
     `| setting | value |`,
     '|---|---|',
-    `| steps × batch | ${int(r.steps)} × ${s.batchSize} sequences of ≤ ${s.maxLength} tokens (documents packed) |`,
+    s.shortSteps
+      ? `| steps × batch | ${int(s.shortSteps)} × ${shortBatchSize(s)} sequences of ≤ ${s.shortLength} tokens (sequence-length warm-up: short sequences let attention learn word order sooner), then ${int(r.steps - s.shortSteps)} × ${s.batchSize} of ≤ ${s.maxLength} (documents packed) |`
+      : `| steps × batch | ${int(r.steps)} × ${s.batchSize} sequences of ≤ ${s.maxLength} tokens (documents packed) |`,
     `| epochs | ${r.epochs.toFixed(2)} |`,
     `| tokens seen | ${int(r.tokensSeen)} |`,
     `| optimizer | AdamW, peak lr ${s.lr}, ${s.warmupSteps} warm-up steps then linear decay to 0, weight decay ${s.weightDecay}, gradient clipping at norm 1 |`,
-    `| masking | ${Math.round((s.maskProbability ?? 0.15) * 100)}% of tokens${(s.maskProbability ?? 0.15) !== 0.15 ? ' (Wettig et al., 2023: more signal per step; the held-out evaluation masks 15%)' : ''}; 80% [MASK], 10% random, 10% unchanged (at least one per sequence) |`,
+    `| masking | ${Math.round(s.maskProbability * 100)}% of tokens${s.maskProbability !== 0.15 ? ' (Wettig et al., 2023: more signal per step; the held-out evaluation masks 15%)' : ''}; 80% [MASK], 10% random, 10% unchanged (at least one per sequence) |`,
     `| initialization | ${initialization(s)} |`,
-    `| dropout | ${s.dropout ?? 0.1} at every site while pretraining (config.json keeps 0.1 for fine-tuning) |`,
+    `| dropout | ${s.dropout} at every site while pretraining (config.json keeps 0.1 for fine-tuning) |`,
     `| seed | ${s.seed} |`,
-    `| wall time | ${formatDuration(r.wallSeconds)} on 2 CPU cores (TensorFlow.js wasm; ${(s.jobs ?? 1) > 1 ? `each batch split over ${s.jobs} processes of one thread` : 'one thread'}) |`,
+    `| wall time | ${formatDuration(r.wallSeconds)} on 2 CPU cores (TensorFlow.js wasm; ${s.jobs > 1 ? `each batch split over ${s.jobs} processes of one thread` : 'one thread'}) |`,
     '',
     '## Held-out masked-LM results',
     '',
@@ -106,9 +108,9 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '```bash',
     `npx fisherlab train-vocab --corpus ${s.corpus} --vocab-size 8192 --held-out ${s.heldOutFraction} --seed ${s.seed} --output ${s.vocabFile}`,
     `npx fisherlab pretrain --corpus ${s.corpus} --vocab ${s.vocabFile} --out data/models/${name} \\`,
-    `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength} \\`,
-    `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --dropout ${s.dropout ?? 0.1} --mask-probability ${s.maskProbability ?? 0.15} \\`,
-    `  --initializer-range ${s.initializerRange ?? 0.02} --position-init ${s.positionInit ?? 'normal'} --attention-init ${s.attentionInit ?? 'normal'} --jobs ${s.jobs ?? 1} --seed ${s.seed} \\`,
+    `  --layers ${s.layers} --hidden ${s.hidden} --heads ${s.heads} --intermediate ${s.intermediate} --max-length ${s.maxLength}${s.shortSteps ? ` --short-length ${s.shortLength} --short-steps ${s.shortSteps}` : ''} \\`,
+    `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --dropout ${s.dropout} --mask-probability ${s.maskProbability} \\`,
+    `  --initializer-range ${s.initializerRange} --position-init ${s.positionInit} --attention-init ${s.attentionInit} --jobs ${s.jobs} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
     `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` --check-sst2 --seeds ${benefits[0].seeds.join(',')} --max-train ${benefits.map((b) => b.settings.maxTrainExamples).join(',')} --lrs ${benefits[0].lrs.join(',')}` : ''}`,
     '```',
@@ -132,9 +134,9 @@ export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'summary'>): str
 }
 
 /** The initialization row of the training table. */
-function initialization(s: Partial<PretrainSettings>): string {
-  const parts = [`N(0, ${s.initializerRange ?? 0.02}²) weights, zero biases, unit LayerNorms`];
-  if ((s.positionInit ?? 'normal') === 'sinusoidal') parts.push('position embeddings from the sinusoidal table of Vaswani et al. at the same root mean square (then learned)');
-  if ((s.attentionInit ?? 'normal') === 'mimetic') parts.push('each key weight equal to its query weight (mimetic, Trockman and Kolter 2023)');
+function initialization(s: PretrainSettings): string {
+  const parts = [`N(0, ${s.initializerRange}²) weights, zero biases, unit LayerNorms`];
+  if (s.positionInit === 'sinusoidal') parts.push('position embeddings from the sinusoidal table of Vaswani et al. at the same root mean square (then learned)');
+  if (s.attentionInit === 'mimetic') parts.push('each key weight equal to its query weight (mimetic, Trockman and Kolter 2023)');
   return parts.join('; ');
 }

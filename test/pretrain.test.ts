@@ -7,7 +7,7 @@ import * as path from 'path';
 import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
 import { neighbourBigramBaseline, unigramBaseline } from '../lib/mlm-eval';
 import * as tf from '@tensorflow/tfjs';
-import { PRETRAIN_DEFAULTS, pretrainProblem, sinusoidalPositions, wallSeconds } from '../lib/pretrain';
+import { completeSettings, PRETRAIN_DEFAULTS, pretrainProblem, shortBatchSize, sinusoidalPositions, wallSeconds } from '../lib/pretrain';
 import { readSafetensors } from '../lib/safetensors';
 import { benefitVerdict, modelCard } from '../lib/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/finetune';
@@ -147,6 +147,61 @@ describe('pretraining', function () {
       return l;
     };
     expect(loss(0.4)).to.not.equal(loss(0.15));
+  });
+
+  it('--short-steps: the first steps draw short sequences in batches of as many tokens, then full-length ones', () => {
+    const settings = {
+      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, shortLength: 8, shortSteps: 3, batchSize: 4, steps: 10, heldOutFraction: 0.2,
+    };
+    expect(shortBatchSize(settings)).to.equal(8);
+    const problem = pretrainProblem(settings);
+    const plain = pretrainProblem({ ...settings, shortSteps: 0 });
+    expect(plain.shortSequences).to.have.length(0);
+    expect(problem.sequences).to.deep.equal(plain.sequences);
+    const longest = (seqs: number[][]) => Math.max(...seqs.map((q) => q.length));
+    expect(longest(problem.shortSequences)).to.equal(8);
+    expect(longest(problem.sequences)).to.equal(16);
+    // packing at 8 tokens spends more [CLS]/[SEP] on the same text: about twice the sequences
+    expect(problem.shortSequences.length).to.be.within(2 * problem.sequences.length - 2, 3 * problem.sequences.length);
+    const seen = new Set<number>();
+    for (let step = 0; step < 3; step++) {
+      const b = problem.batchAt(step);
+      expect(b.pool).to.equal(problem.shortSequences);
+      expect(b.indices).to.have.length(8);
+      b.indices.forEach((i) => seen.add(i));
+    }
+    expect(seen.size).to.equal(Math.min(24, problem.shortSequences.length)); // an epoch's order: no repeats
+    // the full-length phase starts at its own first epoch: its batches are those of a run without a warm-up
+    for (let step = 3; step < 10; step++) expect(problem.batchAt(step)).to.deep.equal(plain.batchAt(step - 3));
+    const perEpoch = (n: number, b: number) => Math.ceil(n / b);
+    expect(problem.epochs(10)).to.be.closeTo(3 / perEpoch(problem.shortSequences.length, 8) + 7 / perEpoch(problem.sequences.length, 4), 1e-12);
+    expect(completeSettings({ steps: 7 }).shortSteps).to.equal(0); // runs begun before the warm-up existed had none
+  });
+
+  it('--short-steps through the CLI: resumes bitwise across the switch to full length, and the model card says how to rebuild it', () => {
+    const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
+    const args = (run: string) => pretrainArgs(dir, path.join(dir, run), path.join(dir, `model-${run}`))
+      .map((a) => (a === '150' ? '30' : a)).concat(['--short-length', '8', '--short-steps', '12']);
+    const whole = spawnSync(process.execPath, args('s1'), { encoding: 'utf8', env });
+    expect(whole.status, whole.stderr).to.equal(0);
+    expect(whole.stderr).to.match(/steps 1–12 on \d+ sequences of at most 8 tokens, 8 per batch/);
+    const first = spawnSync(process.execPath, [...args('s2'), '--stop-after', '6'], { encoding: 'utf8', env });
+    expect(first.status, first.stderr).to.equal(0);
+    const rest = spawnSync(process.execPath, args('s2'), { encoding: 'utf8', env });
+    expect(rest.status, rest.stderr).to.equal(0);
+    expect(rest.stderr).to.match(/resuming from the checkpoint at step 6/);
+    const file = (run: string) => fs.readFileSync(path.join(dir, `model-${run}`, 'model.safetensors'));
+    expect(file('s2').equals(file('s1'))).to.equal(true);
+    const bad = spawnSync(process.execPath, [...args('s3'), '--short-length', '16'], { encoding: 'utf8', env });
+    expect(bad.status).to.not.equal(0);
+    expect(bad.stderr).to.contain('short length must be in 3..max length − 1 (got 16)');
+    const card = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-s1')], { encoding: 'utf8', env });
+    expect(card.status, card.stderr).to.equal(0);
+    const md = fs.readFileSync(path.join(dir, 'model-s1', 'MODEL.md'), 'utf8');
+    expect(md).to.contain('--max-length 16 --short-length 8 --short-steps 12');
+    expect(md).to.contain('12 × 8 sequences of ≤ 8 tokens (sequence-length warm-up');
+    expect(md).to.contain('then 18 × 4 of ≤ 16');
   });
 
   it('splits a batch into shards whose losses and gradients add up to the whole batch\'s', () => {

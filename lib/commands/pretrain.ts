@@ -10,6 +10,8 @@ import { formatDuration } from '../progress';
 
 const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['layers', '--layers <n>', 'encoder layers'],
+  ['shortLength', '--short-length <n>', 'tokens per sequence during the sequence-length warm-up'],
+  ['shortSteps', '--short-steps <n>', 'first steps trained on --short-length sequences, in batches holding as many tokens (attention over fewer positions learns word order sooner); 0: none'],
   ['hidden', '--hidden <n>', 'hidden size'],
   ['heads', '--heads <n>', 'attention heads'],
   ['intermediate', '--intermediate <n>', 'feed-forward size'],
