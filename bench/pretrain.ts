@@ -11,7 +11,7 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { resolveModelDir } from '../lib/models';
-import { PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../lib/pretrain';
+import { completeSettings, pretrainProblem, PretrainSettings } from '../lib/pretrain';
 import { ShardProcesses } from '../lib/shard-processes';
 import { train } from '../lib/train';
 import { IGNORE_INDEX, maskedExample } from '../lib/mlm-data';
@@ -28,7 +28,8 @@ const backend = await initBackend({ quiet: true });
 const modelDir = resolveModelDir();
 const recipe = (JSON.parse(fs.readFileSync(path.join(modelDir, 'pretrain-report.json'), 'utf8')) as { settings: PretrainSettings }).settings;
 const settings: PretrainSettings = {
-  ...PRETRAIN_DEFAULTS, ...recipe, vocabFile: path.join(modelDir, 'vocab.txt'), batchSize: Number(values['batch-size']), dropout: 0, steps: 1000,
+  // full-length steps only: the sequence-length warm-up's short steps are cheaper
+  ...completeSettings(recipe), vocabFile: path.join(modelDir, 'vocab.txt'), batchSize: Number(values['batch-size']), dropout: 0, steps: 1000, shortSteps: 0,
 };
 const problem = pretrainProblem(settings);
 const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = problem.config;

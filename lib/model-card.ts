@@ -19,7 +19,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `# ${name}`,
     '',
     `A small BERT (${s.layers} layers, hidden ${s.hidden}, ${s.heads} heads, feed-forward ${s.intermediate}, ${int(r.parameters)} parameters) that`,
-    'fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on one CPU core (wasm backend). It is the',
+    `fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on ${s.jobs > 1 ? `${s.jobs} CPU cores` : 'one CPU core'} (wasm backend). It is the`,
     'default model of every fisherlab notebook and command, and its corpus plays the role of the paper\'s pretraining corpus',
     '(Simple English Wikipedia) for Fisher information and loss landscapes. It is a teaching and research stand-in for',
     `bert-base-uncased, not a substitute: BertForMaskedLM-base has ${Math.round(BERT_BASE_PARAMETERS / r.parameters)}× its parameters and saw ${Math.round(BERT_BASE_TOKENS / r.tokensSeen).toLocaleString('en-US')}× its`,

@@ -82,31 +82,34 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainSettings, 'vocabFile'> = {
   heldOutFraction: 0.05,
   maxLength: 128,
   shortLength: 16,
-  shortSteps: 0,
+  shortSteps: 2000,
   layers: 4,
   hidden: 128,
   heads: 2,
   intermediate: 512,
-  batchSize: 64,
-  steps: 4000,
+  batchSize: 16,
+  steps: 5000,
   lr: 1e-3,
-  warmupSteps: 200,
+  warmupSteps: 400,
   weightDecay: 0.01,
-  dropout: 0.1,
-  positionInit: 'normal',
-  initializerRange: 0.02,
-  attentionInit: 'normal',
+  dropout: 0,
+  positionInit: 'sinusoidal',
+  initializerRange: 0.05,
+  attentionInit: 'mimetic',
   maskProbability: 0.15,
-  jobs: 1,
+  jobs: 2,
   seed: 0,
   evalExamples: 512,
   evalEvery: 500,
   checkpointEvery: 100,
 };
 
+/** The share of the steps `fisherlab pretrain` spends on short sequences unless told (the embedded model's 2,000 of 5,000). */
+export const SHORT_STEPS_SHARE = 0.4;
+
 /** What runs begun before a setting existed used for it: their settings.json and reports lack the key. */
 const BEFORE_SETTING: Partial<PretrainSettings> = {
-  shortSteps: 0, dropout: 0.1, positionInit: 'normal', maskProbability: 0.15, attentionInit: 'normal', initializerRange: 0.02, jobs: 1,
+  shortLength: 16, shortSteps: 0, dropout: 0.1, positionInit: 'normal', initializerRange: 0.02, attentionInit: 'normal', maskProbability: 0.15, jobs: 1,
 };
 
 /** A run's saved settings with every key: those it predates take the value the run used. */

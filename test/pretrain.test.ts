@@ -26,6 +26,7 @@ function pretrainArgs(dir: string, runDir: string, out: string): string[] {
     CLI, 'pretrain', '--corpus', path.join(dir, 'corpus.txt'), '--vocab', path.join(dir, 'vocab.txt'), '--out', out, '--run-dir', runDir,
     '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '32', '--max-length', '16', '--batch-size', '4',
     '--steps', '150', '--warmup-steps', '10', '--checkpoint-every', '3', '--eval-every', '50', '--eval-examples', '4', '--held-out-fraction', '0.2', '--dropout', '0.05',
+    '--short-steps', '0', '--jobs', '1',
   ];
 }
 
@@ -86,8 +87,8 @@ describe('pretraining', function () {
     expect(table[3 * 8 + 2]).to.be.closeTo(2 * Math.sin(3 / 10000 ** (2 / 8)), 1e-6);
     expect(table[5 * 8 + 7]).to.be.closeTo(2 * Math.cos(5 / 10000 ** (6 / 8)), 1e-6);
     const settings = {
-      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, heldOutFraction: 0.2,
+      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, heldOutFraction: 0.2, initializerRange: 0.02, positionInit: 'normal' as const, attentionInit: 'normal' as const,
     };
     const name = 'bert.embeddings.position_embeddings.weight';
     const sinusoidal = pretrainProblem({ ...settings, positionInit: 'sinusoidal' }).newModel();
@@ -105,8 +106,8 @@ describe('pretraining', function () {
 
   it('mimetic attention init: every key weight starts equal to its query weight, nothing else moves', () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 2, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, heldOutFraction: 0.2,
+      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 2, hidden: 16, heads: 2,
+      intermediate: 32, maxLength: 16, heldOutFraction: 0.2, attentionInit: 'normal' as const,
     };
     const mimetic = pretrainProblem({ ...settings, attentionInit: 'mimetic' }).newModel().toWeights();
     const normal = pretrainProblem(settings).newModel().toWeights();
@@ -121,7 +122,7 @@ describe('pretraining', function () {
 
   it('masks the training batches at --mask-probability', () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
       intermediate: 32, maxLength: 16, heldOutFraction: 0.2, batchSize: 64,
     };
     const share = (p: number) => {
@@ -206,7 +207,7 @@ describe('pretraining', function () {
 
   it('splits a batch into shards whose losses and gradients add up to the whole batch\'s', () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
+      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
       intermediate: 32, maxLength: 16, batchSize: 5, dropout: 0, heldOutFraction: 0.2,
     };
     const problem = pretrainProblem(settings);
@@ -261,7 +262,7 @@ describe('pretraining', function () {
     expect(card).to.contain(`contextual model should beat it) | ${report.heldOut.bigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
     expect(card).to.contain('--dropout 0.05 --mask-probability 0.15');
-    expect(card).to.contain('--initializer-range 0.02 --position-init normal --attention-init normal --jobs 1 --seed 0');
+    expect(card).to.contain('--initializer-range 0.05 --position-init sinusoidal --attention-init mimetic --jobs 1 --seed 0');
     expect(card).to.contain('| dropout | 0.05 at every site while pretraining');
     // the pretraining dropout is a training setting: the saved config keeps BERT's 0.1 for fine-tuning
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));

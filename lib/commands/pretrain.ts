@@ -4,14 +4,13 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { outputDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
-import { ATTENTION_INITS, POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings } from '../pretrain';
+import { ATTENTION_INITS, POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings, SHORT_STEPS_SHARE } from '../pretrain';
 import type { ShardReply, ShardRequest } from '../shard-processes';
 import { formatDuration } from '../progress';
 
 const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['layers', '--layers <n>', 'encoder layers'],
   ['shortLength', '--short-length <n>', 'tokens per sequence during the sequence-length warm-up'],
-  ['shortSteps', '--short-steps <n>', 'first steps trained on --short-length sequences, in batches holding as many tokens (attention over fewer positions learns word order sooner); 0: none'],
   ['hidden', '--hidden <n>', 'hidden size'],
   ['heads', '--heads <n>', 'attention heads'],
   ['intermediate', '--intermediate <n>', 'feed-forward size'],
@@ -45,6 +44,7 @@ export function register(program: Command): void {
     .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>)')
     .addOption(new Option('--position-init <kind>', 'initial position embeddings: BERT\'s normal init, or the sinusoidal table at the same scale (learned either way)').choices([...POSITION_INITS]).default(PRETRAIN_DEFAULTS.positionInit))
     .addOption(new Option('--attention-init <kind>', 'initial attention: BERT\'s normal init, or mimetic (each key weight starts equal to its query weight, so attention starts by similarity)').choices([...ATTENTION_INITS]).default(PRETRAIN_DEFAULTS.attentionInit))
+    .option('--short-steps <n>', `first steps trained on --short-length sequences, in batches holding as many tokens (attention over fewer positions learns word order sooner); 0: none (default: ${SHORT_STEPS_SHARE * 100}% of --steps)`)
     .option('--stop-after <n>', 'stop after this many steps (a checkpoint is saved); run again to continue');
   for (const [key, flags, help] of NUMBERS) cmd.addOption(new Option(flags, help).default(String(PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS])));
   cmd.addHelpText('after', '\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME');
@@ -56,6 +56,7 @@ export function register(program: Command): void {
     };
     const settings = { corpus: opts.corpus, vocabFile: opts.vocab, positionInit: opts.positionInit, attentionInit: opts.attentionInit } as PretrainSettings;
     for (const [key, flags] of NUMBERS) (settings as unknown as Record<string, number>)[key] = num(key, flags.split(' ')[0]);
+    settings.shortSteps = opts.shortSteps === undefined ? Math.round(SHORT_STEPS_SHARE * settings.steps) : num('shortSteps', '--short-steps');
     await initBackend();
     const runDir = opts.runDir ?? path.join(outputDir(), 'pretrain', path.basename(path.resolve(opts.out)));
     let interrupted = false;
