@@ -8,8 +8,10 @@
  *   npx tsx bench/finetune.ts [--steps 20] [--batch-size 32] [--methods standard,guided,gaussian,none] [--repeats 3]
  */
 import * as os from 'os';
+import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
+import { readConfig } from '../lib/bert/config';
 import { loadBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
@@ -55,9 +57,7 @@ const batch = (step: number) => {
 };
 
 const sites = modelDropoutSites(modelDir);
-const first = loadBert(modelDir, { parts: SEQUENCE_CLASSIFICATION, configOverrides: { num_labels: 2 }, seed: 1 }).model;
-const { hidden_size: H, intermediate_size: I, num_hidden_layers: L } = first.config;
-first.dispose();
+const { hidden_size: H, intermediate_size: I, num_hidden_layers: L } = readConfig(path.join(modelDir, 'config.json'));
 let flops = 0;
 let sequences = 0;
 for (let s = 0; s < steps; s++) {
