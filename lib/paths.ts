@@ -21,6 +21,19 @@ export function projectRoot(): string {
   }
 }
 
+/** A path relative to the project root when it lies inside it (so records travel with a clone), else absolute. */
+export function projectRelative(p: string): string {
+  const abs = path.resolve(p);
+  let root: string;
+  try {
+    root = projectRoot();
+  } catch {
+    return abs;
+  }
+  const rel = path.relative(root, abs);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
+}
+
 /** The folder of real data beside the project: $FISHERLAB_DATA, else ../shared/data from the project root (null when absent). */
 export function sharedDataDir(): string | null {
   const dir = process.env.FISHERLAB_DATA ?? path.join(projectRoot(), '..', 'shared', 'data');

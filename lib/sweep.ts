@@ -11,6 +11,7 @@ import { DROPOUT_METHODS, DropoutMethod, methodDropout, modelDropoutSites, parse
 import { finetune, FinetuneResult, FinetuneSettings } from './finetune';
 import { TASK_NAMES, taskSpec } from './glue/tasks';
 import { modelFingerprint } from './models';
+import { projectRelative } from './paths';
 import { meanStd } from './pretraining-benefit';
 import { Progress } from './progress';
 
@@ -45,7 +46,10 @@ export interface SweepCell {
   seed: number;
 }
 
-/** One line of results.jsonl: the cell, the model's weights, the Fisher file of guided runs (else null), and the fine-tuning result. */
+/**
+ * One line of results.jsonl: the cell, the model's weights, the Fisher file of guided runs (else null), and the
+ * fine-tuning result. Paths inside the project are stored relative to its root, so shipped results name no machine.
+ */
 export interface SweepRecord extends SweepCell, FinetuneResult {
   /** `modelFingerprint` of the model folder the run started from. */
   modelSha256: string;
@@ -126,7 +130,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     if (old.modelSha256 !== modelSha256) {
       throw new Error(`sweep: ${file} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`);
     }
-    const differ = differingFields(old.settings, settingsOf(c));
+    const differ = differingFields(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
     if (differ.length > 0) {
       throw new Error(`sweep: ${file} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`);
     }
@@ -142,7 +146,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     for (let next = queue.shift(); next; next = queue.shift()) {
       const cell = next;
       const result = await run(settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
-      const record: SweepRecord = { ...cell, modelSha256, fisher: cell.method.startsWith('guided') ? path.resolve(spec.fisher!) : null, ...result };
+      const fisher = cell.method.startsWith('guided') ? projectRelative(spec.fisher!) : null;
+      const record: SweepRecord = { ...cell, modelSha256, fisher, ...result, settings: { ...result.settings, model: projectRelative(result.settings.model) } };
       appendLine(file, JSON.stringify(record));
       records.push(record);
       writeSummaryCsv(spec.out, records);

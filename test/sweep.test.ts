@@ -144,13 +144,27 @@ describe('sweeps', function () {
     expect(counter.ran).to.deep.equal([]);
   });
 
+  it('records the model and Fisher paths relative to the project root when they lie inside it', async () => {
+    const saved = process.env.FISHERLAB_ROOT;
+    process.env.FISHERLAB_ROOT = dir;
+    try {
+      const one = { ...spec, methods: ['guided' as const], pcts: [50], seeds: [1], out: path.join(dir, 'relative') };
+      await runSweep(one, { write });
+      const [record] = readSweepResults(one.out);
+      expect([record.settings.model, record.fisher]).to.deep.equal(['model', 'fisher.safetensors']);
+      expect(JSON.parse(lines(path.join(spec.out, 'results.jsonl'))[1]).settings.model).to.equal(path.resolve(spec.model)); // outside the root: absolute
+    } finally {
+      if (saved === undefined) delete process.env.FISHERLAB_ROOT;
+      else process.env.FISHERLAB_ROOT = saved;
+    }
+  });
+
   it('refuses to reuse runs of other weights saved under the same model folder', async () => {
     const retrained = { ...spec, model: path.join(dir, 'retrained') };
     fs.cpSync(spec.model, retrained.model, { recursive: true });
     const before = fs.readFileSync(path.join(spec.out, 'results.jsonl'), 'utf8');
-    fs.writeFileSync(path.join(spec.out, 'results.jsonl'), before.replaceAll(JSON.stringify(path.resolve(spec.model)), JSON.stringify(retrained.model)));
     const same = counting();
-    expect(await runSweep(retrained, { write, finetune: same.finetune })).to.deep.equal({ total: 12, skipped: 12, ran: 0 }); // same weights: reused
+    expect(await runSweep(retrained, { write, finetune: same.finetune })).to.deep.equal({ total: 12, skipped: 12, ran: 0 }); // same weights elsewhere: reused
     const model = Bert.random(CONFIG, MASKED_LM, 1);
     saveBert(retrained.model, model, { vocabTokens: VOCAB });
     model.dispose();
