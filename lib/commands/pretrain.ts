@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .description('pretrain a BERT from scratch with the masked-LM objective on a corpus; progress with ETA on stderr, atomic checkpoints in --run-dir, and running the same command again resumes where it stopped (Ctrl-C saves and stops); at the end writes a Hugging Face folder (config.json, model.safetensors, vocab.txt) with pretrain-report.json and pretrain-log.jsonl')
     .requiredOption('--vocab <file>', 'WordPiece vocab.txt (see `fisherlab train-vocab`)')
     .requiredOption('--out <dir>', 'model folder to write at the end')
-    .option('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, .txt/.jsonl files or folders', PRETRAIN_DEFAULTS.corpus)
+    .option('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, wordnet, .txt/.jsonl files or folders', PRETRAIN_DEFAULTS.corpus)
     .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>)')
     .addOption(new Option('--position-init <kind>', 'initial position embeddings: BERT\'s normal init, or the sinusoidal table at the same scale (learned either way)').choices([...POSITION_INITS]).default(PRETRAIN_DEFAULTS.positionInit))
     .addOption(new Option('--attention-init <kind>', 'initial attention: BERT\'s normal init, or mimetic (each key weight starts equal to its query weight, so attention starts by similarity)').choices([...ATTENTION_INITS]).default(PRETRAIN_DEFAULTS.attentionInit))

@@ -45,7 +45,7 @@ export function register(program: Command): void {
       'train a BERT WordPiece vocabulary (as Hugging Face WordPieceTrainer: BPE merges, ## continuations, bert-base-uncased special ids) ' +
         'on the training split of a corpus, and measure it on the held-out split',
     )
-    .requiredOption('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, a .txt or .jsonl file, a folder of .txt files')
+    .requiredOption('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, wordnet, a .txt or .jsonl file, a folder of .txt files')
     .requiredOption('--output <file>', 'the vocab.txt to write (atomically)')
     .option('--vocab-size <n>', 'number of tokens, the 104 special tokens included', integer(1), 8192)
     .option('--min-frequency <n>', 'leave out characters and do not merge pairs seen fewer times', integer(1), 2)
