@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadCorpus, splitCorpus } from './corpus';
 import { fixedMaskedSet, MaskedExample, mlmVocab, packSequences } from './mlm-data';
+import { projectRelative } from './paths';
 import type { Tokenizer } from './tokenizer';
 
 /** How a model was pretrained, as far as choosing its training and held-out sequences goes. */
@@ -15,7 +16,7 @@ export interface PretrainingRecipe {
   /** The seed splitCorpus used. */
   splitSeed: number;
   maxLength: number;
-  /** Where the recipe came from: a pretrain-report.json, or "defaults". */
+  /** Where the recipe came from: a pretrain-report.json (relative to the project root when inside it), or "defaults". */
   source: string;
 }
 
@@ -31,7 +32,7 @@ export function pretrainingRecipe(modelDir: string): PretrainingRecipe {
   if (typeof corpus !== 'string' || typeof heldOutFraction !== 'number' || typeof seed !== 'number' || typeof maxLength !== 'number') {
     throw new Error(`${file}: "settings" lacks corpus, heldOutFraction, seed or maxLength`);
   }
-  return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: file };
+  return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: projectRelative(file) };
 }
 
 /** Which training sequences to take: a count or a fraction of them. */

@@ -23,7 +23,7 @@ import type { StabilityRow } from './fisher-stability';
 import { fixedMaskedSet, mlmVocab } from './mlm-data';
 import type { MaskedExample, SeededMaskOptions } from './mlm-data';
 import { modelFingerprint } from './models';
-import { projectRoot } from './paths';
+import { projectRelative } from './paths';
 import { Progress } from './progress';
 import { loadTokenizer } from './tokenizer';
 
@@ -129,8 +129,8 @@ export function studyInputs(modelDir: string, overrides: { corpus?: string; maxL
   if (overrides.maxLength !== undefined) recipe.maxLength = overrides.maxLength;
   const sequences = recipeSequences(tokenizer, recipe, 'train');
   const settings = {
-    model: projectPath(modelDir), model_sha256: modelFingerprint(modelDir), corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed),
-    recipe: recipe.source === 'defaults' ? recipe.source : projectPath(recipe.source), masking_rate: '0.15', max_length: String(recipe.maxLength),
+    model: projectRelative(modelDir), model_sha256: modelFingerprint(modelDir), corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed),
+    recipe: recipe.source, masking_rate: '0.15', max_length: String(recipe.maxLength),
   };
   return { model, padId: model.config.pad_token_id, sequences, mask: mlmVocab(tokenizer), settings, recipe };
 }
@@ -260,11 +260,6 @@ function writeStudyFile(dir: string, settings: Record<string, string>, design: E
   writeFileAtomic(file, JSON.stringify({ settings, design }, null, 1) + '\n');
 }
 
-/** A path relative to the project root when it lies inside it, else absolute. */
-function projectPath(p: string): string {
-  const relative = path.relative(projectRoot(), path.resolve(p));
-  return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(p) : relative;
-}
 
 /** Where an estimate's summary goes. */
 function summaryFile(dir: string, id: string): string {

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runFisherlab } from './child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from './finetune';
-import { outputDir } from './paths';
+import { outputDir, projectRelative } from './paths';
 
 export type Init = 'pretrained' | 'random';
 
@@ -79,7 +79,7 @@ export function runKey(modelDir: string, init: Init, lr: number, seed: number, m
 export async function pretrainingBenefit(modelDir: string, glueDir: string, seeds: number[], opts: BenefitOptions, write?: (line: string) => void): Promise<BenefitReport> {
   if (opts.lrs.length === 0 || seeds.length === 0) throw new Error('SST-2 check: give at least one learning rate and one seed');
   const { lr: _unused, ...defaults } = FINETUNE_DEFAULTS;
-  const settings: BenefitReport['settings'] = { ...defaults, task: 'SST-2', model: path.resolve(modelDir), maxTrainExamples: opts.maxTrainExamples };
+  const settings: BenefitReport['settings'] = { ...defaults, task: 'SST-2', model: projectRelative(modelDir), maxTrainExamples: opts.maxTrainExamples };
   const runsDir = opts.runsDir ?? path.join(outputDir(), 'sst2-check');
   fs.mkdirSync(runsDir, { recursive: true });
   const queue = seeds.flatMap((seed) => opts.lrs.flatMap((lr) => (['pretrained', 'random'] as const).map((init) => ({ init, lr, seed }))));
@@ -89,7 +89,7 @@ export async function pretrainingBenefit(modelDir: string, glueDir: string, seed
     const reused = fs.existsSync(output);
     if (!reused) {
       await runFisherlab([
-        'finetune', '--task', 'SST-2', '--model', settings.model, '--init', init, '--seed', String(seed), '--glue', glueDir,
+        'finetune', '--task', 'SST-2', '--model', path.resolve(modelDir), '--init', init, '--seed', String(seed), '--glue', glueDir,
         '--max-train', String(opts.maxTrainExamples), '--lr', String(lr), '--output', output,
       ]);
     }

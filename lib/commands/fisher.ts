@@ -7,7 +7,7 @@ import { estimateFisher, writeFisher } from '../fisher';
 import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
 import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../mlm-data';
 import { resolveModelDir } from '../models';
-import { outputDir } from '../paths';
+import { outputDir, projectRelative } from '../paths';
 import { formatDuration } from '../progress';
 import { loadTokenizer } from '../tokenizer';
 import { number } from './options';
@@ -58,7 +58,7 @@ export function register(program: Command): void {
       let source: Record<string, string>;
       if (opts.examples !== undefined) {
         examples = readMaskedExamples(opts.examples, { vocabSize: model.config.vocab_size });
-        source = { examples: path.resolve(opts.examples), masking_rate: 'as in the examples file', max_length: String(Math.max(...examples.map((e) => e.input_ids.length))) };
+        source = { examples: projectRelative(opts.examples), masking_rate: 'as in the examples file', max_length: String(Math.max(...examples.map((e) => e.input_ids.length))) };
       } else {
         const recipe = pretrainingRecipe(dir);
         if (opts.corpus !== undefined) recipe.corpus = opts.corpus;
@@ -73,7 +73,7 @@ export function register(program: Command): void {
         };
         console.error(`fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`);
       }
-      const metadata = { model: dir, ...source, seed: String(seed), batch_size: opts.batchSize };
+      const metadata = { model: projectRelative(dir), ...source, seed: String(seed), batch_size: opts.batchSize };
       const runDir = opts.runDir ?? path.join(outputDir(), 'fisher', path.basename(opts.output).replace(/\.safetensors$/, ''));
       let interrupted = false;
       process.once('SIGINT', () => {

@@ -13,6 +13,7 @@ import { fisherlabVersion, readFisher } from '../fisher';
 import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
 import { MaskedExample, readMaskedExamples, writeMaskedExamples } from '../mlm-data';
 import { resolveModelDir } from '../models';
+import { projectRelative } from '../paths';
 import { loadTokenizer } from '../tokenizer';
 import { BiasBn, DirectionPair, axisSeeds, directionPair, readDirections, writeDirections } from './directions';
 import { maskLabel, maskPair, maskedTensors, parseMask } from './masks';
@@ -81,7 +82,7 @@ export async function runLandscape(job: LandscapeJob): Promise<LandscapeResult> 
     const masked = maskPair(pair, tensors);
     const evalSet = evaluationSet(job, dir, model);
     const batchSize = job.batchSize ?? 32;
-    const settings = { model: dir, mask: maskLabel(spec), fisher: job.fisher ? path.resolve(job.fisher) : '', directions: path.resolve(dirFile) };
+    const settings = { model: projectRelative(dir), mask: maskLabel(spec), fisher: job.fisher ? projectRelative(job.fisher) : '', directions: projectRelative(dirFile) };
     const grid = job.rows ? { x: job.grid.x, y: job.grid.y.slice(...job.rows) } : job.grid;
     const total = grid.x.length * grid.y.length;
 
@@ -105,7 +106,7 @@ export async function runLandscape(job: LandscapeJob): Promise<LandscapeResult> 
     if (!loss) return { surface: null, done, total, pointsPerSecond, seconds };
     const perturbed = tensors.filter((n) => masked.x.get(n)!.data.some((v) => v !== 0) || masked.y.get(n)!.data.some((v) => v !== 0));
     const metadata: SurfaceMetadata = {
-      model: dir, mask: maskLabel(spec), tensors, fisher: settings.fisher || null,
+      model: settings.model, mask: maskLabel(spec), tensors, fisher: settings.fisher || null,
       seed, direction_seeds: axisSeeds(seed), biasbn, directions: settings.directions,
       perturbed_tensors: perturbed.length,
       perturbed_parameters: perturbed.reduce((s, n) => s + weights.get(n)!.data.length, 0),
