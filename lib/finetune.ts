@@ -84,7 +84,7 @@ interface Encoded {
 /** Fine-tunes a model folder on a GLUE task under the given protocol and returns per-epoch and final scores. */
 export async function finetune(s: FinetuneSettings, glueDir: string, opts: { write?: (line: string) => void } = {}): Promise<FinetuneResult> {
   const task = taskSpec(s.task);
-  const { train: trainSet, eval: evalSets } = makeSplit(s, glueDir);
+  const { train: trainSet, eval: evalSets } = finetuneSplit(s, glueDir);
   const tokenizer = loadTokenizer(s.model);
   const regression = task.labelValues === null;
   const configOverrides = { num_labels: task.numLabels, ...(regression ? { problem_type: 'regression' as const } : {}) };
@@ -152,7 +152,7 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
 }
 
 /** The training examples and evaluation sets of a run: protocol, then paucity, then the quick-run caps. */
-function makeSplit(s: FinetuneSettings, glueDir: string): { train: Example[]; eval: Record<string, Example[]> } {
+export function finetuneSplit(s: FinetuneSettings, glueDir: string): { train: Example[]; eval: Record<string, Example[]> } {
   const trainSplit = loadTask(glueDir, s.task, 'train');
   const dev = loadDevSets(glueDir, s.task);
   const split = s.protocol === 'authors' ? authorsSplit(trainSplit, dev, s.seed) : officialSplit(trainSplit, dev);

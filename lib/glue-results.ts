@@ -19,11 +19,16 @@ export const PAPER_GUIDED_BERT_BASE: ReadonlyArray<{ task: string; pct: number; 
   { task: 'STS-B', pct: 50, value: 0.8502, note: 'Pearson, Spearman or their mean (not stated)' },
 ];
 
-/** The evaluation set a record's headline score comes from: MNLI's matched dev set, else the first one. */
-export function headlineEval(r: Pick<SweepRecord, 'final'>): string {
-  const names = Object.keys(r.final);
-  if (names.length === 0) throw new Error('a sweep record without final scores');
+/** The evaluation set a headline score comes from, among a run's set names: MNLI's matched dev set, else the first one. */
+export function headlineSet(names: readonly string[]): string {
+  if (names.length === 0) throw new Error('a run without evaluation sets');
   return names.includes('dev_matched') ? 'dev_matched' : names[0];
+}
+
+/** The evaluation set a record's headline score comes from. */
+export function headlineEval(r: Pick<SweepRecord, 'final'>): string {
+  if (Object.keys(r.final).length === 0) throw new Error('a sweep record without final scores');
+  return headlineSet(Object.keys(r.final));
 }
 
 /** A record's headline score (the task's main score on its headline evaluation set; NaN stays NaN). */
@@ -82,15 +87,17 @@ export function describeDifference(d: PairedDifference | null, digits = 3): { te
 
 /**
  * The paper's Table 2: a row per task at one training percentage (`largest`: each task's largest swept percentage),
- * a column per method (mean ± std over seeds, the best starred), and guided minus each baseline, paired by seed.
+ * a column per method (mean ± std over seeds, the best starred), and guided minus each baseline, paired by seed;
+ * `floors` (e.g. the majority class) get a column each before the methods.
  */
-export function table2(records: readonly SweepRecord[], pct: number | 'largest', methods: readonly string[] = ['standard', 'guided', 'gaussian']): Array<Record<string, string | number>> {
+export function table2(records: readonly SweepRecord[], pct: number | 'largest', methods: readonly string[] = ['standard', 'guided', 'gaussian'], floors: readonly CellScore[] = []): Array<Record<string, string | number>> {
   const tasks = [...new Set(records.map((r) => r.task))];
   return tasks.map((task) => {
     const own = records.filter((r) => r.task === task);
     const p = pct === 'largest' ? Math.max(...own.map((r) => r.pct)) : pct;
     const cells = cellScores(own.filter((r) => r.pct === p));
     const row: Record<string, string | number> = { task, '% of training data': p, seeds: Math.max(0, ...cells.map((c) => c.n)) };
+    for (const f of floors.filter((x) => x.task === task && x.pct === p)) row[f.method] = `${f.mean.toFixed(3)} ± ${f.std.toFixed(3)}`;
     const means = methods.map((m) => cells.find((c) => c.task === task && c.method === m)).filter((c): c is CellScore => c !== undefined);
     const best = means.length ? means.reduce((a, b) => (b.mean > a.mean ? b : a)).method : '';
     for (const m of methods) {

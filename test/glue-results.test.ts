@@ -65,6 +65,11 @@ describe('sweep results as the paper reports them', () => {
     expect(rows.map((r) => [r.task, r['% of training data']])).to.deep.equal([['CoLA', 100], ['MNLI', 100], ['RTE', 50]]);
     expect(rows[2].standard).to.equal('0.550 ± 0.000 ★');
     expect(rows[2].guided).to.equal('—');
+    // A floor gets its own column, before the methods, and is never starred.
+    const floor = { task: 'CoLA', pct: 100, method: 'majority class', n: 3, mean: 0.5, std: 0.25 };
+    const [withFloor] = table2(records.filter((r) => r.task === 'CoLA'), 100, undefined, [floor, { ...floor, pct: 50, mean: 9 }]);
+    expect(Object.keys(withFloor).slice(0, 5)).to.deep.equal(['task', '% of training data', 'seeds', 'majority class', 'standard']);
+    expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
   });
 
   it('restart spreads: median, range and failed runs per method', () => {
