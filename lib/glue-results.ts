@@ -91,25 +91,38 @@ export function describeDifference(d: PairedDifference | null, digits = 3): { te
  * `floors` (e.g. the majority class) get a column each before the methods.
  */
 export function table2(records: readonly SweepRecord[], pct: number | 'largest', methods: readonly string[] = ['standard', 'guided', 'gaussian'], floors: readonly CellScore[] = []): Array<Record<string, string | number>> {
-  const tasks = [...new Set(records.map((r) => r.task))];
-  return tasks.map((task) => {
+  return tasksOf(records).map((task) => {
     const own = records.filter((r) => r.task === task);
-    const p = pct === 'largest' ? Math.max(...own.map((r) => r.pct)) : pct;
-    const cells = cellScores(own.filter((r) => r.pct === p));
-    const row: Record<string, string | number> = { task, '% of training data': p, seeds: Math.max(0, ...cells.map((c) => c.n)) };
-    for (const f of floors.filter((x) => x.task === task && x.pct === p)) row[f.method] = `${f.mean.toFixed(3)} ± ${f.std.toFixed(3)}`;
-    const means = methods.map((m) => cells.find((c) => c.task === task && c.method === m)).filter((c): c is CellScore => c !== undefined);
-    const best = means.length ? means.reduce((a, b) => (b.mean > a.mean ? b : a)).method : '';
-    for (const m of methods) {
-      const c = cells.find((x) => x.task === task && x.method === m);
-      row[m] = c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}${m === best ? ' ★' : ''}` : '—';
-    }
-    for (const base of methods.filter((m) => m !== 'guided')) {
-      const d = describeDifference(pairedDifference(records, task, p, 'guided', base));
-      row[`guided − ${base}`] = d.text + (d.clear ? ' (clear)' : '');
-    }
-    return row;
+    return cellRow(records, task, pct === 'largest' ? Math.max(...own.map((r) => r.pct)) : pct, methods, floors);
   });
+}
+
+/** Figure 4 as a table: Table 2's columns for every task and training percentage, tasks in record order, sizes ascending. */
+export function paucityTable(records: readonly SweepRecord[], methods: readonly string[] = ['standard', 'guided', 'gaussian'], floors: readonly CellScore[] = []): Array<Record<string, string | number>> {
+  return tasksOf(records).flatMap((task) => [...new Set(records.filter((r) => r.task === task).map((r) => r.pct))].sort((a, b) => a - b).map((p) => cellRow(records, task, p, methods, floors)));
+}
+
+/** The tasks of some records, in the order they first appear. */
+function tasksOf(records: readonly SweepRecord[]): string[] {
+  return [...new Set(records.map((r) => r.task))];
+}
+
+/** One (task, pct) row: seeds, floors, each method's mean ± std (the best starred), guided minus each baseline. */
+function cellRow(records: readonly SweepRecord[], task: string, p: number, methods: readonly string[], floors: readonly CellScore[]): Record<string, string | number> {
+  const cells = cellScores(records.filter((r) => r.task === task && r.pct === p));
+  const row: Record<string, string | number> = { task, '% of training data': p, seeds: Math.max(0, ...cells.map((c) => c.n)) };
+  for (const f of floors.filter((x) => x.task === task && x.pct === p)) row[f.method] = `${f.mean.toFixed(3)} ± ${f.std.toFixed(3)}`;
+  const means = methods.map((m) => cells.find((c) => c.method === m)).filter((c): c is CellScore => c !== undefined);
+  const best = means.length ? means.reduce((a, b) => (b.mean > a.mean ? b : a)).method : '';
+  for (const m of methods) {
+    const c = cells.find((x) => x.method === m);
+    row[m] = c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}${m === best ? ' ★' : ''}` : '—';
+  }
+  for (const base of methods.filter((m) => m !== 'guided')) {
+    const d = describeDifference(pairedDifference(records, task, p, 'guided', base));
+    row[`guided − ${base}`] = d.text + (d.clear ? ' (clear)' : '');
+  }
+  return row;
 }
 
 /** Figure 4: mean ± std of each method's headline score against the training percentage, one panel per task. */

@@ -1,6 +1,6 @@
 /** Reading sweep results: cell means, paired differences, Table 2 rows, restart spreads, all against hand-computed values. */
 import { expect } from 'chai';
-import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, restartStats, restartsSpec, table2 } from '../lib/glue-results';
+import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, paucityTable, restartStats, restartsSpec, table2 } from '../lib/glue-results';
 import { designSpecs, parseDesigns } from '../lib/glue-designs';
 import { renderVegaLite } from '../lib/plot';
 import { sweepCells } from '../lib/sweep';
@@ -70,6 +70,13 @@ describe('sweep results as the paper reports them', () => {
     const [withFloor] = table2(records.filter((r) => r.task === 'CoLA'), 100, undefined, [floor, { ...floor, pct: 50, mean: 9 }]);
     expect(Object.keys(withFloor).slice(0, 5)).to.deep.equal(['task', '% of training data', 'seeds', 'majority class', 'standard']);
     expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
+  });
+
+  it('Figure 4 as a table: every task and percentage, sizes ascending, with Table 2\'s columns', () => {
+    const rows = paucityTable(records);
+    expect(rows.map((r) => [r.task, r['% of training data'], r.seeds])).to.deep.equal([['CoLA', 50, 1], ['CoLA', 100, 3], ['MNLI', 100, 1]]);
+    expect([rows[0].standard, rows[0].guided, rows[0].gaussian, rows[0]['guided − standard']]).to.deep.equal(['0.200 ± 0.000 ★', '0.100 ± 0.000', '—', 'n/a']);
+    expect(rows[1]).to.deep.equal(table2(records, 100)[0]);
   });
 
   it('restart spreads: median, range and failed runs per method', () => {
