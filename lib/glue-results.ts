@@ -125,12 +125,12 @@ function cellRow(records: readonly SweepRecord[], task: string, p: number, metho
   return row;
 }
 
-/** Figure 4: mean ± std of each method's headline score against the training percentage, one panel per task. */
-export function paucitySpec(cells: readonly CellScore[], title = 'Score against training-set size (Figure 4)'): TopLevelSpec {
-  const values = cells.map((c) => ({ ...c, lo: c.mean - c.std, hi: c.mean + c.std }));
+/** Figure 4: mean ± std of each method's headline score against the training percentage, one panel per task; floor cells (e.g. the majority class) dashed. */
+export function paucitySpec(cells: readonly CellScore[], title = 'Score against training-set size (Figure 4)', floors: readonly string[] = ['majority class']): TopLevelSpec {
+  const values = cells.map((c) => ({ ...c, lo: c.mean - c.std, hi: c.mean + c.std, line: floors.includes(c.method) ? 'floor' : 'method' }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: title, subtitle: 'mean over seeds; bars: ± one standard deviation; each task on its own scale' },
+    title: { text: title, subtitle: 'mean over seeds; bars: ± one standard deviation; dashed: a floor; each task on its own scale' },
     data: { values },
     facet: { column: { field: 'task', type: 'nominal', title: null } },
     resolve: { scale: { y: 'independent' } },
@@ -142,8 +142,14 @@ export function paucitySpec(cells: readonly CellScore[], title = 'Score against 
         color: { field: 'method', type: 'nominal', title: 'dropout' },
       },
       layer: [
-        { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'main score' } } },
-        { mark: { type: 'errorbar' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'main score' },
+            strokeDash: { field: 'line', type: 'nominal', scale: { domain: ['method', 'floor'], range: [[1, 0], [4, 3]] }, legend: null },
+          },
+        },
+        { mark: { type: 'errorbar' }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'main score' }, y2: { field: 'hi' } } },
       ],
     },
   } as TopLevelSpec;

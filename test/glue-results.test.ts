@@ -87,8 +87,12 @@ describe('sweep results as the paper reports them', () => {
   });
 
   it('charts render with every cell and restart', async () => {
-    const fig = await renderVegaLite(paucitySpec(cellScores(records.filter((r) => r.task === 'CoLA'))));
+    const floor = { task: 'CoLA', pct: 100, method: 'majority class', n: 3, mean: 0, std: 0 };
+    const fig = await renderVegaLite(paucitySpec([...cellScores(records.filter((r) => r.task === 'CoLA')), floor]));
     expect(fig.svg).to.include('CoLA');
+    expect(fig.svg).to.include('majority class');
+    expect(fig.svg).to.include('stroke-dasharray="4,3"');
+    expect(fig.svg).to.not.include('main score, lo');
     const box = await renderVegaLite(restartsSpec(records, 'CoLA', 100));
     expect(box.svg).to.include('guided');
   });
