@@ -260,7 +260,6 @@ function writeStudyFile(dir: string, settings: Record<string, string>, design: E
   writeFileAtomic(file, JSON.stringify({ settings, design }, null, 1) + '\n');
 }
 
-
 /** Where an estimate's summary goes. */
 function summaryFile(dir: string, id: string): string {
   return path.join(dir, 'estimates', `${id}.json`);
