@@ -1,0 +1,177 @@
+/** The Slurm executor of sweeps: job-array scripts, clear errors, and a tiny sweep through a real one-node Slurm cluster. */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { errorOf, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
+import { clusterUnavailable, startCluster, TestCluster, waitFor } from './slurm-cluster';
+import { parseConfig } from '../lib/bert/config';
+import { saveBert } from '../lib/bert/load';
+import { Bert } from '../lib/bert/model';
+import { MASKED_LM } from '../lib/bert/parameters';
+import { FINETUNE_DEFAULTS } from '../lib/finetune';
+import { arrayScript, taskEnd } from '../lib/slurm';
+import { readSweepResults, runSweep, SweepRecord, SweepSpec } from '../lib/sweep';
+import { formatStatus, submitSweep, sweepStatus } from '../lib/sweep-slurm';
+
+const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'and', 'a'];
+const VOCAB = sentimentVocab(WORDS);
+const CONFIG = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
+/** Fields of a run that legitimately differ between executors: the wall time. Everything else must be equal. */
+const DIFFERING_FIELDS = ['wallSeconds'] as const;
+
+/** A record without the fields that legitimately differ between executors. */
+function comparable(r: SweepRecord): Partial<SweepRecord> {
+  const copy: Partial<SweepRecord> = { ...r };
+  for (const f of DIFFERING_FIELDS) delete copy[f];
+  return copy;
+}
+
+/** "method task pct seed" of a record. */
+function keyOf(r: SweepRecord): string {
+  return `${r.method} ${r.task} ${r.pct} ${r.seed}`;
+}
+
+describe('sweeps on Slurm', function () {
+  this.timeout(120_000);
+  let dir = '';
+  let spec: SweepSpec;
+  const log: string[] = [];
+  const write = (line: string) => log.push(line);
+  before(async () => {
+    await setupBackend();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-slurm-'));
+    writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 60, dev: 20, seed: 5, extraWords: 4 });
+    const model = Bert.random(CONFIG, MASKED_LM, 0);
+    saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
+    model.dispose();
+    spec = {
+      methods: ['standard', 'gaussian'], tasks: ['sst2'], pcts: [50, 100], seeds: [1],
+      model: path.join(dir, 'model'), glueDir: path.join(dir, 'glue'), out: path.join(dir, 'local'),
+      training: { ...FINETUNE_DEFAULTS, epochs: 1, batchSize: 16, lr: 1e-2, maxLength: 32 },
+    };
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a job-array script with the resources, and an exit marker per task', () => {
+    const text = arrayScript({
+      jobName: 'j', logDir: '/o/logs', cwd: '/p', commands: [['node', 'a b'], ['node', "it's"]],
+      options: { partition: 'gpu', time: '1:00:00', cpusPerTask: 4, gres: 'gpu:1', maxParallel: 3, sbatchArgs: ['--mem=8G'] },
+    });
+    expect(text.split('\n').filter((l) => l.startsWith('#SBATCH'))).to.deep.equal([
+      '#SBATCH --job-name=j', '#SBATCH --array=0-1%3', '#SBATCH --output=/o/logs/%A_%a.log', '#SBATCH --partition=gpu',
+      '#SBATCH --time=1:00:00', '#SBATCH --cpus-per-task=4', '#SBATCH --gres=gpu:1', '#SBATCH --mem=8G',
+    ]);
+    expect(text).to.include("  0) node 'a b' & ;;\n  1) node 'it'\\''s' & ;;");
+    expect(text).to.include('set -euo pipefail');
+    expect(errorOf(() => arrayScript({ jobName: 'j', logDir: '/o', cwd: '/p', commands: [['x']], options: { sbatchArgs: ['--a\n--b'] } }))).to.match(/holds a line break/);
+  });
+
+  it('runs a script\'s task with bash and records its exit status, also when it is stopped by SIGTERM', async () => {
+    const logs = path.join(dir, 'script-logs');
+    fs.mkdirSync(logs);
+    const script = path.join(dir, 'array.sh');
+    fs.writeFileSync(script, arrayScript({ jobName: 'j', logDir: logs, cwd: dir, commands: [['sh', '-c', 'exit 3'], ['sleep', '30']], options: {} }));
+    const env = (task: number) => ({ ...process.env, SLURM_ARRAY_JOB_ID: '7', SLURM_ARRAY_TASK_ID: String(task) });
+    expect(spawnSync('bash', [script], { env: env(0), timeout: 20_000 }).status).to.equal(3);
+    expect(taskEnd(logs, '7', 0)).to.deep.equal({ exit: 3 });
+    const { spawn } = await import('child_process');
+    const child = spawn('bash', [script], { env: env(1), stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // only lets bash reach its `wait`; the outcome does not depend on it
+      child.kill('SIGTERM');
+      const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(code).to.equal(143);
+      expect(taskEnd(logs, '7', 1)).to.deep.equal({ signal: 'TERM' });
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(taskEnd(logs, '7', 2)).to.equal(null);
+  });
+
+  it('says what to do when sbatch is not on PATH, and submits nothing', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = path.join(dir, 'empty-path');
+    try {
+      expect(errorOf(() => submitSweep([{ ...spec, out: path.join(dir, 'no-slurm') }], {}, write)))
+        .to.equal('slurm: sbatch is not on PATH: run this on a Slurm login node (or install slurm-wlm), or use --executor local');
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(fs.existsSync(path.join(dir, 'no-slurm', 'slurm', 'jobs.json'))).to.equal(false);
+  });
+
+  describe('with a real one-node cluster', function () {
+    let cluster: TestCluster | null = null;
+    const savedConf = process.env.SLURM_CONF;
+    before(async function () {
+      const why = clusterUnavailable();
+      if (why !== null) {
+        console.log(`      (skipped: ${why})`);
+        this.skip();
+      }
+      cluster = await startCluster(path.join(dir, 'cluster'));
+      process.env.SLURM_CONF = cluster.conf;
+    });
+    after(async function () {
+      this.timeout(60_000);
+      if (savedConf === undefined) delete process.env.SLURM_CONF;
+      else process.env.SLURM_CONF = savedConf;
+      await cluster?.stop();
+    });
+
+    it('reports a rejected submission with sbatch\'s reason, and records no job', () => {
+      const out = path.join(dir, 'rejected');
+      expect(errorOf(() => submitSweep([{ ...spec, out }], { partition: 'no-such-partition' }, write)))
+        .to.match(/^slurm: sbatch rejected .*array-1\.sh \(exit 1\): .*[Ii]nvalid partition.*; nothing was submitted: fix the options and run the same command again$/s);
+      expect(fs.existsSync(path.join(out, 'slurm', 'jobs.json'))).to.equal(false);
+    });
+
+    it('finishes a sweep cancelled halfway with one more call, with the local executor\'s results bit for bit', async () => {
+      const out = path.join(dir, 'slurm');
+      const slurmSpec = { ...spec, out };
+      // Held at submission, so that which tasks run before the scancel does not depend on timing: task 0 finishes,
+      // task 1 is cancelled (while running, unless it was quicker than the scancel), tasks 2 and 3 never start.
+      const first = submitSweep([slurmSpec], { maxParallel: 1, sbatchArgs: ['--hold'] }, write);
+      expect(first).to.deep.include({ total: 4, done: 0, queued: 0, submitted: 4 });
+      const job = first.job!;
+      const run = (tool: string, ...args: string[]) => expect(spawnSync(tool, args, { timeout: 10_000 }).status, `${tool} ${args.join(' ')}`).to.equal(0);
+      const runFiles = () => (fs.existsSync(path.join(out, 'runs')) ? fs.readdirSync(path.join(out, 'runs')).filter((f) => f.endsWith('.json')) : []);
+      expect(sweepStatus(out).map((r) => r.state)).to.deep.equal(['pending', 'pending', 'pending', 'pending']);
+      run('scontrol', 'release', `${job}_0`);
+      await waitFor(() => runFiles().length === 1, 90_000);
+      run('scontrol', 'release', `${job}_1`);
+      await waitFor(() => sweepStatus(out)[1].state !== 'pending', 60_000);
+      run('scancel', job);
+      await waitFor(() => sweepStatus(out).every((r) => r.state !== 'running' && r.state !== 'pending'), 30_000);
+
+      const status = sweepStatus(out);
+      expect(status.map((r) => r.state)).to.deep.equal(['finished', status[1].state === 'finished' ? 'finished' : 'failed', 'failed', 'failed']);
+      if (status[1].state === 'failed') expect(status[1].reason).to.match(/^stopped by SIGTERM: time limit, scancel or node shutdown$/);
+      expect(status[2].reason).to.match(/killed without SIGTERM \(node failure, out of memory\) or cancelled before it started$/);
+      const finished = status.filter((r) => r.state === 'finished').length;
+      const report = formatStatus(out, status);
+      expect(report[0]).to.equal(`sweep ${out}: 4 runs: ${finished} done (${finished} not yet merged into results.jsonl: run the sweep command again), 0 running, 0 pending, ${4 - finished} failed, 0 not submitted`);
+      expect(report.filter((l) => l.startsWith('  failed: '))).to.deep.equal(status.filter((r) => r.state === 'failed').map((r) =>
+        `  failed: ${r.key} (task ${r.task}): ${r.reason}; log ${r.task === `${job}_1` ? path.join(out, 'slurm', 'logs', `${job}_1.log`) : 'none (the task never started)'}`));
+
+      const second = submitSweep([slurmSpec], {}, write);
+      expect(second).to.deep.include({ total: 4, done: finished, queued: 0, submitted: 4 - finished });
+      expect(readSweepResults(out)).to.have.length(finished);
+      await waitFor(() => runFiles().length === 4 && sweepStatus(out).every((r) => r.state === 'done' || r.state === 'finished'), 90_000);
+      expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null });
+      expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null }); // idempotent
+      expect(formatStatus(out, sweepStatus(out))[0]).to.equal(`sweep ${out}: 4 runs: 4 done, 0 running, 0 pending, 0 failed, 0 not submitted`);
+
+      await runSweep(spec, { write });
+      const local = readSweepResults(spec.out);
+      const slurm = readSweepResults(out);
+      expect(slurm.map(keyOf).sort()).to.deep.equal(local.map(keyOf).sort());
+      const byKey = new Map(slurm.map((r) => [keyOf(r), r]));
+      for (const r of local) expect(comparable(byKey.get(keyOf(r))!)).to.deep.equal(comparable(r));
+      const summary = (d: string) => fs.readFileSync(path.join(d, 'summary.csv'), 'utf8');
+      expect(summary(out)).to.equal(summary(spec.out));
+    });
+  });
+});
