@@ -2,22 +2,16 @@
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { errorOf, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
+import { errorOf } from './helpers';
 import { clusterUnavailable, startCluster, TestCluster, waitFor } from './slurm-cluster';
-import { parseConfig } from '../lib/bert/config';
-import { saveBert } from '../lib/bert/load';
-import { Bert } from '../lib/bert/model';
-import { MASKED_LM } from '../lib/bert/parameters';
+import { sweepFixture } from './sweep-fixture';
 import { FINETUNE_DEFAULTS } from '../lib/finetune';
+import { projectRoot } from '../lib/paths';
 import { arrayScript, taskEnd } from '../lib/slurm';
 import { readSweepResults, runSweep, SweepRecord, SweepSpec } from '../lib/sweep';
 import { formatStatus, submitSweep, sweepStatus } from '../lib/sweep-slurm';
 
-const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'and', 'a'];
-const VOCAB = sentimentVocab(WORDS);
-const CONFIG = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
 /** Fields of a run that legitimately differ between executors: the wall time. Everything else must be equal. */
 const DIFFERING_FIELDS = ['wallSeconds'] as const;
 
@@ -40,12 +34,7 @@ describe('sweeps on Slurm', function () {
   const log: string[] = [];
   const write = (line: string) => log.push(line);
   before(async () => {
-    await setupBackend();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-slurm-'));
-    writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 60, dev: 20, seed: 5, extraWords: 4 });
-    const model = Bert.random(CONFIG, MASKED_LM, 0);
-    saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
-    model.dispose();
+    dir = await sweepFixture('fisherlab-slurm-', { train: 60, dev: 20 });
     spec = {
       methods: ['standard', 'gaussian'], tasks: ['sst2'], pcts: [50, 100], seeds: [1],
       model: path.join(dir, 'model'), glueDir: path.join(dir, 'glue'), out: path.join(dir, 'local'),
@@ -72,14 +61,14 @@ describe('sweeps on Slurm', function () {
     const logs = path.join(dir, 'script-logs');
     fs.mkdirSync(logs);
     const script = path.join(dir, 'array.sh');
-    fs.writeFileSync(script, arrayScript({ jobName: 'j', logDir: logs, cwd: dir, commands: [['sh', '-c', 'exit 3'], ['sleep', '30']], options: {} }));
+    fs.writeFileSync(script, arrayScript({ jobName: 'j', logDir: logs, cwd: dir, commands: [['sh', '-c', 'exit 3'], ['sh', '-c', `touch ${dir}/started; exec sleep 30`]], options: {} }));
     const env = (task: number) => ({ ...process.env, SLURM_ARRAY_JOB_ID: '7', SLURM_ARRAY_TASK_ID: String(task) });
     expect(spawnSync('bash', [script], { env: env(0), timeout: 20_000 }).status).to.equal(3);
     expect(taskEnd(logs, '7', 0)).to.deep.equal({ exit: 3 });
     const { spawn } = await import('child_process');
     const child = spawn('bash', [script], { env: env(1), stdio: 'ignore' });
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300)); // only lets bash reach its `wait`; the outcome does not depend on it
+      await waitFor(() => fs.existsSync(path.join(dir, 'started')), 20_000); // the trap is set before the task starts
       child.kill('SIGTERM');
       const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
       expect(code).to.equal(143);
@@ -162,7 +151,14 @@ describe('sweeps on Slurm', function () {
       await waitFor(() => runFiles().length === 4 && sweepStatus(out).every((r) => r.state === 'done' || r.state === 'finished'), 90_000);
       expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null });
       expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null }); // idempotent
-      expect(formatStatus(out, sweepStatus(out))[0]).to.equal(`sweep ${out}: 4 runs: 4 done, 0 running, 0 pending, 0 failed, 0 not submitted`);
+      const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep', ...args], { encoding: 'utf8', timeout: 60_000 });
+      const t = spec.training;
+      const again = cli('--executor', 'slurm', '--tasks', 'SST-2', '--methods', 'standard,gaussian', '--pcts', '50,100', '--seeds', '1', '--model', spec.model, '--glue', spec.glueDir,
+        '--protocol', t.protocol, '--max-train', String(t.maxTrainExamples), '--max-eval', String(t.maxEvalExamples), '--epochs', String(t.epochs), '--batch-size', String(t.batchSize),
+        '--lr', String(t.lr), '--warmup-ratio', String(t.warmupRatio), '--weight-decay', String(t.weightDecay), '--max-length', String(t.maxLength), '--out', out);
+      expect(again.stdout, again.stderr).to.equal(`sweep: all 4 runs done; results in ${out}/results.jsonl, summary in ${out}/summary.csv\n`);
+      const shown = cli('--status', '--out', out);
+      expect(shown.stdout, shown.stderr).to.equal(`sweep ${out}: 4 runs: 4 done, 0 running, 0 pending, 0 failed, 0 not submitted\n`);
 
       await runSweep(spec, { write });
       const local = readSweepResults(spec.out);
