@@ -95,10 +95,13 @@ export function taskEnd(logDir: string, job: string, index: number): TaskEnd | n
 export function sbatch(script: string): string {
   const r = slurmTool('sbatch', ['--parsable', script]);
   if (r.status !== 0) {
-    throw new Error(`slurm: sbatch rejected ${script} (exit ${r.status}): ${r.stderr.trim() || r.stdout.trim()}; nothing was submitted: fix the options and run the same command again`);
+    const why = r.stderr.trim() || r.stdout.trim();
+    throw new Error(`slurm: sbatch rejected ${script} (exit ${r.status}): ${why}; nothing was submitted: fix the options and run the same command again`);
   }
   const job = r.stdout.trim().split(';')[0];
-  if (!/^\d+$/.test(job)) throw new Error(`slurm: sbatch printed no job id for ${script} (stdout ${JSON.stringify(r.stdout.trim())}); check \`squeue --me\` before submitting again`);
+  if (!/^\d+$/.test(job)) {
+    throw new Error(`slurm: sbatch printed no job id for ${script} (stdout ${JSON.stringify(r.stdout.trim())}); check \`squeue --me\` before submitting again`);
+  }
   return job;
 }
 

@@ -8,7 +8,9 @@ import * as path from 'path';
 import { writeFileAtomic } from './atomic';
 import { projectRoot } from './paths';
 import { accountedStates, arrayScript, queuedTasks, sbatch, shellQuote, SlurmOptions, taskEnd, taskLog } from './slurm';
-import { cellKey, planSweep, readSweepResults, RESULTS_FILE, runName, RUNS_DIR, SweepCell, SweepSpec, SweepTask, writeSummaryCsv } from './sweep';
+import {
+  cellKey, planSweep, readSweepResults, RESULTS_FILE, runName, RUNS_DIR, SweepCell, SweepSpec, SweepTask, writeSummaryCsv,
+} from './sweep';
 
 export const SLURM_DIR = 'slurm';
 
@@ -55,27 +57,31 @@ export function submitSweep(specs: readonly SweepSpec[], options: SlurmOptions, 
   }
   const glueDir = path.resolve(specs[0].glueDir);
   const commandOf = (c: SweepCell) => taskCommand(out, runName(c), glueDir);
-  fs.mkdirSync(path.join(dir, 'tasks'), { recursive: true });
-  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  for (const sub of ['tasks', 'logs']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   fs.mkdirSync(path.join(out, RUNS_DIR), { recursive: true });
-  const plan: SlurmPlan = { runs: Object.fromEntries([...all].map(([key, c]) => [key, { cell: c, command: commandOf(c).map(shellQuote).join(' ') }])) };
-  writeFileAtomic(path.join(dir, 'plan.json'), JSON.stringify(plan, null, 1) + '\n');
+  const runs = Object.fromEntries([...all].map(([key, c]) => [key, { cell: c, command: commandOf(c).map(shellQuote).join(' ') }]));
+  writeFileAtomic(path.join(dir, 'plan.json'), JSON.stringify({ runs } satisfies SlurmPlan, null, 1) + '\n');
 
   const submissions = readSubmissions(dir);
-  const queued = inFlight(submissions, queuedTasks(submissions.map((s) => s.job)));
+  const queue = queuedTasks(submissions.map((s) => s.job));
+  const latest = latestTasks(submissions);
+  const queued = [...tasks.keys()].filter((key) => queue.has(latest.get(key)?.id ?? ''));
   // after squeue: a run that ended since it was planned has its run file, and is merged by the next call
-  const missing = [...tasks].filter(([key, t]) => !queued.has(key) && !fs.existsSync(path.join(out, RUNS_DIR, `${runName(t.cell)}.json`)));
-  const outcome: SubmitOutcome = { total: all.size, done: all.size - tasks.size, queued: [...tasks.keys()].filter((k) => queued.has(k)).length, submitted: 0, job: null };
+  const missing = [...tasks.values()].filter((t) => !queued.includes(cellKey(t.cell)) && !fs.existsSync(runFile(out, t.cell)));
+  const outcome: SubmitOutcome = { total: all.size, done: all.size - tasks.size, queued: queued.length, submitted: 0, job: null };
   if (missing.length === 0) return outcome;
 
-  for (const [, task] of missing) writeFileAtomic(path.join(dir, 'tasks', `${runName(task.cell)}.json`), JSON.stringify({ ...task, settings: { ...task.settings, model: path.resolve(task.settings.model) } }) + '\n');
+  for (const t of missing) {
+    const input: SweepTask = { ...t, settings: { ...t.settings, model: path.resolve(t.settings.model) } }; // tasks run in the project root
+    writeFileAtomic(path.join(dir, 'tasks', `${runName(t.cell)}.json`), JSON.stringify(input) + '\n');
+  }
   const script = path.join(dir, `array-${submissions.length + 1}.sh`);
   writeFileAtomic(script, arrayScript({
     jobName: `fisherlab-sweep-${path.basename(path.resolve(out))}`, logDir: path.join(dir, 'logs'), cwd: projectRoot(),
-    commands: missing.map(([, t]) => commandOf(t.cell)), options,
+    commands: missing.map((t) => commandOf(t.cell)), options,
   }));
   const job = sbatch(script);
-  submissions.push({ job, script, runs: missing.map(([key]) => key), submitted: new Date().toISOString() });
+  submissions.push({ job, script, runs: missing.map((t) => cellKey(t.cell)), submitted: new Date().toISOString() });
   writeFileAtomic(path.join(dir, 'jobs.json'), JSON.stringify(submissions, null, 1) + '\n');
   write(`sweep: submitted ${missing.length} runs as Slurm job array ${job} (${script}); logs in ${path.join(dir, 'logs')}`);
   return { ...outcome, submitted: missing.length, job };
@@ -97,32 +103,32 @@ export interface RunStatus {
 export function sweepStatus(out: string): RunStatus[] {
   const dir = path.join(out, SLURM_DIR);
   const planFile = path.join(dir, 'plan.json');
-  if (!fs.existsSync(planFile)) throw new Error(`sweep: ${out} has no ${SLURM_DIR}/plan.json: submit the sweep first with \`fisherlab sweep --executor slurm ... --out ${out}\``);
+  if (!fs.existsSync(planFile)) {
+    throw new Error(`sweep: ${out} has no ${SLURM_DIR}/plan.json: submit the sweep first with \`fisherlab sweep --executor slurm ... --out ${out}\``);
+  }
   const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as SlurmPlan;
   const submissions = readSubmissions(dir);
   const jobs = submissions.map((s) => s.job);
   const queue = queuedTasks(jobs); // before the files: a task that ends meanwhile shows as running, not failed
   const accounted = accountedStates(jobs);
   const done = new Set(fs.existsSync(path.join(out, RESULTS_FILE)) ? readSweepResults(out).map(cellKey) : []);
+  const latest = latestTasks(submissions);
   const logDir = path.join(dir, 'logs');
   return Object.entries(plan.runs).map(([key, { cell }]): RunStatus => {
     if (done.has(key)) return { key, state: 'done' };
-    const runFile = path.join(out, RUNS_DIR, `${runName(cell)}.json`);
-    if (fs.existsSync(runFile)) return { key, state: 'finished' };
-    const last = [...submissions].reverse().find((s) => s.runs.includes(key));
+    if (fs.existsSync(runFile(out, cell))) return { key, state: 'finished' };
+    const last = latest.get(key);
     if (!last) return { key, state: 'not submitted' };
-    const index = last.runs.indexOf(key);
-    const task = `${last.job}_${index}`;
-    const log = taskLog(logDir, last.job, index);
-    const queued = queue.get(task);
-    if (queued !== undefined) return { key, state: ['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED'].includes(queued) ? 'pending' : 'running', task, log };
-    const end = taskEnd(logDir, last.job, index);
-    const state = accounted?.get(task);
+    const log = taskLog(logDir, last.job, last.index);
+    const queued = queue.get(last.id);
+    if (queued !== undefined) return { key, state: PENDING_STATES.includes(queued) ? 'pending' : 'running', task: last.id, log };
+    const end = taskEnd(logDir, last.job, last.index);
+    const state = accounted?.get(last.id);
     const reason = end === null
       ? `${state ?? 'no exit marker and no longer in squeue'}: killed without SIGTERM (node failure, out of memory) or cancelled before it started`
       : 'signal' in end ? `stopped by SIG${end.signal}${state ? ` (${state})` : ''}: time limit, scancel or node shutdown`
-        : end.exit === 0 ? `exited 0 without writing ${runFile}` : `exit ${end.exit}${state ? ` (${state})` : ''}`;
-    return { key, state: 'failed', task, log: fs.existsSync(log) ? log : undefined, reason };
+        : end.exit === 0 ? `exited 0 without writing ${runFile(out, cell)}` : `exit ${end.exit}${state ? ` (${state})` : ''}`;
+    return { key, state: 'failed', task: last.id, log: fs.existsSync(log) ? log : undefined, reason };
   });
 }
 
@@ -130,28 +136,39 @@ export function sweepStatus(out: string): RunStatus[] {
 export function formatStatus(out: string, runs: readonly RunStatus[]): string[] {
   const count = (state: RunStatus['state']) => runs.filter((r) => r.state === state).length;
   const finished = count('finished');
+  const unmerged = finished > 0 ? ` (${finished} not yet merged into ${RESULTS_FILE}: run the sweep command again)` : '';
   const lines = [
-    `sweep ${out}: ${runs.length} runs: ${count('done') + finished} done${finished > 0 ? ` (${finished} not yet merged into ${RESULTS_FILE}: run the sweep command again)` : ''}, `
-      + `${count('running')} running, ${count('pending')} pending, ${count('failed')} failed, ${count('not submitted')} not submitted`,
+    `sweep ${out}: ${runs.length} runs: ${count('done') + finished} done${unmerged}, ${count('running')} running, ${count('pending')} pending, `
+      + `${count('failed')} failed, ${count('not submitted')} not submitted`,
   ];
   for (const r of runs) if (r.state === 'running') lines.push(`  running: ${r.key} (task ${r.task}; log ${r.log})`);
-  for (const r of runs) if (r.state === 'failed') lines.push(`  failed: ${r.key} (task ${r.task}): ${r.reason}; log ${r.log ?? 'none (the task never started)'}`);
+  for (const r of runs) if (r.state === 'failed') lines.push(`  failed: ${r.key} (task ${r.task}): ${r.reason}; log ${r.log ?? 'none'}`);
   if (count('failed') + count('not submitted') > 0) lines.push('  run the same sweep command again to resubmit the failed and unsubmitted runs');
   return lines;
+}
+
+/** squeue states of array tasks that have not started. */
+const PENDING_STATES = ['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED'];
+
+/** OUT/runs/NAME.json, where a run's task writes its results.jsonl line. */
+function runFile(out: string, c: SweepCell): string {
+  return path.join(out, RUNS_DIR, `${runName(c)}.json`);
 }
 
 /** The command of one task: `fisherlab sweep-run --record` on its input file, writing its run file. */
 function taskCommand(out: string, name: string, glueDir: string): string[] {
   const dir = path.resolve(out);
-  return [process.execPath, path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep-run', '--record', '--settings', path.join(dir, SLURM_DIR, 'tasks', `${name}.json`),
-    '--glue', glueDir, '--output', path.join(dir, RUNS_DIR, `${name}.json`)];
+  return [
+    process.execPath, path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep-run', '--record',
+    '--settings', path.join(dir, SLURM_DIR, 'tasks', `${name}.json`), '--glue', glueDir, '--output', path.join(dir, RUNS_DIR, `${name}.json`),
+  ];
 }
 
-/** The runs still queued or running: run key → its array task, from the latest submission of each run. */
-function inFlight(submissions: readonly Submission[], queue: Map<string, string>): Set<string> {
-  const latest = new Map<string, string>();
-  for (const s of submissions) s.runs.forEach((key, i) => latest.set(key, `${s.job}_${i}`));
-  return new Set([...latest].filter(([, task]) => queue.has(task)).map(([key]) => key));
+/** Run key → the array task of its latest submission (job, index, and the id JOB_INDEX that squeue and sacct use). */
+function latestTasks(submissions: readonly Submission[]): Map<string, { job: string; index: number; id: string }> {
+  const latest = new Map<string, { job: string; index: number; id: string }>();
+  for (const s of submissions) s.runs.forEach((key, index) => latest.set(key, { job: s.job, index, id: `${s.job}_${index}` }));
+  return latest;
 }
 
 /** The submissions recorded in OUT/slurm/jobs.json (none when absent). */

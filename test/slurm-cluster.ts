@@ -57,7 +57,9 @@ export async function startCluster(dir: string, timeoutMs = 60_000): Promise<Tes
     if (r.status !== 0) throw new Error(`${cmd} did not start (${r.status ?? r.error?.message}): ${r.stderr}`);
   };
   try {
-    daemon('munged', ['--force', `--socket=${socket}`, `--key-file=${munge}/munge.key`, `--log-file=${munge}/munged.log`, `--pid-file=${munge}/munged.pid`, `--seed-file=${munge}/munged.seed`]);
+    const m = (file: string) => path.join(munge, file);
+    daemon('munged', ['--force', `--socket=${socket}`, `--key-file=${m('munge.key')}`, `--log-file=${m('munged.log')}`,
+      `--pid-file=${m('munged.pid')}`, `--seed-file=${m('munged.seed')}`]);
     daemon('slurmctld', ['-f', conf]);
     daemon('slurmd', ['-f', conf]);
     await waitFor(() => /^idle/.test(spawnSync('sinfo', ['--noheader', '--format=%T'], { env, encoding: 'utf8', timeout: 10_000 }).stdout ?? ''), timeoutMs);

@@ -91,6 +91,49 @@ describe('sweeps on Slurm', function () {
     expect(fs.existsSync(path.join(dir, 'no-slurm', 'slurm', 'jobs.json'))).to.equal(false);
   });
 
+  it('names each failed run with its reason and log, and resubmits only those (stand-ins for sbatch, squeue and sacct)', () => {
+    const out = path.join(dir, 'fake');
+    const bin = path.join(dir, 'fake-bin');
+    fs.mkdirSync(bin);
+    const tool = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    tool('sbatch', `n=$(cat ${bin}/next.txt 2>/dev/null || echo 41); n=$((n + 1)); echo $n >${bin}/next.txt; echo "$n;cluster"`);
+    tool('squeue', `cat ${bin}/queue.txt 2>/dev/null || true`);
+    tool('sacct', `cat ${bin}/sacct.txt 2>/dev/null || { echo "Slurm accounting storage is disabled" >&2; exit 1; }`);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      expect(submitSweep([{ ...spec, out }], {}, write)).to.deep.equal({ total: 4, done: 0, queued: 0, submitted: 4, job: '42' });
+      const logs = path.join(out, 'slurm', 'logs');
+      fs.writeFileSync(path.join(bin, 'queue.txt'), '42|3|RUNNING\n7|0|RUNNING\n');
+      fs.writeFileSync(path.join(logs, '42_0.exit'), 'exit 1\n');
+      fs.writeFileSync(path.join(logs, '42_0.log'), 'fisherlab: something failed\n');
+      fs.writeFileSync(path.join(logs, '42_1.exit'), 'signal TERM\n');
+      expect(sweepStatus(out).map((r) => [r.state, r.task, r.reason])).to.deep.equal([
+        ['failed', '42_0', 'exit 1'], ['failed', '42_1', 'stopped by SIGTERM: time limit, scancel or node shutdown'],
+        ['failed', '42_2', 'no exit marker and no longer in squeue: killed without SIGTERM (node failure, out of memory) or cancelled before it started'],
+        ['running', '42_3', undefined],
+      ]);
+      fs.writeFileSync(path.join(bin, 'sacct.txt'), '42_0|FAILED\n42_1|TIMEOUT\n42_2|NODE_FAIL\n42_3|RUNNING\n');
+      const status = sweepStatus(out);
+      expect(status.map((r) => r.reason)).to.deep.equal(['exit 1 (FAILED)', 'stopped by SIGTERM (TIMEOUT): time limit, scancel or node shutdown',
+        'NODE_FAIL: killed without SIGTERM (node failure, out of memory) or cancelled before it started', undefined]);
+      expect(formatStatus(out, status).slice(1)).to.deep.equal([
+        `  running: gaussian SST-2 100% seed 1 (task 42_3; log ${logs}/42_3.log)`,
+        `  failed: standard SST-2 50% seed 1 (task 42_0): exit 1 (FAILED); log ${logs}/42_0.log`,
+        '  failed: gaussian SST-2 50% seed 1 (task 42_1): stopped by SIGTERM (TIMEOUT): time limit, scancel or node shutdown; log none',
+        '  failed: standard SST-2 100% seed 1 (task 42_2): NODE_FAIL: killed without SIGTERM (node failure, out of memory) or cancelled before it started; log none',
+        '  run the same sweep command again to resubmit the failed and unsubmitted runs',
+      ]);
+      expect(submitSweep([{ ...spec, out }], {}, write)).to.deep.equal({ total: 4, done: 0, queued: 1, submitted: 3, job: '43' });
+      const jobs = JSON.parse(fs.readFileSync(path.join(out, 'slurm', 'jobs.json'), 'utf8')) as Array<{ job: string; runs: string[] }>;
+      expect(jobs.map((j) => [j.job, j.runs.length])).to.deep.equal([['42', 4], ['43', 3]]);
+      expect(jobs[1].runs).to.deep.equal(['standard SST-2 50% seed 1', 'gaussian SST-2 50% seed 1', 'standard SST-2 100% seed 1']);
+      expect(fs.readFileSync(path.join(out, 'slurm', 'array-2.sh'), 'utf8')).to.match(/#SBATCH --array=0-2\n/);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   describe('with a real one-node cluster', function () {
     let cluster: TestCluster | null = null;
     const savedConf = process.env.SLURM_CONF;
@@ -143,7 +186,7 @@ describe('sweeps on Slurm', function () {
       const report = formatStatus(out, status);
       expect(report[0]).to.equal(`sweep ${out}: 4 runs: ${finished} done (${finished} not yet merged into results.jsonl: run the sweep command again), 0 running, 0 pending, ${4 - finished} failed, 0 not submitted`);
       expect(report.filter((l) => l.startsWith('  failed: '))).to.deep.equal(status.filter((r) => r.state === 'failed').map((r) =>
-        `  failed: ${r.key} (task ${r.task}): ${r.reason}; log ${r.task === `${job}_1` ? path.join(out, 'slurm', 'logs', `${job}_1.log`) : 'none (the task never started)'}`));
+        `  failed: ${r.key} (task ${r.task}): ${r.reason}; log ${r.task === `${job}_1` ? path.join(out, 'slurm', 'logs', `${job}_1.log`) : 'none'}`));
 
       const second = submitSweep([slurmSpec], {}, write);
       expect(second).to.deep.include({ total: 4, done: finished, queued: 0, submitted: 4 - finished });

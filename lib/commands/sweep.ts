@@ -21,13 +21,16 @@ function list(value: string): string[] {
 
 /** The Slurm options of a job array, checked; an error when one is given to the local executor. */
 function slurmOptions(o: Record<string, string | string[] | undefined>, slurm: boolean): SlurmOptions {
-  const given = (['partition', 'time', 'cpusPerTask', 'gres', 'maxParallel'] as const).filter((k) => o[k] !== undefined);
-  if (!slurm && (given.length > 0 || (o.sbatchArg ?? []).length > 0)) throw new Error('--partition, --time, --cpus-per-task, --gres, --max-parallel and --sbatch-arg are for --executor slurm');
-  const int = (k: 'cpusPerTask' | 'maxParallel', flag: string) => (o[k] === undefined ? undefined : positiveInt(o[k] as string, flag));
-  return {
-    partition: o.partition as string | undefined, time: o.time as string | undefined, cpusPerTask: int('cpusPerTask', '--cpus-per-task'),
-    gres: o.gres as string | undefined, maxParallel: int('maxParallel', '--max-parallel'), sbatchArgs: (o.sbatchArg ?? []) as string[],
+  const str = (k: string) => o[k] as string | undefined;
+  const int = (k: string, flag: string) => (o[k] === undefined ? undefined : positiveInt(o[k] as string, flag));
+  const options = {
+    partition: str('partition'), time: str('time'), cpusPerTask: int('cpusPerTask', '--cpus-per-task'), gres: str('gres'),
+    maxParallel: int('maxParallel', '--max-parallel'), sbatchArgs: (o.sbatchArg ?? []) as string[],
   };
+  if (!slurm && (Object.values(options).some((v) => v !== undefined && !Array.isArray(v)) || options.sbatchArgs.length > 0)) {
+    throw new Error('--partition, --time, --cpus-per-task, --gres, --max-parallel and --sbatch-arg are for --executor slurm');
+  }
+  return options;
 }
 
 /** Adds the `sweep` command. */
@@ -72,9 +75,9 @@ export function register(program: Command): void {
       if (o.executor === 'slurm') {
         if (cmd.getOptionValueSource('jobs') === 'cli') throw new Error('--jobs is for --executor local; with slurm, --max-parallel limits the runs at a time');
         const r = submitSweep(specs, slurm, (line) => console.error(line));
-        const left = r.total - r.done;
-        console.log(left === 0 ? `sweep: all ${r.total} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`
-          : `sweep: ${r.done} of ${r.total} runs done, ${r.queued} already queued, ${r.submitted} submitted${r.job ? ` as job ${r.job}` : ''}; see \`fisherlab sweep --status --out ${o.out}\`, and run this command again when they end`);
+        const submitted = `${r.submitted} submitted${r.job ? ` as job ${r.job}` : ''}`;
+        console.log(r.done === r.total ? `sweep: all ${r.total} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`
+          : `sweep: ${r.done} of ${r.total} runs done, ${r.queued} already queued, ${submitted}; see \`fisherlab sweep --status --out ${o.out}\`, and run this command again when they end`);
         return;
       }
       await initBackend();
