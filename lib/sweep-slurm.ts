@@ -45,16 +45,8 @@ export interface SubmitOutcome {
  * queued as one job array (writing OUT/slurm/plan.json, the task inputs and the script), and records the job id.
  */
 export function submitSweep(specs: readonly SweepSpec[], options: SlurmOptions, write: (line: string) => void): SubmitOutcome {
-  const out = sameOut(specs);
+  const { out, all, tasks } = mergeSweep(specs, write);
   const dir = path.join(out, SLURM_DIR);
-  const tasks = new Map<string, SweepTask>();
-  const all = new Map<string, SweepCell>();
-  for (const spec of specs) {
-    const plan = planSweep(spec, write);
-    for (const c of plan.cells) all.set(cellKey(c), c);
-    for (const c of plan.todo) if (!tasks.has(cellKey(c))) tasks.set(cellKey(c), plan.taskOf(c));
-    writeSummaryCsv(out, plan.records);
-  }
   const glueDir = path.resolve(specs[0].glueDir);
   const commandOf = (c: SweepCell) => taskCommand(out, runName(c), glueDir);
   for (const sub of ['tasks', 'logs']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
@@ -85,6 +77,30 @@ export function submitSweep(specs: readonly SweepSpec[], options: SlurmOptions, 
   writeFileAtomic(path.join(dir, 'jobs.json'), JSON.stringify(submissions, null, 1) + '\n');
   write(`sweep: submitted ${missing.length} runs as Slurm job array ${job} (${script}); logs in ${path.join(dir, 'logs')}`);
   return { ...outcome, submitted: missing.length, job };
+}
+
+/**
+ * Merges the finished runs of OUT/runs/ into OUT/results.jsonl (once each) and rewrites summary.csv: every cell of
+ * the specs by key, and the input of each cell still to run.
+ */
+export function mergeSweep(specs: readonly SweepSpec[], write: (line: string) => void): { out: string; all: Map<string, SweepCell>; tasks: Map<string, SweepTask> } {
+  const out = sameOut(specs);
+  const tasks = new Map<string, SweepTask>();
+  const all = new Map<string, SweepCell>();
+  for (const spec of specs) {
+    const plan = planSweep(spec, write);
+    for (const c of plan.cells) all.set(cellKey(c), c);
+    for (const c of plan.todo) if (!tasks.has(cellKey(c))) tasks.set(cellKey(c), plan.taskOf(c));
+    writeSummaryCsv(out, plan.records);
+  }
+  return { out, all, tasks };
+}
+
+/** Waits until squeue lists no task of the sweep's submissions, polling at about a tenth of the time waited so far (1 to 30 s). */
+export async function awaitSweep(out: string): Promise<void> {
+  const jobs = readSubmissions(path.join(out, SLURM_DIR)).map((s) => s.job);
+  const start = Date.now();
+  while (queuedTasks(jobs).size > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 + (Date.now() - start) / 10)));
 }
 
 /** The state of one run of a Slurm sweep. */

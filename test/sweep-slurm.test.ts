@@ -160,7 +160,8 @@ describe('sweeps on Slurm', function () {
       expect(fs.existsSync(path.join(out, 'slurm', 'jobs.json'))).to.equal(false);
     });
 
-    it('finishes a sweep cancelled halfway with one more call, with the local executor\'s results bit for bit', async () => {
+    it('finishes a sweep cancelled halfway with one more call, with the local executor\'s results bit for bit', async function () {
+      this.timeout(300_000);
       const out = path.join(dir, 'slurm');
       const slurmSpec = { ...spec, out };
       // Held at submission, so that which tasks run before the scancel does not depend on timing: task 0 finishes,
@@ -188,18 +189,17 @@ describe('sweeps on Slurm', function () {
       expect(report.filter((l) => l.startsWith('  failed: '))).to.deep.equal(status.filter((r) => r.state === 'failed').map((r) =>
         `  failed: ${r.key} (task ${r.task}): ${r.reason}; log ${r.task === `${job}_1` ? path.join(out, 'slurm', 'logs', `${job}_1.log`) : 'none'}`));
 
-      const second = submitSweep([slurmSpec], {}, write);
-      expect(second).to.deep.include({ total: 4, done: finished, queued: 0, submitted: 4 - finished });
-      expect(readSweepResults(out)).to.have.length(finished);
-      await waitFor(() => runFiles().length === 4 && sweepStatus(out).every((r) => r.state === 'done' || r.state === 'finished'), 90_000);
-      expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null });
-      expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null }); // idempotent
-      const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep', ...args], { encoding: 'utf8', timeout: 60_000 });
+      // One more call finishes the sweep: it merges the finished run, resubmits the others, waits for them and merges them.
+      const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep', ...args], { encoding: 'utf8', timeout: 150_000 });
       const t = spec.training;
-      const again = cli('--executor', 'slurm', '--tasks', 'SST-2', '--methods', 'standard,gaussian', '--pcts', '50,100', '--seeds', '1', '--model', spec.model, '--glue', spec.glueDir,
-        '--protocol', t.protocol, '--max-train', String(t.maxTrainExamples), '--max-eval', String(t.maxEvalExamples), '--epochs', String(t.epochs), '--batch-size', String(t.batchSize),
-        '--lr', String(t.lr), '--warmup-ratio', String(t.warmupRatio), '--weight-decay', String(t.weightDecay), '--max-length', String(t.maxLength), '--out', out);
-      expect(again.stdout, again.stderr).to.equal(`sweep: all 4 runs done; results in ${out}/results.jsonl, summary in ${out}/summary.csv\n`);
+      const second = cli('--executor', 'slurm', '--wait', '--tasks', 'SST-2', '--methods', 'standard,gaussian', '--pcts', '50,100', '--seeds', '1',
+        '--model', spec.model, '--glue', spec.glueDir, '--protocol', t.protocol, '--max-train', String(t.maxTrainExamples), '--max-eval', String(t.maxEvalExamples),
+        '--epochs', String(t.epochs), '--batch-size', String(t.batchSize), '--lr', String(t.lr), '--warmup-ratio', String(t.warmupRatio),
+        '--weight-decay', String(t.weightDecay), '--max-length', String(t.maxLength), '--out', out);
+      expect(second.stderr).to.match(new RegExp(`sweep: merged ${finished} finished runs? of .*\\n(.*\\n)*sweep: submitted ${4 - finished} runs as Slurm job array \\d+ `));
+      expect(second.stdout, second.stderr).to.equal(`sweep: all 4 runs done; results in ${out}/results.jsonl, summary in ${out}/summary.csv\n`);
+      expect(readSweepResults(out)).to.have.length(4);
+      expect(submitSweep([slurmSpec], {}, write)).to.deep.equal({ total: 4, done: 4, queued: 0, submitted: 0, job: null }); // idempotent
       const shown = cli('--status', '--out', out);
       expect(shown.stdout, shown.stderr).to.equal(`sweep ${out}: 4 runs: 4 done, 0 running, 0 pending, 0 failed, 0 not submitted\n`);
 

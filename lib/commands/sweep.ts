@@ -10,7 +10,7 @@ import { DESIGN_TRAINING, DESIGNS, designSpecs, parseDesigns } from '../glue-des
 import { resolveModelDir } from '../models';
 import type { SlurmOptions } from '../slurm';
 import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep';
-import { formatStatus, submitSweep, sweepStatus } from '../sweep-slurm';
+import { awaitSweep, formatStatus, mergeSweep, submitSweep, sweepStatus } from '../sweep-slurm';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
 import { number, positiveInt } from './options';
 
@@ -49,6 +49,7 @@ export function register(program: Command): void {
     .option('--jobs <n>', 'runs at a time, each in its own process with one wasm thread (2 uses both cores here)', '1')
     .addOption(new Option('--executor <name>', 'local: runs here (--jobs at a time); slurm: submits the unfinished runs as one Slurm job array (see docs/slurm.md)').choices(['local', 'slurm']).default('local'))
     .option('--status', 'with the Slurm executor: say which runs of OUT are done, running, pending and failed (with their logs), and exit')
+    .option('--wait', 'with --executor slurm: wait until the sweep\'s jobs end, then merge their runs and show the status')
     .option('--partition <name>', 'Slurm partition')
     .option('--time <limit>', 'Slurm time limit per run (e.g. 2:00:00)')
     .option('--cpus-per-task <n>', 'Slurm CPUs per run')
@@ -74,7 +75,13 @@ export function register(program: Command): void {
         : [{ ...base, methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks), pcts: list(o.pcts).map((p) => number(p, '--pcts')), seeds: list(o.seeds).map((s) => number(s, '--seeds')) }];
       if (o.executor === 'slurm') {
         if (cmd.getOptionValueSource('jobs') === 'cli') throw new Error('--jobs is for --executor local; with slurm, --max-parallel limits the runs at a time');
-        const r = submitSweep(specs, slurm, (line) => console.error(line));
+        let r = submitSweep(specs, slurm, (line) => console.error(line));
+        if (o.wait !== undefined) {
+          await awaitSweep(o.out);
+          const merged = mergeSweep(specs, (line) => console.error(line));
+          r = { ...r, done: r.total - merged.tasks.size, queued: 0 };
+          for (const line of formatStatus(o.out, sweepStatus(o.out))) console.error(line);
+        }
         const submitted = `${r.submitted} submitted${r.job ? ` as job ${r.job}` : ''}`;
         console.log(r.done === r.total ? `sweep: all ${r.total} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`
           : `sweep: ${r.done} of ${r.total} runs done, ${r.queued} already queued, ${submitted}; see \`fisherlab sweep --status --out ${o.out}\`, and run this command again when they end`);
