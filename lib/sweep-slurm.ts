@@ -9,7 +9,7 @@ import { writeFileAtomic } from './atomic';
 import { projectRoot } from './paths';
 import { accountedStates, arrayScript, queuedTasks, sbatch, shellQuote, SlurmOptions, taskEnd, taskLog } from './slurm';
 import {
-  cellKey, planSweep, readSweepResults, RESULTS_FILE, runName, RUNS_DIR, SweepCell, SweepSpec, SweepTask, writeSummaryCsv,
+  cellKey, planSweep, readSweepResults, RESULTS_FILE, runFilePath, runName, RUNS_DIR, SweepCell, SweepSpec, SweepTask, writeSummaryCsv,
 } from './sweep';
 
 export const SLURM_DIR = 'slurm';
@@ -48,7 +48,7 @@ export function submitSweep(specs: readonly SweepSpec[], options: SlurmOptions, 
   const { out, all, tasks } = mergeSweep(specs, write);
   const dir = path.join(out, SLURM_DIR);
   const glueDir = path.resolve(specs[0].glueDir);
-  const commandOf = (c: SweepCell) => taskCommand(out, runName(c), glueDir);
+  const commandOf = (c: SweepCell) => taskCommand(out, c, glueDir);
   for (const sub of ['tasks', 'logs']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   fs.mkdirSync(path.join(out, RUNS_DIR), { recursive: true });
   const runs = Object.fromEntries([...all].map(([key, c]) => [key, { cell: c, command: commandOf(c).map(shellQuote).join(' ') }]));
@@ -59,13 +59,13 @@ export function submitSweep(specs: readonly SweepSpec[], options: SlurmOptions, 
   const latest = latestTasks(submissions);
   const queued = [...tasks.keys()].filter((key) => queue.has(latest.get(key)?.id ?? ''));
   // after squeue: a run that ended since it was planned has its run file, and is merged by the next call
-  const missing = [...tasks.values()].filter((t) => !queued.includes(cellKey(t.cell)) && !fs.existsSync(runFile(out, t.cell)));
+  const missing = [...tasks.values()].filter((t) => !queued.includes(cellKey(t.cell)) && !fs.existsSync(runFilePath(out, t.cell)));
   const outcome: SubmitOutcome = { total: all.size, done: all.size - tasks.size, queued: queued.length, submitted: 0, job: null };
   if (missing.length === 0) return outcome;
 
   for (const t of missing) {
     const input: SweepTask = { ...t, settings: { ...t.settings, model: path.resolve(t.settings.model) } }; // tasks run in the project root
-    writeFileAtomic(path.join(dir, 'tasks', `${runName(t.cell)}.json`), JSON.stringify(input) + '\n');
+    writeFileAtomic(taskFile(out, t.cell), JSON.stringify(input) + '\n');
   }
   const script = path.join(dir, `array-${submissions.length + 1}.sh`);
   writeFileAtomic(script, arrayScript({
@@ -132,7 +132,7 @@ export function sweepStatus(out: string): RunStatus[] {
   const logDir = path.join(dir, 'logs');
   return Object.entries(plan.runs).map(([key, { cell }]): RunStatus => {
     if (done.has(key)) return { key, state: 'done' };
-    if (fs.existsSync(runFile(out, cell))) return { key, state: 'finished' };
+    if (fs.existsSync(runFilePath(out, cell))) return { key, state: 'finished' };
     const last = latest.get(key);
     if (!last) return { key, state: 'not submitted' };
     const log = taskLog(logDir, last.job, last.index);
@@ -143,7 +143,7 @@ export function sweepStatus(out: string): RunStatus[] {
     const reason = end === null
       ? `${state ?? 'no exit marker and no longer in squeue'}: killed without SIGTERM (node failure, out of memory) or cancelled before it started`
       : 'signal' in end ? `stopped by SIG${end.signal}${state ? ` (${state})` : ''}: time limit, scancel or node shutdown`
-        : end.exit === 0 ? `exited 0 without writing ${runFile(out, cell)}` : `exit ${end.exit}${state ? ` (${state})` : ''}`;
+        : end.exit === 0 ? `exited 0 without writing ${runFilePath(out, cell)}` : `exit ${end.exit}${state ? ` (${state})` : ''}`;
     return { key, state: 'failed', task: last.id, log: fs.existsSync(log) ? log : undefined, reason };
   });
 }
@@ -166,18 +166,15 @@ export function formatStatus(out: string, runs: readonly RunStatus[]): string[] 
 /** squeue states of array tasks that have not started. */
 const PENDING_STATES = ['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED'];
 
-/** OUT/runs/NAME.json, where a run's task writes its results.jsonl line. */
-function runFile(out: string, c: SweepCell): string {
-  return path.join(out, RUNS_DIR, `${runName(c)}.json`);
+/** The command of one task: `fisherlab sweep-run --record` on its input file, writing its run file. */
+function taskCommand(out: string, c: SweepCell, glueDir: string): string[] {
+  const cli = path.join(projectRoot(), 'bin', 'fisherlab.js');
+  return [process.execPath, cli, 'sweep-run', '--record', '--settings', taskFile(out, c), '--glue', glueDir, '--output', runFilePath(path.resolve(out), c)];
 }
 
-/** The command of one task: `fisherlab sweep-run --record` on its input file, writing its run file. */
-function taskCommand(out: string, name: string, glueDir: string): string[] {
-  const dir = path.resolve(out);
-  return [
-    process.execPath, path.join(projectRoot(), 'bin', 'fisherlab.js'), 'sweep-run', '--record',
-    '--settings', path.join(dir, SLURM_DIR, 'tasks', `${name}.json`), '--glue', glueDir, '--output', path.join(dir, RUNS_DIR, `${name}.json`),
-  ];
+/** OUT/slurm/tasks/NAME.json, the input of a run's task (absolute). */
+function taskFile(out: string, c: SweepCell): string {
+  return path.join(path.resolve(out), SLURM_DIR, 'tasks', `${runName(c)}.json`);
 }
 
 /** Run key → the array task of its latest submission (job, index, and the id JOB_INDEX that squeue and sacct use). */

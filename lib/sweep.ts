@@ -125,34 +125,6 @@ export function sweepCells(spec: Pick<SweepSpec, 'methods' | 'tasks' | 'pcts' | 
   return cells;
 }
 
-/** Runs every cell not yet in DIR/results.jsonl, appending one line per finished run, and rewrites DIR/summary.csv. */
-export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
-  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const jobs = opts.jobs ?? 1;
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`sweep: jobs must be a positive integer (got ${jobs})`);
-  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs')) : finetune);
-  const plan = planSweep(spec, write);
-  const { cells, todo } = plan;
-  const skipped = cells.length - todo.length;
-
-  const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
-  let finished = skipped;
-  const queue = [...todo];
-  const lane = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const cell = next;
-      const result = await run(plan.settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
-      addRecord(plan, sweepRecord(plan.taskOf(cell), result));
-      finished++;
-      const scores = Object.entries(result.final).map(([name, s]) => `${name} ${s.main.toFixed(4)}`).join(', ');
-      progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, todo.length)) }, lane));
-  writeSummaryCsv(spec.out, plan.records);
-  return { total: cells.length, skipped, ran: todo.length };
-}
-
 /**
  * A sweep checked against its results folder: DIR/results.jsonl read (a half-written last line dropped), finished
  * run files of DIR/runs/ merged into it, runs of other weights or settings refused, and the cells still to run.
@@ -194,7 +166,7 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
       reusable(file, old, c);
       continue;
     }
-    const runFile = path.join(spec.out, RUNS_DIR, `${runName(c)}.json`);
+    const runFile = runFilePath(spec.out, c);
     const finished = readRunFile(runFile);
     if (finished === null) {
       plan.todo.push(c);
@@ -212,6 +184,34 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
   return plan;
 }
 
+/** Runs every cell not yet in DIR/results.jsonl, appending one line per finished run, and rewrites DIR/summary.csv. */
+export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
+  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const jobs = opts.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`sweep: jobs must be a positive integer (got ${jobs})`);
+  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs')) : finetune);
+  const plan = planSweep(spec, write);
+  const { cells, todo } = plan;
+  const skipped = cells.length - todo.length;
+
+  const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
+  let finished = skipped;
+  const queue = [...todo];
+  const lane = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const cell = next;
+      const result = await run(plan.settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
+      addRecord(plan, sweepRecord(plan.taskOf(cell), result));
+      finished++;
+      const scores = Object.entries(result.final).map(([name, s]) => `${name} ${s.main.toFixed(4)}`).join(', ');
+      progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, todo.length)) }, lane));
+  writeSummaryCsv(spec.out, plan.records);
+  return { total: cells.length, skipped, ran: todo.length };
+}
+
 /** The line of results.jsonl for a run: its cell, model fingerprint and Fisher file, and its result (the model path made project-relative). */
 export function sweepRecord(task: SweepTask, result: FinetuneResult): SweepRecord {
   return { ...task.cell, modelSha256: task.modelSha256, fisher: task.fisher, ...result, settings: { ...result.settings, model: projectRelative(result.settings.model) } };
@@ -222,6 +222,11 @@ export function addRecord(plan: SweepPlan, record: SweepRecord): void {
   appendLine(path.join(plan.out, RESULTS_FILE), JSON.stringify(record));
   plan.records.push(record);
   writeSummaryCsv(plan.out, plan.records);
+}
+
+/** OUT/runs/NAME.json, where an out-of-process executor's task writes its run's results.jsonl line. */
+export function runFilePath(out: string, c: SweepCell): string {
+  return path.join(out, RUNS_DIR, `${runName(c)}.json`);
 }
 
 /** The file-name stem of a run, e.g. "guided-SST-2-50pct-seed1". */
