@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../atomic';
 import { initBackend } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
 import { finetune, FinetuneSettings } from '../finetune';
-import { DESIGN_TRAINING, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
+import { DESIGN_PROTOCOL, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
 import { resolveModelDir } from '../models';
 import type { SlurmOptions } from '../slurm';
 import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep';
@@ -66,10 +66,11 @@ export function register(program: Command): void {
       }
       const slurm = slurmOptions(o, o.executor === 'slurm');
       if ((o.tasks === undefined) === (o.design === undefined)) throw new Error('give either --tasks (with --pcts, --seeds, --methods) or --design');
-      const training = trainingSettings(o);
+      const model = resolveModelDir(o.model);
+      const training = trainingSettings(o, model, 'sweep');
       // The designs run under the authors' protocol unless --protocol says otherwise.
-      if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli') training.protocol = DESIGN_TRAINING.protocol;
-      const base = { model: resolveModelDir(o.model), fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
+      if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli') training.protocol = DESIGN_PROTOCOL;
+      const base = { model, fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
       const specs = o.design !== undefined
         ? designSpecs(parseDesigns(o.design), base)
         : [{ ...base, methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks), pcts: list(o.pcts).map((p) => number(p, '--pcts')), seeds: list(o.seeds).map((s) => number(s, '--seeds')) }];
