@@ -34,7 +34,7 @@ export function findWeightFiles(dir: string): WeightFiles {
   const main = path.join(dir, present[0]);
   const ignored = present.slice(1).map((f) => path.join(dir, f));
   if (!main.endsWith('.index.json')) return { main, shards: [main], weightMap: null, ignored };
-  const weightMap = readIndex(main);
+  const weightMap = readShardIndex(main);
   const shards = [...new Set(weightMap.values())].sort();
   for (const shard of shards) {
     if (!fs.existsSync(path.join(dir, shard))) {
@@ -72,8 +72,8 @@ export function readWeightFiles(files: WeightFiles): WeightTensors {
   return { tensors, dtypes, origin };
 }
 
-/** An index's `weight_map` (tensor name to shard file name), validated. */
-function readIndex(file: string): Map<string, string> {
+/** An index's `weight_map` (tensor name to shard file name), validated: every shard a file name in the same folder. */
+export function readShardIndex(file: string): Map<string, string> {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));

@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import { zipSync } from 'fflate';
+import type { NamedArray } from '../lib/safetensors';
 
 /** One tensor of the state dict: a view of a storage. */
 export interface TorchTensor {
@@ -96,4 +97,15 @@ export function writeTorchZip(file: string, tensors: TorchTensor[], storages: Re
 /** A storage of float32 values. */
 export function floatStorage(values: ArrayLike<number>): TorchStorage {
   return { type: 'FloatStorage', bytes: new Uint8Array(Float32Array.from(values).buffer) };
+}
+
+/** Writes float32 tensors as a PyTorch zip state dict, one storage each; `aliases` adds names sharing another's storage. */
+export function writeStateDict(file: string, tensors: NamedArray[], aliases: Record<string, string> = {}): void {
+  const storages: Record<string, TorchStorage> = {};
+  const entries: TorchTensor[] = tensors.map((t, i) => {
+    storages[i] = floatStorage(t.data);
+    return { name: t.name, storage: String(i), shape: t.shape };
+  });
+  for (const [alias, name] of Object.entries(aliases)) entries.push({ ...entries.find((e) => e.name === name)!, name: alias });
+  writeTorchZip(file, entries, storages);
 }

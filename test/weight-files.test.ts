@@ -7,9 +7,9 @@ import { parseConfig } from '../lib/bert/config';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { readCheckpoint, writeCheckpoint } from '../lib/checkpoint';
 import { modelFingerprint } from '../lib/models';
-import { NamedArray, writeSafetensors } from '../lib/safetensors';
-import { errorOf, randomTensors } from './helpers';
-import { TorchStorage, TorchTensor, floatStorage, writeTorchZip } from './torch-zip';
+import { writeSafetensors } from '../lib/safetensors';
+import { errorOf, randomTensors, writeShardedSafetensors } from './helpers';
+import { writeStateDict } from './torch-zip';
 
 const CONFIG = parseConfig({
   vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
@@ -22,30 +22,6 @@ const sha = (...files: string[]) => {
   for (const f of files) h.update(fs.readFileSync(f));
   return h.digest('hex').slice(0, 16);
 };
-
-/** Writes `tensors` as `count` safetensors shards with an index, as transformers names them. */
-function writeShardedSafetensors(dir: string, tensors: NamedArray[], count: number): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (let k = 0; k < count; k++) {
-    const shard = `model-${String(k + 1).padStart(5, '0')}-of-${String(count).padStart(5, '0')}.safetensors`;
-    const part = tensors.filter((_, i) => i % count === k);
-    writeSafetensors(path.join(dir, shard), part, { format: 'pt' });
-    for (const t of part) map[t.name] = shard;
-  }
-  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: map }));
-  return map;
-}
-
-/** Writes `tensors` as a PyTorch zip state dict, the decoder weight tied to (sharing the storage of) the word embeddings. */
-function writeBin(file: string, tensors: NamedArray[]): void {
-  const storages: Record<string, TorchStorage> = {};
-  const entries: TorchTensor[] = tensors.map((t, i) => {
-    storages[i] = floatStorage(t.data);
-    return { name: t.name, storage: String(i), shape: t.shape };
-  });
-  entries.push({ ...entries[0], name: 'cls.predictions.decoder.weight' });
-  writeTorchZip(file, entries, storages);
-}
 
 describe('weight file layouts', () => {
   let dir: string;
@@ -114,7 +90,7 @@ describe('weight file layouts', () => {
 
   it('reads pytorch_model.bin (tied decoder sharing a storage) and its sharded form; its fingerprint is the file\'s SHA-256', () => {
     fs.rmSync(path.join(dir, 'model.safetensors'));
-    writeBin(path.join(dir, 'pytorch_model.bin'), WEIGHTS);
+    writeStateDict(path.join(dir, 'pytorch_model.bin'), WEIGHTS, { 'cls.predictions.decoder.weight': WEIGHTS[0].name });
     expect(expectWeights(dir).warnings.join('\n')).not.to.include('differs');
     expect(modelFingerprint(dir)).to.equal(sha(path.join(dir, 'pytorch_model.bin')));
 
@@ -124,8 +100,7 @@ describe('weight file layouts', () => {
     const map: Record<string, string> = {};
     parts.forEach((part, k) => {
       const shard = `pytorch_model-0000${k + 1}-of-00002.bin`;
-      writeTorchZip(path.join(dir, shard), part.map((t, i) => ({ name: t.name, storage: String(i), shape: t.shape })),
-        Object.fromEntries(part.map((t, i) => [String(i), floatStorage(t.data)])));
+      writeStateDict(path.join(dir, shard), part);
       for (const t of part) map[t.name] = shard;
     });
     fs.writeFileSync(path.join(dir, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: map }));
@@ -133,7 +108,7 @@ describe('weight file layouts', () => {
   });
 
   it('reads by precedence, saying which file it read and which it ignored', () => {
-    writeBin(path.join(dir, 'pytorch_model.bin'), WEIGHTS.map((w) => ({ ...w, data: new Float32Array(w.data.length) })));
+    writeStateDict(path.join(dir, 'pytorch_model.bin'), WEIGHTS.map((w) => ({ ...w, data: new Float32Array(w.data.length) })));
     const ckpt = expectWeights(dir);
     expect(ckpt.warnings).to.include(`${dir}: read model.safetensors, ignored pytorch_model.bin`);
     expect(modelFingerprint(dir)).to.equal(sha(path.join(dir, 'model.safetensors')));

@@ -14,7 +14,7 @@ export function register(program: Command): void {
   program
     .command('download')
     .summary('download a Hugging Face BERT folder (resumable)')
-    .description('download a Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors) into a folder')
+    .description('download a Hugging Face BERT checkpoint (config.json, vocab.txt, and model.safetensors, sharded safetensors or pytorch_model.bin) into a folder')
     .requiredOption('--model <id>', 'model id on the Hub, e.g. bert-base-uncased or google/bert_uncased_L-2_H-128_A-2')
     .requiredOption('--to <dir>', 'destination folder (created when absent)')
     .option('--endpoint <url>', `Hub address (default: $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})`)
