@@ -5,7 +5,10 @@ Runs inside the virtual environment made by scripts/hf-venv.sh (.venv-hf/bin/pyt
 
 Subcommands:
   make-checkpoint    a randomly initialized, then perturbed BertForMaskedLM / BertForSequenceClassification /
-                     BertModel written with save_pretrained (model.safetensors, config.json) plus a vocab.txt
+                     BertModel / BertForPreTraining written with save_pretrained (config.json, model.safetensors,
+                     sharded with --max-shard-size) plus a vocab.txt; --layout bin writes pytorch_model.bin (sharded:
+                     pytorch_model.bin.index.json) with torch.save, as transformers 4 did with safe_serialization=False;
+                     --dtype, --legacy-names (LayerNorm gamma/beta), --views (non-contiguous and offset tensors)
   forward            one sequence through a folder in eval mode, float64, outputs as JSON shaped like
                      `fisherlab forward`'s (no batch dimension)
   names              [name, shape] of named_parameters() and the Dropout module names of a class built
@@ -20,6 +23,7 @@ import argparse
 import inspect
 import json
 import os
+import shutil
 import sys
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -36,7 +40,9 @@ CLASSES = {
     'mlm': BertForMaskedLM,
     'classifier': BertForSequenceClassification,
     'base': BertModel,
+    'pretraining': transformers.BertForPreTraining,
 }
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16, 'float64': torch.float64}
 SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
 
 
@@ -87,7 +93,44 @@ def tensor2d(rows, dtype=torch.long):
 
 # ---------------------------------------------------------------------------------------------- make-checkpoint
 
+def legacy_name(name):
+    """The name old BERT checkpoints (TensorFlow conversions) give a LayerNorm tensor: gamma/beta."""
+    return name.replace('LayerNorm.weight', 'LayerNorm.gamma').replace('LayerNorm.bias', 'LayerNorm.beta')
+
+
+def as_views(state_dict):
+    """The same values as strided views: 2-D weights transposed twice (column-major strides), vectors at an offset
+    into a larger storage; tensors sharing a storage (tied weights) stay shared."""
+    out, seen = {}, {}
+    for name, t in state_dict.items():
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+        if key in seen:
+            out[name] = out[seen[key]]
+        elif t.dim() == 2:
+            out[name] = t.t().contiguous().t()
+        elif t.dim() == 1 and t.is_floating_point():
+            out[name] = torch.cat([torch.zeros(3, dtype=t.dtype), t, torch.zeros(2, dtype=t.dtype)])[3:3 + t.numel()]
+        else:
+            out[name] = t
+        seen.setdefault(key, name)
+    return out
+
+
+def save_bin(state_dict, out, max_shard_size):
+    """pytorch_model.bin, or shards with pytorch_model.bin.index.json, written by torch.save as transformers 4 did."""
+    from huggingface_hub import split_torch_state_dict_into_shards
+    split = split_torch_state_dict_into_shards(state_dict, filename_pattern='pytorch_model{suffix}.bin', max_shard_size=max_shard_size)
+    for filename, names in split.filename_to_tensors.items():
+        torch.save({n: state_dict[n] for n in names}, os.path.join(out, filename))
+    if split.is_sharded:
+        with open(os.path.join(out, 'pytorch_model.bin.index.json'), 'w') as f:
+            json.dump({'metadata': split.metadata, 'weight_map': split.tensor_to_filename}, f, indent=2)
+
+
 def cmd_make_checkpoint(a):
+    if a.vocab_file:
+        with open(a.vocab_file) as f:
+            a.vocab_size = sum(1 for _ in f)
     config = BertConfig(
         vocab_size=a.vocab_size, hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
         intermediate_size=a.intermediate, max_position_embeddings=a.max_positions, type_vocab_size=a.type_vocab_size,
@@ -106,14 +149,29 @@ def cmd_make_checkpoint(a):
                 p.copy_(1 + torch.randn_like(p) * 0.1)
             else:
                 p.copy_(torch.randn_like(p) * 0.1)
+    model.to(DTYPES[a.dtype])
     os.makedirs(a.out, exist_ok=True)
-    kwargs = {}
-    if 'safe_serialization' in inspect.signature(model.save_pretrained).parameters:
-        kwargs['safe_serialization'] = True  # transformers 4; 5 writes only safetensors
-    model.save_pretrained(a.out, **kwargs)
-    with open(os.path.join(a.out, 'vocab.txt'), 'w') as f:
-        for i in range(a.vocab_size):
-            f.write((SPECIAL_TOKENS[i] if i < len(SPECIAL_TOKENS) else 'tok%d' % i) + '\n')
+    if a.layout == 'bin':
+        config.save_pretrained(a.out)
+        state_dict = model.state_dict()
+        if a.views:
+            state_dict = as_views(state_dict)
+        if a.legacy_names:
+            state_dict = {legacy_name(n): t for n, t in state_dict.items()}
+        save_bin(state_dict, a.out, a.max_shard_size)
+    else:
+        if a.legacy_names or a.views:
+            raise SystemExit('--legacy-names and --views need --layout bin')
+        kwargs = {}
+        if 'safe_serialization' in inspect.signature(model.save_pretrained).parameters:
+            kwargs['safe_serialization'] = True  # transformers 4; 5 writes only safetensors
+        model.save_pretrained(a.out, max_shard_size=a.max_shard_size, **kwargs)
+    if a.vocab_file:
+        shutil.copyfile(a.vocab_file, os.path.join(a.out, 'vocab.txt'))
+    else:
+        with open(os.path.join(a.out, 'vocab.txt'), 'w') as f:
+            for i in range(a.vocab_size):
+                f.write((SPECIAL_TOKENS[i] if i < len(SPECIAL_TOKENS) else 'tok%d' % i) + '\n')
     print('wrote %s (%s, %d tensors)' % (a.out, type(model).__name__, len(list(model.named_parameters()))), file=sys.stderr)
 
 
@@ -265,6 +323,12 @@ def main(argv=None):
     m.add_argument('--intermediate', type=int, default=64)
     m.add_argument('--max-positions', type=int, default=32)
     m.add_argument('--type-vocab-size', type=int, default=2)
+    m.add_argument('--vocab-file', help='a vocab.txt to copy into the folder (sets --vocab-size to its line count)')
+    m.add_argument('--layout', choices=['safetensors', 'bin'], default='safetensors')
+    m.add_argument('--max-shard-size', default='50GB', help='shard above this size, e.g. 200KB')
+    m.add_argument('--dtype', choices=sorted(DTYPES), default='float32')
+    m.add_argument('--legacy-names', action='store_true', help='LayerNorm gamma/beta names (with --layout bin)')
+    m.add_argument('--views', action='store_true', help='store non-contiguous and offset views (with --layout bin)')
     m.set_defaults(fn=cmd_make_checkpoint)
 
     attn_help = 'attention implementation (eager is modeling_bert.py\'s plain softmax path)'
