@@ -3,7 +3,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { projectRoot } from './paths';
-import { findWeightFiles } from './weight-files';
+import { findWeightFiles, identifyingFiles } from './weight-files';
 
 /** The folder of the model fisherlab ships and uses by default. */
 export function defaultModelDir(): string {
@@ -26,8 +26,7 @@ export function resolveModelDir(dir?: string): string {
  * model.safetensors it is that file's own SHA-256, as results in data/ record.
  */
 export function modelFingerprint(dir: string): string {
-  const files = findWeightFiles(dir);
   const hash = createHash('sha256');
-  for (const file of files.weightMap ? [files.main, ...files.shards] : [files.main]) hash.update(fs.readFileSync(file));
+  for (const file of identifyingFiles(findWeightFiles(dir))) hash.update(fs.readFileSync(file));
   return hash.digest('hex').slice(0, 16);
 }

@@ -45,6 +45,11 @@ export function findWeightFiles(dir: string): WeightFiles {
   return { main, shards: shards.map((s) => path.join(dir, s)), weightMap, ignored };
 }
 
+/** The files that identify a folder's weights, in a fixed order: the weights file, or the index and then its shards. */
+export function identifyingFiles(files: WeightFiles): string[] {
+  return files.weightMap ? [files.main, ...files.shards] : [files.main];
+}
+
 /** Reads every tensor of a folder's weight files (non-float tensors only by dtype), checking each shard against the index. */
 export function readWeightFiles(files: WeightFiles): WeightTensors {
   const tensors: WeightTensors['tensors'] = new Map();
