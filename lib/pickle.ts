@@ -1,8 +1,9 @@
 /**
  * A restricted Python unpickler: it builds plain data (numbers, strings, lists, tuples as arrays, dicts as Maps) and
  * calls only the globals its caller allows; any other global is refused the moment its opcode is read, before
- * anything else is evaluated. It never runs Python code. Written by hand: the npm pickle readers either evaluate
- * any global they meet or cannot refuse one by name, and a state dict needs only protocol 2's opcodes (about 40).
+ * anything else is evaluated. It never runs Python code. Written by hand (docs/models.md says why): a state dict
+ * needs about 40 opcodes of protocol 2, and only an opcode allow-list keeps every other one out; pickleparser, the
+ * npm reader that can refuse names (through a custom NameRegistry), accepts every opcode of protocols 0 to 5.
  */
 
 /** What a pickle's GLOBAL opcode may name: a function REDUCE calls, or a plain value (such as a storage type). */

@@ -130,6 +130,7 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     jobs.push(['grads', '--model', path.join(dir, 'mlm'), '--inputs', path.join(dir, 'grad-inputs.json'), '--output', path.join(dir, 'grads-hf.json')]);
     fs.writeFileSync(path.join(dir, 'fisher-examples.jsonl'), FISHER_EXAMPLES.map((e) => JSON.stringify(e)).join('\n') + '\n');
     jobs.push(['per-sample-fisher', '--model', path.join(dir, 'mlm'), '--examples', path.join(dir, 'fisher-examples.jsonl'), '--output', path.join(dir, 'fisher-hf.safetensors')]);
+    jobs.push(['malicious', '--out', path.join(dir, 'malicious'), '--marker', path.join(dir, 'pwned')]);
     if (REAL_VOCAB) {
       LAYOUTS.forEach((l, i) => {
         const model = path.join(dir, 'layouts', l.id);
@@ -293,6 +294,18 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       const bad = compare(mean, new Map([...fisher.tensors].map(([n, t]) => [n, t.data])), 2);
       expect(bad, bad.join('\n')).to.deep.equal([]);
     });
+  });
+
+  it('refuses a pytorch_model.bin made by torch.save whose pickle calls os.system, and runs nothing', () => {
+    const folder = path.join(dir, 'malicious');
+    const file = path.join(folder, 'pytorch_model.bin');
+    expect(fs.existsSync(file), 'torch.save wrote the file').to.equal(true);
+    const message = errorOf(() => readCheckpoint(folder));
+    expect(message).to.match(new RegExp(`^${file}: \\w+/data\\.pkl: refused the global posix\\.system: `));
+    const r = spawnSync(process.execPath, [CLI, 'info', '--model', folder], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: ROOT } });
+    expect(r.status).not.to.equal(0);
+    expect(r.stderr).to.include('refused the global posix.system');
+    expect(fs.existsSync(path.join(dir, 'pwned')), 'the marker file of os.system').to.equal(false);
   });
 
   describe('every folder layout, with the real 30,522-token vocabulary', () => {

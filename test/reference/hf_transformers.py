@@ -9,6 +9,8 @@ Subcommands:
                      sharded with --max-shard-size) plus a vocab.txt; --layout bin writes pytorch_model.bin (sharded:
                      pytorch_model.bin.index.json) with torch.save, as transformers 4 did with safe_serialization=False;
                      --dtype, --legacy-names (LayerNorm gamma/beta), --views (non-contiguous and offset tensors)
+  malicious          a model folder whose pytorch_model.bin (torch.save) holds an object whose unpickling runs
+                     os.system('touch MARKER'): a reader that executes pickles creates MARKER
   forward            one sequence through a folder in eval mode, float64, outputs as JSON shaped like
                      `fisherlab forward`'s (no batch dimension)
   names              [name, shape] of named_parameters() and the Dropout module names of a class built
@@ -175,6 +177,30 @@ def cmd_make_checkpoint(a):
     print('wrote %s (%s, %d tensors)' % (a.out, type(model).__name__, len(list(model.named_parameters()))), file=sys.stderr)
 
 
+# ---------------------------------------------------------------------------------------------- malicious
+
+class RunsCommand:
+    """Unpickling this calls os.system(command) (the attack a restricted unpickler must refuse)."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def cmd_malicious(a):
+    config = BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                        architectures=['BertForMaskedLM'])
+    os.makedirs(a.out, exist_ok=True)
+    config.save_pretrained(a.out)
+    torch.manual_seed(0)
+    state_dict = BertForMaskedLM(config).state_dict()
+    state_dict['bert.embeddings.word_embeddings.weight'] = RunsCommand('touch %s' % a.marker)
+    torch.save(state_dict, os.path.join(a.out, 'pytorch_model.bin'))
+    print('wrote %s' % a.out, file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------- forward
 
 def cmd_forward(a):
@@ -330,6 +356,11 @@ def main(argv=None):
     m.add_argument('--legacy-names', action='store_true', help='LayerNorm gamma/beta names (with --layout bin)')
     m.add_argument('--views', action='store_true', help='store non-contiguous and offset views (with --layout bin)')
     m.set_defaults(fn=cmd_make_checkpoint)
+
+    x = sub.add_parser('malicious', help='a folder whose pytorch_model.bin runs a shell command when unpickled')
+    x.add_argument('--out', required=True)
+    x.add_argument('--marker', required=True, help='the file the command creates')
+    x.set_defaults(fn=cmd_malicious)
 
     attn_help = 'attention implementation (eager is modeling_bert.py\'s plain softmax path)'
     f = sub.add_parser('forward', help='float64 eval forward pass of one sequence, as JSON')
