@@ -51,7 +51,9 @@ export function readCheckpoint(dir: string): Checkpoint {
   const weightsFile = files.main;
   const file = readWeightFiles(files);
   const warnings: string[] = [];
-  if (files.ignored.length > 0) warnings.push(`${dir}: read ${path.basename(weightsFile)}, ignored ${files.ignored.map((f) => path.basename(f)).join(', ')}`);
+  if (files.ignored.length > 0) {
+    warnings.push(`${dir}: read ${path.basename(weightsFile)}, ignored ${files.ignored.map((f) => path.basename(f)).join(', ')}`);
+  }
   const { found, problems } = normalizeNames(file.tensors, file.dtypes, weightsFile, warnings);
   const parts: BertParts = {
     mlm: [...found.keys()].some((n) => n.startsWith('cls.predictions.')),

@@ -75,7 +75,8 @@ export async function downloadModel(options: DownloadOptions): Promise<Checkpoin
     stallMs: 1000 * (options.stallTimeout ?? 60),
     attempts: options.attempts ?? 3,
     progress: options.progress ?? stderrProgress(),
-    offlineAdvice: 'download on a machine that has one, or copy a Hugging Face BERT folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt) here and pass --model DIR',
+    offlineAdvice: 'download on a machine that has one, or copy a Hugging Face BERT folder ' +
+      '(config.json, model.safetensors or pytorch_model.bin, vocab.txt) here and pass --model DIR',
     statusHint: hubStatusHint,
   };
   fs.mkdirSync(options.to, { recursive: true });

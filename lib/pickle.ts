@@ -68,7 +68,8 @@ export function unpickle(bytes: Uint8Array, source: string, options: UnpickleOpt
     let value = 0n;
     for (let i = raw.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(raw[i]);
     if (raw.length > 0 && raw[raw.length - 1] & 0x80) value -= 1n << BigInt(8 * raw.length);
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : fail(`integer ${value} is too large`);
+    const safe = value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
+    return safe ? Number(value) : fail(`integer ${value} is too large`);
   };
 
   for (;;) {
@@ -86,7 +87,8 @@ export function unpickle(bytes: Uint8Array, source: string, options: UnpickleOpt
         const name = `${line()}.${line()}`;
         const allowed = Object.prototype.hasOwnProperty.call(options.globals, name) ? options.globals[name] : undefined;
         if (allowed === undefined) {
-          fail(`refused the global ${name}: only ${Object.keys(options.globals).join(', ')} may appear in this file, and nothing was run`);
+          const allowedNames = Object.keys(options.globals).join(', ');
+          fail(`refused the global ${name}: only ${allowedNames} may appear in this file, and nothing was run`);
         }
         stack.push(typeof allowed === 'function' ? new Callable(name, allowed) : allowed!.value);
         break;

@@ -48,7 +48,8 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
       throw new Error(`${file}: not a readable zip archive (truncated or damaged?): ${(e as Error).message}`);
     }
     for (const [name, size] of sizes) {
-      if (out[name].byteLength !== size) throw new Error(`${file}: record ${name} has ${out[name].byteLength} of its ${size} bytes (truncated file?)`);
+      const got = out[name].byteLength;
+      if (got !== size) throw new Error(`${file}: record ${name} has ${got} of its ${size} bytes (truncated file?)`);
     }
     return out;
   };
@@ -58,14 +59,18 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
   const head = records((name) => name === pickles[0] || name === `${prefix}byteorder`);
   const order = head[`${prefix}byteorder`];
   if (order && new TextDecoder().decode(order) !== 'little') throw new Error(`${file}: big-endian checkpoints are not read`);
-  const state = unpickle(head[pickles[0]], `${file}: ${pickles[0]}`, { globals: stateDictGlobals(), persistentLoad: (pid) => storageRef(pid, file) });
+  const globals = stateDictGlobals();
+  const state = unpickle(head[pickles[0]], `${file}: ${pickles[0]}`, { globals, persistentLoad: (pid) => storageRef(pid, file) });
   if (!(state instanceof Map)) throw new Error(`${file}: the pickle holds no state dict (a dict of tensors)`);
   const refs = new Map<string, TensorRef>();
   for (const [name, value] of state) {
-    if (typeof name !== 'string' || !isTensorRef(value)) throw new Error(`${file}: state dict entry ${JSON.stringify(name)} is not a tensor`);
+    if (typeof name !== 'string' || !isTensorRef(value)) {
+      throw new Error(`${file}: state dict entry ${JSON.stringify(name)} is not a tensor`);
+    }
     refs.set(name, value);
   }
-  const wanted = new Set([...refs.values()].filter((t) => FLOAT_DTYPES.has(t.storage.dtype) || !options.skipNonFloat).map((t) => `${prefix}data/${t.storage.key}`));
+  const read = [...refs.values()].filter((t) => FLOAT_DTYPES.has(t.storage.dtype) || !options.skipNonFloat);
+  const wanted = new Set(read.map((t) => `${prefix}data/${t.storage.key}`));
   const storages = records((name) => wanted.has(name));
   const tensors: SafetensorsContents['tensors'] = new Map();
   const dtypes = new Map<string, string>();
@@ -82,7 +87,8 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
     if (storage.byteLength !== t.storage.numel * size) {
       throw new Error(`${file}: tensor "${name}": storage ${record} has ${storage.byteLength} bytes, not ${t.storage.numel} × ${size}`);
     }
-    tensors.set(name, { name, shape: t.shape, data: decodeFloats(t.storage.dtype, contiguousBytes(t, storage, size, `${file}: tensor "${name}"`)) });
+    const bytes = contiguousBytes(t, storage, size, `${file}: tensor "${name}"`);
+    tensors.set(name, { name, shape: t.shape, data: decodeFloats(t.storage.dtype, bytes) });
   }
   return { tensors, metadata: {}, dtypes };
 }
@@ -137,7 +143,8 @@ function contiguousBytes(t: TensorRef, storage: Uint8Array, size: number, where:
   if (n === 0) return new Uint8Array(0);
   const last = t.offset + t.shape.reduce((sum, d, i) => sum + (d - 1) * t.stride[i], 0);
   if (last >= t.storage.numel) {
-    throw new Error(`${where}: offset ${t.offset}, shape [${t.shape.join(', ')}] and stride [${t.stride.join(', ')}] reach element ${last} of a ${t.storage.numel}-element storage`);
+    const view = `offset ${t.offset}, shape [${t.shape.join(', ')}] and stride [${t.stride.join(', ')}]`;
+    throw new Error(`${where}: ${view} reach element ${last} of a ${t.storage.numel}-element storage`);
   }
   let expected = 1;
   let contiguous = true;

@@ -5,7 +5,9 @@ import { readPytorch } from './pytorch';
 import { SafetensorsContents, readSafetensors } from './safetensors';
 
 /** The weight files fisherlab reads, in order of precedence: the first one a folder has is read. */
-export const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'] as const;
+export const WEIGHT_FILES = [
+  'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json',
+] as const;
 /** Weight files of other frameworks, named in the error for a folder that has only those. */
 const OTHER_FRAMEWORKS = ['tf_model.h5', 'tf_model.h5.index.json', 'flax_model.msgpack', 'flax_model.msgpack.index.json'];
 
@@ -86,7 +88,9 @@ export function readShardIndex(file: string): Map<string, string> {
     throw new Error(`${file}: cannot read the shard index (${(e as Error).message})`);
   }
   const map = (raw as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${file}: no "weight_map" object of tensor names to shard files`);
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new Error(`${file}: no "weight_map" object of tensor names to shard files`);
+  }
   const out = new Map<string, string>();
   const suffix = path.basename(file).replace(/\.index\.json$/, '').replace(/^.*\./, '.');
   for (const [tensor, shard] of Object.entries(map)) {
@@ -105,8 +109,10 @@ function missingWeightsMessage(dir: string): string {
   const wanted = `${WEIGHT_FILES.slice(0, -1).join(', ')} or ${WEIGHT_FILES.at(-1)}`;
   if (others.length === 0) return `${dir}: no weights in the folder (looked for ${wanted})`;
   return (
-    `${dir}: has ${others.join(', ')} but no PyTorch weights (${wanted}); fisherlab does not read TensorFlow or Flax weights. Convert them with Python:\n` +
-    `  python -c "from transformers import BertForMaskedLM as M; M.from_pretrained('${dir}', ${others[0].startsWith('tf') ? 'from_tf' : 'from_flax'}=True).save_pretrained('OUT')"\n` +
+    `${dir}: has ${others.join(', ')} but no PyTorch weights (${wanted}); ` +
+    `fisherlab does not read TensorFlow or Flax weights. Convert them with Python:\n` +
+    `  python -c "from transformers import BertForMaskedLM as M; ` +
+    `M.from_pretrained('${dir}', ${others[0].startsWith('tf') ? 'from_tf' : 'from_flax'}=True).save_pretrained('OUT')"\n` +
     `(use BertForSequenceClassification for a fine-tuned classifier), then copy vocab.txt and the tokenizer files into OUT and pass OUT.`
   );
 }
