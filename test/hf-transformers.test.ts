@@ -100,7 +100,7 @@ function relDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 describe('fisherlab against Hugging Face transformers + PyTorch (float64)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let dir = '';
   let versions: Record<string, string> = {};
   const names: Record<string, NamesOut> = {};
