@@ -134,7 +134,7 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     if (REAL_VOCAB) {
       LAYOUTS.forEach((l, i) => {
         const model = path.join(dir, 'layouts', l.id);
-        jobs.push(['make-checkpoint', '--out', model, '--vocab-file', REAL_VOCAB, '--heads', '2', '--intermediate', '37', '--seed', String(20 + i), ...l.flags]);
+        jobs.push(['make-checkpoint', '--out', model, '--vocab', REAL_VOCAB, '--heads', '2', '--intermediate', '37', '--seed', String(20 + i), ...l.flags]);
         jobs.push(['forward', '--model', model, '--input-ids', HELLO.ids.join(','), '--output', path.join(dir, 'layouts', `${l.id}-hf.json`)]);
       });
     }
