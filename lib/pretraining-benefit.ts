@@ -11,6 +11,7 @@ import { runFisherlab } from './child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from './finetune';
 import { modelRecipe, recipeSettings } from './recipes';
 import { outputDir, projectRelative } from './paths';
+import { findWeightFiles, identifyingFiles } from './weight-files';
 
 export type Init = 'pretrained' | 'random';
 
@@ -72,7 +73,8 @@ export function summarizeRuns(runs: readonly BenefitRun[], lrs: readonly number[
  */
 export function runKey(modelDir: string, init: Init, lr: number, seed: number, maxTrainExamples: number): string {
   const h = createHash('sha256');
-  for (const f of ['config.json', 'vocab.txt', ...(init === 'pretrained' ? ['model.safetensors'] : [])]) h.update(f).update(fs.readFileSync(path.join(modelDir, f)));
+  const weights = init === 'pretrained' ? identifyingFiles(findWeightFiles(modelDir)).map((f) => path.basename(f)) : [];
+  for (const f of ['config.json', 'vocab.txt', ...weights]) h.update(f).update(fs.readFileSync(path.join(modelDir, f)));
   return `${init}-${h.digest('hex').slice(0, 12)}-lr${lr}-seed${seed}-n${maxTrainExamples}`;
 }
 
