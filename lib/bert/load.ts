@@ -24,7 +24,7 @@ export interface LoadedBert {
   dropped: string[];
 }
 
-/** Reads a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) into a Bert. */
+/** Reads a Hugging Face BERT folder (config.json, weights in any layout transformers writes, vocab.txt) into a Bert. */
 export function loadBert(dir: string, opts: LoadOptions = {}): LoadedBert {
   const ckpt = readCheckpoint(dir);
   const config = { ...ckpt.config, ...opts.configOverrides };

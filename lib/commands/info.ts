@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .command('info')
     .summary('configuration, tensors and dropout sites of a model')
     .description('print a model folder\'s configuration, parameter count, named tensors with shapes, and dropout sites')
-    .option('--model <dir>', 'Hugging Face BERT folder (config.json, model.safetensors, vocab.txt)')
+    .option('--model <dir>', 'Hugging Face BERT folder (config.json, weights in any layout transformers writes, vocab.txt)')
     .option('--json', 'print one JSON object instead of text')
     .addHelpText('after', '\nExample:\n  npx fisherlab info --model data/models/bert-mini-fisherlab')
     .action(async (opts: { model?: string; json?: boolean }) => {
