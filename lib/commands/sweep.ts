@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../atomic';
-import { initBackend } from '../backend';
+import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
 import { finetune, FinetuneSettings } from '../finetune';
 import { DESIGN_TRAINING, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--seeds <list>', 'seeds, comma-separated', '1,2,3')
     .option('--fisher <file>', 'the pretrained model\'s Fisher file (safetensors from `fisherlab fisher`), needed by guided methods')
     .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
-    .option('--jobs <n>', 'runs at a time, each in its own process with one wasm thread (2 uses both cores here)', '1');
+    .option('--jobs <n>', `runs at a time, each in its own process (${JOBS_HELP})`, String(defaultJobs()));
   addTrainingOptions(command)
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
     .addHelpText('after', `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --jobs 2 --out data/results/fisherlab-bert-l4-h128\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded`)
