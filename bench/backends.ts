@@ -30,7 +30,10 @@ export function benchEachBackend(): boolean {
   for (const backend of BACKENDS) {
     console.log(`=== FISHERLAB_BACKEND=${backend}`);
     const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-      env: { ...process.env, FISHERLAB_BACKEND: backend }, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 26,
+      env: { ...process.env, FISHERLAB_BACKEND: backend },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
     });
     const lines = (r.stdout ?? '').split('\n');
     process.stdout.write(lines.filter((l) => !l.startsWith(TAG)).join('\n'));
@@ -40,7 +43,8 @@ export function benchEachBackend(): boolean {
   }
   const base = results.find((r) => r.backend === 'wasm')?.headline;
   const label = results.find((r) => r.headline)?.headline?.label ?? 'figure';
-  console.log(`=== side by side, ${os.availableParallelism()} cores; machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s (wasm: one thread per process)`);
+  const cores = os.availableParallelism();
+  console.log(`=== side by side, ${cores} cores; machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s (wasm: one thread per process)`);
   console.log(`${'backend'.padEnd(12)} ${label.padStart(22)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs wasm'.padStart(8)}`);
   for (const { backend, headline: h, failure } of results) {
     if (!h) {
@@ -48,7 +52,8 @@ export function benchEachBackend(): boolean {
       continue;
     }
     const ratio = base ? `${(h.value / base.value).toFixed(2)}×` : '—';
-    console.log(`${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(22)} ${h.gflops.toFixed(1).padStart(8)} ${`${((100 * h.gflops) / PEAK_GFLOPS).toFixed(0)}%`.padStart(10)} ${ratio.padStart(8)}`);
+    const peak = `${((100 * h.gflops) / PEAK_GFLOPS).toFixed(0)}%`;
+    console.log(`${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(22)} ${h.gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(8)}`);
   }
   if (results.some((r) => r.failure)) process.exitCode = 1;
   return true;

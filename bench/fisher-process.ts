@@ -28,7 +28,8 @@ const examplesFile = path.join(dir, 'examples.jsonl');
 const { examples } = corpusSamples(loadTokenizer(modelDir), pretrainingRecipe(modelDir), { samples: n }, 0);
 writeMaskedExamples(examplesFile, examples);
 
-const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = readConfig(path.join(modelDir, 'config.json'));
+const config = readConfig(path.join(modelDir, 'config.json'));
+const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = config;
 const flops = examples.reduce((sum, e) => {
   const T = e.input_ids.length;
   const masked = e.labels.filter((y) => y !== IGNORE_INDEX).length;
@@ -41,18 +42,19 @@ const python = path.join(root, '.venv-hf', 'bin', 'python');
 const runs: Array<{ name: string; command: string[]; env?: Record<string, string> }> = [
   ...['wasm', 'tensorflow'].map((backend) => ({
     name: `fisherlab ${backend}`,
-    command: [process.execPath, path.join(root, 'bin', 'fisherlab.js'), 'fisher', '--model', modelDir, '--examples', examplesFile,
-      '--output', path.join(dir, `${backend}.safetensors`), '--run-dir', path.join(dir, `run-${backend}`)],
+    command: [process.execPath, path.join(root, 'bin', 'fisherlab.js'), 'fisher', '--model', modelDir,
+      '--examples', examplesFile, '--output', path.join(dir, `${backend}.safetensors`), '--run-dir', path.join(dir, `run-${backend}`)],
     env: { FISHERLAB_BACKEND: backend },
   })),
   {
     name: 'PyTorch loop (batch 1)',
-    command: [python, path.join(root, 'test', 'reference', 'hf_transformers.py'), 'per-sample-fisher', '--model', modelDir,
-      '--examples', examplesFile, '--output', path.join(dir, 'torch.safetensors'), '--dtype', 'float32'],
+    command: [python, path.join(root, 'test', 'reference', 'hf_transformers.py'), 'per-sample-fisher',
+      '--model', modelDir, '--examples', examplesFile, '--output', path.join(dir, 'torch.safetensors'), '--dtype', 'float32'],
   },
 ];
 
-console.log(`Fisher pass over ${n} examples of ${tokens.toFixed(0)} tokens on ${modelDir} (L${L} H${H} V${V}), whole process, ${os.availableParallelism()} cores`);
+const cores = os.availableParallelism();
+console.log(`Fisher pass over ${n} examples of ${tokens.toFixed(0)} tokens on ${modelDir} (L${L} H${H} V${V}), whole process, ${cores} cores`);
 const rows: Array<{ name: string; rate: number | null }> = [];
 for (const run of runs) {
   if (!fs.existsSync(run.command[0])) {
@@ -76,6 +78,7 @@ for (const { name, rate } of rows) {
   }
   const gflops = (rate * flops) / n / 1e9;
   const ratio = torch ? `${(rate / torch).toFixed(2)}×` : '—';
-  console.log(`${name.padEnd(28)} ${rate.toFixed(2).padStart(10)} ${gflops.toFixed(1).padStart(8)} ${`${((100 * gflops) / PEAK_GFLOPS).toFixed(0)}%`.padStart(10)} ${ratio.padStart(11)}`);
+  const peak = `${((100 * gflops) / PEAK_GFLOPS).toFixed(0)}%`;
+  console.log(`${name.padEnd(28)} ${rate.toFixed(2).padStart(10)} ${gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(11)}`);
 }
 console.log(`machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s`);

@@ -51,16 +51,17 @@ fi
 fetch_wheels() {
   "${PIP[@]}" --version >/dev/null 2>&1 || give_up "no pip (${PIP[*]})"
   say "downloading $PIP_SPEC with pip"
-  "${PIP[@]}" download -q "${PIP_DEPS[@]}" --only-binary=:all: -d "$CACHE/wheels.tmp" "$PIP_SPEC" >"$CACHE/pip.log" 2>&1 \
-    || give_up "pip could not download $PIP_SPEC (see $CACHE/pip.log)"
+  "${PIP[@]}" download -q "${PIP_DEPS[@]}" --only-binary=:all: -d "$CACHE/wheels.tmp" "$PIP_SPEC" \
+    >"$CACHE/pip.log" 2>&1 || give_up "pip could not download $PIP_SPEC (see $CACHE/pip.log)"
   mv "$CACHE/wheels.tmp" "$CACHE/wheels"
 }
 
 # Extracts the C API's headers and libraries (and, for --gpu, the nvidia-* libraries) into $CACHE/deps.
 extract() {
   local wheel
-  wheel=$(ls "$CACHE"/wheels/"${WHEEL//-/_}"-"$TF_VERSION"-*.whl 2>/dev/null | head -n 1)
-  [ -n "$wheel" ] || give_up "no $WHEEL $TF_VERSION wheel in $CACHE/wheels"
+  local wheels=("$CACHE"/wheels/"${WHEEL//-/_}"-"$TF_VERSION"-*.whl)
+  wheel=${wheels[0]}
+  [ -e "$wheel" ] || give_up "no $WHEEL $TF_VERSION wheel in $CACHE/wheels"
   rm -rf "$CACHE/deps.tmp"
   python3 - "$wheel" "$CACHE/deps.tmp" "$CACHE"/wheels/nvidia_*.whl <<'EOF' || give_up "could not extract $wheel"
 import os, sys, zipfile
@@ -95,7 +96,7 @@ EOF
 
 # Builds the binding with npm's bundled node-gyp and the installed Node's headers, into $CACHE/package.
 build() {
-  command -v c++ >/dev/null && command -v make >/dev/null || give_up "no C++ compiler or make (apt-get install g++ make)"
+  { command -v c++ && command -v make; } >/dev/null || give_up "no C++ compiler or make (apt-get install g++ make)"
   local nodedir gyp
   nodedir=$(dirname "$(dirname "$(command -v node)")")
   [ -e "$nodedir/include/node/node_api.h" ] || give_up "no Node headers in $nodedir/include/node"
@@ -104,7 +105,8 @@ build() {
   [ -e "$gyp" ] || give_up "npm's bundled node-gyp not found"
   rm -rf "$CACHE/package" "$CACHE/pack"
   mkdir -p "$CACHE/pack"
-  (cd "$CACHE/pack" && npm pack -q "@tensorflow/$PKG@$TFJS_VERSION" >/dev/null 2>&1) || give_up "npm pack @tensorflow/$PKG failed"
+  (cd "$CACHE/pack" && npm pack -q "@tensorflow/$PKG@$TFJS_VERSION" >/dev/null 2>&1) \
+    || give_up "npm pack @tensorflow/$PKG failed"
   tar xzf "$CACHE"/pack/*.tgz -C "$CACHE/pack"
   mv "$CACHE/pack/package" "$CACHE/package"
   rm -rf "$CACHE/pack"
