@@ -2,8 +2,8 @@
  * The Fisher pass as a user runs it, whole process with start-up: `fisherlab fisher --examples` on wasm and on
  * tensorflow against the authors' batch-size-1 loop in PyTorch (float32; `per-sample-fisher` of
  * test/reference/hf_transformers.py in .venv-hf), on the same pre-masked corpus examples of a model folder
- * (default: the embedded model). Prints samples/s, GFLOP/s (the nominal matMul FLOPs of bench/fisher.ts) and the
- * ratio to PyTorch.
+ * (default: the embedded model). Prints samples/s, GFLOP/s (lib/cost.ts: a forward and backward pass per sample)
+ * and the ratio to PyTorch.
  *
  *   npx tsx bench/fisher-process.ts [--model DIR] [--examples 128]
  */
@@ -13,6 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { readConfig } from '../lib/bert/config';
+import { trainingFlops } from '../lib/cost';
 import { corpusSamples, pretrainingRecipe } from '../lib/fisher-samples';
 import { IGNORE_INDEX, writeMaskedExamples } from '../lib/mlm-data';
 import { resolveModelDir } from '../lib/models';
@@ -29,11 +30,10 @@ const { examples } = corpusSamples(loadTokenizer(modelDir), pretrainingRecipe(mo
 writeMaskedExamples(examplesFile, examples);
 
 const config = readConfig(path.join(modelDir, 'config.json'));
-const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = config;
+const { hidden_size: H, num_hidden_layers: L, vocab_size: V } = config;
 const flops = examples.reduce((sum, e) => {
-  const T = e.input_ids.length;
   const masked = e.labels.filter((y) => y !== IGNORE_INDEX).length;
-  return sum + 3 * (L * (2 * T * (4 * H * H + 2 * H * I) + 4 * T * T * H) + 2 * masked * (H * H + V * H));
+  return sum + trainingFlops(config, { sequences: 1, tokens: e.input_ids.length, masked });
 }, 0);
 const tokens = examples.reduce((s, e) => s + e.input_ids.length, 0) / examples.length;
 
