@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { initBackend, patchWasmKernels, unpatchWasmMatMul } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
+import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +23,7 @@ const { values } = parseArgs({
 });
 const [H, heads, I, B, T, reps] = [values.hidden, values.heads, values.intermediate, values.batch, values.seq, values.reps].map(Number);
 
+if (benchEachBackend()) process.exit();
 const backend = await initBackend();
 const config = parseConfig({
   vocab_size: 64, hidden_size: H, num_hidden_layers: 1, num_attention_heads: heads, intermediate_size: I,
@@ -66,5 +68,5 @@ for (const [label, f, fb] of rows) {
   console.log(`${label.padEnd(32)} ${f.toFixed(1).padStart(10)} ${gf(forwardFlops, f).padStart(8)} ${fb.toFixed(1).padStart(12)} ${gf(forwardFlops + backwardFlops, fb).padStart(8)}`);
 }
 if (rows.length === 2) console.log(`speed-up of the patch: forward ${(rows[1][1] / rows[0][1]).toFixed(2)}×, forward+backward ${(rows[1][2] / rows[0][2]).toFixed(2)}×`);
-console.log('machine fp32 peak ≈ 150 GFLOP/s (2 cores, AVX2+FMA); wasm runs on one core (≈ 75 GFLOP/s peak)');
+headline('fwd+bwd passes/s', 1000 / rows[0][2], (forwardFlops + backwardFlops) / rows[0][2] / 1e6);
 model.dispose();

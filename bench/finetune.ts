@@ -22,6 +22,7 @@ import { batchIndices } from '../lib/mlm-data';
 import { resolveModelDir } from '../lib/models';
 import { loadTokenizer } from '../lib/tokenizer';
 import { train } from '../lib/train';
+import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +36,7 @@ const steps = Number(values.steps);
 const repeats = Number(values.repeats);
 const batchSize = Number(values['batch-size']);
 const methods = values.methods.split(',').map(parseDropoutMethod);
+if (benchEachBackend()) process.exit();
 const backend = await initBackend({ quiet: true });
 const glue = glueDataDir();
 if (!glue) throw new Error('bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see README "Data")');
@@ -95,4 +97,4 @@ for (const [m, method] of methods.entries()) {
   const relative = standard < 0 ? '—' : `${((seconds / best[standard] - 1) * 100).toFixed(1)}%`;
   console.log(`${method.padEnd(10)} ${(steps / seconds).toFixed(3).padStart(8)} ${(sequences / seconds).toFixed(1).padStart(7)} ${(flops / seconds / 1e9).toFixed(2).padStart(8)} ${relative.padStart(22)}`);
 }
-console.log('machine fp32 peak ≈ 150 GFLOP/s (2 cores, AVX2+FMA); one process runs one wasm thread (≈ 75 GFLOP/s peak)');
+headline(`${methods[0]} steps/s`, steps / best[0], flops / best[0] / 1e9);

@@ -19,6 +19,7 @@ import { collate, MaskedExample, maskTokens } from '../lib/mlm-data';
 import { defaultModelDir } from '../lib/models';
 import { squaredGradSums } from '../lib/per-sample-grads';
 import { Rng } from '../lib/random';
+import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +32,7 @@ const { values } = parseArgs({
 });
 const [B, T, batches, loopSamples] = [values.batch, values.seq, values.batches, values['loop-samples']].map(Number);
 
+if (benchEachBackend()) process.exit();
 const backend = await initBackend();
 const modelDir = values.model ?? (fs.existsSync(defaultModelDir()) ? defaultModelDir() : null);
 const model = modelDir
@@ -90,4 +92,5 @@ for (const r of rows) {
   console.log(`${r.variant.padEnd(36)} ${String(r.samples).padStart(8)} ${r.seconds.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(10)} ${((r.rate * flopsPerSample) / 1e9).toFixed(2).padStart(8)}`);
 }
 console.log(`speed-up of the batched pass: ${(rows[0].rate / rows[1].rate).toFixed(2)}×`);
+headline('batched samples/s', rows[0].rate, (rows[0].rate * flopsPerSample) / 1e9);
 model.dispose();

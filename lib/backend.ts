@@ -1,5 +1,9 @@
 /** Chooses the TensorFlow.js backend (tfjs-node-gpu, tfjs-node, wasm, cpu) and patches wasm's slow or missing kernels. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { projectRoot } from './paths';
 
 /** Backends in order of preference, with the module that provides each. */
 const CANDIDATES: Array<{ name: string; module: string | null; tfName: string }> = [
@@ -10,6 +14,7 @@ const CANDIDATES: Array<{ name: string; module: string | null; tfName: string }>
 ];
 
 let chosen: Promise<string> | null = null;
+let chosenName: string | null = null;
 
 /**
  * Initializes the best available backend once and returns its name; $FISHERLAB_BACKEND
@@ -26,6 +31,7 @@ async function pick(quiet: boolean): Promise<string> {
     throw new Error(`FISHERLAB_BACKEND=${forced}: expected one of ${CANDIDATES.map((c) => c.name).join(', ')}`);
   }
   const candidates = forced ? CANDIDATES.filter((c) => c.name === forced) : CANDIDATES;
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1'; // TensorFlow's INFO lines at start (CPU features) say nothing to users
   const failures: string[] = [];
   for (const c of candidates) {
     try {
@@ -34,12 +40,64 @@ async function pick(quiet: boolean): Promise<string> {
       await tf.ready();
       if (c.tfName === 'wasm') patchWasmKernels();
       if (!quiet) console.error(`fisherlab: TensorFlow.js backend ${c.name}${forced ? ' (forced by FISHERLAB_BACKEND)' : ''}`);
+      chosenName = c.name;
       return c.name;
     } catch (e) {
       failures.push(`${c.name}: ${(e as Error).message.split('\n')[0]}`);
     }
   }
   throw new Error(`no TensorFlow.js backend could start:\n  ${failures.join('\n  ')}`);
+}
+
+/** The backend initBackend chose (tensorflow-gpu, tensorflow, wasm or cpu), else TensorFlow.js's own name, for files' records. */
+export function backendName(): string {
+  return chosenName ?? tf.getBackend();
+}
+
+/** The backend in force, the TensorFlow version under it (native backends only) and its threads per op. */
+export interface BackendInfo {
+  name: string;
+  tensorflow: string | null;
+  threads: number;
+}
+
+/** Describes the backend that initBackend started. */
+export async function backendInfo(): Promise<BackendInfo> {
+  const name = await initBackend({ quiet: true });
+  if (!name.startsWith('tensorflow')) return { name, tensorflow: null, threads: 1 };
+  const binding = (tf.backend() as unknown as { binding: { TF_Version: string } }).binding;
+  return { name, tensorflow: binding.TF_Version, threads: intraOpThreads() };
+}
+
+/** TensorFlow's threads per op: $TF_NUM_INTRAOP_THREADS, else every core this process may use (TensorFlow's rule). */
+function intraOpThreads(): number {
+  const n = Number(process.env.TF_NUM_INTRAOP_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
+}
+
+/**
+ * The default process count of `--jobs` options: 1 where initBackend will pick TensorFlow (it uses every core in
+ * one process, and a second process only competes for them), else one per core (wasm runs one thread per process).
+ */
+export function defaultJobs(): number {
+  return nativeExpected() ? 1 : os.availableParallelism();
+}
+
+/** How `--jobs` options describe their default. */
+export const JOBS_HELP = '1 on TensorFlow, which uses every core in one process; one per core on wasm';
+
+/** Whether initBackend will pick a TensorFlow backend, judged without loading it: forced, or its addon is installed. */
+function nativeExpected(): boolean {
+  const forced = process.env.FISHERLAB_BACKEND;
+  if (forced) return forced.startsWith('tensorflow');
+  let root: string;
+  try {
+    root = projectRoot();
+  } catch {
+    return false;
+  }
+  return ['tfjs-node-gpu', 'tfjs-node'].some((pkg) =>
+    fs.existsSync(path.join(root, 'node_modules', '@tensorflow', pkg, 'lib', 'napi-v8', 'tfjs_binding.node')));
 }
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];

@@ -1,5 +1,6 @@
 /** Fine-tuning a BERT on a GLUE task: classification or regression head, evaluation after every epoch. */
 import * as tf from '@tensorflow/tfjs';
+import { backendName } from './backend';
 import { Bert, Batch } from './bert/model';
 import { DropoutSetting } from './bert/dropout';
 import { loadBert } from './bert/load';
@@ -60,6 +61,8 @@ export interface FinetuneResult {
   /** The last epoch's scores. */
   final: Record<string, TaskScore>;
   wallSeconds: number;
+  /** The TensorFlow.js backend that ran it (absent in older results). */
+  backend?: string;
 }
 
 interface Encoded {
@@ -138,6 +141,7 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
     epochs,
     final: epochs[epochs.length - 1].scores,
     wallSeconds: result.seconds,
+    backend: backendName(),
   };
 }
 

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from './atomic';
+import { backendName } from './backend';
 import { readConfig } from './bert/config';
 import type { Bert } from './bert/model';
 import { MASKED_LM, parameterSpecs } from './bert/parameters';
@@ -187,9 +188,9 @@ export function fisherlabVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Writes Fisher tensors as safetensors, atomically, with `kind`, `samples`, `mode` and `fisherlab_version` added to the metadata. */
+/** Writes Fisher tensors as safetensors, atomically, with `kind`, `samples`, `mode`, `fisherlab_version` and `backend` added to the metadata. */
 export function writeFisher(file: string, fisher: Map<string, NamedArray>, samples: number, metadata: Record<string, string> = {}): void {
-  writeSafetensors(file, fisher, { kind: FISHER_KIND, samples: String(samples), mode: 'eval', fisherlab_version: fisherlabVersion(), ...metadata });
+  writeSafetensors(file, fisher, { kind: FISHER_KIND, samples: String(samples), mode: 'eval', fisherlab_version: fisherlabVersion(), backend: backendName(), ...metadata });
 }
 
 /** A Fisher file as read by `readFisher`. */

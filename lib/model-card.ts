@@ -59,7 +59,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `| initialization | ${initialization(s)} |`,
     `| dropout | ${s.dropout} at every site while pretraining (config.json keeps 0.1 for fine-tuning) |`,
     `| seed | ${s.seed} |`,
-    `| wall time | ${formatDuration(r.wallSeconds)} on 2 CPU cores (TensorFlow.js wasm; ${s.jobs > 1 ? `each batch split over ${s.jobs} processes of one thread` : 'one thread'}) |`,
+    `| wall time | ${formatDuration(r.wallSeconds)} on 2 CPU cores (TensorFlow.js ${r.backend ?? 'wasm'}; ${wallTimeSetup(r.backend ?? 'wasm', s.jobs)}) |`,
     '',
     '## Held-out masked-LM results',
     '',
@@ -120,6 +120,12 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '',
   );
   return lines.join('\n');
+}
+
+/** How the pretraining processes used the cores: TensorFlow threads every op over all of them, wasm runs one thread per process. */
+function wallTimeSetup(backend: string, jobs: number): string {
+  const threads = backend.startsWith('tensorflow') ? '' : ' of one thread';
+  return jobs > 1 ? `each batch split over ${jobs} processes${threads}` : threads ? 'one thread' : 'one process';
 }
 
 /** One sentence on whether pretrained weights beat random ones (each at its best lr): the difference of means against twice its standard error. */

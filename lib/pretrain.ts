@@ -7,6 +7,7 @@ import { saveBert } from './bert/load';
 import { Bert } from './bert/model';
 import { MASKED_LM } from './bert/parameters';
 import { writeFileAtomic } from './atomic';
+import { backendName } from './backend';
 import { corpusStats, CorpusStats, Document, loadCorpus, splitCorpus } from './corpus';
 import { batchIndices, collate, fixedMaskedSet, IGNORE_INDEX, MaskedExample, maskedExample, MlmVocab, mlmVocab, packSequences } from './mlm-data';
 import { evaluateMlm, MlmMetrics, neighbourBigramBaseline, unigramBaseline } from './mlm-eval';
@@ -127,6 +128,8 @@ export interface PretrainReport {
   tokensSeen: number;
   /** Wall time over all sittings, seconds. */
   wallSeconds: number;
+  /** The TensorFlow.js backend of the last sitting (absent in older reports). */
+  backend?: string;
   heldOut: { model: MlmMetrics; untrained: MlmMetrics; unigram: MlmMetrics; bigram?: MlmMetrics };
 }
 
@@ -280,6 +283,7 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
     epochs: problem.epochs(settings.steps),
     tokensSeen,
     wallSeconds: wallSeconds(result.log),
+    backend: backendName(),
     heldOut: {
       model: evaluateMlm(model, evalSet, vocab.padId),
       untrained,

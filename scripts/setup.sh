@@ -44,4 +44,6 @@ node_modules() {
 
 timed "apt" apt_packages
 timed "npm ci" node_modules
+# The native TensorFlow backend (tfjs-node built against the TensorFlow wheel); on failure it says why, and wasm serves.
+timed "native backend" bash scripts/tfjs-native.sh
 timed "kernel" node bin/fisherlab.js kernel

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
+import * as os from 'os';
+import { backendInfo, backendName, defaultJobs } from '../lib/backend';
 import { setupBackend, maxAbsDiff } from './helpers';
 import { Rng } from '../lib/random';
 
@@ -74,5 +76,30 @@ describe('backend', () => {
   it('reports the backend it chose', () => {
     expect(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).to.include(backend);
     expect(tf.getBackend()).to.equal(backend.startsWith('tensorflow') ? 'tensorflow' : backend);
+  });
+
+  it('describes the backend: TensorFlow\'s version and threads on the native ones, one thread on wasm', async () => {
+    const info = await backendInfo();
+    expect(info.name).to.equal(backend);
+    expect(backendName()).to.equal(backend);
+    if (backend.startsWith('tensorflow')) {
+      expect(info.tensorflow).to.match(/^2\.\d+\.\d+/);
+      expect(info.threads).to.equal(Number(process.env.TF_NUM_INTRAOP_THREADS) || os.availableParallelism());
+    } else {
+      expect(info).to.deep.equal({ name: backend, tensorflow: null, threads: 1 });
+    }
+  });
+
+  it('defaults --jobs to 1 on TensorFlow and to one process per core on wasm', () => {
+    const forced = process.env.FISHERLAB_BACKEND;
+    try {
+      process.env.FISHERLAB_BACKEND = 'tensorflow';
+      expect(defaultJobs()).to.equal(1);
+      process.env.FISHERLAB_BACKEND = 'wasm';
+      expect(defaultJobs()).to.equal(os.availableParallelism());
+    } finally {
+      if (forced === undefined) delete process.env.FISHERLAB_BACKEND;
+      else process.env.FISHERLAB_BACKEND = forced;
+    }
   });
 });

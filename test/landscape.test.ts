@@ -378,7 +378,7 @@ describe('loss landscapes', function () {
       const one = path.join(tmp, 'one.json');
       const two = path.join(tmp, 'two.json');
       const h5 = path.join(tmp, 'two.h5');
-      const a = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', one, '--run-dir', path.join(tmp, 'run-one')]);
+      const a = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', one, '--run-dir', path.join(tmp, 'run-one'), '--jobs', '1']);
       expect(a.status, a.stderr).to.equal(0);
       const b = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', two, '--run-dir', path.join(tmp, 'run-two'), '--jobs', '2', '--hdf5', h5]);
       expect(b.status, b.stderr).to.equal(0);

@@ -1,7 +1,7 @@
 /** `fisherlab landscape-figure1`: the paper's Figure 1 for one model, three surfaces along the same directions. */
 import { Command } from 'commander';
 import * as path from 'path';
-import { initBackend } from '../backend';
+import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { readConfig } from '../bert/config';
 import { computeFigure1, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
 import { resolveModelDir } from '../models';
@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--eval-seed <n>', 'seed of the evaluation set\'s choice and masks', '0')
     .option('--examples <file>', 'JSONL of pre-masked examples {input_ids, labels, attention_mask?} to evaluate on, instead of the corpus')
     .option('--seed <n>', 'seed of the two directions', '0')
-    .option('--jobs <n>', 'processes per surface (one wasm thread each)', '1')
+    .option('--jobs <n>', `processes per surface (${JOBS_HELP})`, String(defaultJobs()))
     .option('--no-hdf5', 'do not write the .h5 files')
     .addHelpText('after', '\nExample (the shipped surfaces: 768 points, about 10 minutes on 2 idle cores):\n  npx fisherlab landscape-figure1 --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors \\\n    --out data/landscape/fisherlab-bert-l4-h128 --jobs 2')
     .action(async (opts: Figure1Opts) => {

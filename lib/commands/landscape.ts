@@ -1,6 +1,6 @@
 /** `fisherlab landscape`: a 2-D slice of the masked-LM loss around a model's weights (the paper's Figure 1). */
 import { Command, Option } from 'commander';
-import { initBackend } from '../backend';
+import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import type { BiasBn } from '../landscape/directions';
 import { runLandscape, saveSurface } from '../landscape/run';
 import { Grid, linspace } from '../landscape/surface';
@@ -76,7 +76,7 @@ export function register(program: Command): void {
     .requiredOption('--output <file>', 'surface JSON to write')
     .option('--run-dir <dir>', 'partial results (default: out/landscape/<name of --output>-<hash of its absolute path>)')
     .option('--stop-after <n>', 'stop after this many points (saved); run again to continue')
-    .option('--jobs <n>', 'processes to split the grid\'s rows over (one wasm thread each; 2 uses both cores here)', '1')
+    .option('--jobs <n>', `processes to split the grid's rows over (${JOBS_HELP})`, String(defaultJobs()))
     .option('--hdf5 <file>', 'also write the surface as HDF5 in the loss-landscape tool\'s layout (xcoordinates, ycoordinates, train_loss)')
     .addOption(new Option('--rows <from:to>', 'only these rows of the grid (used by --jobs)').hideHelp())
     .addOption(new Option('--grid-json <json>', 'exact grid coordinates (used by --jobs)').hideHelp())

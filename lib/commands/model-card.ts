@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../atomic';
+import { defaultJobs, JOBS_HELP } from '../backend';
 import { glueDataDir } from '../glue/load';
 import { modelCard } from '../model-card';
 import { BenefitReport, pretrainingBenefit } from '../pretraining-benefit';
@@ -21,7 +22,7 @@ export function register(program: Command): void {
     .option('--max-train <list>', 'SST-2 training sentences per run: one comparison per size, comma-separated', '3000,1000')
     .option('--lrs <list>', 'fine-tuning learning rates tried for both initializations (each is compared at its best)', '1e-4,3e-4,1e-3')
     .option('--runs-dir <dir>', 'finished fine-tuning runs, reused by name (default: out/sst2-check)')
-    .option('--jobs <n>', 'fine-tuning processes at a time (one core each)', '2')
+    .option('--jobs <n>', `fine-tuning processes at a time (${JOBS_HELP})`, String(defaultJobs()))
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
     .addHelpText('after', '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check-sst2')
     .action(async (o: { model: string; checkSst2?: boolean; seeds: string; maxTrain: string; lrs: string; runsDir?: string; jobs: string; glue?: string }) => {

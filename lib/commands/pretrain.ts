@@ -1,6 +1,6 @@
 /** `fisherlab pretrain`: masked-LM pretraining from scratch, resumable, ending in a Hugging Face model folder. */
 import { Command, Option } from 'commander';
-import { initBackend } from '../backend';
+import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { defaultRunDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
 import { ATTENTION_INITS, POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings, SHORT_STEPS_SHARE } from '../pretrain';
@@ -20,7 +20,7 @@ const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['warmupSteps', '--warmup-steps <n>', 'linear warm-up steps, then linear decay to 0'],
   ['weightDecay', '--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)'],
   ['dropout', '--dropout <p>', 'dropout probability at every site while pretraining (the saved config keeps 0.1 for fine-tuning)'],
-  ['jobs', '--jobs <n>', 'processes that share each batch (data parallelism: 2 uses both cores here; the result depends on it)'],
+  ['jobs', '--jobs <n>', `processes that share each batch (data parallelism; the result depends on it; ${JOBS_HELP})`],
   ['initializerRange', '--initializer-range <x>', 'standard deviation of the initial weights (BERT\'s 0.02 suits hidden size 768)'],
   ['maskProbability', '--mask-probability <p>', 'share of tokens selected for the masked-LM loss in training (held-out evaluation: 0.15)'],
   ['seed', '--seed <n>', 'seed of initialization, data order, masks and dropout'],
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .addOption(new Option('--attention-init <kind>', 'initial attention: BERT\'s normal init, or mimetic (each key weight starts equal to its query weight, so attention starts by similarity)').choices([...ATTENTION_INITS]).default(PRETRAIN_DEFAULTS.attentionInit))
     .option('--short-steps <n>', `first steps trained on --short-length sequences, in batches holding as many tokens (attention over fewer positions learns word order sooner); 0: none (default: ${SHORT_STEPS_SHARE * 100}% of --steps)`)
     .option('--stop-after <n>', 'stop after this many steps (a checkpoint is saved); run again to continue');
-  for (const [key, flags, help] of NUMBERS) cmd.addOption(new Option(flags, help).default(String(PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS])));
+  for (const [key, flags, help] of NUMBERS) cmd.addOption(new Option(flags, help).default(String(key === 'jobs' ? defaultJobs() : PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS])));
   cmd.addHelpText('after', '\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME');
   cmd.action(async (opts: Record<string, string>) => {
     const num = (k: keyof PretrainSettings, flag: string) => {

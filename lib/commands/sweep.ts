@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../atomic';
-import { initBackend } from '../backend';
+import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
 import { finetune, FinetuneSettings } from '../finetune';
 import { DESIGN_PROTOCOL, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--seeds <list>', 'seeds, comma-separated', '1,2,3')
     .option('--fisher <file>', 'the pretrained model\'s Fisher file (safetensors from `fisherlab fisher`), needed by guided methods')
     .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
-    .option('--jobs <n>', 'runs at a time, each in its own process with one wasm thread (2 uses both cores here)', '1')
+    .option('--jobs <n>', `runs at a time, each in its own process (${JOBS_HELP})`, String(defaultJobs()))
     .addOption(new Option('--executor <name>', 'local: runs here (--jobs at a time); slurm: submits the unfinished runs as one Slurm job array (see docs/slurm.md)').choices(['local', 'slurm']).default('local'))
     .option('--status', 'with the Slurm executor: say which runs of OUT are done, running, pending and failed (with their logs), and exit')
     .option('--wait', 'with --executor slurm: wait until the sweep\'s jobs end, then merge their runs and show the status')

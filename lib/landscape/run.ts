@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { backendName } from '../backend';
 import { loadMaskedLm } from '../bert/load';
 import { runFisherlab } from '../child-process';
 import type { Bert } from '../bert/model';
@@ -115,6 +116,7 @@ export async function runLandscape(job: LandscapeJob): Promise<LandscapeResult> 
       points_per_second: pointsPerSecond,
       processes: job.rows ? 1 : (job.jobs ?? 1),
       fisherlab_version: fisherlabVersion(),
+      backend: backendName(),
     };
     return { surface: { x: grid.x, y: grid.y, loss, metadata }, done, total, pointsPerSecond, seconds };
   } finally {

@@ -72,8 +72,8 @@ def model_class(config):
     return cls
 
 
-def load(model_dir, attn, class_name=None):
-    """from_pretrained (as config.architectures says, or as class_name) in float64 and eval mode; reports missing or unexpected tensors."""
+def load(model_dir, attn, class_name=None, dtype='float64'):
+    """from_pretrained (as config.architectures says, or as class_name) in float64 (or float32) and eval mode; reports missing or unexpected tensors."""
     config = transformers.AutoConfig.from_pretrained(model_dir)
     cls = getattr(transformers, class_name) if class_name else model_class(config)
     model, info = cls.from_pretrained(model_dir, attn_implementation=attn, output_loading_info=True)
@@ -84,7 +84,7 @@ def load(model_dir, attn, class_name=None):
         problems['missing_keys'] = [k for k in problems['missing_keys'] if k not in tied]
         if not problems['missing_keys']:
             del problems['missing_keys']
-    model = model.double().eval()
+    model = (model.double() if dtype == 'float64' else model.float()).eval()
     return model, problems
 
 
@@ -300,7 +300,7 @@ def cmd_grads(a):
 
 def cmd_per_sample_fisher(a):
     from safetensors.torch import save_file
-    model, problems = load(a.model, a.attn, a.as_class)
+    model, problems = load(a.model, a.attn, a.as_class, a.dtype)
     if problems and not a.as_class:
         print('warning: loading %s: %s' % (a.model, problems), file=sys.stderr)
     require_mlm(model)
@@ -392,6 +392,8 @@ def main(argv=None):
     s.add_argument('--output', required=True)
     s.add_argument('--as-class', help='load the folder as this transformers class (e.g. BertForMaskedLM), dropping what it lacks')
     s.add_argument('--attn', default='eager', help=attn_help)
+    s.add_argument('--dtype', choices=['float64', 'float32'], default='float64',
+                   help='float32: the authors\' loop as they ran it (bench/fisher-process.ts)')
     s.set_defaults(fn=cmd_per_sample_fisher)
 
     b = sub.add_parser('batch', help='run several subcommands in this one process')

@@ -1,0 +1,65 @@
+/**
+ * Side by side on every backend: a bench script calls `benchEachBackend()` first; run plainly, it runs the script
+ * again once per backend (FISHERLAB_BACKEND set), shows each run's output, and ends with a table of the figures
+ * each run reported through `headline`, with GFLOP/s against the machine's peak and the ratio to wasm.
+ */
+import { spawnSync } from 'child_process';
+import * as os from 'os';
+
+/** The backends every bench compares, in this order. */
+const BACKENDS = ['wasm', 'tensorflow'];
+
+/** fp32 peak of the project's machines: 2 cores × 2 FMA units × 8 lanes × 2 FLOPs × 2.45 GHz ≈ 150 GFLOP/s. */
+export const PEAK_GFLOPS = 150;
+
+const TAG = 'bench-headline ';
+
+interface Headline {
+  label: string;
+  value: number;
+  gflops: number;
+}
+
+/**
+ * Runs this script once per backend and prints the comparison, returning true (the caller then stops); under
+ * FISHERLAB_BACKEND it returns false, and the caller runs the bench on that backend.
+ */
+export function benchEachBackend(): boolean {
+  if (process.env.FISHERLAB_BACKEND) return false;
+  const results: Array<{ backend: string; headline: Headline | null; failure: string | null }> = [];
+  for (const backend of BACKENDS) {
+    console.log(`=== FISHERLAB_BACKEND=${backend}`);
+    const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      env: { ...process.env, FISHERLAB_BACKEND: backend },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
+    const lines = (r.stdout ?? '').split('\n');
+    process.stdout.write(lines.filter((l) => !l.startsWith(TAG)).join('\n'));
+    const tagged = lines.find((l) => l.startsWith(TAG));
+    const failure = r.status === 0 ? null : `exit ${r.status ?? r.signal}`;
+    results.push({ backend, headline: tagged ? (JSON.parse(tagged.slice(TAG.length)) as Headline) : null, failure });
+  }
+  const base = results.find((r) => r.backend === 'wasm')?.headline;
+  const label = results.find((r) => r.headline)?.headline?.label ?? 'figure';
+  const cores = os.availableParallelism();
+  console.log(`=== side by side, ${cores} cores; machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s (wasm: one thread per process)`);
+  console.log(`${'backend'.padEnd(12)} ${label.padStart(22)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs wasm'.padStart(8)}`);
+  for (const { backend, headline: h, failure } of results) {
+    if (!h) {
+      console.log(`${backend.padEnd(12)} did not run (${failure ?? 'no headline'})`);
+      continue;
+    }
+    const ratio = base ? `${(h.value / base.value).toFixed(2)}×` : '—';
+    const peak = `${((100 * h.gflops) / PEAK_GFLOPS).toFixed(0)}%`;
+    console.log(`${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(22)} ${h.gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(8)}`);
+  }
+  if (results.some((r) => r.failure)) process.exitCode = 1;
+  return true;
+}
+
+/** Reports the figure the backends are compared on (for example 'steps/s'), with the GFLOP/s it achieved. */
+export function headline(label: string, value: number, gflops: number): void {
+  console.log(TAG + JSON.stringify({ label, value, gflops }));
+}
