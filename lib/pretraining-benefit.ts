@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runFisherlab } from './child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from './finetune';
+import { modelRecipe, recipeSettings } from './recipes';
 import { outputDir, projectRelative } from './paths';
 
 export type Init = 'pretrained' | 'random';
@@ -78,7 +79,7 @@ export function runKey(modelDir: string, init: Init, lr: number, seed: number, m
 /** Fine-tunes on SST-2 (a capped training set, the full dev set) from both initializations at every lr and seed, reusing finished runs. */
 export async function pretrainingBenefit(modelDir: string, glueDir: string, seeds: number[], opts: BenefitOptions, write?: (line: string) => void): Promise<BenefitReport> {
   if (opts.lrs.length === 0 || seeds.length === 0) throw new Error('SST-2 check: give at least one learning rate and one seed');
-  const { lr: _unused, ...defaults } = FINETUNE_DEFAULTS;
+  const { lr: _unused, ...defaults } = { ...FINETUNE_DEFAULTS, ...recipeSettings(modelRecipe(modelDir)) };
   const settings: BenefitReport['settings'] = { ...defaults, task: 'SST-2', model: projectRelative(modelDir), maxTrainExamples: opts.maxTrainExamples };
   const runsDir = opts.runsDir ?? path.join(outputDir(), 'sst2-check');
   fs.mkdirSync(runsDir, { recursive: true });

@@ -227,7 +227,7 @@ function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, Drop
     throw new Error(`sweep: ${guided.join(' and ')} dropout needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`);
   }
   const sites = modelDropoutSites(spec.model);
-  return new Map(spec.methods.map((m) => [m, methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined })]));
+  return new Map(spec.methods.map((m) => [m, methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model })]));
 }
 
 /** Names of the fields whose values differ between two settings objects. */

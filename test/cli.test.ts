@@ -91,7 +91,8 @@ describe('model folders and the info / fill-mask commands', function () {
     expect(r.stderr).to.match(/--input-ids: "x"/);
   });
 
-  it('every command has --help', () => {
+  it('every command has --help', function () {
+    this.timeout(300_000); // about 20 processes, each loading TensorFlow.js
     const top = fisherlab(['--help']);
     const commands = [...top.stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
     expect(commands).to.include.members(['info', 'forward', 'fill-mask', 'tokenize', 'download', 'notebooks']);

@@ -10,7 +10,7 @@ import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } 
 import { saveBert } from '../lib/bert/load';
 import { methodDropout } from '../lib/dropout-methods';
 import { finetune, FINETUNE_DEFAULTS } from '../lib/finetune';
-import { writeSafetensors } from '../lib/safetensors';
+import { writeFisher } from '../lib/fisher';
 import { readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'and', 'a'];
@@ -43,7 +43,8 @@ describe('sweeps', function () {
     model.dispose();
     // Fisher: embeddings 3, attention_self 1, attention_output 2, output 4 → guided p 0.1/3, 0.1, 0.2/3, 0
     const value = (n: string) => (n.startsWith('bert.embeddings.') ? 3 : n.includes('attention.self.') ? 1 : n.includes('attention.output.') ? 2 : n.includes('.output.') ? 4 : 9);
-    writeSafetensors(path.join(dir, 'fisher.safetensors'), parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value(name)) })));
+    const fisher = parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value(name)) }));
+    writeFisher(path.join(dir, 'fisher.safetensors'), new Map(fisher.map((t) => [t.name, t])), 10);
     spec = {
       methods: ['standard', 'guided', 'gaussian'], tasks: ['sst2'], pcts: [50, 100], seeds: [1, 2],
       model: path.join(dir, 'model'), fisher: path.join(dir, 'fisher.safetensors'), glueDir: path.join(dir, 'glue'), out: path.join(dir, 'sweep'),

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../atomic';
 import { initBackend } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
 import { finetune, FinetuneSettings } from '../finetune';
-import { DESIGN_TRAINING, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
+import { DESIGN_PROTOCOL, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
 import { resolveModelDir } from '../models';
 import { RESULTS_FILE, runSweep, SUMMARY_FILE } from '../sweep';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
@@ -36,10 +36,11 @@ export function register(program: Command): void {
     .addHelpText('after', `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --jobs 2 --out data/results/fisherlab-bert-l4-h128\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded`)
     .action(async (o: Record<string, string>, cmd: Command) => {
       if ((o.tasks === undefined) === (o.design === undefined)) throw new Error('give either --tasks (with --pcts, --seeds, --methods) or --design');
-      const training = trainingSettings(o);
+      const model = resolveModelDir(o.model);
+      const training = trainingSettings(o, model, 'sweep');
       // The designs run under the authors' protocol unless --protocol says otherwise.
-      if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli') training.protocol = DESIGN_TRAINING.protocol;
-      const base = { model: resolveModelDir(o.model), fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
+      if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli') training.protocol = DESIGN_PROTOCOL;
+      const base = { model, fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
       const specs = o.design !== undefined
         ? designSpecs(parseDesigns(o.design), base)
         : [{ ...base, methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks), pcts: list(o.pcts).map((p) => number(p, '--pcts')), seeds: list(o.seeds).map((s) => number(s, '--seeds')) }];

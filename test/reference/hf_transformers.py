@@ -30,10 +30,11 @@ os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel  # noqa: E402
+from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertModel  # noqa: E402
 
 CLASSES = {
     'mlm': BertForMaskedLM,
+    'pretraining': BertForPreTraining,
     'classifier': BertForSequenceClassification,
     'base': BertModel,
 }
@@ -65,10 +66,10 @@ def model_class(config):
     return cls
 
 
-def load(model_dir, attn):
-    """from_pretrained in float64 and eval mode; fails on missing or unexpected tensors."""
+def load(model_dir, attn, class_name=None):
+    """from_pretrained (as config.architectures says, or as class_name) in float64 and eval mode; reports missing or unexpected tensors."""
     config = transformers.AutoConfig.from_pretrained(model_dir)
-    cls = model_class(config)
+    cls = getattr(transformers, class_name) if class_name else model_class(config)
     model, info = cls.from_pretrained(model_dir, attn_implementation=attn, output_loading_info=True)
     problems = {k: sorted(v) for k, v in info.items() if k in ('missing_keys', 'unexpected_keys', 'mismatched_keys', 'error_msgs') and v}
     # Keys that are tied (decoder weight/bias) are reported by some versions; they are not problems.
@@ -88,6 +89,11 @@ def tensor2d(rows, dtype=torch.long):
 # ---------------------------------------------------------------------------------------------- make-checkpoint
 
 def cmd_make_checkpoint(a):
+    vocab = None
+    if a.vocab:
+        with open(a.vocab) as f:
+            vocab = f.read().splitlines()
+        a.vocab_size = len(vocab)
     config = BertConfig(
         vocab_size=a.vocab_size, hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
         intermediate_size=a.intermediate, max_position_embeddings=a.max_positions, type_vocab_size=a.type_vocab_size,
@@ -112,8 +118,9 @@ def cmd_make_checkpoint(a):
         kwargs['safe_serialization'] = True  # transformers 4; 5 writes only safetensors
     model.save_pretrained(a.out, **kwargs)
     with open(os.path.join(a.out, 'vocab.txt'), 'w') as f:
-        for i in range(a.vocab_size):
+        for i in range(a.vocab_size) if vocab is None else []:
             f.write((SPECIAL_TOKENS[i] if i < len(SPECIAL_TOKENS) else 'tok%d' % i) + '\n')
+        f.writelines(t + '\n' for t in vocab or [])
     print('wrote %s (%s, %d tensors)' % (a.out, type(model).__name__, len(list(model.named_parameters()))), file=sys.stderr)
 
 
@@ -217,8 +224,8 @@ def cmd_grads(a):
 
 def cmd_per_sample_fisher(a):
     from safetensors.torch import save_file
-    model, problems = load(a.model, a.attn)
-    if problems:
+    model, problems = load(a.model, a.attn, a.as_class)
+    if problems and not a.as_class:
         print('warning: loading %s: %s' % (a.model, problems), file=sys.stderr)
     require_mlm(model)
     params = list(model.named_parameters())
@@ -259,6 +266,7 @@ def main(argv=None):
     m.add_argument('--parts', choices=sorted(CLASSES), default='mlm')
     m.add_argument('--num-labels', type=int, default=2)
     m.add_argument('--vocab-size', type=int, default=60)
+    m.add_argument('--vocab', help='a vocab.txt to copy (sets the vocabulary size)')
     m.add_argument('--hidden', type=int, default=32)
     m.add_argument('--layers', type=int, default=2)
     m.add_argument('--heads', type=int, default=4)
@@ -296,6 +304,7 @@ def main(argv=None):
     s.add_argument('--model', required=True)
     s.add_argument('--examples', required=True, help='JSON lines {input_ids, token_type_ids?, attention_mask?, labels}')
     s.add_argument('--output', required=True)
+    s.add_argument('--as-class', help='load the folder as this transformers class (e.g. BertForMaskedLM), dropping what it lacks')
     s.add_argument('--attn', default='eager', help=attn_help)
     s.set_defaults(fn=cmd_per_sample_fisher)
 
