@@ -101,7 +101,7 @@ export interface SplitOptions {
   reserved?: number;
 }
 
-/** The largest micro-batch (≤ the batch) whose modelled step fits the backend's limit; a clear error when one sequence does not fit. */
+/** The largest micro-batch (≤ the batch) whose modelled step fits the backend's limit; an error naming the sizes if none does. */
 export function microBatchSize(s: StepShape, o: SplitOptions): number {
   const limit = memoryLimit();
   const held = (o.allocated ?? tf.memory().numBytes) + (o.reserved ?? 0);
@@ -111,11 +111,12 @@ export function microBatchSize(s: StepShape, o: SplitOptions): number {
   if (fits < 1) {
     const need = held + SAFETY * (fixed + perSequence);
     const c = s.config;
+    const model = `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters`;
+    const raise = tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
     throw new Error(
-      `a ${s.kind} step of this model (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters) ` +
-        `needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens (batch ${s.batch}, ${formatBytes(held)} already held), ` +
-        `more than ${limit.what}. Shorten the sequences (--max-length), use a smaller model, or ` +
-        `${tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with' : 'raise'} --memory-budget / FISHERLAB_MEMORY_BUDGET; ${o.batchFlag} is split into micro-batches already`,
+      `a ${s.kind} step of this model (${model}) needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens ` +
+        `(batch ${s.batch}, ${formatBytes(held)} already held), more than ${limit.what}. Shorten the sequences (--max-length), ` +
+        `use a smaller model, or ${raise} --memory-budget (FISHERLAB_MEMORY_BUDGET); ${o.batchFlag} already runs in micro-batches`,
     );
   }
   return Math.min(s.batch, fits);
@@ -129,7 +130,8 @@ export function microBatchCount(batch: number, size: number): number {
 /** A one-line account of a split, for logs: "batch 32 in 4 micro-batches of ≤ 8 (wasm, 4 GiB)". */
 export function describeSplit(batch: number, size: number): string {
   const count = microBatchCount(batch, size);
-  return count === 1 ? `batch ${batch} in one pass (${memoryLimit().what})` : `batch ${batch} in ${count} micro-batches of ≤ ${size} (${memoryLimit().what})`;
+  const split = count === 1 ? 'in one pass' : `in ${count} micro-batches of ≤ ${size}`;
+  return `batch ${batch} ${split} (${memoryLimit().what})`;
 }
 
 /** Parses a byte size: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB), e.g. "3GiB" or "512MB". */
@@ -146,6 +148,7 @@ export function formatBytes(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
+/** A parameter count, e.g. "110M". */
 function formatCount(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(0)}M` : `${(n / 1e3).toFixed(0)}k`;
 }

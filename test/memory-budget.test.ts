@@ -4,7 +4,12 @@
  * fits, and flat tensor counts over many steps of a multi-layer model.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { saveBert } from '../lib/bert/load';
 import { BertConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
@@ -12,7 +17,7 @@ import { estimateFisher } from '../lib/fisher';
 import { sweep } from '../lib/landscape/surface';
 import { memoryLimit, microBatchSize, parseBytes, SAFETY, StepKind, stepBytes, WASM_HEAP_BYTES } from '../lib/memory-budget';
 import { addGradients, batchPart } from '../lib/micro-batches';
-import { collate, IGNORE_INDEX, MaskedExample } from '../lib/mlm-data';
+import { collate, IGNORE_INDEX, MaskedExample, writeMaskedExamples } from '../lib/mlm-data';
 import { evaluateMlm } from '../lib/mlm-eval';
 import { AdamW } from '../lib/optim';
 import { squaredGradSums, squaredGradSumsInParts } from '../lib/per-sample-grads';
@@ -121,6 +126,25 @@ describe('memory budget', () => {
       for (const part of ['2 layers', 'hidden 16', 'batch 32', '16 tokens', 'wasm', '--max-length', '--memory-budget', 'FISHERLAB_MEMORY_BUDGET', '--batch-size']) {
         expect(message).to.include(part);
       }
+    });
+
+    it('the CLI: --memory-budget reaches the step, and a step that cannot fit is refused by name, not by wasm', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-memory-'));
+      const model = Bert.random(tinyConfig(), MASKED_LM, 1);
+      saveBert(path.join(dir, 'model'), model, { vocabTokens: Array.from({ length: 50 }, (_, i) => `t${i}`) });
+      model.dispose();
+      writeMaskedExamples(path.join(dir, 'ex.jsonl'), examples(4, 12, 50));
+      const run = (budget: string) => spawnSync(process.execPath, [
+        path.join(process.cwd(), 'bin', 'fisherlab.js'), 'fisher', '--model', path.join(dir, 'model'), '--examples', path.join(dir, 'ex.jsonl'),
+        '--output', path.join(dir, 'f.safetensors'), '--run-dir', path.join(dir, `run-${budget}`), '--memory-budget', budget,
+      ], { encoding: 'utf8', env: { ...process.env, FISHERLAB_BACKEND: 'wasm' } });
+      const tooSmall = run('200KB');
+      expect(tooSmall.status).to.equal(1);
+      expect(tooSmall.stderr).to.match(/a fisher step of this model \(2 layers, hidden 16, .*\) needs about .* 1 sequence of 12 tokens \(batch 4, .*more than a memory budget of .* on wasm.*--memory-budget/);
+      const enough = run('2GiB');
+      expect(enough.status, enough.stderr).to.equal(0);
+      expect(enough.stdout).to.include('batch 4 in one pass (a memory budget of 2.0 GiB on wasm)');
+      fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it('caps a budget at wasm\'s 4 GiB address space and parses sizes, rejecting nonsense with the flag\'s name', async () => {
