@@ -34,8 +34,14 @@ export interface StepBytes {
 
 /** Bytes of wasm's address space (4 GiB less one 64 KiB page, emscripten's getHeapMax). */
 export const WASM_HEAP_BYTES = 4294901760;
-/** The modelled step is multiplied by this before it is compared with what the limit leaves (allocator slack, fragmentation). */
+/** The modelled step is multiplied by this before it is compared with what the limit leaves (allocator slack). */
 export const SAFETY = 1.1;
+/**
+ * On wasm, what is held and the step together are multiplied by this: its heap never shrinks and fragments, and
+ * kernels allocate outside tensors (XNNPACK's packed weights). A BERT-base fine-tuning step of 1 sequence, modelled
+ * at 3.4 GiB with the weights and AdamW state, aborted the 4 GiB heap.
+ */
+export const WASM_SAFETY = 1.25;
 const F32 = 4;
 
 /**
@@ -101,15 +107,21 @@ export interface SplitOptions {
   reserved?: number;
 }
 
+/** The memory limit a step of `s.batch` sequences needs with `held` bytes already held, safety factors included. */
+export function bytesNeeded(s: StepShape, held: number, backend = tf.getBackend()): number {
+  const { fixed, perSequence } = stepBytes(s);
+  const step = fixed + s.batch * perSequence;
+  return backend === 'wasm' ? WASM_SAFETY * (held + step) : held + SAFETY * step;
+}
+
 /** The largest micro-batch (≤ the batch) whose modelled step fits the backend's limit; an error naming the sizes if none does. */
 export function microBatchSize(s: StepShape, o: SplitOptions): number {
   const limit = memoryLimit();
   const held = (o.allocated ?? tf.memory().numBytes) + (o.reserved ?? 0);
-  const { fixed, perSequence } = stepBytes(s);
-  const free = (limit.bytes - held) / SAFETY - fixed;
-  const fits = Math.floor(free / perSequence);
+  const none = bytesNeeded({ ...s, batch: 0 }, held);
+  const fits = Math.floor((limit.bytes - none) / (bytesNeeded({ ...s, batch: 1 }, held) - none));
   if (fits < 1) {
-    const need = held + SAFETY * (fixed + perSequence);
+    const need = bytesNeeded({ ...s, batch: 1 }, held);
     const c = s.config;
     const model = `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters`;
     const raise = tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';

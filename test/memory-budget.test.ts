@@ -15,7 +15,7 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { estimateFisher } from '../lib/fisher';
 import { sweep } from '../lib/landscape/surface';
-import { memoryLimit, microBatchSize, parseBytes, SAFETY, StepKind, stepBytes, WASM_HEAP_BYTES } from '../lib/memory-budget';
+import { bytesNeeded, memoryLimit, microBatchSize, parseBytes, StepKind, stepBytes, WASM_HEAP_BYTES } from '../lib/memory-budget';
 import { addGradients, batchPart } from '../lib/micro-batches';
 import { collate, IGNORE_INDEX, MaskedExample, writeMaskedExamples } from '../lib/mlm-data';
 import { evaluateMlm } from '../lib/mlm-eval';
@@ -51,9 +51,8 @@ async function withBudget<T>(bytes: number, f: () => Promise<T> | T): Promise<T>
 }
 
 /** A budget under which `microBatchSize` picks micro-batches of `size` sequences for this step, with what is held now. */
-function budgetFor(size: number, s: { config: BertConfig; kind: StepKind; seqLen: number; maskedPerSequence: number }, reserved = 0): number {
-  const { fixed, perSequence } = stepBytes(s);
-  return tf.memory().numBytes + reserved + SAFETY * (fixed + (size + 0.5) * perSequence);
+function budgetFor(size: number, s: { config: BertConfig; kind: StepKind; seqLen: number; maskedPerSequence: number }): number {
+  return bytesNeeded({ ...s, batch: size + 0.5 }, tf.memory().numBytes);
 }
 
 describe('memory budget', () => {
