@@ -3,7 +3,8 @@
  * per-sample loop (one tf.variableGrads of batch size 1 per sample, squared and summed on the backend), on a model
  * folder (default: the embedded model if present) or else a random model of the embedded shape.
  * GFLOP/s counts the same nominal work for both: the matMul FLOPs of one forward pass per sample (encoder, attention,
- * MLM head at the masked positions) times 3 for forward + backward.
+ * MLM head at the masked positions) times 3 for forward + backward. A batch that does not fit in memory runs in
+ * micro-batches, as `fisherlab fisher` runs it (the split is printed).
  *
  *   npx tsx bench/fisher.ts [--model DIR] [--batch 16] [--seq 128] [--batches 3] [--loop-samples 16]
  */
@@ -17,7 +18,8 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { collate, MaskedExample, maskTokens } from '../lib/mlm-data';
 import { defaultModelDir } from '../lib/models';
-import { squaredGradSums } from '../lib/per-sample-grads';
+import { describeSplit, microBatchSize } from '../lib/memory-budget';
+import { squaredGradSumsInParts } from '../lib/per-sample-grads';
 import { Rng } from '../lib/random';
 import { benchEachBackend, headline } from './backends';
 
@@ -48,10 +50,13 @@ const examples = Array.from({ length: Math.max(B * (batches + 1), loopSamples + 
 const masked = examples.reduce((a, e) => a + e.labels.filter((y) => y !== -100).length, 0) / examples.length;
 const flopsPerSample = 3 * (L * (2 * T * (4 * H * H + 2 * H * I) + 4 * T * T * H) + 2 * masked * (H * H + V * H));
 
-/** Batched: one tapped forward + backward per batch of B. */
+const maskedPerSequence = Math.max(...examples.map((e) => e.labels.filter((y) => y !== -100).length));
+const micro = microBatchSize({ config: model.config, kind: 'fisher', batch: B, seqLen: T, maskedPerSequence }, { batchFlag: '--batch' });
+
+/** Batched: one tapped forward + backward per micro-batch of a batch of B. */
 function batched(list: MaskedExample[]): void {
   const { batch, labels } = collate(list, 0);
-  const { sums } = squaredGradSums(model, batch, labels);
+  const { sums } = squaredGradSumsInParts(model, batch, labels, micro);
   for (const t of sums.values()) t.dataSync();
   tf.dispose([...sums.values()]);
 }
@@ -77,14 +82,14 @@ function time(fn: () => void): number {
   return (performance.now() - t0) / 1000;
 }
 
-console.log(`backend ${backend}; ${modelDir ?? 'random model of the embedded shape'}: L=${L} H=${H} I=${I} V=${V}; ${T} tokens, ${masked.toFixed(1)} masked on average`);
+console.log(`backend ${backend}; ${modelDir ?? 'random model of the embedded shape'}: L=${L} H=${H} I=${I} V=${V}; ${T} tokens, ${masked.toFixed(1)} masked on average; ${describeSplit(B, micro)}`);
 batched(examples.slice(0, B)); // warm-up
 loop(examples.slice(0, 1));
 let batchedSeconds = 0;
 for (let b = 1; b <= batches; b++) batchedSeconds += time(() => batched(examples.slice(b * B, (b + 1) * B)));
 const loopSeconds = time(() => loop(examples.slice(1, 1 + loopSamples)));
 const rows = [
-  { variant: `batched (batch ${B}, one backward)`, samples: batches * B, seconds: batchedSeconds },
+  { variant: `batched (batch ${B}, ${Math.ceil(B / micro)} backward)`, samples: batches * B, seconds: batchedSeconds },
   { variant: 'per-sample loop (batch 1)', samples: loopSamples, seconds: loopSeconds },
 ].map((r) => ({ ...r, rate: r.samples / r.seconds }));
 console.log(`${'variant'.padEnd(36)} ${'samples'.padStart(8)} ${'seconds'.padStart(8)} ${'samples/s'.padStart(10)} ${'GFLOP/s'.padStart(8)}`);

@@ -9,6 +9,8 @@ import { Example, loadDevSets, loadTask } from './glue/load';
 import { authorsSplit, officialSplit, paucity } from './glue/protocols';
 import { taskSpec } from './glue/tasks';
 import { taskMetrics, TaskScore } from './metrics';
+import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from './memory-budget';
+import { batchPart } from './micro-batches';
 import { batchIndices } from './mlm-data';
 import { mixSeed, Rng } from './random';
 import { FinetuneRecipe, RECIPES } from './recipes';
@@ -99,8 +101,12 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
   const stepsPerEpoch = Math.ceil(trainData.length / s.batchSize);
   const totalSteps = stepsPerEpoch * s.epochs;
   const epochs: EpochResult[] = [];
+  const seqLen = Math.max(...trainData.map((e) => e.ids.length), ...Object.values(evalData).flat().map((e) => e.ids.length));
+  const micro = microBatchSize({ config: model.config, kind: 'train', batch: s.batchSize, seqLen, maskedPerSequence: 0 }, { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) });
+  if (micro < s.batchSize) (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(`finetune ${s.task}: ${describeSplit(s.batchSize, micro)}`);
+  const evalBatch = microBatchSize({ config: model.config, kind: 'eval', batch: 64, seqLen, maskedPerSequence: 0 }, { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) });
   const evaluate = (step: number) => {
-    const scores = Object.fromEntries(Object.entries(evalData).map(([name, data]) => [name, score(model, tokenizer, data, s.task, regression)]));
+    const scores = Object.fromEntries(Object.entries(evalData).map(([name, data]) => [name, score(model, tokenizer, data, s.task, regression, evalBatch)]));
     epochs.push({ epoch: Math.round(step / stepsPerEpoch), step, trainLoss: NaN, scores });
     return Object.fromEntries(Object.entries(scores).map(([name, sc]) => [name, sc.main]));
   };
@@ -118,7 +124,8 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
     evaluate: () => evaluate(step),
     label: `finetune ${s.task}`,
     write: opts.write,
-    lossAt: (at, seed) => {
+    microBatches: microBatchCount(s.batchSize, micro),
+    lossAt: (at, seed, shard) => {
       step = at + 1;
       const epoch = Math.floor(at / stepsPerEpoch);
       if (epoch !== cached) {
@@ -126,7 +133,10 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
         cached = epoch;
       }
       const rows = order[at % stepsPerEpoch].map((i) => trainData[i]);
-      return model.classificationLoss(pad(rows, tokenizer.padId), rows.map((r) => r.label), { training: true, seed });
+      if (shard.count === 1) return model.classificationLoss(pad(rows, tokenizer.padId), rows.map((r) => r.label), { training: true, seed });
+      // the loss is a mean over the batch's sequences: each micro-batch's mean counts by its share of them
+      const { part, weight } = batchPart(rows, shard.index, shard.count);
+      return tf.tidy(() => tf.mul(model.classificationLoss(pad(part, tokenizer.padId), part.map((r) => r.label), { training: true, seed: mixSeed(seed, shard.index) }), weight));
     },
   });
   model.dispose();

@@ -15,9 +15,10 @@ import { readConfig } from './bert/config';
 import type { Bert } from './bert/model';
 import { MASKED_LM, parameterSpecs } from './bert/parameters';
 import { CheckpointDir } from './checkpoints';
-import { collate, MaskedExample } from './mlm-data';
+import { collate, IGNORE_INDEX, MaskedExample } from './mlm-data';
 import { projectRoot } from './paths';
-import { squaredGradSums } from './per-sample-grads';
+import { microBatchSize } from './memory-budget';
+import { squaredGradSumsInParts } from './per-sample-grads';
 import { Progress } from './progress';
 import { NamedArray, readSafetensors, writeSafetensors } from './safetensors';
 
@@ -55,6 +56,8 @@ export interface FisherResult {
   meanLoss: number;
   /** Wall time of this call, in seconds. */
   seconds: number;
+  /** Samples per forward/backward pass: the batch, or less when a batch does not fit in memory at once (the sums do not change). */
+  microBatch: number;
 }
 
 /** The `kind` metadata of a Fisher file. */
@@ -93,12 +96,15 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (start > 0) say(`fisher: resuming after ${start} of ${n} samples`);
   const progress = new Progress('fisher', n, { startDone: start, write: o.write, intervalMs: o.progressIntervalMs, unit: 'samples' });
+  const seqLen = Math.max(...examples.map((e) => e.input_ids.length));
+  const maskedPerSequence = Math.max(...examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length));
+  const micro = microBatchSize({ config: model.config, kind: 'fisher', batch: Math.min(batchSize, n), seqLen, maskedPerSequence }, { batchFlag: '--batch-size' });
   const began = Date.now();
   let done = start;
   while (done < n) {
     const chunk = examples.slice(done, Math.min(done + batchSize, n));
     const { batch, labels } = collate(chunk, o.padId);
-    const result = squaredGradSums(model, batch, labels);
+    const result = squaredGradSumsInParts(model, batch, labels, micro);
     const bad = result.losses.findIndex((l) => !Number.isFinite(l));
     if (bad >= 0) {
       tf.dispose([...result.sums.values()]);
@@ -120,7 +126,7 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
     await new Promise((r) => setImmediate(r)); // lets signals be handled
   }
   const fisher = done === n ? meanTensors(model, sums, n) : null;
-  return { fisher, samples: done, resumedFrom: start, meanLoss: lossSum / done, seconds: (Date.now() - began) / 1000 };
+  return { fisher, samples: done, resumedFrom: start, meanLoss: lossSum / done, seconds: (Date.now() - began) / 1000, microBatch: micro };
 }
 
 /** The running sums divided by n, as float32 tensors by name; a non-finite value is an error. */

@@ -1,6 +1,7 @@
 /** Held-out masked-LM metrics (loss, masked-token accuracy) of a model, and the unigram-frequency baseline. */
 import * as tf from '@tensorflow/tfjs';
 import type { Bert } from './bert/model';
+import { microBatchSize } from './memory-budget';
 import { collate, IGNORE_INDEX, MaskedExample } from './mlm-data';
 
 export interface MlmMetrics {
@@ -11,8 +12,12 @@ export interface MlmMetrics {
   maskedTokens: number;
 }
 
-/** Masked-LM loss and accuracy of `model` (evaluation mode) on pre-masked examples. */
-export function evaluateMlm(model: Bert, examples: readonly MaskedExample[], padId: number, batchSize = 64): MlmMetrics {
+/** Masked-LM loss and accuracy of `model` (evaluation mode) on pre-masked examples, in batches of 64 or as many as fit in memory. */
+export function evaluateMlm(model: Bert, examples: readonly MaskedExample[], padId: number, batchSize?: number): MlmMetrics {
+  batchSize ??= microBatchSize({
+    config: model.config, kind: 'eval', batch: 64, seqLen: Math.max(...examples.map((e) => e.input_ids.length)),
+    maskedPerSequence: Math.max(...examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length)),
+  }, { batchFlag: '--eval-examples' });
   let nll = 0;
   let correct = 0;
   let count = 0;

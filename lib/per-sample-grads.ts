@@ -9,7 +9,9 @@
  * are also the MLM decoder's weight, so sample n's gradient for them is the scatter plus dLogits_nᵀ T_n over its
  * masked positions, added before squaring. Padding rows have dY = 0 (attention gives them exactly zero weight).
  * Outer products are formed one sample at a time with 2-D matMuls: memory stays at one per-sample gradient (V × H
- * for the word embeddings), and wasm's batched matMul is about 15× slower than a loop of 2-D ones.
+ * for the word embeddings), and wasm's batched matMul is about 15× slower than a loop of 2-D ones. Squares are
+ * added to the running sums one sample at a time, in order, so splitting a batch into micro-batches that carry
+ * the sums on (`into`) gives bitwise the same sums.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Bert, Taps } from './bert/model';
@@ -45,9 +47,10 @@ export function tapShapes(model: Bert, rows: number, maskedRows: number): Map<st
 
 /**
  * Σ over the batch of each sample's squared masked-LM loss gradient, element-wise for every parameter, from one
- * tapped forward and backward pass in evaluation mode. Every sample needs at least one label other than -100.
+ * tapped forward and backward pass in evaluation mode, added sample by sample to `into` (running sums of earlier
+ * micro-batches, taken over and disposed). Every sample needs at least one label other than -100.
  */
-export function squaredGradSums(model: Bert, batch: Batch, labels: number[][]): SquaredGradSums {
+export function squaredGradSums(model: Bert, batch: Batch, labels: number[][], into?: ReadonlyMap<string, tf.Tensor>): SquaredGradSums {
   if (!model.parts.mlm) throw new Error('per-sample gradients of the masked-LM loss need a masked-LM head (cls.predictions.*)');
   const counts = labels.map((row) => row.filter((y) => y !== IGNORE_INDEX).length);
   const empty = counts.findIndex((c) => c === 0);
@@ -68,11 +71,25 @@ export function squaredGradSums(model: Bert, batch: Batch, labels: number[][]): 
   const { value, grads } = tf.valueAndGrads(objective)(zeros);
   const dY = new Map(sites.map((site, i) => [site, grads[i]]));
   try {
-    const sums = tensorSums(model, batch, counts, dY, inputs);
+    const sums = tensorSums(model, batch, counts, dY, inputs, into ?? new Map());
     return { sums, losses: [...losses!.dataSync()] };
   } finally {
     tf.dispose([value, losses!, ...zeros, ...grads, ...inputs.values()]);
   }
+}
+
+/** `squaredGradSums` of a batch computed `size` samples at a time: bitwise the same sums and losses, in less memory. */
+export function squaredGradSumsInParts(model: Bert, batch: Batch, labels: number[][], size: number): SquaredGradSums {
+  const rows = <T>(x: T[] | undefined, at: number) => x?.slice(at, at + size);
+  let sums: Map<string, tf.Tensor> | undefined;
+  const losses: number[] = [];
+  for (let at = 0; at < labels.length; at += size) {
+    const part: Batch = { input_ids: rows(batch.input_ids, at)!, token_type_ids: rows(batch.token_type_ids, at), attention_mask: rows(batch.attention_mask, at) };
+    const result = squaredGradSums(model, part, rows(labels, at)!, sums);
+    sums = result.sums;
+    losses.push(...result.losses);
+  }
+  return { sums: sums!, losses };
 }
 
 /** Per-sample losses [B]: sample n's mean cross-entropy over its counts[n] consecutive rows of logits. */
@@ -102,33 +119,46 @@ function rowsOfSample(x: tf.Tensor, rows: Rows, n: number): tf.Tensor2D {
   return tf.slice(x, [rows.start[n], 0], [rows.count[n], -1]) as tf.Tensor2D;
 }
 
-/** Σ_n (Σ over sample n's rows of x)², element-wise: the sum of squared per-sample gradients of a bias-like parameter. */
-function sumSquaredRowSums(x: tf.Tensor, rows: Rows): tf.Tensor {
-  return tf.tidy(() => {
-    const sampleOf = rows.count.flatMap((c, n) => Array<number>(c).fill(n));
-    return tf.sum(tf.square(tf.unsortedSegmentSum(x, tf.tensor1d(sampleOf, 'int32'), rows.count.length)), 0);
-  });
+/** `total` + `squared` (`squared` alone when there is no total yet), disposing both. */
+function addTo(total: tf.Tensor | undefined, squared: tf.Tensor): tf.Tensor {
+  if (!total) return squared;
+  const next = tf.add(total, squared);
+  tf.dispose([total, squared]);
+  return next;
 }
 
-/** Σ_n (a_nᵀ b_n + extra(n))², element-wise, one sample at a time; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. */
-function sumSquaredOuter(a: tf.Tensor, b: tf.Tensor, rows: Rows, extra?: (n: number) => tf.Tensor): tf.Tensor {
-  let total: tf.Tensor | null = null;
-  for (let n = 0; n < rows.count.length; n++) {
-    const squared = tf.tidy(() => {
-      const g = tf.matMul(rowsOfSample(a, rows, n), rowsOfSample(b, rows, n), true, false);
-      return tf.square(extra ? tf.add(g, extra(n)) : g);
-    });
-    if (total) {
-      const next: tf.Tensor = tf.add(total, squared);
-      tf.dispose([total, squared]);
-      total = next;
-    } else total = squared;
+/** `total` plus the rows of `perSample` [B, ...] added one at a time, in order (disposes `total`, not `perSample`). */
+function addSamples(total: tf.Tensor | undefined, perSample: tf.Tensor): tf.Tensor {
+  for (let n = 0; n < perSample.shape[0]; n++) {
+    total = addTo(total, tf.tidy(() => tf.squeeze(tf.slice(perSample, [n], [1]), [0])));
   }
   return total!;
 }
 
-/** The per-parameter sums of squared per-sample gradients from the tapped gradients dY and the recorded inputs. */
-function tensorSums(model: Bert, batch: Batch, counts: number[], dY: Map<string, tf.Tensor>, inputs: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+/** `total` + Σ_n (Σ over sample n's rows of x)², element-wise: squared per-sample gradients of a bias-like parameter. */
+function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefined): tf.Tensor {
+  const sampleOf = rows.count.flatMap((c, n) => Array<number>(c).fill(n));
+  const squares = tf.tidy(() => tf.square(tf.unsortedSegmentSum(x, tf.tensor1d(sampleOf, 'int32'), rows.count.length)));
+  try {
+    return addSamples(total, squares);
+  } finally {
+    squares.dispose();
+  }
+}
+
+/** `total` + Σ_n (a_nᵀ b_n + extra(n))², element-wise, one sample at a time; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. */
+function sumSquaredOuter(a: tf.Tensor, b: tf.Tensor, rows: Rows, total: tf.Tensor | undefined, extra?: (n: number) => tf.Tensor): tf.Tensor {
+  for (let n = 0; n < rows.count.length; n++) {
+    total = addTo(total, tf.tidy(() => {
+      const g = tf.matMul(rowsOfSample(a, rows, n), rowsOfSample(b, rows, n), true, false);
+      return tf.square(extra ? tf.add(g, extra(n)) : g);
+    }));
+  }
+  return total!;
+}
+
+/** `into` plus the per-parameter sums of squared per-sample gradients from the tapped gradients dY and the recorded inputs. */
+function tensorSums(model: Bert, batch: Batch, counts: number[], dY: Map<string, tf.Tensor>, inputs: Map<string, tf.Tensor>, into: ReadonlyMap<string, tf.Tensor>): Map<string, tf.Tensor> {
   const { hidden_size: H, vocab_size: V, type_vocab_size: TV, max_position_embeddings: P } = model.config;
   const B = batch.input_ids.length;
   const T = batch.input_ids[0].length;
@@ -140,17 +170,27 @@ function tensorSums(model: Bert, batch: Batch, counts: number[], dY: Map<string,
     if (site === EMBEDDINGS || site === DECODER) continue;
     const rows = site.startsWith('cls.') ? headRows : encoderRows;
     const [g, x] = [dY.get(site)!, inputs.get(site)!];
-    out.set(`${site}.weight`, site.endsWith('LayerNorm') ? tf.tidy(() => sumSquaredRowSums(tf.mul(g, x), rows)) : sumSquaredOuter(g, x, rows));
-    out.set(`${site}.bias`, sumSquaredRowSums(g, rows));
+    const weight = `${site}.weight`;
+    if (site.endsWith('LayerNorm')) {
+      const gx = tf.mul(g, x);
+      out.set(weight, sumSquaredRowSums(gx, rows, into.get(weight)));
+      gx.dispose();
+    } else out.set(weight, sumSquaredOuter(g, x, rows, into.get(weight)));
+    out.set(`${site}.bias`, sumSquaredRowSums(g, rows, into.get(`${site}.bias`)));
   }
 
   const dE = dY.get(EMBEDDINGS)!;
   const dLogits = dY.get(DECODER)!;
   const scatter = (n: number) => tf.unsortedSegmentSum(rowsOfSample(dE, encoderRows, n), tf.tensor1d(batch.input_ids[n], 'int32'), V);
-  out.set(WORD, sumSquaredOuter(dLogits, inputs.get(DECODER)!, headRows, scatter));
-  out.set(POSITION, tf.tidy(() => tf.pad(tf.sum(tf.square(tf.reshape(dE, [B, T, H])), 0), [[0, P - T], [0, 0]])));
+  out.set(WORD, sumSquaredOuter(dLogits, inputs.get(DECODER)!, headRows, into.get(WORD), scatter));
   const types = (batch.token_type_ids ?? batch.input_ids.map((row) => row.map(() => 0))).flatMap((row, n) => row.map((type) => n * TV + type));
-  out.set(TOKEN_TYPE, tf.tidy(() => tf.sum(tf.square(tf.reshape(tf.unsortedSegmentSum(dE, tf.tensor1d(types, 'int32'), B * TV), [B, TV, H])), 0)));
-  out.set(MLM_BIAS, sumSquaredRowSums(dLogits, headRows));
+  const squares = tf.tidy(() => [
+    tf.pad(tf.square(tf.reshape(dE, [B, T, H])), [[0, 0], [0, P - T], [0, 0]]),
+    tf.square(tf.reshape(tf.unsortedSegmentSum(dE, tf.tensor1d(types, 'int32'), B * TV), [B, TV, H])),
+  ]);
+  out.set(POSITION, addSamples(into.get(POSITION), squares[0]));
+  out.set(TOKEN_TYPE, addSamples(into.get(TOKEN_TYPE), squares[1]));
+  tf.dispose(squares);
+  out.set(MLM_BIAS, sumSquaredRowSums(dLogits, headRows, into.get(MLM_BIAS)));
   return new Map(model.namedParameters().map(([name]) => [name, out.get(name)!]));
 }

@@ -9,7 +9,9 @@ import { MASKED_LM } from './bert/parameters';
 import { writeFileAtomic } from './atomic';
 import { backendName } from './backend';
 import { corpusStats, CorpusStats, Document, loadCorpus, splitCorpus } from './corpus';
-import { batchIndices, collate, fixedMaskedSet, IGNORE_INDEX, MaskedExample, maskedExample, MlmVocab, mlmVocab, packSequences } from './mlm-data';
+import { batchIndices, collate, fixedMaskedSet, IGNORE_INDEX, maskedExample, MlmVocab, mlmVocab, packSequences } from './mlm-data';
+import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from './memory-budget';
+import { batchPart } from './micro-batches';
 import { evaluateMlm, MlmMetrics, neighbourBigramBaseline, unigramBaseline } from './mlm-eval';
 import { Tokenizer } from './tokenizer';
 import { mixSeed } from './random';
@@ -222,13 +224,8 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
         const { batch, labels } = collate(examples, vocab.padId);
         return model.maskedLmLoss(batch, labels, { training: true, seed });
       }
-      const masked = (e: MaskedExample) => e.labels.filter((l) => l !== IGNORE_INDEX).length;
-      const total = examples.reduce((n, e) => n + masked(e), 0);
-      const at = (i: number) => Math.floor((i * examples.length) / shard.count);
-      const part = examples.slice(at(shard.index), at(shard.index + 1));
-      // a shard left empty by a batch smaller than the shard count adds exact zeros
-      const weight = part.length ? part.reduce((n, e) => n + masked(e), 0) / total : 0;
-      const { batch, labels } = collate(part.length ? part : examples.slice(0, 1), vocab.padId);
+      const { part, weight } = batchPart(examples, shard.index, shard.count, (e) => e.labels.filter((l) => l !== IGNORE_INDEX).length);
+      const { batch, labels } = collate(part, vocab.padId);
       return tf.tidy(() => tf.mul(model.maskedLmLoss(batch, labels, { training: true, seed: mixSeed(seed, shard.index) }), weight));
     },
   };
@@ -246,6 +243,8 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
 
   const model = problem.newModel();
   const untrained = evaluateMlm(model, evalSet, vocab.padId);
+  const micro = pretrainMicroBatches(settings, problem.config);
+  if (micro.count > 1) say(`pretrain: ${micro.text}`);
   const remote = settings.jobs > 1 ? await ShardProcesses.start(settings, settings.jobs) : undefined;
   const result = await train({
     model,
@@ -264,6 +263,7 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
     write: run.write,
     lossAt: (step, seed, shard) => problem.shardLoss(model, step, seed, shard),
     remote,
+    microBatches: micro.count,
   }).finally(() => remote?.close());
   if (result.step < settings.steps) {
     say(`pretrain: stopped at step ${result.step} of ${settings.steps}; run the same command again to resume`);
@@ -296,6 +296,19 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
   fs.copyFileSync(path.join(run.runDir, 'log.jsonl'), path.join(run.out, 'pretrain-log.jsonl'));
   model.dispose();
   return report;
+}
+
+/** Micro-batches per step in this process so that its share of either phase's batch fits the memory limit. */
+function pretrainMicroBatches(s: PretrainSettings, config: BertConfig): { count: number; text: string } {
+  const phases = [{ batch: s.batchSize, seqLen: s.maxLength }, ...(s.shortSteps > 0 ? [{ batch: shortBatchSize(s), seqLen: s.shortLength }] : [])];
+  let worst = { count: 1, text: '' };
+  for (const { batch, seqLen } of phases) {
+    const share = Math.ceil(batch / s.jobs);
+    const size = microBatchSize({ config, kind: 'train', batch: share, seqLen, maskedPerSequence: Math.ceil(s.maskProbability * seqLen) }, { batchFlag: '--batch-size', reserved: optimizerBytes(config) });
+    const count = microBatchCount(share, size);
+    if (count >= worst.count) worst = { count, text: `${describeSplit(share, size)}${s.jobs > 1 ? ' in each process' : ''}` };
+  }
+  return worst;
 }
 
 /** Sequences per batch during the sequence-length warm-up: as many tokens per step as a full-length batch. */

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { Bert } from './bert/model';
 import { CheckpointDir } from './checkpoints';
+import { addGradients } from './micro-batches';
 import { AdamW, clipGradNorm, linearSchedule } from './optim';
 import { Progress } from './progress';
 import { mixSeed } from './random';
@@ -42,6 +43,11 @@ export interface TrainOptions {
   lossAt: (step: number, seed: number, shard: Shard) => tf.Scalar;
   /** Shards 1.. of every step, computed by other processes; their losses and gradients are added to shard 0's. */
   remote?: RemoteShards;
+  /**
+   * Micro-batches per step in this process (default 1): shard 0 is computed as shards 0..n-1 of n times as many,
+   * one after the other, and their gradients added up (gradient accumulation, for batches that do not fit in memory).
+   */
+  microBatches?: number;
   lr: number;
   warmupSteps?: number;
   weightDecay?: number;
@@ -143,10 +149,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const pending = o.remote?.request(step, stepSeed, new Map(params.map(([name, v]) => [name, v.dataSync() as Float32Array])));
     // the requests must leave before this process blocks on its own shard, or the others would wait for it
     if (pending) await pending.sent;
-    const { value, grads } = tf.variableGrads(() => o.lossAt(step, stepSeed, { index: 0, count: o.remote?.count ?? 1 }), params.map(([, v]) => v));
-    let loss = value.dataSync()[0];
-    value.dispose();
-    const named = new Map(params.map(([name, v]) => [name, grads[v.name]]));
+    const micro = o.microBatches ?? 1;
+    let loss = 0;
+    let named: Map<string, tf.Tensor> | null = null;
+    for (let index = 0; index < micro; index++) {
+      const { value, grads } = tf.variableGrads(() => o.lossAt(step, stepSeed, { index, count: micro * (o.remote?.count ?? 1) }), params.map(([, v]) => v));
+      loss += value.dataSync()[0];
+      value.dispose();
+      named = addGradients(named, new Map(params.map(([name, v]) => [name, grads[v.name]])));
+    }
+    if (!named) throw new Error(`${o.label ?? 'train'}: microBatches must be a positive integer (got ${micro})`);
     for (const shard of pending ? await pending.gradients : []) {
       loss += shard.loss;
       for (const [name, g] of named) {

@@ -211,23 +211,32 @@ export class Bert {
     const splitHeads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]);
 
     for (let i = 0; i < c.num_hidden_layers; i++) {
-      const l = `bert.encoder.layer.${i}`;
-      const q = splitHeads(this.linear(`${l}.attention.self.query`, h, taps));
-      const k = splitHeads(this.linear(`${l}.attention.self.key`, h, taps));
-      const v = splitHeads(this.linear(`${l}.attention.self.value`, h, taps));
-      let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
-      if (maskAdd) scores = tf.add(scores, maskAdd);
-      const weights = tf.softmax(scores);
-      if (attentions) attentions.push(tf.keep(weights));
-      const probs = this.drop(`${l}.attention.self.dropout`, weights, seed);
-      const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * T, H]) as tf.Tensor2D;
-      const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context, taps), seed);
-      const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h), taps) as tf.Tensor2D;
-      const inter = gelu(this.linear(`${l}.intermediate.dense`, a, taps)) as tf.Tensor2D;
-      const out = this.drop(`${l}.output.dropout`, this.linear(`${l}.output.dense`, inter, taps), seed);
-      h = this.layerNorm(`${l}.output.LayerNorm`, tf.add(out, a), taps) as tf.Tensor2D;
+      // one tidy per layer: only the layer's output and what the gradient tape saves for backward outlive it
+      h = tf.tidy(() => this.layer(`bert.encoder.layer.${i}`, h, splitHeads, B * T, maskAdd, seed, taps, attentions));
     }
     return h;
+  }
+
+  /** One encoder layer on hidden states [B·T, H]. */
+  private layer(
+    l: string, h: tf.Tensor2D, splitHeads: (x: tf.Tensor2D) => tf.Tensor, rows: number, maskAdd: tf.Tensor | null,
+    seed: number | undefined, taps?: Taps, attentions?: tf.Tensor[],
+  ): tf.Tensor2D {
+    const d = this.config.hidden_size / this.config.num_attention_heads;
+    const q = splitHeads(this.linear(`${l}.attention.self.query`, h, taps));
+    const k = splitHeads(this.linear(`${l}.attention.self.key`, h, taps));
+    const v = splitHeads(this.linear(`${l}.attention.self.value`, h, taps));
+    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
+    if (maskAdd) scores = tf.add(scores, maskAdd);
+    const weights = tf.softmax(scores);
+    if (attentions) attentions.push(tf.keep(weights));
+    const probs = this.drop(`${l}.attention.self.dropout`, weights, seed);
+    const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [rows, this.config.hidden_size]) as tf.Tensor2D;
+    const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context, taps), seed);
+    const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h), taps) as tf.Tensor2D;
+    const inter = gelu(this.linear(`${l}.intermediate.dense`, a, taps)) as tf.Tensor2D;
+    const out = this.drop(`${l}.output.dropout`, this.linear(`${l}.output.dense`, inter, taps), seed);
+    return this.layerNorm(`${l}.output.LayerNorm`, tf.add(out, a), taps) as tf.Tensor2D;
   }
 
   /** Attention probabilities of every layer in evaluation mode, [B, heads, T, T] each (Hugging Face's output_attentions); the caller disposes. */

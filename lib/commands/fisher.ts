@@ -5,6 +5,7 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { loadMaskedLm } from '../bert/load';
 import { estimateFisher, writeFisher } from '../fisher';
+import { describeSplit } from '../memory-budget';
 import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
 import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../mlm-data';
 import { resolveModelDir } from '../models';
@@ -96,7 +97,8 @@ export function register(program: Command): void {
         console.error(`fisher: stopped after ${result.samples} of ${examples.length} samples; run the same command again to resume`);
       } else {
         writeFisher(opts.output, result.fisher, result.samples, metadata);
-        console.log(`wrote ${opts.output}: ${result.fisher.size} tensors over ${result.samples} samples, mean masked-LM loss ${result.meanLoss.toFixed(4)}, ${formatDuration(result.seconds)}`);
+        const split = describeSplit(Math.min(number(opts.batchSize, '--batch-size'), examples.length), result.microBatch);
+        console.log(`wrote ${opts.output}: ${result.fisher.size} tensors over ${result.samples} samples, mean masked-LM loss ${result.meanLoss.toFixed(4)}, ${formatDuration(result.seconds)}; ${split}`);
       }
       model.dispose();
     });

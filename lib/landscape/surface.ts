@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../atomic';
 import type { Batch, Bert } from '../bert/model';
+import { microBatchSize } from '../memory-budget';
 import { collate, IGNORE_INDEX, MaskedExample } from '../mlm-data';
 import { Progress } from '../progress';
 import type { DirectionPair } from './directions';
@@ -80,7 +81,21 @@ function evalBatches(examples: SweepOptions['examples'], padId: number, batchSiz
 
 /** Mean masked-LM cross-entropy over every masked token of the set (each batch's mean weighted by its count), read once. */
 function setLoss(model: Bert, batches: readonly EvalBatch[], total: number): number {
-  return tf.tidy(() => tf.addN(batches.map((b) => tf.mul(model.maskedLmLoss(b.batch, b.labels), b.count / total))).dataSync()[0]);
+  let sum: tf.Tensor | null = null;
+  for (const b of batches) {
+    // one batch at a time: its activations are freed before the next one runs
+    const before: tf.Tensor | null = sum;
+    sum = tf.tidy(() => {
+      const term = tf.mul(model.maskedLmLoss(b.batch, b.labels), b.count / total);
+      return before ? tf.add(before, term) : term;
+    });
+    before?.dispose();
+  }
+  try {
+    return sum!.dataSync()[0];
+  } finally {
+    sum!.dispose();
+  }
 }
 
 /** What `sweep` needs. */
@@ -136,7 +151,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (![...grid.x, ...grid.y].every(Number.isFinite)) throw new Error('landscape: grid coordinates must be finite');
   if (o.examples.length === 0) throw new Error('landscape: no evaluation examples');
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`landscape: batch size must be a positive integer (got ${batchSize})`);
-  const batches = evalBatches(o.examples, o.padId, batchSize);
+  const seqLen = Math.max(...o.examples.map((e) => e.input_ids.length));
+  const maskedPerSequence = Math.max(...o.examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length));
+  // batches that do not fit in memory are evaluated in micro-batches (the loss changes only by float rounding)
+  const batches = evalBatches(o.examples, o.padId, microBatchSize({ config: model.config, kind: 'eval', batch: batchSize, seqLen, maskedPerSequence }, { batchFlag: '--batch-size' }));
   const maskedTokens = batches.reduce((s, b) => s + b.count, 0);
   if (maskedTokens === 0) throw new Error('landscape: the evaluation set has no masked positions');
 

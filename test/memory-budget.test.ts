@@ -1,0 +1,301 @@
+/**
+ * Working in a memory budget: the model of a step's memory against tf.profile's measured peaks, micro-batches that
+ * leave the Fisher sums bitwise unchanged, gradient accumulation against the unsplit step, the error when nothing
+ * fits, and flat tensor counts over many steps of a multi-layer model.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { saveBert } from '../lib/bert/load';
+import { BertConfig } from '../lib/bert/config';
+import { Bert } from '../lib/bert/model';
+import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
+import { estimateFisher } from '../lib/fisher';
+import { sweep } from '../lib/landscape/surface';
+import { bytesNeeded, memoryLimit, microBatchSize, parseBytes, StepKind, stepBytes, WASM_HEAP_BYTES } from '../lib/memory-budget';
+import { addGradients, batchPart } from '../lib/micro-batches';
+import { collate, IGNORE_INDEX, MaskedExample, writeMaskedExamples } from '../lib/mlm-data';
+import { evaluateMlm } from '../lib/mlm-eval';
+import { AdamW } from '../lib/optim';
+import { squaredGradSums, squaredGradSumsInParts } from '../lib/per-sample-grads';
+import { Rng } from '../lib/random';
+import { train } from '../lib/train';
+import { rejection, setupBackend, tinyConfig } from './helpers';
+
+const quiet = () => {};
+
+/** `n` masked examples of length `T` (every other one shorter and padded), with 1–3 masked positions each. */
+function examples(n: number, T: number, vocab: number, seed = 1): Array<MaskedExample & { attention_mask: number[] }> {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const length = i % 2 ? T : T - 2;
+    const ids = Array.from({ length: T }, (_, t) => (t < length ? 5 + rng.int(vocab - 5) : 0));
+    const labels = ids.map((y, t) => (t > 0 && t < length && (t % 4 === i % 4 || t === 1) ? y : IGNORE_INDEX));
+    return { input_ids: ids, labels, attention_mask: ids.map((_, t) => (t < length ? 1 : 0)) };
+  });
+}
+
+/** Runs `f` with $FISHERLAB_MEMORY_BUDGET set to `bytes`, restoring it after. */
+async function withBudget<T>(bytes: number, f: () => Promise<T> | T): Promise<T> {
+  const before = process.env.FISHERLAB_MEMORY_BUDGET;
+  process.env.FISHERLAB_MEMORY_BUDGET = String(Math.floor(bytes));
+  try {
+    return await f();
+  } finally {
+    if (before === undefined) delete process.env.FISHERLAB_MEMORY_BUDGET;
+    else process.env.FISHERLAB_MEMORY_BUDGET = before;
+  }
+}
+
+/** A budget under which `microBatchSize` picks micro-batches of `size` sequences for this step, with what is held now. */
+function budgetFor(size: number, s: { config: BertConfig; kind: StepKind; seqLen: number; maskedPerSequence: number }): number {
+  return bytesNeeded({ ...s, batch: size + 0.5 }, tf.memory().numBytes);
+}
+
+describe('memory budget', () => {
+  before(async () => {
+    await setupBackend();
+  });
+
+  describe('the model of a step', () => {
+    const shapes = [
+      { hidden_size: 32, num_attention_heads: 2, intermediate_size: 128, num_hidden_layers: 2, vocab_size: 500, T: 32, B: 4 },
+      { hidden_size: 64, num_attention_heads: 4, intermediate_size: 256, num_hidden_layers: 3, vocab_size: 300, T: 24, B: 3 },
+      { hidden_size: 48, num_attention_heads: 4, intermediate_size: 96, num_hidden_layers: 1, vocab_size: 2000, T: 16, B: 5 },
+    ];
+    for (const { T, B, ...dims } of shapes) {
+      it(`lies above tf.profile's measured peak and within 3× of it (hidden ${dims.hidden_size}, ${dims.num_hidden_layers} layers, vocabulary ${dims.vocab_size}, ${B} × ${T})`, async () => {
+        const config = tinyConfig({ ...dims, max_position_embeddings: T });
+        const model = Bert.random(config, MASKED_LM, 1);
+        const data = examples(B, T, dims.vocab_size);
+        const { batch, labels } = collate(data, 0);
+        const masked = Math.max(...data.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length));
+        const optimizer = new AdamW(model.namedParameters());
+        const params = model.namedParameters().map(([, v]) => v);
+        const steps: Record<StepKind, () => void> = {
+          eval: () => tf.tidy(() => void model.maskedLmLoss(batch, labels).dataSync()),
+          train: () => {
+            const { value, grads } = tf.variableGrads(() => model.maskedLmLoss(batch, labels, { training: true, seed: 1 }), params);
+            optimizer.step(new Map(model.namedParameters().map(([name, v]) => [name, grads[v.name]])), 1e-3);
+            tf.dispose([value, ...Object.values(grads)]);
+          },
+          fisher: () => tf.dispose([...squaredGradSums(model, batch, labels).sums.values()]),
+        };
+        try {
+          for (const kind of ['eval', 'train', 'fisher'] as const) {
+            const base = tf.memory().numBytes;
+            const measured = (await tf.profile(steps[kind])).peakBytes - base;
+            const { fixed, perSequence } = stepBytes({ config, kind, seqLen: T, maskedPerSequence: masked });
+            const modelled = fixed + B * perSequence;
+            expect(modelled, `${kind}: modelled ${modelled} bytes, measured ${measured}`).to.be.at.least(measured).and.at.most(3 * measured);
+          }
+        } finally {
+          optimizer.dispose();
+          model.dispose();
+        }
+      });
+    }
+
+    it('grows with every term the issue names: batch, sequence length, heads (T × T scores), intermediate, vocabulary at masked positions', () => {
+      const config = tinyConfig({ num_hidden_layers: 3 });
+      const at = (o: Partial<BertConfig>, T = 16, m = 2, kind: StepKind = 'train') => {
+        const { fixed, perSequence } = stepBytes({ config: { ...config, ...o }, kind, seqLen: T, maskedPerSequence: m });
+        return fixed + 4 * perSequence;
+      };
+      const base = at({});
+      expect(at({}, 32)).to.be.above(2 * base - at({}, 0, 0));
+      expect(at({ num_attention_heads: 4 })).to.be.above(base);
+      expect(at({ intermediate_size: 64 })).to.be.above(base);
+      expect(at({}, 16, 4)).to.be.above(base);
+      expect(at({ num_hidden_layers: 6 })).to.be.above(base);
+      for (const kind of ['eval', 'fisher'] as const) expect(at({}, 16, 2, kind)).to.be.above(0);
+    });
+  });
+
+  describe('the split', () => {
+    it('picks the largest micro-batch that fits, the whole batch when it fits, and names the model, batch, length, backend and flags when none does', async () => {
+      const config = tinyConfig();
+      const s = { config, kind: 'train' as const, batch: 32, seqLen: 16, maskedPerSequence: 0 };
+      expect(await withBudget(budgetFor(5, s), () => microBatchSize(s, { batchFlag: '--batch-size' }))).to.equal(5);
+      expect(await withBudget(budgetFor(1000, s), () => microBatchSize(s, { batchFlag: '--batch-size' }))).to.equal(32);
+      const message = await withBudget(1e5, () => rejection(Promise.resolve().then(() => microBatchSize(s, { batchFlag: '--batch-size' }))));
+      for (const part of ['2 layers', 'hidden 16', 'batch 32', '16 tokens', 'wasm', '--max-length', '--memory-budget', 'FISHERLAB_MEMORY_BUDGET', '--batch-size']) {
+        expect(message).to.include(part);
+      }
+    });
+
+    it('the CLI: --memory-budget reaches the step, and a step that cannot fit is refused by name, not by wasm', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-memory-'));
+      const model = Bert.random(tinyConfig(), MASKED_LM, 1);
+      saveBert(path.join(dir, 'model'), model, { vocabTokens: Array.from({ length: 50 }, (_, i) => `t${i}`) });
+      model.dispose();
+      writeMaskedExamples(path.join(dir, 'ex.jsonl'), examples(4, 12, 50));
+      const run = (budget: string) => spawnSync(process.execPath, [
+        path.join(process.cwd(), 'bin', 'fisherlab.js'), 'fisher', '--model', path.join(dir, 'model'), '--examples', path.join(dir, 'ex.jsonl'),
+        '--output', path.join(dir, 'f.safetensors'), '--run-dir', path.join(dir, `run-${budget}`), '--memory-budget', budget,
+      ], { encoding: 'utf8', env: { ...process.env, FISHERLAB_BACKEND: 'wasm' } });
+      const tooSmall = run('200KB');
+      expect(tooSmall.status).to.equal(1);
+      expect(tooSmall.stderr).to.match(/a fisher step of this model \(2 layers, hidden 16, .*\) needs about .* 1 sequence of 12 tokens \(batch 4, .*more than a memory budget of .* on wasm.*--memory-budget/);
+      const enough = run('2GiB');
+      expect(enough.status, enough.stderr).to.equal(0);
+      expect(enough.stdout).to.include('batch 4 in one pass (a memory budget of 2.0 GiB on wasm)');
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('caps a budget at wasm\'s 4 GiB address space and parses sizes, rejecting nonsense with the flag\'s name', async () => {
+      expect(await withBudget(64 * 2 ** 30, () => memoryLimit('wasm').bytes)).to.equal(WASM_HEAP_BYTES);
+      expect(await withBudget(2 ** 30, () => memoryLimit('wasm').bytes)).to.equal(2 ** 30);
+      expect(await withBudget(5 * 2 ** 30, () => memoryLimit('tensorflow').bytes)).to.equal(5 * 2 ** 30);
+      expect(parseBytes('3GiB', '--memory-budget')).to.equal(3 * 2 ** 30);
+      expect(parseBytes('512 MB', '--memory-budget')).to.equal(512e6);
+      expect(parseBytes('2000000000', '--memory-budget')).to.equal(2e9);
+      expect(() => parseBytes('3 parsecs', '--memory-budget')).to.throw(/--memory-budget: "3 parsecs" is not a memory size/);
+    });
+
+    it('cuts a batch into contiguous parts weighted by their share, whose parts compose (shard 0 of 2 = shards 0–2 of 6)', () => {
+      const items = [1, 2, 3, 4, 5, 6, 7];
+      const parts = [0, 1, 2].map((i) => batchPart(items, i, 3));
+      expect(parts.flatMap((p) => p.part)).to.deep.equal(items);
+      expect(parts.reduce((w, p) => w + p.weight, 0)).to.be.closeTo(1, 1e-12);
+      expect([0, 1, 2].flatMap((i) => batchPart(items, i, 6).part)).to.deep.equal(batchPart(items, 0, 2).part);
+      expect(batchPart(items, 1, 3, (x) => x).weight).to.be.closeTo(items.slice(2, 4).reduce((a, b) => a + b) / 28, 1e-12);
+      expect(batchPart([9], 0, 2)).to.deep.equal({ part: [9], weight: 0 });
+    });
+  });
+
+  describe('results do not depend on the split', () => {
+    const config = tinyConfig({ num_hidden_layers: 3, vocab_size: 60, max_position_embeddings: 12 });
+
+    it('Fisher: per-sample squared gradients summed in micro-batches of 1, 2 and 3 equal the whole batch\'s sums bitwise', () => {
+      const model = Bert.random(config, MASKED_LM, 3);
+      const { batch, labels } = collate(examples(7, 12, 60), 0);
+      const whole = squaredGradSums(model, batch, labels);
+      try {
+        for (const size of [1, 2, 3]) {
+          const split = squaredGradSumsInParts(model, batch, labels, size);
+          expect(split.losses, `losses, micro-batches of ${size}`).to.deep.equal(whole.losses);
+          for (const [name, t] of whole.sums) {
+            const a = t.dataSync();
+            const b = split.sums.get(name)!.dataSync();
+            const differ = a.findIndex((x, i) => !Object.is(x, b[i]));
+            expect(differ, `${name}, micro-batches of ${size}: ${a[differ]} vs ${b[differ]}`).to.equal(-1);
+          }
+          tf.dispose([...split.sums.values()]);
+        }
+      } finally {
+        tf.dispose([...whole.sums.values()]);
+        model.dispose();
+      }
+    });
+
+    it('Fisher: estimateFisher under a budget that forces micro-batches writes bitwise the same Fisher, with flat tensor counts', async () => {
+      const model = Bert.random(config, MASKED_LM, 4);
+      const data = examples(9, 12, 60, 2);
+      const o = { model, examples: data, padId: 0, batchSize: 4, write: quiet };
+      const whole = await estimateFisher(o);
+      const before = tf.memory().numTensors;
+      const shape = { config, kind: 'fisher' as const, seqLen: 12, maskedPerSequence: Math.max(...data.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length)) };
+      const split = await withBudget(budgetFor(1, shape), () => estimateFisher(o));
+      expect(tf.memory().numTensors).to.equal(before);
+      model.dispose();
+      expect([whole.microBatch, split.microBatch]).to.deep.equal([4, 1]);
+      expect(split.meanLoss).to.equal(whole.meanLoss);
+      for (const [name, t] of whole.fisher!) expect(Buffer.from(split.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+    });
+
+    /** Weights after `steps` AdamW steps of a classifier with the batch of 6 in `micro` micro-batches (dropout off), and the losses. */
+    async function trainClassifier(micro: number, steps = 3): Promise<{ weights: Map<string, Float32Array>; losses: number[]; tensors: number[] }> {
+      const model = Bert.random(config, SEQUENCE_CLASSIFICATION, 5);
+      model.dropout.setAll({ kind: 'none', p: 0 });
+      const data = examples(6, 12, 60, 3);
+      const labelOf = (i: number) => i % 2;
+      const tensors: number[] = [];
+      const result = await train({
+        model, totalSteps: steps, lr: 1e-3, microBatches: micro, write: quiet,
+        lossAt: (_step, seed, shard) => {
+          const rows = data.map((e, i) => ({ e, y: labelOf(i) }));
+          const { part, weight } = batchPart(rows, shard.index, shard.count);
+          const batch = { input_ids: part.map((r) => r.e.input_ids), attention_mask: part.map((r) => r.e.attention_mask) };
+          return tf.tidy(() => tf.mul(model.classificationLoss(batch, part.map((r) => r.y), { training: true, seed }), weight));
+        },
+        evaluate: () => {
+          tensors.push(tf.memory().numTensors);
+          return {};
+        },
+        evalEvery: 1,
+      });
+      const weights = new Map(model.namedParameters().map(([name, v]) => [name, v.dataSync() as Float32Array]));
+      model.dispose();
+      return { weights, losses: result.log.filter((l) => l.loss !== undefined).map((l) => l.loss!), tensors };
+    }
+
+    it('training: gradient accumulation over 2 and 3 micro-batches gives the unsplit steps to float tolerance, with flat tensor counts', async () => {
+      const whole = await trainClassifier(1);
+      for (const micro of [2, 3]) {
+        const split = await trainClassifier(micro);
+        split.losses.forEach((l, i) => expect(l, `loss of step ${i}`).to.be.closeTo(whole.losses[i], 1e-6));
+        for (const [name, w] of whole.weights) {
+          const s = split.weights.get(name)!;
+          let worst = 0;
+          for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(w[i] - s[i]));
+          expect(worst, `${name}, ${micro} micro-batches`).to.be.below(2e-6);
+        }
+        expect(new Set(split.tensors).size, `tensors after each step: ${split.tensors}`).to.equal(1);
+      }
+    });
+
+    it('training: the masked-LM loss weighted by masked tokens (as pretraining weights it) accumulates to the whole batch\'s gradient', () => {
+      const model = Bert.random(config, MASKED_LM, 6);
+      model.dropout.setAll({ kind: 'none', p: 0 });
+      const data = examples(5, 12, 60, 4);
+      const params = model.namedParameters().map(([, v]) => v);
+      const gradsOf = (f: () => tf.Scalar) => {
+        const { value, grads } = tf.variableGrads(f, params);
+        value.dispose();
+        return new Map(model.namedParameters().map(([name, v]) => [name, grads[v.name]]));
+      };
+      const loss = (part: typeof data) => {
+        const { batch, labels } = collate(part, 0);
+        return model.maskedLmLoss(batch, labels);
+      };
+      const whole = gradsOf(() => loss(data));
+      let split: Map<string, tf.Tensor> | null = null;
+      for (let i = 0; i < 3; i++) {
+        split = addGradients(split, gradsOf(() => {
+          const { part, weight } = batchPart(data, i, 3, (e) => e.labels.filter((y) => y !== IGNORE_INDEX).length);
+          return tf.tidy(() => tf.mul(loss(part), weight));
+        }));
+      }
+      for (const [name, g] of whole) {
+        const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, split!.get(name)!))).dataSync()[0]);
+        const scale = tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]);
+        expect(d, name).to.be.at.most(1e-5 * Math.max(scale, 1e-3));
+      }
+      tf.dispose([...whole.values(), ...split!.values()]);
+      model.dispose();
+    });
+
+    it('evaluation: the landscape and masked-LM evaluation in micro-batches give the same losses to float tolerance', async () => {
+      const model = Bert.random(config, MASKED_LM, 7);
+      const data = examples(10, 12, 60, 5);
+      const zero = new Map(model.namedParameters().map(([name, v]) => [name, { name, shape: [...v.shape], data: new Float32Array(v.size) }]));
+      const pair = { x: zero, y: new Map([...zero].map(([n, t]) => [n, { ...t, data: t.data.map((_, i) => ((i % 7) - 3) / 100) }])) };
+      const o = { model, pair, grid: { x: [0, 1], y: [-1, 1] }, examples: data, padId: 0, batchSize: 10, write: quiet };
+      const whole = await sweep(o);
+      const shape = { config, kind: 'eval' as const, seqLen: 12, maskedPerSequence: 4 };
+      const before = tf.memory().numTensors;
+      const split = await withBudget(budgetFor(3, shape), () => sweep(o));
+      expect(tf.memory().numTensors).to.equal(before);
+      split.loss!.forEach((l, k) => expect(l, `point ${k}`).to.be.closeTo(whole.loss![k], 1e-5));
+      const mlm = evaluateMlm(model, data, 0);
+      const mlmSplit = await withBudget(budgetFor(3, shape), () => evaluateMlm(model, data, 0));
+      expect(mlmSplit.loss).to.be.closeTo(mlm.loss, 1e-5);
+      expect(mlmSplit.accuracy).to.equal(mlm.accuracy);
+      model.dispose();
+    });
+  });
+});
