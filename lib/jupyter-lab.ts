@@ -18,12 +18,14 @@ export interface LabOptions {
   port?: number;
   /** Access token (default: a random one). */
   token?: string;
-  /** Folder for JupyterLab's workspaces (open tabs); default: JupyterLab's own. */
-  workspacesDir?: string;
+  /** More `jupyter lab` options, e.g. `--LabApp.user_settings_dir=DIR`. */
+  args?: string[];
   /** Extra environment variables for the server and its kernels. */
   env?: NodeJS.ProcessEnv;
   /** Seconds to wait for the server to answer (default 120). */
   startTimeout?: number;
+  /** Run the server in its own process group, so that Ctrl-C in a terminal reaches only us (default true). */
+  detached?: boolean;
   /** Where the server's log goes (default: this process's stderr). */
   log?: (chunk: string) => void;
 }
@@ -88,12 +90,12 @@ export async function startLab(options: LabOptions = {}): Promise<LabServer> {
     '-m', 'jupyter', 'lab', '--no-browser',
     `--ServerApp.ip=${LOOPBACK}`, `--ServerApp.port=${port}`, '--ServerApp.port_retries=0',
     `--ServerApp.root_dir=${rootDir}`, `--IdentityProvider.token=${token}`,
-    ...(options.workspacesDir ? [`--LabApp.workspaces_dir=${options.workspacesDir}`] : []),
+    ...(options.args ?? []),
     ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
   ];
   const env = jupyterEnv({ FISHERLAB_ROOT: projectRoot(), ...options.env });
-  // Its own process group: Ctrl-C in a terminal reaches only us, and we stop the server (which stops its kernels).
-  const child = spawn(jupyterPython(), args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const detached = options.detached ?? true;
+  const child = spawn(jupyterPython(), args, { env, detached, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = options.log ?? ((chunk: string) => process.stderr.write(chunk));
   let tail = '';
   const onData = (d: Buffer) => {
