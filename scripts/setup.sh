@@ -33,7 +33,7 @@ requirements() {
     exit 1
   fi
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
-    echo "setup: Python >= 3.9 is required as $PYTHON (found: $("$PYTHON" --version 2>&1 || true)); install one or set PYTHON=/path/to/python3" >&2
+    echo "setup: Python >= 3.9 is required as $PYTHON (found: $("$PYTHON" --version 2>/dev/null || echo none)); install one or set PYTHON=/path/to/python3" >&2
     exit 1
   fi
 }
