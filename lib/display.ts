@@ -25,7 +25,7 @@ export function displayBundle(bundle: MimeBundle): void {
   const tslab: unknown = require('tslab');
   const main = Object.values(require.cache).find((m) => m?.exports === tslab);
   const jupyter = main && require.cache[path.join(path.dirname(main.filename), 'jupyter.js')];
-  const send = jupyter?.exports?.lastWriteDisplayData as ((content: object, update: boolean) => void) | null | undefined;
-  if (typeof send !== 'function') throw new Error('this tslab kernel cannot send a display bundle: use tslab 1.0.22 (npm ci)');
+  const send: unknown = jupyter?.exports?.lastWriteDisplayData;
+  if (typeof send !== 'function') throw new Error('this tslab kernel cannot send a display bundle: run npm ci (tslab 1.0.22)');
   send({ data: bundle, metadata: {}, transient: {} }, false);
 }

@@ -1,4 +1,4 @@
-/** The project's Jupyter: the virtual environment scripts/setup.sh makes (.venv/) and the tslab kernel registered in it. */
+/** The project's Jupyter: the virtual environment scripts/setup.sh makes (.venv/) and the tslab kernel in it. */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -24,7 +24,8 @@ export function jupyterPrefix(): string {
   const python = jupyterPython();
   if (!fs.existsSync(python)) throw new Error(`no Jupyter environment at ${python}: run bash scripts/setup.sh`);
   const r = spawnSync(python, ['-c', 'import sys, jupyter_client; print(sys.prefix)'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${python} has no Jupyter (${(r.stderr || String(r.error)).trim().split('\n').pop()}): run bash scripts/setup.sh`);
+  const why = (r.stderr || String(r.error)).trim().split('\n').pop();
+  if (r.status !== 0) throw new Error(`${python} has no Jupyter (${why}): run bash scripts/setup.sh`);
   return r.stdout.trim();
 }
 
@@ -35,13 +36,14 @@ export function kernelCommand(name = KERNEL): string[] | null {
   return JSON.parse(fs.readFileSync(spec, 'utf8')).argv as string[];
 }
 
-/** Registers the tslab kernel in the Jupyter Python's prefix unless a working one is there (or `force`); returns whether it registered. */
+/** Registers the tslab kernel in the Jupyter Python's prefix unless it is there (or `force`); returns whether it did. */
 export function ensureKernel(force = false): boolean {
   const argv = kernelCommand();
   const tslab = path.join(projectRoot(), 'node_modules', '.bin', 'tslab');
   if (!force && argv && argv[0] === tslab && fs.existsSync(tslab)) return false;
   if (!fs.existsSync(tslab)) throw new Error(`${tslab} is missing: run npm ci first`);
-  const r = spawnSync(tslab, ['install', `--python=${jupyterPython()}`, '--sys-prefix', `--binary=${tslab}`], { encoding: 'utf8' });
+  const args = ['install', `--python=${jupyterPython()}`, '--sys-prefix', `--binary=${tslab}`];
+  const r = spawnSync(tslab, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tslab install failed: ${(r.stderr || r.stdout || String(r.error)).trim()}`);
   if (!kernelCommand()) throw new Error(`tslab install ran but ${jupyterPrefix()} still holds no tslab kernel`);
   return true;

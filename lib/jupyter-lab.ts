@@ -59,14 +59,15 @@ export function freePort(): Promise<number> {
 /** Whether the Jupyter server at baseUrl answers its status API with this token. */
 async function answers(baseUrl: string, token: string): Promise<boolean> {
   try {
-    const res = await fetch(`${baseUrl}api/status`, { headers: { Authorization: `token ${token}` }, signal: AbortSignal.timeout(5000) });
+    const headers = { Authorization: `token ${token}` };
+    const res = await fetch(`${baseUrl}api/status`, { headers, signal: AbortSignal.timeout(5000) });
     return res.ok;
   } catch {
     return false;
   }
 }
 
-/** Sends SIGTERM to a child, then SIGKILL to its process group if it has not exited after `graceMs`; resolves on exit. */
+/** Sends SIGTERM to a child, then SIGKILL (to its group) if it still runs after `graceMs`; resolves on its exit. */
 function terminate(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   child.kill('SIGTERM');
@@ -121,7 +122,8 @@ export async function startLab(options: LabOptions = {}): Promise<LabServer> {
     if (hasExited) throw new Error(`JupyterLab exited before it answered; its last output:\n${lastLines()}`);
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`JupyterLab did not answer on ${baseUrl} within ${options.startTimeout ?? 120} s; its last output:\n${lastLines()}`);
+      const seconds = options.startTimeout ?? 120;
+      throw new Error(`JupyterLab did not answer on ${baseUrl} within ${seconds} s; its last output:\n${lastLines()}`);
     }
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -29,11 +29,13 @@ requirements() {
   local node_major
   node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   if [ "$node_major" -lt 20 ]; then
-    echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none)); install it from https://nodejs.org" >&2
+    echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none));" \
+      "install it from https://nodejs.org" >&2
     exit 1
   fi
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
-    echo "setup: Python >= 3.9 is required as $PYTHON (found: $("$PYTHON" --version 2>/dev/null || echo none)); install one or set PYTHON=/path/to/python3" >&2
+    echo "setup: Python >= 3.9 is required as $PYTHON (found: $("$PYTHON" --version 2>/dev/null || echo none));" \
+      "install one or set PYTHON=/path/to/python3" >&2
     exit 1
   fi
 }
@@ -41,7 +43,8 @@ requirements() {
 # Where apt exists, installs the Debian packages that are missing: a font for chart text, and python3-venv if needed.
 apt_packages() {
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup: no apt-get: skipping Debian packages (charts want the DejaVu Sans font; install it if their text is missing)"
+    echo "setup: no apt-get: skipping Debian packages (charts want the DejaVu Sans font; install it if their text" \
+      "is missing)"
     return
   fi
   local wanted=(fonts-dejavu-core) missing=()

@@ -1,4 +1,4 @@
-/** Finding a Chrome or Chromium to drive with playwright-core, and the flags it needs on a closed, loopback-only network. */
+/** Finding a Chrome or Chromium for playwright-core, and the flags it needs on a closed, loopback-only network. */
 import * as fs from 'fs';
 
 /** Where Chrome or Chromium usually lives: Debian's chromium, Google Chrome on Linux and macOS. */

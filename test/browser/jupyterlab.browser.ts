@@ -47,7 +47,8 @@ function readOutputs(page: Page): Promise<Outputs> {
     const cells = Array.from(panel.querySelectorAll('.jp-CodeCell'));
     const outputs = Array.from(panel.querySelectorAll<HTMLElement>('.jp-OutputArea-output'));
     const errors = outputs
-      .filter((o) => o.dataset.mimeType === 'application/vnd.jupyter.error' || (o.dataset.mimeType === 'application/vnd.jupyter.stderr' && /error/i.test(o.innerText)))
+      .filter((o) => o.dataset.mimeType === 'application/vnd.jupyter.error' ||
+        (o.dataset.mimeType === 'application/vnd.jupyter.stderr' && /error/i.test(o.innerText)))
       .map((o) => o.innerText.slice(0, 300));
     return {
       codeCells: cells.length,
@@ -60,16 +61,17 @@ function readOutputs(page: Page): Promise<Outputs> {
         const kind = el.classList.contains('jp-RenderedVega5') ? ('vega' as const) : ('vega-lite' as const);
         const canvas = el.querySelector('canvas');
         if (!canvas) return { kind, drawn: false };
-        const pixels = canvas.width > 0 && canvas.height > 0 ? canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data : [];
+        const { width, height } = canvas;
+        const px = width > 0 && height > 0 ? canvas.getContext('2d')!.getImageData(0, 0, width, height).data : [];
         let inked = 0; // pixels darker than light grey
-        for (let i = 0; i < pixels.length; i += 4) if (pixels[i + 3] > 0 && pixels[i] + pixels[i + 1] + pixels[i + 2] < 600) inked++;
+        for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && px[i] + px[i + 1] + px[i + 2] < 600) inked++;
         return { kind, drawn: inked > 100 };
       }),
     };
   });
 }
 
-/** Opens a notebook in JupyterLab, runs all its cells from the Run menu and waits until every cell ran and the kernel is idle. */
+/** Opens a notebook in JupyterLab, runs Run ▸ Run All Cells, waits until every cell ran and the kernel is idle. */
 async function runAllCells(page: Page, lab: LabServer, notebook: string): Promise<void> {
   await page.goto(`${lab.baseUrl}lab/tree/${notebook}?reset&token=${lab.token}`, { timeout: 120_000 });
   // The status bar names the kernel once the notebook's session has it, and says Idle once it has started.
@@ -93,7 +95,11 @@ async function runAllCells(page: Page, lab: LabServer, notebook: string): Promis
     throw e;
   }
   // Vega draws asynchronously after the output arrives.
-  await page.waitForFunction(() => document.querySelectorAll('.jp-RenderedVegaCommon5 .vega-embed').length === document.querySelectorAll('.jp-RenderedVegaCommon5').length, undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => document.querySelectorAll('.jp-RenderedVegaCommon5:not(:has(.vega-embed))').length === 0,
+    undefined,
+    { timeout: 60_000 },
+  );
 }
 
 /** Saves a screenshot of the page with the element scrolled into view, and one of the element alone. */
@@ -122,7 +128,9 @@ describe('JupyterLab in a browser (playwright-core, headless Chromium)', functio
     const settings = path.join(OUT, 'settings');
     fs.mkdirSync(notebooks, { recursive: true });
     // Copies beside a lib link, as in notebooks/, so that runs in the browser leave the real notebooks untouched.
-    for (const name of ['00-quickstart.ipynb', '04-loss-landscape.ipynb']) fs.copyFileSync(path.join(ROOT, 'notebooks', name), path.join(notebooks, name));
+    for (const name of ['00-quickstart.ipynb', '04-loss-landscape.ipynb']) {
+      fs.copyFileSync(path.join(ROOT, 'notebooks', name), path.join(notebooks, name));
+    }
     fs.symlinkSync(path.relative(notebooks, path.join(ROOT, 'lib')), path.join(notebooks, 'lib'));
     for (const [file, value] of Object.entries(SETTINGS)) {
       fs.mkdirSync(path.dirname(path.join(settings, file)), { recursive: true });
@@ -170,15 +178,23 @@ describe('JupyterLab in a browser (playwright-core, headless Chromium)', functio
   });
 
   it('nbconvert\'s HTML shows a chart display as its PNG, once', async () => {
-    const spec = { data: { values: [{ x: 'a', y: 1 }, { x: 'b', y: 3 }] }, mark: 'bar', encoding: { x: { field: 'x', type: 'nominal' }, y: { field: 'y', type: 'quantitative' } } } as const;
+    const spec = {
+      data: { values: [{ x: 'a', y: 1 }, { x: 'b', y: 3 }] },
+      mark: 'bar',
+      encoding: { x: { field: 'x', type: 'nominal' }, y: { field: 'y', type: 'quantitative' } },
+    } as const;
     const bundle = chartBundle(await renderVegaLite(spec), spec);
     const notebook = path.join(OUT, 'chart-bundle.ipynb');
-    const cell = { cell_type: 'code', execution_count: 1, metadata: {}, source: 'await show(spec)', outputs: [{ output_type: 'display_data', data: bundle, metadata: {} }] };
+    const output = { output_type: 'display_data', data: bundle, metadata: {} };
+    const cell = { cell_type: 'code', execution_count: 1, metadata: {}, source: 'await show(spec)', outputs: [output] };
     fs.writeFileSync(notebook, JSON.stringify({ cells: [cell], metadata: {}, nbformat: 4, nbformat_minor: 5 }));
-    const r = spawnSync(jupyterPython(), ['-m', 'jupyter', 'nbconvert', '--to', 'html', notebook], { encoding: 'utf8', env: jupyterEnv(), timeout: 120_000 });
+    const args = ['-m', 'jupyter', 'nbconvert', '--to', 'html', notebook];
+    const r = spawnSync(jupyterPython(), args, { encoding: 'utf8', env: jupyterEnv(), timeout: 120_000 });
     expect(r.status, r.stderr).to.equal(0);
     await page.goto(`file://${path.join(OUT, 'chart-bundle.html')}`);
-    const images = await page.evaluate(() => Array.from(document.querySelectorAll('.jp-OutputArea-output img')).map((img) => (img as HTMLImageElement).naturalWidth));
+    const images = await page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLImageElement>('.jp-OutputArea-output img')).map((img) => img.naturalWidth),
+    );
     expect(images).to.have.length(1);
     expect(images[0]).to.be.greaterThan(0);
   });
