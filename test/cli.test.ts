@@ -91,10 +91,11 @@ describe('model folders and the info / fill-mask commands', function () {
     expect(r.stderr).to.match(/--input-ids: "x"/);
   });
 
-  it('every command has --help', () => {
+  it('every command has --help', function () {
+    this.timeout(300_000); // one process per command: about 2 s each, 5 on a loaded machine
     const top = fisherlab(['--help']);
     const commands = [...top.stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
-    expect(commands).to.include.members(['info', 'forward', 'fill-mask', 'tokenize', 'download', 'notebooks']);
+    expect(commands).to.include.members(['info', 'forward', 'fill-mask', 'tokenize', 'download', 'notebooks', 'lab']);
     for (const c of commands) {
       const r = fisherlab([c, '--help']);
       expect(r.status, c).to.equal(0);
