@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
-import { loadBert } from '../lib/bert/load';
+import { loadMaskedLm } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { collate, MaskedExample, maskTokens } from '../lib/mlm-data';
@@ -34,7 +34,7 @@ const [B, T, batches, loopSamples] = [values.batch, values.seq, values.batches, 
 const backend = await initBackend();
 const modelDir = values.model ?? (fs.existsSync(defaultModelDir()) ? defaultModelDir() : null);
 const model = modelDir
-  ? loadBert(modelDir).model
+  ? loadMaskedLm(modelDir, 'bench/fisher')
   : Bert.random(parseConfig({ vocab_size: 8192, hidden_size: 128, num_hidden_layers: 4, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: T, type_vocab_size: 2 }), MASKED_LM, 0);
 const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = model.config;
 

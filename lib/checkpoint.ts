@@ -1,10 +1,11 @@
-/** Hugging Face BERT folders (config.json, model.safetensors, vocab.txt) read into and written from Float32Arrays. */
+/** Hugging Face BERT folders (config.json, weights, vocab.txt) read into and written from Float32Arrays. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './atomic';
 import { BertConfig, configToJson, readConfig } from './bert/config';
 import { BertParts, ParameterSpec, architectureName, parameterSpecs } from './bert/parameters';
-import { NamedArray, readSafetensors, writeSafetensors } from './safetensors';
+import { NamedArray, writeSafetensors } from './safetensors';
+import { findWeightFiles, readWeightFiles } from './weight-files';
 
 /** A checkpoint folder as read by `readCheckpoint`. */
 export interface Checkpoint {
@@ -37,16 +38,22 @@ const DECODER_BIAS = 'cls.predictions.decoder.bias';
 const MLM_BIAS = 'cls.predictions.bias';
 const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
 
-/** Reads a Hugging Face BERT folder, normalizing tensor names and checking every tensor against config.json. */
+/**
+ * Reads a Hugging Face BERT folder (model.safetensors, a sharded safetensors index, pytorch_model.bin or its index),
+ * normalizing tensor names and checking every tensor against config.json.
+ */
 export function readCheckpoint(dir: string): Checkpoint {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such checkpoint folder`);
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new Error(`${dir}: not a Hugging Face model folder: it has no config.json`);
   const config = readConfig(configFile);
-  const weightsFile = path.join(dir, WEIGHTS_FILE);
-  if (!fs.existsSync(weightsFile)) throw new Error(missingWeightsMessage(dir));
-  const file = readSafetensors(weightsFile, { skipNonFloat: true });
+  const files = findWeightFiles(dir);
+  const weightsFile = files.main;
+  const file = readWeightFiles(files);
   const warnings: string[] = [];
+  if (files.ignored.length > 0) {
+    warnings.push(`${dir}: read ${path.basename(weightsFile)}, ignored ${files.ignored.map((f) => path.basename(f)).join(', ')}`);
+  }
   const { found, problems } = normalizeNames(file.tensors, file.dtypes, weightsFile, warnings);
   const parts: BertParts = {
     mlm: [...found.keys()].some((n) => n.startsWith('cls.predictions.')),
@@ -55,7 +62,8 @@ export function readCheckpoint(dir: string): Checkpoint {
   };
   resolveTiedTensors(found, warnings);
   const specs = parameterSpecs(config, parts);
-  problems.push(...specProblems(specs, found, config));
+  const shards = files.weightMap ? new Map([...file.origin].map(([stored, f]) => [canonicalName(stored), path.basename(f)])) : null;
+  problems.push(...specProblems(specs, found, config, shards));
   if (problems.length > 0) {
     throw new Error(`${weightsFile} does not match ${configFile} (${architectureName(parts)}):\n  ${problems.join('\n  ')}`);
   }
@@ -106,18 +114,6 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents): void
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configToJson(config, architectureName(parts)), null, 2) + '\n');
   writeSafetensors(path.join(dir, WEIGHTS_FILE), specs.map((s) => byName.get(s.name)!), { format: 'pt', ...contents.metadata });
   if (vocabText !== null) writeFileAtomic(path.join(dir, 'vocab.txt'), vocabText);
-}
-
-/** The error for a folder without model.safetensors, explaining how to convert other weight formats. */
-function missingWeightsMessage(dir: string): string {
-  const others = ['pytorch_model.bin', 'tf_model.h5', 'flax_model.msgpack', 'model.safetensors.index.json'].filter((f) => fs.existsSync(path.join(dir, f)));
-  if (others.length === 0) return `${dir}: no ${WEIGHTS_FILE} in the folder`;
-  return (
-    `${dir}: has ${others.join(', ')} but no ${WEIGHTS_FILE}; fisherlab reads only a single model.safetensors. Convert it with Python:\n` +
-    `  python -c "from transformers import BertForMaskedLM as M; M.from_pretrained('${dir}').save_pretrained('OUT', safe_serialization=True)"\n` +
-    `(use BertForSequenceClassification for a fine-tuned classifier), then copy vocab.txt and the tokenizer files into OUT ` +
-    `(or save them with AutoTokenizer.from_pretrained('${dir}').save_pretrained('OUT')) and pass OUT.`
-  );
 }
 
 /** Maps stored names to canonical Hugging Face names, dropping buffers and heads fisherlab does not use. */
@@ -187,8 +183,8 @@ function sameValues(a: NamedArray, b: NamedArray): boolean {
   return true;
 }
 
-/** Every missing, unexpected and mis-shaped tensor, one line each, with hints naming config.json's fields. */
-function specProblems(specs: ParameterSpec[], found: Map<string, NamedArray>, config: BertConfig): string[] {
+/** Every missing, unexpected and mis-shaped tensor, one line each, with hints naming config.json's fields (and each one's shard). */
+function specProblems(specs: ParameterSpec[], found: Map<string, NamedArray>, config: BertConfig, shards: Map<string, string> | null = null): string[] {
   const problems: string[] = [];
   const expected = new Set(specs.map((s) => s.name));
   const missing = specs.filter((s) => !found.has(s.name)).map((s) => s.name);
@@ -200,7 +196,8 @@ function specProblems(specs: ParameterSpec[], found: Map<string, NamedArray>, co
     if (!t || t.shape.join() === spec.shape.join()) continue;
     const fields = shapeFields(spec.name).map((f) => `${f} ${config[f]}`);
     const hint = fields.length > 0 ? ` (config.json says ${fields.join(', ')})` : '';
-    problems.push(`wrong shape: ${spec.name} has shape [${t.shape.join(', ')}] but [${spec.shape.join(', ')}] is expected${hint}`);
+    const shard = shards?.has(spec.name) ? ` (in ${shards.get(spec.name)})` : '';
+    problems.push(`wrong shape: ${spec.name}${shard} has shape [${t.shape.join(', ')}] but [${spec.shape.join(', ')}] is expected${hint}`);
   }
   const layers = [...found.keys()].map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n)).filter((m) => m).map((m) => Number(m![1]) + 1);
   const stored = layers.length > 0 ? Math.max(...layers) : 0;

@@ -1,12 +1,13 @@
-/** Downloads a Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors), and any file, with resume and size checks. */
+/** Downloads a Hugging Face BERT checkpoint (config.json, vocab.txt, weights), and any file, with resume and size checks. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Checkpoint, readCheckpoint } from './checkpoint';
+import { WEIGHT_FILES, readShardIndex } from './weight-files';
 
 /** The Hub used when neither --endpoint nor $HF_ENDPOINT is set. */
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
-/** The files of a checkpoint folder, smallest first so that a wrong model name fails fast. */
-export const CHECKPOINT_FILES = ['config.json', 'vocab.txt', 'model.safetensors'];
+/** The files of a checkpoint folder besides its weights, smallest first so that a wrong model name fails fast. */
+export const CHECKPOINT_FILES = ['config.json', 'vocab.txt'];
 
 export interface DownloadOptions {
   /** A Hub model id: `bert-base-uncased` or `org/name`. */
@@ -54,7 +55,18 @@ export interface TransferSettings {
 /** A failure worth retrying: the transfer started and then broke off. */
 class Interrupted extends Error {}
 
-/** Downloads the checkpoint files of a Hub model into a folder (skipping complete ones), then reads it back to verify it. */
+/** A server's answer with an error status. */
+class HttpError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+/**
+ * Downloads the checkpoint files of a Hub model into a folder (skipping complete ones), then reads it back to verify
+ * it. The weights are the first the repository has of model.safetensors, model.safetensors.index.json,
+ * pytorch_model.bin and pytorch_model.bin.index.json; an index brings its shards.
+ */
 export async function downloadModel(options: DownloadOptions): Promise<Checkpoint> {
   const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const revision = options.revision ?? 'main';
@@ -63,28 +75,44 @@ export async function downloadModel(options: DownloadOptions): Promise<Checkpoin
     stallMs: 1000 * (options.stallTimeout ?? 60),
     attempts: options.attempts ?? 3,
     progress: options.progress ?? stderrProgress(),
-    offlineAdvice: 'download on a machine that has one, or copy a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) here and pass --model DIR',
+    offlineAdvice: 'download on a machine that has one, or copy a Hugging Face BERT folder ' +
+      '(config.json, model.safetensors or pytorch_model.bin, vocab.txt) here and pass --model DIR',
     statusHint: hubStatusHint,
   };
   fs.mkdirSync(options.to, { recursive: true });
-  for (const file of CHECKPOINT_FILES) {
+  /** Downloads one file of the repository unless the folder has it; false when the repository has no such file. */
+  const fetchFile = async (file: string): Promise<boolean> => {
     const dest = path.join(options.to, file);
     if (fs.existsSync(dest)) {
       settings.progress(`${file}: already complete, skipped`, true);
-      continue;
+      return true;
     }
-    const url = fileUrl(endpoint, options.model, revision, file);
     try {
-      await downloadFile(url, dest, settings);
+      await downloadFile(fileUrl(endpoint, options.model, revision, file), dest, settings);
+      return true;
     } catch (e) {
-      if (file === 'model.safetensors' && /HTTP 404/.test((e as Error).message)) {
-        throw new Error(
-          `${(e as Error).message}\nThe repository may have only pytorch_model.bin: look for a safetensors conversion ` +
-          `(--revision refs/pr/N) on the model's page, or convert it with Python and pass the folder with --model DIR.`,
-        );
-      }
+      if (e instanceof HttpError && e.status === 404 && WEIGHT_FILES.some((f) => f === file)) return false;
       throw e;
     }
+  };
+  for (const file of CHECKPOINT_FILES) await fetchFile(file);
+  const local = WEIGHT_FILES.find((f) => fs.existsSync(path.join(options.to, f)));
+  let found: string | undefined;
+  for (const file of local ? [local] : WEIGHT_FILES) {
+    if (await fetchFile(file)) {
+      found = file;
+      break;
+    }
+  }
+  if (!found) {
+    throw new Error(
+      `${fileUrl(endpoint, options.model, revision, '')}: the repository has none of ${WEIGHT_FILES.join(', ')} (HTTP 404 for each); ` +
+      `it may hold only TensorFlow or Flax weights: convert them with Python (from_pretrained(..., from_tf=True).save_pretrained(OUT)) and pass --model OUT.`,
+    );
+  }
+  if (found.endsWith('.index.json')) {
+    const shards = [...new Set(readShardIndex(path.join(options.to, found)).values())].sort();
+    for (const shard of shards) await fetchFile(shard);
   }
   return readCheckpoint(options.to);
 }
@@ -139,7 +167,7 @@ async function transfer(url: string, part: string, label: string, settings: Tran
     total = contentLength(response);
   } else {
     await response.body?.cancel();
-    throw new Error(`${url}: HTTP ${response.status} ${response.statusText}${settings.statusHint(response.status)}`);
+    throw new HttpError(`${url}: HTTP ${response.status} ${response.statusText}${settings.statusHint(response.status)}`, response.status);
   }
   if (linkedSize !== null && total !== null && linkedSize !== total) {
     await response.body?.cancel();

@@ -8,8 +8,8 @@ import type { DropoutSetting } from './bert/dropout';
 import { dropoutSiteNames, SEQUENCE_CLASSIFICATION } from './bert/parameters';
 import { dropoutSiteScores, groupScores } from './fisher-aggregate';
 import type { FisherInput, SiteScore } from './fisher-aggregate';
+import { readFisher } from './fisher';
 import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './guided-dropout';
-import { readSafetensors } from './safetensors';
 
 /**
  * standard: Bernoulli p = 0.1 at every site (BERT's default). none: no dropout. guided: Bernoulli with p linear in
@@ -58,19 +58,16 @@ export interface ScheduleRow extends SiteScore {
 
 /** Options of `methodDropout`. */
 export interface MethodOptions extends Omit<GuidedOptions, 'authors'> {
-  /** The pretrained model's Fisher (a safetensors file or tensors); required by the guided methods. */
+  /** The pretrained model's Fisher (a file written by `fisherlab fisher`, or tensors); required by the guided methods. */
   fisher?: string | FisherInput;
+  /** The model folder the Fisher file must fit (checked when `fisher` is a file). */
+  model?: string;
 }
 
 /** The method named `name`, or an error listing the methods. */
 export function parseDropoutMethod(name: string): DropoutMethod {
   if (!(DROPOUT_METHODS as readonly string[]).includes(name)) throw new Error(`unknown dropout method "${name}" (methods: ${DROPOUT_METHODS.join(', ')})`);
   return name as DropoutMethod;
-}
-
-/** Fisher tensors read from a safetensors file (one tensor per parameter, Hugging Face names). */
-export function readFisherTensors(file: string): FisherInput {
-  return readSafetensors(file).tensors;
 }
 
 /** The guided schedule of the encoder's dropout sites, in forward order; it depends on the pretrained model's Fisher only. */
@@ -113,7 +110,7 @@ export function methodDropout(method: DropoutMethod, sites: readonly string[], o
 /** Guided settings for `sites`: the schedule's p at every encoder site, STANDARD_P at the classifier's; the sites must be the Fisher's. */
 function guidedDropout(authors: boolean, sites: readonly string[], opts: MethodOptions): Record<string, DropoutSetting> {
   if (opts.fisher === undefined) throw new Error(`dropout method guided${authors ? '-authors' : ''} needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`);
-  const fisher = typeof opts.fisher === 'string' ? readFisherTensors(opts.fisher) : opts.fisher;
+  const fisher = typeof opts.fisher === 'string' ? readFisher(opts.fisher, { model: opts.model }).tensors : opts.fisher;
   const schedule = guidedSchedule(fisher, { pUpper: opts.pUpper, pLower: opts.pLower, authors });
   const p = new Map(schedule.map((r) => [r.site, r.p]));
   p.set(CLASSIFIER_SITE, STANDARD_P);

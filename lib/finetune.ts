@@ -10,10 +10,12 @@ import { taskSpec } from './glue/tasks';
 import { taskMetrics, TaskScore } from './metrics';
 import { batchIndices } from './mlm-data';
 import { mixSeed, Rng } from './random';
+import { FinetuneRecipe, RECIPES } from './recipes';
 import { loadTokenizer, Tokenizer } from './tokenizer';
 import { train } from './train';
 
-export interface FinetuneSettings {
+/** One fine-tuning run: the recipe's settings (recipes.ts) and the rest. */
+export interface FinetuneSettings extends FinetuneRecipe {
   task: string;
   /** Hugging Face BERT folder (its encoder is the starting point; a classifier head is added). */
   model: string;
@@ -27,33 +29,18 @@ export interface FinetuneSettings {
   maxTrainExamples: number;
   /** Cap on examples of each evaluation set (quick runs); 0 for none. */
   maxEvalExamples: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  /** Share of steps with linear warm-up (the authors: 0). */
-  warmupRatio: number;
-  weightDecay: number;
-  maxLength: number;
   seed: number;
   /** Dropout site → setting, applied after loading (e.g. a guided-dropout schedule); unnamed sites keep the config's. */
   dropout?: Record<string, DropoutSetting>;
 }
 
-/**
- * Defaults suited to the embedded model: small BERTs fine-tune best with larger learning rates than BERT-base's 2e-5;
- * lr 1e-3 was the best of {1e-4, 3e-4, 1e-3} for the embedded model on SST-2 (its MODEL.md).
- */
+/** Defaults of the settings no recipe fixes, with the small-model recipe (commands take the model's recipe: recipes.ts). */
 export const FINETUNE_DEFAULTS = {
   protocol: 'official' as const,
   trainPct: 100,
   maxTrainExamples: 0,
   maxEvalExamples: 0,
-  epochs: 3,
-  batchSize: 32,
-  lr: 1e-3,
-  warmupRatio: 0.1,
-  weightDecay: 0.01,
-  maxLength: 128,
+  ...RECIPES.small,
 };
 
 export interface EpochResult {
@@ -90,6 +77,9 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
   const configOverrides = { num_labels: task.numLabels, ...(regression ? { problem_type: 'regression' as const } : {}) };
   const loaded = loadBert(s.model, { parts: SEQUENCE_CLASSIFICATION, configOverrides, seed: s.seed });
   let model = loaded.model;
+  const say = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const pooler = loaded.fresh.includes('bert.pooler.dense.weight') ? 'freshly initialized (the folder has none)' : 'from the folder';
+  if (s.init === 'pretrained') say(`finetune ${s.task}: encoder from the folder, pooler ${pooler}, classifier freshly initialized`);
   if (s.init === 'random') {
     const config = model.config;
     model.dispose();

@@ -1,7 +1,7 @@
 /** The paper's Fisher estimate of a model: 1% of its pretraining corpus's training split, seed 1, shipped or computed. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadBert } from './bert/load';
+import { loadMaskedLm } from './bert/load';
 import { estimateFisher, writeFisher } from './fisher';
 import { corpusSamples, pretrainingRecipe } from './fisher-samples';
 import { outputDir, projectRoot } from './paths';
@@ -21,7 +21,7 @@ export function computedFisherFile(modelDir: string): string {
 export async function onePercentFisher(modelDir: string): Promise<string> {
   const file = computedFisherFile(modelDir);
   if (fs.existsSync(file)) return file;
-  const { model } = loadBert(modelDir);
+  const model = loadMaskedLm(modelDir, 'fisher');
   try {
     const { examples, available } = corpusSamples(loadTokenizer(modelDir), pretrainingRecipe(modelDir), { fraction: 0.01 }, 1);
     const result = await estimateFisher({ model, examples, padId: model.config.pad_token_id, runDir: file.replace(/\.safetensors$/, '') });

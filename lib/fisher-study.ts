@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './atomic';
-import { loadBert } from './bert/load';
+import { loadMaskedLm } from './bert/load';
 import type { Bert } from './bert/model';
 import { estimateFisher, writeFisher } from './fisher';
 import { dropoutSiteScores, groupScores, tensorMeans } from './fisher-aggregate';
@@ -118,11 +118,7 @@ export type StudyInputs = Pick<FisherStudyOptions, 'model' | 'padId' | 'sequence
  * The settings name the model folder relative to the project root when it lies inside it, so shipped studies resume anywhere.
  */
 export function studyInputs(modelDir: string, overrides: { corpus?: string; maxLength?: number } = {}): StudyInputs {
-  const { model } = loadBert(modelDir);
-  if (!model.parts.mlm) {
-    model.dispose();
-    throw new Error(`${modelDir}: the model has no masked-LM head (cls.predictions.*); the Fisher of the pretraining loss needs a BertForMaskedLM`);
-  }
+  const model = loadMaskedLm(modelDir, 'fisher-stability');
   const tokenizer = loadTokenizer(modelDir);
   const recipe = pretrainingRecipe(modelDir);
   if (overrides.corpus !== undefined) recipe.corpus = overrides.corpus;

@@ -10,7 +10,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from './atomic';
+import { readConfig } from './bert/config';
 import type { Bert } from './bert/model';
+import { MASKED_LM, parameterSpecs } from './bert/parameters';
 import { CheckpointDir } from './checkpoints';
 import { collate, MaskedExample } from './mlm-data';
 import { projectRoot } from './paths';
@@ -199,8 +201,11 @@ export interface FisherFile {
   samples: number;
 }
 
-/** Reads and validates a Fisher file written by `writeFisher` (every value finite and non-negative); errors name the file. */
-export function readFisher(file: string): FisherFile {
+/**
+ * Reads and validates a Fisher file written by `writeFisher` (every value finite and non-negative) and, given a model
+ * folder, checks that it holds exactly that model's BertForMaskedLM tensors with their shapes; errors name the file.
+ */
+export function readFisher(file: string, opts: { model?: string } = {}): FisherFile {
   const { tensors, metadata } = readSafetensors(file);
   if (metadata.kind !== FISHER_KIND) throw new Error(`${file}: not a Fisher file (its metadata has kind ${JSON.stringify(metadata.kind ?? null)}, expected "${FISHER_KIND}"; \`fisherlab fisher\` writes them)`);
   const samples = Number(metadata.samples);
@@ -210,5 +215,22 @@ export function readFisher(file: string): FisherFile {
     const bad = t.data.findIndex((x) => !(x >= 0 && x < Infinity));
     if (bad >= 0) throw new Error(`${file}: tensor "${name}" has the value ${t.data[bad]} at index ${bad}; a Fisher diagonal is finite and non-negative`);
   }
+  if (opts.model !== undefined) checkFisherFits(file, tensors, opts.model);
   return { tensors, metadata, samples };
+}
+
+/** Throws unless a Fisher's tensors are exactly the BertForMaskedLM parameters of a model folder's config.json, with their shapes. */
+function checkFisherFits(file: string, tensors: Map<string, NamedArray>, modelDir: string): void {
+  const specs = parameterSpecs(readConfig(path.join(modelDir, 'config.json')), MASKED_LM);
+  const expected = new Set(specs.map((s) => s.name));
+  const problems = [
+    ...specs.filter((s) => !tensors.has(s.name)).map((s) => `missing ${s.name}`),
+    ...[...tensors.keys()].filter((n) => !expected.has(n)).map((n) => `not a parameter of the model: ${n}`),
+    ...specs.filter((s) => tensors.has(s.name) && tensors.get(s.name)!.shape.join() !== s.shape.join())
+      .map((s) => `${s.name} has shape [${tensors.get(s.name)!.shape.join(', ')}], the model's is [${s.shape.join(', ')}]`),
+  ];
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '');
+    throw new Error(`${file} is not a Fisher of the model in ${modelDir} (${specs.length} BertForMaskedLM tensors expected): ${shown}`);
+  }
 }

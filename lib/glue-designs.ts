@@ -10,6 +10,7 @@ import { onePercentFisher } from './fisher-1pct';
 import { glueDataDir } from './glue/load';
 import { resolveModelDir } from './models';
 import { outputDir, projectRoot } from './paths';
+import { describeRecipe, modelRecipe, recipeSettings } from './recipes';
 import { readSweepResults, RESULTS_FILE, runSweep } from './sweep';
 import type { SweepRecord, SweepSpec, TrainingSettings } from './sweep';
 
@@ -64,8 +65,14 @@ export function designSpecs(designs: readonly SweepDesign[], base: Omit<SweepSpe
   return designs.flatMap((d) => d.cells.map((c) => ({ ...base, methods: [...DESIGN_METHODS], tasks: c.tasks, pcts: c.pcts, seeds: c.seeds })));
 }
 
-/** The training settings of the designs' runs: the fine-tuning defaults under the authors' protocol. */
-export const DESIGN_TRAINING: TrainingSettings = { ...FINETUNE_DEFAULTS, protocol: 'authors' };
+/** The protocol of the designs' runs: the authors' pooled 80/20 split. */
+export const DESIGN_PROTOCOL = 'authors' as const;
+
+/** The training settings of the designs' runs on a model: its recipe (recipes.ts) under the authors' protocol. */
+export function designTraining(modelDir: string): TrainingSettings {
+  const { protocol: _official, trainPct: _all, ...general } = FINETUNE_DEFAULTS;
+  return { ...general, ...recipeSettings(modelRecipe(modelDir)), protocol: DESIGN_PROTOCOL };
+}
 
 /** Where the embedded model's sweep results are shipped. */
 export function shippedResultsDir(): string {
@@ -90,7 +97,8 @@ export async function designResults(names: string, o: { full: boolean; jobs?: nu
     const glueDir = glueDataDir();
     if (!glueDir) throw new Error('full mode needs the GLUE data: set FISHERLAB_DATA (see `fisherlab glue-download`)');
     dir = path.join(outputDir(), 'results', path.basename(model));
-    const base = { model, fisher: await onePercentFisher(model), glueDir, out: dir, training: DESIGN_TRAINING };
+    (o.write ?? console.log)(`${path.basename(model)}: ${describeRecipe(modelRecipe(model))}`);
+    const base = { model, fisher: await onePercentFisher(model), glueDir, out: dir, training: designTraining(model) };
     for (const spec of designSpecs(designs, base)) await runSweep(spec, { jobs: o.jobs ?? 2, write: o.write });
   }
   if (!fs.existsSync(path.join(dir, RESULTS_FILE))) throw new Error(`${dir} has no ${RESULTS_FILE}: run \`npx fisherlab sweep --design ${names} --out ${dir} ...\` (see its --help)`);

@@ -3,6 +3,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { projectRoot } from './paths';
+import { findWeightFiles, identifyingFiles } from './weight-files';
 
 /** The folder of the model fisherlab ships and uses by default. */
 export function defaultModelDir(): string {
@@ -19,9 +20,13 @@ export function resolveModelDir(dir?: string): string {
   return path.resolve(chosen);
 }
 
-/** SHA-256 (hex, first 16 digits) of a model folder's model.safetensors: which weights a result was computed from. */
+/**
+ * SHA-256 (hex, first 16 digits) of a model folder's weight files, read as one stream: the weights file, or a sharded
+ * checkpoint's index followed by its shards in name order. Which weights a result was computed from; for a single
+ * model.safetensors it is that file's own SHA-256, as results in data/ record.
+ */
 export function modelFingerprint(dir: string): string {
-  const file = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+  const hash = createHash('sha256');
+  for (const file of identifyingFiles(findWeightFiles(dir))) hash.update(fs.readFileSync(file));
+  return hash.digest('hex').slice(0, 16);
 }

@@ -1,4 +1,5 @@
 /** Where fisherlab finds its own files, the shared data folder and its outputs. */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -43,6 +44,16 @@ export function sharedDataDir(): string | null {
 /** The folder where jobs, executed notebooks and figures go: $FISHERLAB_OUT, else out/ in the project root. */
 export function outputDir(): string {
   return path.resolve(process.env.FISHERLAB_OUT ?? path.join(projectRoot(), 'out'));
+}
+
+/**
+ * The default run folder of a job writing `target` (a file or folder): out/<kind>/<target's name>-<8 hex digits of
+ * its absolute path>, so jobs writing the same name in different places never share (and refuse) a run folder.
+ */
+export function defaultRunDir(kind: string, target: string): string {
+  const abs = path.resolve(target);
+  const stem = path.basename(abs).replace(/\.(safetensors|json)$/, '');
+  return path.join(outputDir(), kind, `${stem}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`);
 }
 
 /** Whether notebooks and jobs run in full mode ($FISHERLAB_FULL=1) instead of quick mode. */

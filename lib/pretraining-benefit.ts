@@ -9,7 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runFisherlab } from './child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from './finetune';
+import { modelRecipe, recipeSettings } from './recipes';
 import { outputDir, projectRelative } from './paths';
+import { findWeightFiles, identifyingFiles } from './weight-files';
 
 export type Init = 'pretrained' | 'random';
 
@@ -71,14 +73,15 @@ export function summarizeRuns(runs: readonly BenefitRun[], lrs: readonly number[
  */
 export function runKey(modelDir: string, init: Init, lr: number, seed: number, maxTrainExamples: number): string {
   const h = createHash('sha256');
-  for (const f of ['config.json', 'vocab.txt', ...(init === 'pretrained' ? ['model.safetensors'] : [])]) h.update(f).update(fs.readFileSync(path.join(modelDir, f)));
+  const weights = init === 'pretrained' ? identifyingFiles(findWeightFiles(modelDir)).map((f) => path.basename(f)) : [];
+  for (const f of ['config.json', 'vocab.txt', ...weights]) h.update(f).update(fs.readFileSync(path.join(modelDir, f)));
   return `${init}-${h.digest('hex').slice(0, 12)}-lr${lr}-seed${seed}-n${maxTrainExamples}`;
 }
 
 /** Fine-tunes on SST-2 (a capped training set, the full dev set) from both initializations at every lr and seed, reusing finished runs. */
 export async function pretrainingBenefit(modelDir: string, glueDir: string, seeds: number[], opts: BenefitOptions, write?: (line: string) => void): Promise<BenefitReport> {
   if (opts.lrs.length === 0 || seeds.length === 0) throw new Error('SST-2 check: give at least one learning rate and one seed');
-  const { lr: _unused, ...defaults } = FINETUNE_DEFAULTS;
+  const { lr: _unused, ...defaults } = { ...FINETUNE_DEFAULTS, ...recipeSettings(modelRecipe(modelDir)) };
   const settings: BenefitReport['settings'] = { ...defaults, task: 'SST-2', model: projectRelative(modelDir), maxTrainExamples: opts.maxTrainExamples };
   const runsDir = opts.runsDir ?? path.join(outputDir(), 'sst2-check');
   fs.mkdirSync(runsDir, { recursive: true });

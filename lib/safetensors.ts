@@ -26,14 +26,14 @@ export interface ReadSafetensorsOptions {
 }
 
 /** Bytes per element of every dtype the safetensors format defines. */
-const DTYPE_SIZES: Record<string, number> = {
+export const DTYPE_SIZES: Record<string, number> = {
   BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
   I16: 2, U16: 2, F16: 2, BF16: 2,
   I32: 4, U32: 4, F32: 4,
   I64: 8, U64: 8, F64: 8,
 };
 /** Dtypes converted to float32 when read. */
-const FLOAT_DTYPES = new Set(['F16', 'BF16', 'F32', 'F64']);
+export const FLOAT_DTYPES = new Set(['F16', 'BF16', 'F32', 'F64']);
 /** Largest header accepted: real headers are a few hundred kilobytes at most. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
@@ -83,7 +83,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string, options: Rea
       throw new Error(`${source}: tensor "${e.name}" has dtype ${e.dtype}; only F32, F16, BF16 and F64 can be read as float32`);
     }
     const region = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { name: e.name, shape: e.shape, data: decode(e.dtype, region) });
+    tensors.set(e.name, { name: e.name, shape: e.shape, data: decodeFloats(e.dtype, region) });
   }
   return { tensors, metadata, dtypes };
 }
@@ -165,8 +165,8 @@ function checkLayout(entries: Entry[], bufferLength: number, source: string): vo
   }
 }
 
-/** Converts little-endian bytes of a float dtype to a Float32Array. */
-function decode(dtype: string, region: Uint8Array): Float32Array {
+/** Converts little-endian bytes of a float dtype (F32, F16, BF16, F64) to a Float32Array. */
+export function decodeFloats(dtype: string, region: Uint8Array): Float32Array {
   const view = new DataView(region.buffer, region.byteOffset, region.byteLength);
   if (dtype === 'F32') {
     if (!LITTLE_ENDIAN) return Float32Array.from({ length: region.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));

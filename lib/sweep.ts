@@ -17,6 +17,8 @@ import { Progress } from './progress';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const SUMMARY_FILE = 'summary.csv';
+/** Folder of finished runs written by out-of-process executors (one SweepRecord JSON per run), merged into results.jsonl. */
+export const RUNS_DIR = 'runs';
 
 /** The training settings shared by every run of a sweep. */
 export type TrainingSettings = Pick<FinetuneSettings, 'protocol' | 'maxTrainExamples' | 'maxEvalExamples' | 'epochs' | 'batchSize' | 'lr' | 'warmupRatio' | 'weightDecay' | 'maxLength'>;
@@ -54,6 +56,26 @@ export interface SweepRecord extends SweepCell, FinetuneResult {
   /** `modelFingerprint` of the model folder the run started from. */
   modelSha256: string;
   fisher: string | null;
+}
+
+/** Everything one run needs, and what its line in results.jsonl records besides the result. */
+export interface SweepTask {
+  cell: SweepCell;
+  modelSha256: string;
+  fisher: string | null;
+  settings: FinetuneSettings;
+}
+
+/** A sweep checked against its results folder (see `planSweep`). */
+export interface SweepPlan {
+  out: string;
+  cells: SweepCell[];
+  /** Cells with no finished run, in sweep order. */
+  todo: SweepCell[];
+  /** The finished runs, as in results.jsonl. */
+  records: SweepRecord[];
+  settingsOf: (c: SweepCell) => FinetuneSettings;
+  taskOf: (c: SweepCell) => SweepTask;
 }
 
 /** Options of `runSweep`. */
@@ -103,16 +125,20 @@ export function sweepCells(spec: Pick<SweepSpec, 'methods' | 'tasks' | 'pcts' | 
   return cells;
 }
 
-/** Runs every cell not yet in DIR/results.jsonl, appending one line per finished run, and rewrites DIR/summary.csv. */
-export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
-  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const jobs = opts.jobs ?? 1;
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`sweep: jobs must be a positive integer (got ${jobs})`);
-  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs')) : finetune);
+/**
+ * A sweep checked against its results folder: DIR/results.jsonl read (a half-written last line dropped), finished
+ * run files of DIR/runs/ merged into it, runs of other weights or settings refused, and the cells still to run.
+ */
+export function planSweep(spec: SweepSpec, write: (line: string) => void): SweepPlan {
   const cells = sweepCells(spec);
   const dropout = methodSettings(spec);
   const settingsOf = (c: SweepCell): FinetuneSettings => ({
     ...spec.training, task: c.task, model: spec.model, init: 'pretrained', trainPct: c.pct, seed: c.seed, dropout: dropout.get(c.method)!,
+  });
+  const modelSha256 = modelFingerprint(spec.model);
+  const taskOf = (c: SweepCell): SweepTask => ({
+    cell: { method: c.method, task: c.task, pct: c.pct, seed: c.seed }, modelSha256,
+    fisher: c.method.startsWith('guided') ? projectRelative(spec.fisher!) : null, settings: settingsOf(c),
   });
 
   fs.mkdirSync(spec.out, { recursive: true });
@@ -122,22 +148,51 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
     fs.truncateSync(file, partial.keepBytes);
     write(`sweep: dropped the half-written last line of ${file} (line ${partial.line}, a run killed while writing); that run is redone`);
   }
+  const plan: SweepPlan = { out: spec.out, cells, todo: [], records, settingsOf, taskOf };
   const done = new Map(records.map((r) => [cellKey(r), r]));
-  const modelSha256 = modelFingerprint(spec.model);
-  const todo = cells.filter((c) => {
-    const old = done.get(cellKey(c));
-    if (!old) return true;
+  const reusable = (where: string, old: SweepRecord, c: SweepCell) => {
     if (old.modelSha256 !== modelSha256) {
-      throw new Error(`sweep: ${file} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`);
+      throw new Error(`sweep: ${where} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`);
     }
     const differ = differingFields(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
     if (differ.length > 0) {
-      throw new Error(`sweep: ${file} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`);
+      throw new Error(`sweep: ${where} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`);
     }
-    return false;
-  });
-  const skipped = cells.length - todo.length;
+  };
+  let merged = 0;
+  for (const c of cells) {
+    const old = done.get(cellKey(c));
+    if (old) {
+      reusable(file, old, c);
+      continue;
+    }
+    const runFile = runFilePath(spec.out, c);
+    const finished = readRunFile(runFile);
+    if (finished === null) {
+      plan.todo.push(c);
+      continue;
+    }
+    if (cellKey(finished) !== cellKey(c)) throw new Error(`sweep: ${runFile} holds ${cellKey(finished)}, not ${cellKey(c)}; delete it`);
+    reusable(`${runFile} (delete it to redo the run)`, finished, c);
+    addRecord(plan, finished);
+    done.set(cellKey(c), finished);
+    merged++;
+  }
+  if (merged > 0) write(`sweep: merged ${merged} finished run${merged === 1 ? '' : 's'} of ${path.join(spec.out, RUNS_DIR)} into ${file}`);
+  const skipped = cells.length - plan.todo.length;
   if (skipped > 0) write(`sweep: ${skipped} of ${cells.length} runs already in ${file}, skipped`);
+  return plan;
+}
+
+/** Runs every cell not yet in DIR/results.jsonl, appending one line per finished run, and rewrites DIR/summary.csv. */
+export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
+  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const jobs = opts.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`sweep: jobs must be a positive integer (got ${jobs})`);
+  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs')) : finetune);
+  const plan = planSweep(spec, write);
+  const { cells, todo } = plan;
+  const skipped = cells.length - todo.length;
 
   const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
   let finished = skipped;
@@ -145,20 +200,38 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const lane = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const cell = next;
-      const result = await run(settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
-      const fisher = cell.method.startsWith('guided') ? projectRelative(spec.fisher!) : null;
-      const record: SweepRecord = { ...cell, modelSha256, fisher, ...result, settings: { ...result.settings, model: projectRelative(result.settings.model) } };
-      appendLine(file, JSON.stringify(record));
-      records.push(record);
-      writeSummaryCsv(spec.out, records);
+      const result = await run(plan.settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
+      addRecord(plan, sweepRecord(plan.taskOf(cell), result));
       finished++;
       const scores = Object.entries(result.final).map(([name, s]) => `${name} ${s.main.toFixed(4)}`).join(', ');
       progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, todo.length)) }, lane));
-  writeSummaryCsv(spec.out, records);
+  writeSummaryCsv(spec.out, plan.records);
   return { total: cells.length, skipped, ran: todo.length };
+}
+
+/** The line of results.jsonl for a run: its cell, model fingerprint and Fisher file, and its result (the model path made project-relative). */
+export function sweepRecord(task: SweepTask, result: FinetuneResult): SweepRecord {
+  return { ...task.cell, modelSha256: task.modelSha256, fisher: task.fisher, ...result, settings: { ...result.settings, model: projectRelative(result.settings.model) } };
+}
+
+/** Appends a finished run to the plan's results.jsonl (once: the caller checked it is not there) and rewrites summary.csv. */
+export function addRecord(plan: SweepPlan, record: SweepRecord): void {
+  appendLine(path.join(plan.out, RESULTS_FILE), JSON.stringify(record));
+  plan.records.push(record);
+  writeSummaryCsv(plan.out, plan.records);
+}
+
+/** OUT/runs/NAME.json, where an out-of-process executor's task writes its run's results.jsonl line. */
+export function runFilePath(out: string, c: SweepCell): string {
+  return path.join(out, RUNS_DIR, `${runName(c)}.json`);
+}
+
+/** The file-name stem of a run, e.g. "guided-SST-2-50pct-seed1". */
+export function runName(c: SweepCell): string {
+  return `${c.method}-${c.task}-${c.pct}pct-seed${c.seed}`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 /** The finished runs in DIR/results.jsonl; a half-written last line (a kill mid-write) is left out. */
@@ -216,7 +289,7 @@ export function finetuneInChild(tmpDir: string): typeof finetune {
 }
 
 /** "method task pct% seed N", the identity of a run. */
-function cellKey(c: SweepCell): string {
+export function cellKey(c: SweepCell): string {
   return `${c.method} ${c.task} ${c.pct}% seed ${c.seed}`;
 }
 
@@ -227,7 +300,7 @@ function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, Drop
     throw new Error(`sweep: ${guided.join(' and ')} dropout needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`);
   }
   const sites = modelDropoutSites(spec.model);
-  return new Map(spec.methods.map((m) => [m, methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined })]));
+  return new Map(spec.methods.map((m) => [m, methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model })]));
 }
 
 /** Names of the fields whose values differ between two settings objects. */
@@ -235,6 +308,25 @@ function differingFields(a: object, b: object): string[] {
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
+}
+
+/** The finished run in a run file (written atomically), or null when there is none. */
+function readRunFile(file: string): SweepRecord | null {
+  if (!fs.existsSync(file)) return null;
+  let r: SweepRecord;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8')) as SweepRecord;
+  } catch (e) {
+    throw new Error(`sweep: ${file} is not a finished run (${(e as Error).message}); delete it to redo the run`);
+  }
+  if (!isRecord(r)) throw new Error(`sweep: ${file} is not a sweep result (expected method, task, pct, seed and final); delete it to redo the run`);
+  return r;
+}
+
+/** Whether parsed JSON has the fields of a sweep record. */
+function isRecord(r: SweepRecord): boolean {
+  return typeof r === 'object' && r !== null && (DROPOUT_METHODS as readonly string[]).includes(r.method) && typeof r.task === 'string'
+    && typeof r.pct === 'number' && typeof r.seed === 'number' && typeof r.final === 'object' && r.final !== null;
 }
 
 /** Appends one line in a single write (then fsync), so a kill leaves at most a half-written last line. */
@@ -251,7 +343,7 @@ function appendLine(file: string, line: string): void {
 }
 
 /** Writes DIR/summary.csv from the records, atomically. */
-function writeSummaryCsv(dir: string, records: readonly SweepRecord[]): void {
+export function writeSummaryCsv(dir: string, records: readonly SweepRecord[]): void {
   writeFileAtomic(path.join(dir, SUMMARY_FILE), summaryCsv(summarizeSweep(records)));
 }
 
@@ -272,9 +364,7 @@ function parseResults(file: string): { records: SweepRecord[]; partial: { line: 
     } catch (e) {
       throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
     }
-    const valid = typeof r === 'object' && r !== null && (DROPOUT_METHODS as readonly string[]).includes(r.method) && typeof r.task === 'string'
-      && typeof r.pct === 'number' && typeof r.seed === 'number' && typeof r.final === 'object' && r.final !== null;
-    if (!valid) throw new Error(`${where}: not a sweep result (expected method, task, pct, seed and final)`);
+    if (!isRecord(r)) throw new Error(`${where}: not a sweep result (expected method, task, pct, seed and final)`);
     const key = cellKey(r);
     if (seen.has(key)) throw new Error(`${where}: ${key} is already on line ${seen.get(key)}; remove one of the two lines`);
     seen.set(key, i + 1);

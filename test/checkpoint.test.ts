@@ -178,23 +178,26 @@ describe('checkpoint folders', () => {
     expect(message).to.include('bert.embeddings.position_embeddings.weight and embeddings.position_embeddings.weight are both');
   });
 
-  it('explains how to convert a folder that has pytorch_model.bin but no model.safetensors', () => {
-    const out = path.join(dir, 'torch');
+  it('explains how to convert a folder that has only TensorFlow or Flax weights', () => {
+    const out = path.join(dir, 'tf');
     writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: randomTensors(CONFIG, MASKED_LM) });
     fs.rmSync(path.join(out, 'model.safetensors'));
-    fs.writeFileSync(path.join(out, 'pytorch_model.bin'), 'not read');
+    fs.writeFileSync(path.join(out, 'tf_model.h5'), 'not read');
     const message = errorOf(() => readCheckpoint(out));
-    expect(message).to.include(out);
-    expect(message).to.include('pytorch_model.bin but no model.safetensors');
-    expect(message).to.include(`M.from_pretrained('${out}').save_pretrained('OUT', safe_serialization=True)`);
+    expect(message).to.include(`${out}: has tf_model.h5 but no PyTorch weights`);
+    expect(message).to.include(`M.from_pretrained('${out}', from_tf=True).save_pretrained('OUT')`);
     expect(message).to.include('vocab.txt');
+    fs.renameSync(path.join(out, 'tf_model.h5'), path.join(out, 'flax_model.msgpack'));
+    expect(errorOf(() => readCheckpoint(out))).to.include('from_flax=True');
   });
 
   it('reports a missing folder, config.json or weights file clearly', () => {
     expect(errorOf(() => readCheckpoint(path.join(dir, 'absent')))).to.include('no such checkpoint folder');
     expect(errorOf(() => readCheckpoint(dir))).to.equal(`${dir}: not a Hugging Face model folder: it has no config.json`);
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...CONFIG }));
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${dir}: no model.safetensors in the folder`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${dir}: no weights in the folder (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`,
+    );
   });
 
   it('warns when vocab.txt is absent or does not match vocab_size', () => {

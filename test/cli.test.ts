@@ -92,7 +92,7 @@ describe('model folders and the info / fill-mask commands', function () {
   });
 
   it('every command has --help', function () {
-    this.timeout(300_000); // one process per command: about 2 s each, 5 on a loaded machine
+    this.timeout(300_000); // about 20 processes, each loading TensorFlow.js
     const top = fisherlab(['--help']);
     const commands = [...top.stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
     expect(commands).to.include.members(['info', 'forward', 'fill-mask', 'tokenize', 'download', 'notebooks', 'lab']);

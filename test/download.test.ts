@@ -9,7 +9,9 @@ import { MASKED_LM, parameterSpecs } from '../lib/bert/parameters';
 import { writeCheckpoint } from '../lib/checkpoint';
 import { register } from '../lib/commands/download';
 import { DownloadOptions, downloadModel, fileUrl, progressLine } from '../lib/download';
-import { closedPort, localServer, randomTensors, rejection, sendBytes, sendHalfAndCut } from './helpers';
+import { readSafetensors } from '../lib/safetensors';
+import { closedPort, localServer, randomTensors, rejection, sendBytes, sendHalfAndCut, writeShardedSafetensors } from './helpers';
+import { writeStateDict } from './torch-zip';
 
 const CONFIG = parseConfig({
   vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
@@ -27,6 +29,8 @@ interface Mode {
   shortBody?: boolean;
   /** Ignore Range headers (answer 200). */
   noRange?: boolean;
+  /** Serve this folder instead of the model.safetensors one. */
+  source?: string;
 }
 
 describe('download', function () {
@@ -58,14 +62,15 @@ describe('download', function () {
     const url = req.url ?? '';
     seen.push({ url, range: req.headers.range });
     if (url.startsWith('/hang/')) return;
-    const hub = /^\/org\/tiny\/resolve\/main\/([\w.]+)$/.exec(url);
-    const cdn = /^\/cdn\/([\w.]+)$/.exec(url);
+    const hub = /^\/org\/tiny\/resolve\/main\/([\w.-]+)$/.exec(url);
+    const cdn = /^\/cdn\/([\w.-]+)$/.exec(url);
     const file = hub?.[1] ?? cdn?.[1];
-    if (!file || !fs.existsSync(path.join(source, file))) {
+    const folder = mode.source ?? source;
+    if (!file || !fs.existsSync(path.join(folder, file))) {
       res.writeHead(404).end('Entry not found');
       return;
     }
-    const bytes = fs.readFileSync(path.join(source, file));
+    const bytes = fs.readFileSync(path.join(folder, file));
     if (hub) {
       const headers: http.OutgoingHttpHeaders = { location: `/cdn/${file}` };
       if (!mode.shortBody) headers['x-linked-size'] = String(bytes.length + (mode.linkedSizeLie ?? 0));
@@ -177,19 +182,51 @@ describe('download', function () {
     expect(fs.existsSync(path.join(to, 'config.json'))).to.equal(false);
   });
 
-  it('names the URL of a 404 and hints at conversion when model.safetensors is missing', async () => {
+  it('names the URL of a 404, and of the repository when it has no weights fisherlab reads', async () => {
     const message = await rejection(downloadModel(options(dest(), { model: 'org/absent' })));
     expect(message).to.equal(`${endpoint}/org/absent/resolve/main/config.json: HTTP 404 Not Found: no such model, revision or file (check --model and --revision)`);
+    mode.source = path.join(root, 'tf-only');
+    fs.mkdirSync(mode.source, { recursive: true });
+    for (const f of ['config.json', 'vocab.txt']) fs.copyFileSync(path.join(source, f), path.join(mode.source, f));
+    const missing = await rejection(downloadModel(options(dest())));
+    expect(missing).to.include(`${endpoint}/org/tiny/resolve/main/: the repository has none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json`);
+    expect(missing).to.include('from_tf=True');
+  });
+
+  it('fetches the index and its shards when the repository has sharded safetensors, resuming with the shards', async () => {
+    mode.source = path.join(root, 'sharded');
+    fs.mkdirSync(mode.source, { recursive: true });
+    for (const f of ['config.json', 'vocab.txt']) fs.copyFileSync(path.join(source, f), path.join(mode.source, f));
+    writeShardedSafetensors(mode.source, [...readSafetensors(path.join(source, 'model.safetensors')).tensors.values()], 2);
+    const shards = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    mode.cutOnce = shards[1];
     const to = dest();
-    fs.mkdirSync(to);
-    fs.renameSync(path.join(source, 'model.safetensors'), path.join(root, 'moved'));
-    try {
-      const missing = await rejection(downloadModel(options(to)));
-      expect(missing).to.include(`${endpoint}/org/tiny/resolve/main/model.safetensors: HTTP 404`);
-      expect(missing).to.include('only pytorch_model.bin');
-    } finally {
-      fs.renameSync(path.join(root, 'moved'), path.join(source, 'model.safetensors'));
-    }
+    const ckpt = await downloadModel(options(to));
+    expect(fs.readdirSync(to).sort()).to.deep.equal(['config.json', ...shards, 'model.safetensors.index.json', 'vocab.txt']);
+    for (const f of [...shards, 'model.safetensors.index.json']) expect(fs.readFileSync(path.join(to, f)).equals(fs.readFileSync(path.join(mode.source, f))), f).to.equal(true);
+    expect(ckpt.parts).to.deep.equal(MASKED_LM);
+    expect(seen.filter((r) => r.url.startsWith('/org/')).map((r) => r.url.replace('/org/tiny/resolve/main/', ''))).to.deep.equal([
+      'config.json', 'vocab.txt', 'model.safetensors', 'model.safetensors.index.json', ...shards, shards[1],
+    ]);
+
+    fs.rmSync(path.join(to, shards[0]));
+    seen = [];
+    await downloadModel(options(to));
+    expect(seen.filter((r) => r.url.startsWith('/org/')).map((r) => r.url.replace('/org/tiny/resolve/main/', ''))).to.deep.equal([shards[0]]);
+  });
+
+  it('fetches pytorch_model.bin when the repository has no safetensors', async () => {
+    mode.source = path.join(root, 'torch');
+    fs.mkdirSync(mode.source, { recursive: true });
+    for (const f of ['config.json', 'vocab.txt']) fs.copyFileSync(path.join(source, f), path.join(mode.source, f));
+    writeStateDict(path.join(mode.source, 'pytorch_model.bin'), [...readSafetensors(path.join(source, 'model.safetensors')).tensors.values()]);
+    const to = dest();
+    const ckpt = await downloadModel(options(to));
+    expect(fs.readdirSync(to).sort()).to.deep.equal(['config.json', 'pytorch_model.bin', 'vocab.txt']);
+    expect(ckpt.weights.size).to.equal(parameterSpecs(CONFIG, MASKED_LM).length);
+    expect(seen.filter((r) => r.url.startsWith('/org/')).map((r) => r.url.split('/').at(-1))).to.deep.equal([
+      'config.json', 'vocab.txt', 'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin',
+    ]);
   });
 
   it('fails fast and clearly when the endpoint cannot be reached', async () => {
@@ -199,7 +236,7 @@ describe('download', function () {
     expect(Date.now() - began).to.be.lessThan(5000);
     expect(message).to.match(new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): `));
     expect(message).to.include('this machine has no network access');
-    expect(message).to.include('copy a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) here and pass --model DIR');
+    expect(message).to.include('copy a Hugging Face BERT folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt) here and pass --model DIR');
   });
 
   it('gives up on a server that does not answer within the timeout', async () => {

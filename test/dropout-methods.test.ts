@@ -9,9 +9,10 @@ import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { Bert } from '../lib/bert/model';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import type { DropoutSetting } from '../lib/bert/dropout';
-import { DROPOUT_METHODS, guidedSchedule, methodDropout, parseDropoutMethod, readFisherTensors } from '../lib/dropout-methods';
+import { DROPOUT_METHODS, guidedSchedule, methodDropout, parseDropoutMethod } from '../lib/dropout-methods';
+import { readFisher, writeFisher } from '../lib/fisher';
+import { writeCheckpoint } from '../lib/checkpoint';
 import type { DropoutMethod } from '../lib/dropout-methods';
-import { writeSafetensors } from '../lib/safetensors';
 
 /**
  * The value of every entry of each tensor of the hand-made Fisher. Group scores (unweighted mean of tensor means):
@@ -53,9 +54,10 @@ describe('dropout methods', function () {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-dropout-methods-'));
     fisherFile = path.join(dir, 'fisher.safetensors');
-    writeSafetensors(fisherFile, parameterSpecs(config, MASKED_LM).map(({ name, shape }) => ({
+    const tensors = parameterSpecs(config, MASKED_LM).map(({ name, shape }) => ({
       name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fisherValue(name)),
-    })));
+    }));
+    writeFisher(fisherFile, new Map(tensors.map((t) => [t.name, t])), 10);
     model = Bert.random(config, SEQUENCE_CLASSIFICATION, 3);
   });
   after(() => {
@@ -64,14 +66,14 @@ describe('dropout methods', function () {
   });
 
   it('ranks the 7 sites of a 2-layer model by the Fisher of the group each follows and sets p linearly', () => {
-    const rows = guidedSchedule(readFisherTensors(fisherFile));
+    const rows = guidedSchedule(readFisher(fisherFile).tensors);
     expect(rows.map((r) => [r.site, r.score, r.rank])).to.deep.equal(EXPECTED.map(([site, score, rank]) => [site, score, rank]));
     expect(rows.map((r) => r.group)).to.deep.equal(['embeddings', '0.attention_self', '0.attention_output', '0.output', '1.attention_self', '1.attention_output', '1.output']);
     rows.forEach((r, i) => expect(r.p, r.site).to.be.closeTo(EXPECTED[i][3], 1e-15));
   });
 
   it('takes P_upper and P_lower, and the authors\' range 0.099 → 0 as an option', () => {
-    const fisher = readFisherTensors(fisherFile);
+    const fisher = readFisher(fisherFile).tensors;
     const custom = guidedSchedule(fisher, { pUpper: 0.2, pLower: 0.05 }).map((r) => r.p);
     [0.1, 0.175, 0.15, 0.075, 0.2, 0.125, 0.05].forEach((p, i) => expect(custom[i]).to.be.closeTo(p, 1e-15));
     const authors = guidedSchedule(fisher, { authors: true }).map((r) => r.p);
@@ -172,6 +174,29 @@ describe('dropout methods', function () {
       'guided dropout: the Fisher does not fit the model (its sites without a Fisher score: [bert.encoder.layer.2.attention.self.dropout, bert.encoder.layer.2.attention.output.dropout, bert.encoder.layer.2.output.dropout]; Fisher sites the model lacks: [])',
     );
     expect(errorOf(() => methodDropout('gaussian', sites, { pUpper: 0.2 }))).to.match(/pUpper and pLower apply to guided dropout only/);
+  });
+
+  it('refuses a weights file given as the Fisher, and a Fisher whose tensors are not the model\'s', () => {
+    const modelDir = path.join(dir, 'model');
+    const weights = Bert.random(config, MASKED_LM, 1);
+    writeCheckpoint(modelDir, { config, parts: MASKED_LM, weights: new Map([...weights.toWeights()].map(([name, w]) => [name, { name, ...w }])) });
+    weights.dispose();
+    const weightsFile = path.join(modelDir, 'model.safetensors');
+    expect(errorOf(() => methodDropout('guided', sites, { fisher: weightsFile, model: modelDir }))).to.equal(
+      `${weightsFile}: not a Fisher file (its metadata has kind null, expected "empirical-fisher-diagonal"; \`fisherlab fisher\` writes them)`,
+    );
+    expect(methodDropout('guided', sites, { fisher: fisherFile, model: modelDir })[sites[1]].p).to.be.closeTo(EXPECTED[1][3], 1e-15);
+    const wider = path.join(dir, 'wider');
+    const other = tinyConfig({ hidden_size: 8, intermediate_size: 12 });
+    const otherModel = Bert.random(other, MASKED_LM, 1);
+    writeCheckpoint(wider, { config: other, parts: MASKED_LM, weights: new Map([...otherModel.toWeights()].map(([name, w]) => [name, { name, ...w }])) });
+    otherModel.dispose();
+    const message = errorOf(() => methodDropout('guided', sites, { fisher: fisherFile, model: wider }));
+    expect(message).to.include(`${fisherFile} is not a Fisher of the model in ${wider} (${parameterSpecs(other, MASKED_LM).length} BertForMaskedLM tensors expected): `);
+    expect(message).to.include('bert.embeddings.word_embeddings.weight has shape [50, 16], the model\'s is [50, 8]');
+    const cli = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'schedule', '--fisher', weightsFile], { encoding: 'utf8' });
+    expect(cli.status).to.equal(1);
+    expect(cli.stderr).to.include('not a Fisher file');
   });
 });
 

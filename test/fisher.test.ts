@@ -341,7 +341,7 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       writeMaskedExamples(path.join(dir, 'ok.jsonl'), EXAMPLES);
       const r2 = run(['--model', clsDir, '--examples', path.join(dir, 'ok.jsonl'), '--output', path.join(dir, 'x.safetensors')]);
       expect(r2.status).to.equal(1);
-      expect(r2.stderr).to.include(`${clsDir}: the model has no masked-LM head`);
+      expect(r2.stderr).to.include(`${clsDir}: fisher needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks cls.predictions.bias, `);
       const r3 = run(['--model', modelDir, '--output', path.join(dir, 'x.safetensors')]);
       expect(r3.stderr).to.include('give exactly one of --samples, --fraction and --examples');
     });

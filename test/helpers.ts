@@ -7,7 +7,7 @@ import type { AddressInfo } from 'net';
 import { initBackend } from '../lib/backend';
 import { BertConfig, parseConfig } from '../lib/bert/config';
 import type { BertParts } from '../lib/bert/parameters';
-import type { NamedArray } from '../lib/safetensors';
+import { NamedArray, writeSafetensors } from '../lib/safetensors';
 import { randomWeights } from './reference/bert-f64';
 
 /** Starts the backend once, quietly. */
@@ -117,4 +117,17 @@ export function writeSentimentTask(root: string, o: { words: string[]; train: nu
   fs.mkdirSync(path.join(root, 'SST-2'), { recursive: true });
   fs.writeFileSync(path.join(root, 'SST-2', 'train.tsv'), `sentence\tlabel\n${rows(o.train)}\n`);
   fs.writeFileSync(path.join(root, 'SST-2', 'dev.tsv'), `sentence\tlabel\n${rows(o.dev)}\n`);
+}
+
+/** Writes `tensors` as `count` safetensors shards with an index, as transformers names them. */
+export function writeShardedSafetensors(dir: string, tensors: NamedArray[], count: number): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (let k = 0; k < count; k++) {
+    const shard = `model-${String(k + 1).padStart(5, '0')}-of-${String(count).padStart(5, '0')}.safetensors`;
+    const part = tensors.filter((_, i) => i % count === k);
+    writeSafetensors(path.join(dir, shard), part, { format: 'pt' });
+    for (const t of part) map[t.name] = shard;
+  }
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: map }));
+  return map;
 }

@@ -3,7 +3,8 @@
  * run by test/reference/hf_transformers.py inside .venv-hf/ (made by scripts/hf-venv.sh). Skipped when that
  * environment is missing. Checks parameter and dropout names on BERT-base, the forward pass of checkpoints
  * written by transformers' save_pretrained, masked-LM loss gradients on a padded batch and the per-sample
- * Fisher diagonal.
+ * Fisher diagonal, and the forward pass of tiny checkpoints in every folder layout fisherlab reads (with the
+ * real bert-base-uncased vocabulary, skipped when ../shared/data lacks it), damaged copies of them included.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
@@ -13,12 +14,16 @@ import * as path from 'path';
 import { fileURLToPath } from 'url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
+import { createHash } from 'crypto';
 import { readConfig } from '../lib/bert/config';
 import { loadBert } from '../lib/bert/load';
 import type { Batch, Bert } from '../lib/bert/model';
 import { BASE_MODEL, BertParts, MASKED_LM, SEQUENCE_CLASSIFICATION, dropoutSiteNames, parameterSpecs } from '../lib/bert/parameters';
+import { readCheckpoint } from '../lib/checkpoint';
+import { modelFingerprint } from '../lib/models';
+import { sharedDataDir } from '../lib/paths';
 import { readSafetensors } from '../lib/safetensors';
-import { maxAbsDiff } from './helpers';
+import { errorOf, maxAbsDiff } from './helpers';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VENV_PYTHON = path.join(ROOT, '.venv-hf', 'bin', 'python');
@@ -54,6 +59,24 @@ const CHECKPOINTS = [
   { label: 'BertModel', parts: 'base', flags: ['--seed', '5', '--heads', '8'] },
 ] as const;
 
+/** The real bert-base-uncased vocabulary (30,522 tokens), or null when the shared data is absent. */
+const REAL_VOCAB = ((dir) => (dir && fs.existsSync(path.join(dir, 'bert-base-uncased', 'vocab.txt')) ? path.join(dir, 'bert-base-uncased', 'vocab.txt') : null))(sharedDataDir());
+/** "Hello, my dog is cute" as BertTokenizer encodes it with that vocabulary (shared/data/README.md). */
+const HELLO = { text: 'Hello, my dog is cute', ids: [101, 7592, 1010, 2026, 3899, 2003, 10140, 102] };
+const NSP_WARNING = 'ignored the next-sentence head';
+/** Tiny checkpoints (2 layers, hidden 32, 2 heads, intermediate 37) in every layout: [folder, what, make-checkpoint flags, file read]. */
+const LAYOUTS = [
+  { id: 'pretraining', label: 'BertForPreTraining with pooler and next-sentence head, model.safetensors', flags: ['--parts', 'pretraining'], file: 'model.safetensors', warning: NSP_WARNING },
+  { id: 'legacy-bin', label: 'BertForPreTraining, legacy LayerNorm gamma/beta, strided and offset views, pytorch_model.bin', flags: ['--parts', 'pretraining', '--layout', 'bin', '--legacy-names', '--views'], file: 'pytorch_model.bin', warning: NSP_WARNING },
+  { id: 'sharded', label: 'BertForMaskedLM, sharded safetensors (1 MB shards)', flags: ['--max-shard-size', '1MB'], file: 'model.safetensors.index.json' },
+  { id: 'bin', label: 'BertForMaskedLM, pytorch_model.bin', flags: ['--layout', 'bin'], file: 'pytorch_model.bin' },
+  { id: 'sharded-bin', label: 'BertForMaskedLM, sharded pytorch_model.bin (1 MB shards)', flags: ['--layout', 'bin', '--max-shard-size', '1MB'], file: 'pytorch_model.bin.index.json' },
+  { id: 'base', label: 'BertModel only, model.safetensors', flags: ['--parts', 'base'], file: 'model.safetensors' },
+  { id: 'f16', label: 'BertForMaskedLM, F16 model.safetensors', flags: ['--dtype', 'float16'], file: 'model.safetensors' },
+  { id: 'bf16-bin', label: 'BertForMaskedLM, BF16 pytorch_model.bin', flags: ['--dtype', 'bfloat16', '--layout', 'bin'], file: 'pytorch_model.bin' },
+  { id: 'f64-bin', label: 'BertForMaskedLM, F64 pytorch_model.bin', flags: ['--dtype', 'float64', '--layout', 'bin'], file: 'pytorch_model.bin' },
+] as const;
+
 type Named = Array<[string, number[]]>;
 interface NamesOut { architecture: string; parameters: Named; dropouts: string[]; versions: Record<string, string> }
 interface Grads { loss: number; grads: Record<string, { shape: number[]; data: number[] }>; loading_problems: object }
@@ -77,7 +100,7 @@ function relDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 describe('fisherlab against Hugging Face transformers + PyTorch (float64)', function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let dir = '';
   let versions: Record<string, string> = {};
   const names: Record<string, NamesOut> = {};
@@ -107,6 +130,14 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     jobs.push(['grads', '--model', path.join(dir, 'mlm'), '--inputs', path.join(dir, 'grad-inputs.json'), '--output', path.join(dir, 'grads-hf.json')]);
     fs.writeFileSync(path.join(dir, 'fisher-examples.jsonl'), FISHER_EXAMPLES.map((e) => JSON.stringify(e)).join('\n') + '\n');
     jobs.push(['per-sample-fisher', '--model', path.join(dir, 'mlm'), '--examples', path.join(dir, 'fisher-examples.jsonl'), '--output', path.join(dir, 'fisher-hf.safetensors')]);
+    jobs.push(['malicious', '--out', path.join(dir, 'malicious'), '--marker', path.join(dir, 'pwned')]);
+    if (REAL_VOCAB) {
+      LAYOUTS.forEach((l, i) => {
+        const model = path.join(dir, 'layouts', l.id);
+        jobs.push(['make-checkpoint', '--out', model, '--vocab', REAL_VOCAB, '--heads', '2', '--intermediate', '37', '--seed', String(20 + i), ...l.flags]);
+        jobs.push(['forward', '--model', model, '--input-ids', HELLO.ids.join(','), '--output', path.join(dir, 'layouts', `${l.id}-hf.json`)]);
+      });
+    }
     fs.writeFileSync(path.join(dir, 'jobs.json'), JSON.stringify(jobs));
     const r = spawnSync(VENV_PYTHON, [SCRIPT, 'batch', '--jobs', path.join(dir, 'jobs.json')], { encoding: 'utf8' });
     if (r.status !== 0) {
@@ -262,6 +293,103 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       const mean = new Map([...sum].map(([n, s]) => [n, s.map((x) => x / FISHER_EXAMPLES.length)]));
       const bad = compare(mean, new Map([...fisher.tensors].map(([n, t]) => [n, t.data])), 2);
       expect(bad, bad.join('\n')).to.deep.equal([]);
+    });
+  });
+
+  it('refuses a pytorch_model.bin made by torch.save whose pickle calls os.system, and runs nothing', () => {
+    const folder = path.join(dir, 'malicious');
+    const file = path.join(folder, 'pytorch_model.bin');
+    expect(fs.existsSync(file), 'torch.save wrote the file').to.equal(true);
+    const message = errorOf(() => readCheckpoint(folder));
+    expect(message).to.match(new RegExp(`^${file}: \\w+/data\\.pkl: refused the global posix\\.system: `));
+    const r = spawnSync(process.execPath, [CLI, 'info', '--model', folder], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: ROOT } });
+    expect(r.status).not.to.equal(0);
+    expect(r.stderr).to.include('refused the global posix.system');
+    expect(fs.existsSync(path.join(dir, 'pwned')), 'the marker file of os.system').to.equal(false);
+  });
+
+  describe('every folder layout, with the real 30,522-token vocabulary', () => {
+    before(async function () {
+      if (!REAL_VOCAB) {
+        console.warn('    skipped: no bert-base-uncased/vocab.txt in $FISHERLAB_DATA or ../shared/data');
+        this.skip();
+      }
+      await initBackend({ quiet: true });
+    });
+    const layoutDir = (id: string) => path.join(dir, 'layouts', id);
+
+    for (const l of LAYOUTS) {
+      it(`${l.label}: reads ${l.file}; hidden states (and MLM logits) within 1e-4 of transformers`, () => {
+        const folder = layoutDir(l.id);
+        expect(fs.existsSync(path.join(folder, l.file)), `${l.file} written`).to.equal(true);
+        const ref = readJson(path.join(dir, 'layouts', `${l.id}-hf.json`));
+        expect(ref.loading_problems, 'transformers loading the folder').to.deep.equal({});
+        const { model, warnings } = loadBert(folder);
+        expect(warnings.map((w) => w.replace(/ \(cls\.seq_relationship\.(weight|bias), cls\.seq_relationship\.(weight|bias)\)$/, '')))
+          .to.deep.equal('warning' in l ? [`${path.join(folder, l.file)}: ${l.warning}`] : []);
+        expect(model.config.vocab_size).to.equal(30522);
+        const out = model.forward({ input_ids: [HELLO.ids], token_type_ids: [HELLO.ids.map(() => 0)], attention_mask: [HELLO.ids.map(() => 1)] });
+        const got: Record<string, number[]> = { last_hidden_state: (out.lastHiddenState.arraySync()[0] as number[][]).flat() };
+        if (out.pooledOutput) got.pooled_output = out.pooledOutput.arraySync()[0] as number[];
+        if (out.mlmLogits) got.mlm_logits = (out.mlmLogits.arraySync()[0] as number[][]).flat();
+        tf.dispose(Object.values(out));
+        model.dispose();
+        const want = ['last_hidden_state', 'pooled_output', 'mlm_logits'].filter((k) => k in ref);
+        expect(Object.keys(got)).to.deep.equal(want);
+        const diffs = want.map((k) => {
+          const d = maxAbsDiff(got[k], (ref[k] as number[] | number[][]).flat());
+          expect(d, k).to.be.below(1e-4);
+          return `${k} ${d.toExponential(1)}`;
+        });
+        console.log(`      (max abs differences: ${diffs.join(', ')})`);
+        expect(modelFingerprint(folder)).to.match(/^[0-9a-f]{16}$/);
+      });
+    }
+
+    it('`fisherlab forward --text` on the legacy pytorch_model.bin tokenizes with the real vocabulary and matches transformers', () => {
+      const got = path.join(dir, 'layouts', 'legacy-cli.json');
+      fisherlab(['forward', '--model', layoutDir('legacy-bin'), '--text', HELLO.text, '--output', got]);
+      const out = readJson(got);
+      const ref = readJson(path.join(dir, 'layouts', 'legacy-bin-hf.json'));
+      expect(out.input_ids).to.deep.equal(HELLO.ids);
+      for (const k of ['last_hidden_state', 'pooled_output', 'mlm_logits']) {
+        expect(maxAbsDiff((out[k] as number[] | number[][]).flat(), (ref[k] as number[] | number[][]).flat()), k).to.be.below(1e-4);
+      }
+    });
+
+    it('fingerprints a single weights file by its own SHA-256, and a sharded folder by its index and shards', () => {
+      const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+      expect(modelFingerprint(layoutDir('bin'))).to.equal(sha(path.join(layoutDir('bin'), 'pytorch_model.bin')));
+      expect(modelFingerprint(layoutDir('f16'))).to.equal(sha(path.join(layoutDir('f16'), 'model.safetensors')));
+      expect(modelFingerprint(layoutDir('sharded'))).not.to.equal(sha(path.join(layoutDir('sharded'), 'model.safetensors.index.json')));
+    });
+
+    /** A copy of a layout folder to damage. */
+    const copy = (id: string) => {
+      const to = path.join(dir, 'damaged', `${id}-${fs.existsSync(path.join(dir, 'damaged')) ? fs.readdirSync(path.join(dir, 'damaged')).length : 0}`);
+      fs.cpSync(layoutDir(id), to, { recursive: true });
+      return to;
+    };
+
+    it('damaged copies: a truncated pytorch_model.bin, an index naming a missing shard, a shape that disagrees with config.json', () => {
+      const truncated = copy('bin');
+      const bin = path.join(truncated, 'pytorch_model.bin');
+      fs.truncateSync(bin, fs.statSync(bin).size - 1000);
+      expect(errorOf(() => readCheckpoint(truncated))).to.match(new RegExp(`^${bin}: not a readable zip archive`));
+
+      const sharded = copy('sharded-bin');
+      const index = path.join(sharded, 'pytorch_model.bin.index.json');
+      fs.rmSync(path.join(sharded, 'pytorch_model-00002-of-00002.bin'));
+      expect(errorOf(() => readCheckpoint(sharded))).to.match(
+        new RegExp(`^${index}: shard pytorch_model-00002-of-00002\\.bin \\(holding bert\\.\\S+, among others\\) is missing from ${sharded}$`),
+      );
+
+      const shape = copy('sharded');
+      const config = JSON.parse(fs.readFileSync(path.join(shape, 'config.json'), 'utf8'));
+      fs.writeFileSync(path.join(shape, 'config.json'), JSON.stringify({ ...config, intermediate_size: 40 }));
+      const message = errorOf(() => readCheckpoint(shape));
+      expect(message).to.include(`${path.join(shape, 'model.safetensors.index.json')} does not match ${path.join(shape, 'config.json')}`);
+      expect(message).to.match(/wrong shape: bert\.encoder\.layer\.0\.intermediate\.dense\.weight \(in model-0000\d-of-00002\.safetensors\) has shape \[37, 32\] but \[40, 32\] is expected \(config\.json says intermediate_size 40, hidden_size 32\)/);
     });
   });
 });

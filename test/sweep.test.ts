@@ -1,21 +1,16 @@
 /** Sweeps on a tiny synthetic GLUE task and a tiny model: one JSON line per run, resume, a cut last line, the summary, and errors. */
 import { expect } from 'chai';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { rejection, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
-import { parseConfig } from '../lib/bert/config';
+import { rejection } from './helpers';
+import { SWEEP_CONFIG as CONFIG, SWEEP_VOCAB as VOCAB, sweepFixture } from './sweep-fixture';
 import { Bert } from '../lib/bert/model';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { methodDropout } from '../lib/dropout-methods';
 import { finetune, FINETUNE_DEFAULTS } from '../lib/finetune';
-import { writeSafetensors } from '../lib/safetensors';
+import { writeFisher } from '../lib/fisher';
 import { readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep';
-
-const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'and', 'a'];
-const VOCAB = sentimentVocab(WORDS);
-const CONFIG = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
 
 /** A finetune that counts its calls and records the cells it ran. */
 function counting(): { ran: string[]; finetune: typeof finetune } {
@@ -35,15 +30,11 @@ describe('sweeps', function () {
   const log: string[] = [];
   const write = (line: string) => log.push(line);
   before(async () => {
-    await setupBackend();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-sweep-'));
-    writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 120, dev: 40, seed: 5, extraWords: 4 });
-    const model = Bert.random(CONFIG, MASKED_LM, 0);
-    saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
-    model.dispose();
+    dir = await sweepFixture('fisherlab-sweep-', { train: 120, dev: 40 });
     // Fisher: embeddings 3, attention_self 1, attention_output 2, output 4 → guided p 0.1/3, 0.1, 0.2/3, 0
     const value = (n: string) => (n.startsWith('bert.embeddings.') ? 3 : n.includes('attention.self.') ? 1 : n.includes('attention.output.') ? 2 : n.includes('.output.') ? 4 : 9);
-    writeSafetensors(path.join(dir, 'fisher.safetensors'), parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value(name)) })));
+    const fisher = parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value(name)) }));
+    writeFisher(path.join(dir, 'fisher.safetensors'), new Map(fisher.map((t) => [t.name, t])), 10);
     spec = {
       methods: ['standard', 'guided', 'gaussian'], tasks: ['sst2'], pcts: [50, 100], seeds: [1, 2],
       model: path.join(dir, 'model'), fisher: path.join(dir, 'fisher.safetensors'), glueDir: path.join(dir, 'glue'), out: path.join(dir, 'sweep'),

@@ -14,7 +14,7 @@ export function register(program: Command): void {
   program
     .command('download')
     .summary('download a Hugging Face BERT folder (resumable)')
-    .description('download a Hugging Face BERT checkpoint (config.json, vocab.txt, model.safetensors) into a folder')
+    .description('download a Hugging Face BERT checkpoint (config.json, vocab.txt, and model.safetensors, sharded safetensors or pytorch_model.bin) into a folder')
     .requiredOption('--model <id>', 'model id on the Hub, e.g. bert-base-uncased or google/bert_uncased_L-2_H-128_A-2')
     .requiredOption('--to <dir>', 'destination folder (created when absent)')
     .option('--endpoint <url>', `Hub address (default: $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})`)
@@ -27,10 +27,10 @@ Files go to DIR/FILE.part first and are renamed once their size is checked; run 
 interruption and it resumes with a Range request. Files already in DIR are skipped. The folder is verified
 at the end (every tensor against config.json).
 
-Without network access, copy a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt) from a
-machine that has one and pass it to other commands with --model DIR. A folder with only pytorch_model.bin
-must be converted first:
-  python -c "from transformers import BertForMaskedLM as M; M.from_pretrained('DIR').save_pretrained('OUT', safe_serialization=True)"
+The weights are the first the repository has of model.safetensors, model.safetensors.index.json (with its
+shards), pytorch_model.bin and pytorch_model.bin.index.json (with its shards). Without network access, copy a
+Hugging Face BERT folder (config.json, those weights, vocab.txt) from a machine that has one and pass it to
+other commands with --model DIR.
 
 Example:
   fisherlab download --model bert-base-uncased --to models/bert-base-uncased`,

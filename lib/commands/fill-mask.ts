@@ -1,7 +1,7 @@
 /** `fisherlab fill-mask`: the most probable tokens at each [MASK] of a text. */
 import { Command } from 'commander';
 import { initBackend } from '../backend';
-import { loadBert } from '../bert/load';
+import { loadMaskedLm } from '../bert/load';
 import { fillMask } from '../fill-mask';
 import { resolveModelDir } from '../models';
 import { loadTokenizer } from '../tokenizer';
@@ -22,7 +22,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(topK) || topK < 1) throw new Error(`--top-k must be a positive integer (got ${opts.topK})`);
       await initBackend({ quiet: opts.json });
       const dir = resolveModelDir(opts.model);
-      const { model } = loadBert(dir);
+      const model = loadMaskedLm(dir, 'fill-mask', opts.json ? () => {} : undefined);
       const predictions = fillMask(model, loadTokenizer(dir), opts.text, topK);
       model.dispose();
       if (opts.json) {

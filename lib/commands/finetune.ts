@@ -8,6 +8,7 @@ import { glueDataDir } from '../glue/load';
 import { TASK_NAMES } from '../glue/tasks';
 import { resolveModelDir } from '../models';
 import type { TrainingSettings } from '../sweep';
+import { describeRecipe, modelRecipe, PAPER_RECIPE_MIN_HIDDEN, RECIPE_FILE, RECIPES } from '../recipes';
 import { number } from './options';
 
 /** Adds the options of the training settings (protocol, caps, epochs, batch size, optimizer, length) and --glue. */
@@ -16,22 +17,29 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(new Option('--protocol <name>', 'official: train → dev; authors: pooled train+dev, 80/20 split by seed').choices(['official', 'authors']).default(FINETUNE_DEFAULTS.protocol))
     .option('--max-train <n>', 'cap on training examples (0: none)', String(FINETUNE_DEFAULTS.maxTrainExamples))
     .option('--max-eval <n>', 'cap on examples per evaluation set (0: none)', String(FINETUNE_DEFAULTS.maxEvalExamples))
-    .option('--epochs <n>', 'epochs', String(FINETUNE_DEFAULTS.epochs))
-    .option('--batch-size <n>', 'sequences per step', String(FINETUNE_DEFAULTS.batchSize))
-    .option('--lr <x>', 'peak learning rate (AdamW, linear decay)', String(FINETUNE_DEFAULTS.lr))
-    .option('--warmup-ratio <x>', 'share of steps with linear warm-up', String(FINETUNE_DEFAULTS.warmupRatio))
-    .option('--weight-decay <x>', 'AdamW weight decay', String(FINETUNE_DEFAULTS.weightDecay))
-    .option('--max-length <n>', 'tokens per sequence (pairs truncated longest-first)', String(FINETUNE_DEFAULTS.maxLength))
+    .option('--recipe <name|file>', `fine-tuning recipe: ${Object.keys(RECIPES).join(', ')} or a JSON file (default: the model's, see below)`)
+    .option('--epochs <n>', 'epochs (default: the recipe\'s)')
+    .option('--batch-size <n>', 'sequences per step (default: the recipe\'s)')
+    .option('--lr <x>', 'peak learning rate, AdamW with linear decay (default: the recipe\'s)')
+    .option('--warmup-ratio <x>', 'share of steps with linear warm-up (default: the recipe\'s)')
+    .option('--weight-decay <x>', 'AdamW weight decay (default: the recipe\'s)')
+    .option('--max-length <n>', 'tokens per sequence, pairs truncated longest-first (default: the recipe\'s)')
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue, i.e. ../shared/data/glue)');
 }
 
-/** The training settings from the options `addTrainingOptions` adds. */
-export function trainingSettings(o: Record<string, string>): TrainingSettings {
-  return {
+/** The training settings from the options `addTrainingOptions` adds: the model's recipe (printed), overridden by flags given. */
+export function trainingSettings(o: Record<string, string>, modelDir: string, label: string): TrainingSettings {
+  const recipe = modelRecipe(modelDir, o.recipe);
+  const or = (key: string, flag: string, fallback: number) => (o[key] === undefined ? fallback : number(o[key], flag));
+  const settings: TrainingSettings = {
     protocol: o.protocol as FinetuneSettings['protocol'], maxTrainExamples: number(o.maxTrain, '--max-train'), maxEvalExamples: number(o.maxEval, '--max-eval'),
-    epochs: number(o.epochs, '--epochs'), batchSize: number(o.batchSize, '--batch-size'), lr: number(o.lr, '--lr'), warmupRatio: number(o.warmupRatio, '--warmup-ratio'),
-    weightDecay: number(o.weightDecay, '--weight-decay'), maxLength: number(o.maxLength, '--max-length'),
+    epochs: or('epochs', '--epochs', recipe.epochs), batchSize: or('batchSize', '--batch-size', recipe.batchSize), lr: or('lr', '--lr', recipe.lr),
+    warmupRatio: or('warmupRatio', '--warmup-ratio', recipe.warmupRatio), weightDecay: or('weightDecay', '--weight-decay', recipe.weightDecay),
+    maxLength: or('maxLength', '--max-length', recipe.maxLength),
   };
+  const overridden = ['epochs', 'batchSize', 'lr', 'warmupRatio', 'weightDecay', 'maxLength'].filter((k) => o[k] !== undefined);
+  console.error(`${label}: ${describeRecipe(recipe)}${overridden.length ? `; overridden by flags: ${overridden.map((k) => `${k} ${settings[k as keyof TrainingSettings]}`).join(', ')}` : ''}`);
+  return settings;
 }
 
 /** The GLUE folder: --glue, else $FISHERLAB_DATA/glue; an error when neither is there. */
@@ -42,7 +50,12 @@ export function glueDirOf(o: Record<string, string>): string {
 }
 
 /** Help text on the defaults, shared by finetune and sweep. */
-export const DEFAULTS_HELP = `Defaults suit the embedded model (lr ${FINETUNE_DEFAULTS.lr}, batch ${FINETUNE_DEFAULTS.batchSize}, ${FINETUNE_DEFAULTS.epochs} epochs, max length ${FINETUNE_DEFAULTS.maxLength});\nthe authors used lr 2e-5, batch 18, 3 epochs, max length 512 for BERT-base.`;
+export const DEFAULTS_HELP = [
+  `Recipes (epochs, batch, lr, warm-up, weight decay, max length) follow the model: --recipe, else the folder's ${RECIPE_FILE}`,
+  `(the embedded model ships one), else "paper" for models of hidden size ≥ ${PAPER_RECIPE_MIN_HIDDEN} and "small" below. Flags override single fields.`,
+  ...Object.entries(RECIPES).map(([name, r]) => `  ${name.padEnd(6)} lr ${r.lr}, batch ${r.batchSize}, ${r.epochs} epochs, warm-up ${r.warmupRatio}, weight decay ${r.weightDecay}, max length ${r.maxLength}`),
+  'The run prints the recipe in force when it starts.',
+].join('\n');
 
 /** Adds the `finetune` command. */
 export function register(program: Command): void {
@@ -64,9 +77,9 @@ export function register(program: Command): void {
       const glue = glueDirOf(o);
       const model = resolveModelDir(o.model);
       if (o.fisher !== undefined && !o.dropout?.startsWith('guided')) throw new Error('--fisher is used by --dropout guided or guided-authors only');
-      const dropout = o.dropout === undefined ? undefined : methodDropout(o.dropout as DropoutMethod, modelDropoutSites(model), { fisher: o.fisher });
+      const dropout = o.dropout === undefined ? undefined : methodDropout(o.dropout as DropoutMethod, modelDropoutSites(model), { fisher: o.fisher, model });
       const settings: FinetuneSettings = {
-        ...trainingSettings(o), task: o.task, model, init: o.init as FinetuneSettings['init'], trainPct: number(o.trainPct, '--train-pct'), seed: number(o.seed, '--seed'),
+        ...trainingSettings(o, model, 'finetune'), task: o.task, model, init: o.init as FinetuneSettings['init'], trainPct: number(o.trainPct, '--train-pct'), seed: number(o.seed, '--seed'),
         ...(dropout ? { dropout } : {}),
       };
       await initBackend();

@@ -1,13 +1,14 @@
 /** `fisherlab fisher`: the empirical Fisher diagonal of a masked-LM BERT over corpus samples or pre-masked examples. */
 import { Command } from 'commander';
+import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
-import { loadBert } from '../bert/load';
+import { loadMaskedLm } from '../bert/load';
 import { estimateFisher, writeFisher } from '../fisher';
 import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
 import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../mlm-data';
 import { resolveModelDir } from '../models';
-import { outputDir, projectRelative } from '../paths';
+import { defaultRunDir, projectRelative } from '../paths';
 import { formatDuration } from '../progress';
 import { loadTokenizer } from '../tokenizer';
 import { number } from './options';
@@ -42,7 +43,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'samples per forward/backward pass', '16')
     .option('--max-length <n>', 'tokens per packed sequence (default: the model\'s pretraining length, else 128)')
     .requiredOption('--output <file>', 'safetensors file to write')
-    .option('--run-dir <dir>', 'checkpoints (default: out/fisher/<name of --output>)')
+    .option('--run-dir <dir>', 'checkpoints (default: out/fisher/<name of --output>-<hash of its absolute path>)')
     .option('--checkpoint-every <n>', 'samples between checkpoints', '1000')
     .option('--stop-after <n>', 'stop after about this many samples (a checkpoint is saved); run again to continue')
     .addHelpText('after', '\nExamples:\n  npx fisherlab fisher --fraction 0.01 --output out/fisher/embedded-1pct.safetensors\n  npx fisherlab fisher --model DIR --examples masked.jsonl --output fisher.safetensors')
@@ -51,8 +52,7 @@ export function register(program: Command): void {
       const seed = number(opts.seed, '--seed');
       await initBackend();
       const dir = resolveModelDir(opts.model);
-      const { model } = loadBert(dir);
-      if (!model.parts.mlm) throw new Error(`${dir}: the model has no masked-LM head (cls.predictions.*); the Fisher of the pretraining loss needs a BertForMaskedLM`);
+      const model = loadMaskedLm(dir, 'fisher');
       const tokenizer = opts.examples === undefined ? loadTokenizer(dir) : null;
       let examples: Array<MaskedExample | StoredMaskedExample>;
       let source: Record<string, string>;
@@ -74,7 +74,8 @@ export function register(program: Command): void {
         console.error(`fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`);
       }
       const metadata = { model: projectRelative(dir), ...source, seed: String(seed), batch_size: opts.batchSize };
-      const runDir = opts.runDir ?? path.join(outputDir(), 'fisher', path.basename(opts.output).replace(/\.safetensors$/, ''));
+      const runDir = opts.runDir ?? defaultRunDir('fisher', opts.output);
+      fs.mkdirSync(path.dirname(path.resolve(opts.output)), { recursive: true });
       let interrupted = false;
       process.once('SIGINT', () => {
         interrupted = true;

@@ -5,7 +5,7 @@ import { initBackend } from '../backend';
 import { readConfig } from '../bert/config';
 import { computeFigure1, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
 import { resolveModelDir } from '../models';
-import { outputDir } from '../paths';
+import { defaultRunDir, outputDir } from '../paths';
 import { parseGrid } from './landscape';
 import { number, positiveInt } from './options';
 
@@ -18,6 +18,7 @@ interface Figure1Opts {
   range: string;
   evalExamples: string;
   evalSeed: string;
+  examples?: string;
   seed: string;
   jobs: string;
   hdf5: boolean;
@@ -32,11 +33,12 @@ export function register(program: Command): void {
     .option('--model <dir>', 'Hugging Face BertForMaskedLM folder (default: the embedded model)')
     .requiredOption('--fisher <file>', 'Fisher file of `fisherlab fisher` (the top/bottom split)')
     .option('--out <dir>', 'folder of the three surfaces (default: out/landscape/<model>)')
-    .option('--run-dir <dir>', 'directions and partial results (default: out/landscape/<model>-runs)')
+    .option('--run-dir <dir>', 'directions and partial results (default: out/landscape/<name of --out>-<hash of its absolute path>-runs)')
     .option('--grid <n>', 'points per axis: N or NXxNY', '16')
     .option('--range <min,max>', 'range of both axes', '-1.5,1.5')
     .option('--eval-examples <n>', 'sequences in the fixed evaluation set', '64')
     .option('--eval-seed <n>', 'seed of the evaluation set\'s choice and masks', '0')
+    .option('--examples <file>', 'JSONL of pre-masked examples {input_ids, labels, attention_mask?} to evaluate on, instead of the corpus')
     .option('--seed <n>', 'seed of the two directions', '0')
     .option('--jobs <n>', 'processes per surface (one wasm thread each)', '1')
     .option('--no-hdf5', 'do not write the .h5 files')
@@ -53,8 +55,8 @@ export function register(program: Command): void {
       });
       const outDir = opts.out ?? path.join(outputDir(), 'landscape', name);
       const surfaces = await computeFigure1({
-        model: dir, fisher: opts.fisher, outDir, runDir: opts.runDir ?? path.join(outputDir(), 'landscape', `${name}-runs`), grid,
-        evalExamples: positiveInt(opts.evalExamples, '--eval-examples'), evalSeed: number(opts.evalSeed, '--eval-seed'), seed: number(opts.seed, '--seed'),
+        model: dir, fisher: opts.fisher, outDir, runDir: opts.runDir ?? `${defaultRunDir('landscape', outDir)}-runs`, grid,
+        evalExamples: positiveInt(opts.evalExamples, '--eval-examples'), evalSeed: number(opts.evalSeed, '--eval-seed'), examples: opts.examples, seed: number(opts.seed, '--seed'),
         jobs: positiveInt(opts.jobs, '--jobs'), hdf5: opts.hdf5, shouldStop: () => interrupted,
       });
       if (!surfaces) {

@@ -1,12 +1,11 @@
 /** `fisherlab landscape`: a 2-D slice of the masked-LM loss around a model's weights (the paper's Figure 1). */
 import { Command, Option } from 'commander';
-import * as path from 'path';
 import { initBackend } from '../backend';
 import type { BiasBn } from '../landscape/directions';
 import { runLandscape, saveSurface } from '../landscape/run';
 import { Grid, linspace } from '../landscape/surface';
 import type { SurfaceMetadata } from '../landscape/surface-file';
-import { outputDir } from '../paths';
+import { defaultRunDir } from '../paths';
 import { formatDuration } from '../progress';
 import { number, positiveInt } from './options';
 
@@ -75,7 +74,7 @@ export function register(program: Command): void {
     .option('--directions <file>', 'safetensors file of the directions: read when it exists, else written (default: in the run folder)')
     .option('--batch-size <n>', 'sequences per forward pass', '32')
     .requiredOption('--output <file>', 'surface JSON to write')
-    .option('--run-dir <dir>', 'partial results (default: out/landscape/<name of --output>)')
+    .option('--run-dir <dir>', 'partial results (default: out/landscape/<name of --output>-<hash of its absolute path>)')
     .option('--stop-after <n>', 'stop after this many points (saved); run again to continue')
     .option('--jobs <n>', 'processes to split the grid\'s rows over (one wasm thread each; 2 uses both cores here)', '1')
     .option('--hdf5 <file>', 'also write the surface as HDF5 in the loss-landscape tool\'s layout (xcoordinates, ycoordinates, train_loss)')
@@ -97,7 +96,7 @@ export function register(program: Command): void {
         evalExamples: number(opts.evalExamples, '--eval-examples'), evalSeed: number(opts.evalSeed, '--eval-seed'), examples: opts.examples,
         seed: opts.seed === undefined ? undefined : number(opts.seed, '--seed'), biasbn: opts.biasbn as BiasBn | undefined, directions: opts.directions,
         batchSize: number(opts.batchSize, '--batch-size'),
-        runDir: opts.runDir ?? path.join(outputDir(), 'landscape', path.basename(opts.output).replace(/\.json$/, '')),
+        runDir: opts.runDir ?? defaultRunDir('landscape', opts.output),
         rows: opts.rows === undefined ? undefined : parseRows(opts.rows, grid.y.length),
         jobs,
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),

@@ -1,8 +1,7 @@
 /** `fisherlab pretrain`: masked-LM pretraining from scratch, resumable, ending in a Hugging Face model folder. */
 import { Command, Option } from 'commander';
-import * as path from 'path';
 import { initBackend } from '../backend';
-import { outputDir } from '../paths';
+import { defaultRunDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
 import { ATTENTION_INITS, POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings, SHORT_STEPS_SHARE } from '../pretrain';
 import type { ShardReply, ShardRequest } from '../shard-processes';
@@ -41,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption('--vocab <file>', 'WordPiece vocab.txt (see `fisherlab train-vocab`)')
     .requiredOption('--out <dir>', 'model folder to write at the end')
     .option('--corpus <sources>', 'comma-separated corpus sources: brown, sotu, wordnet, .txt/.jsonl files or folders', PRETRAIN_DEFAULTS.corpus)
-    .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>)')
+    .option('--run-dir <dir>', 'checkpoints and log (default: out/pretrain/<name of --out>-<hash of its absolute path>)')
     .addOption(new Option('--position-init <kind>', 'initial position embeddings: BERT\'s normal init, or the sinusoidal table at the same scale (learned either way)').choices([...POSITION_INITS]).default(PRETRAIN_DEFAULTS.positionInit))
     .addOption(new Option('--attention-init <kind>', 'initial attention: BERT\'s normal init, or mimetic (each key weight starts equal to its query weight, so attention starts by similarity)').choices([...ATTENTION_INITS]).default(PRETRAIN_DEFAULTS.attentionInit))
     .option('--short-steps <n>', `first steps trained on --short-length sequences, in batches holding as many tokens (attention over fewer positions learns word order sooner); 0: none (default: ${SHORT_STEPS_SHARE * 100}% of --steps)`)
@@ -58,7 +57,7 @@ export function register(program: Command): void {
     for (const [key, flags] of NUMBERS) (settings as unknown as Record<string, number>)[key] = num(key, flags.split(' ')[0]);
     settings.shortSteps = opts.shortSteps === undefined ? Math.round(SHORT_STEPS_SHARE * settings.steps) : num('shortSteps', '--short-steps');
     await initBackend();
-    const runDir = opts.runDir ?? path.join(outputDir(), 'pretrain', path.basename(path.resolve(opts.out)));
+    const runDir = opts.runDir ?? defaultRunDir('pretrain', opts.out);
     let interrupted = false;
     process.once('SIGINT', () => {
       interrupted = true;

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadBert } from '../bert/load';
+import { loadMaskedLm } from '../bert/load';
 import { runFisherlab } from '../child-process';
 import type { Bert } from '../bert/model';
 import { fisherlabVersion, readFisher } from '../fisher';
@@ -70,9 +70,8 @@ export async function runLandscape(job: LandscapeJob): Promise<LandscapeResult> 
   const spec = parseMask(job.mask);
   const say = job.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const dir = resolveModelDir(job.model);
-  const { model } = loadBert(dir);
+  const model = loadMaskedLm(dir, 'landscape', say);
   try {
-    if (!model.parts.mlm) throw new Error(`${dir}: the model has no masked-LM head (cls.predictions.*); the landscape of the pretraining loss needs a BertForMaskedLM`);
     const names = model.namedParameters().map(([n]) => n);
     const fisher = job.fisher === undefined ? undefined : readFisher(job.fisher).tensors;
     const tensors = maskedTensors(spec, names, fisher);

@@ -5,7 +5,12 @@ Runs inside the virtual environment made by scripts/hf-venv.sh (.venv-hf/bin/pyt
 
 Subcommands:
   make-checkpoint    a randomly initialized, then perturbed BertForMaskedLM / BertForSequenceClassification /
-                     BertModel written with save_pretrained (model.safetensors, config.json) plus a vocab.txt
+                     BertModel / BertForPreTraining written with save_pretrained (config.json, model.safetensors,
+                     sharded with --max-shard-size) plus a vocab.txt; --layout bin writes pytorch_model.bin (sharded:
+                     pytorch_model.bin.index.json) with torch.save, as transformers 4 did with safe_serialization=False;
+                     --dtype, --legacy-names (LayerNorm gamma/beta), --views (non-contiguous and offset tensors)
+  malicious          a model folder whose pytorch_model.bin (torch.save) holds an object whose unpickling runs
+                     os.system('touch MARKER'): a reader that executes pickles creates MARKER
   forward            one sequence through a folder in eval mode, float64, outputs as JSON shaped like
                      `fisherlab forward`'s (no batch dimension)
   names              [name, shape] of named_parameters() and the Dropout module names of a class built
@@ -30,13 +35,15 @@ os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel  # noqa: E402
+from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertModel  # noqa: E402
 
 CLASSES = {
     'mlm': BertForMaskedLM,
+    'pretraining': BertForPreTraining,
     'classifier': BertForSequenceClassification,
     'base': BertModel,
 }
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16, 'float64': torch.float64}
 SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
 
 
@@ -65,10 +72,10 @@ def model_class(config):
     return cls
 
 
-def load(model_dir, attn):
-    """from_pretrained in float64 and eval mode; fails on missing or unexpected tensors."""
+def load(model_dir, attn, class_name=None):
+    """from_pretrained (as config.architectures says, or as class_name) in float64 and eval mode; reports missing or unexpected tensors."""
     config = transformers.AutoConfig.from_pretrained(model_dir)
-    cls = model_class(config)
+    cls = getattr(transformers, class_name) if class_name else model_class(config)
     model, info = cls.from_pretrained(model_dir, attn_implementation=attn, output_loading_info=True)
     problems = {k: sorted(v) for k, v in info.items() if k in ('missing_keys', 'unexpected_keys', 'mismatched_keys', 'error_msgs') and v}
     # Keys that are tied (decoder weight/bias) are reported by some versions; they are not problems.
@@ -87,7 +94,46 @@ def tensor2d(rows, dtype=torch.long):
 
 # ---------------------------------------------------------------------------------------------- make-checkpoint
 
+def legacy_name(name):
+    """The name old BERT checkpoints (TensorFlow conversions) give a LayerNorm tensor: gamma/beta."""
+    return name.replace('LayerNorm.weight', 'LayerNorm.gamma').replace('LayerNorm.bias', 'LayerNorm.beta')
+
+
+def as_views(state_dict):
+    """The same values as strided views: 2-D weights transposed twice (column-major strides), vectors at an offset
+    into a larger storage; tensors sharing a storage (tied weights) stay shared."""
+    out, seen = {}, {}
+    for name, t in state_dict.items():
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+        if key in seen:
+            out[name] = out[seen[key]]
+        elif t.dim() == 2:
+            out[name] = t.t().contiguous().t()
+        elif t.dim() == 1 and t.is_floating_point():
+            out[name] = torch.cat([torch.zeros(3, dtype=t.dtype), t, torch.zeros(2, dtype=t.dtype)])[3:3 + t.numel()]
+        else:
+            out[name] = t
+        seen.setdefault(key, name)
+    return out
+
+
+def save_bin(state_dict, out, max_shard_size):
+    """pytorch_model.bin, or shards with pytorch_model.bin.index.json, written by torch.save as transformers 4 did."""
+    from huggingface_hub import split_torch_state_dict_into_shards
+    split = split_torch_state_dict_into_shards(state_dict, filename_pattern='pytorch_model{suffix}.bin', max_shard_size=max_shard_size)
+    for filename, names in split.filename_to_tensors.items():
+        torch.save({n: state_dict[n] for n in names}, os.path.join(out, filename))
+    if split.is_sharded:
+        with open(os.path.join(out, 'pytorch_model.bin.index.json'), 'w') as f:
+            json.dump({'metadata': split.metadata, 'weight_map': split.tensor_to_filename}, f, indent=2)
+
+
 def cmd_make_checkpoint(a):
+    vocab = None
+    if a.vocab:
+        with open(a.vocab) as f:
+            vocab = f.read().splitlines()
+        a.vocab_size = len(vocab)
     config = BertConfig(
         vocab_size=a.vocab_size, hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
         intermediate_size=a.intermediate, max_position_embeddings=a.max_positions, type_vocab_size=a.type_vocab_size,
@@ -106,15 +152,52 @@ def cmd_make_checkpoint(a):
                 p.copy_(1 + torch.randn_like(p) * 0.1)
             else:
                 p.copy_(torch.randn_like(p) * 0.1)
+    model.to(DTYPES[a.dtype])
     os.makedirs(a.out, exist_ok=True)
-    kwargs = {}
-    if 'safe_serialization' in inspect.signature(model.save_pretrained).parameters:
-        kwargs['safe_serialization'] = True  # transformers 4; 5 writes only safetensors
-    model.save_pretrained(a.out, **kwargs)
+    if a.layout == 'bin':
+        config.save_pretrained(a.out)
+        state_dict = model.state_dict()
+        if a.views:
+            state_dict = as_views(state_dict)
+        if a.legacy_names:
+            state_dict = {legacy_name(n): t for n, t in state_dict.items()}
+        save_bin(state_dict, a.out, a.max_shard_size)
+    else:
+        if a.legacy_names or a.views:
+            raise SystemExit('--legacy-names and --views need --layout bin')
+        kwargs = {}
+        if 'safe_serialization' in inspect.signature(model.save_pretrained).parameters:
+            kwargs['safe_serialization'] = True  # transformers 4; 5 writes only safetensors
+        model.save_pretrained(a.out, max_shard_size=a.max_shard_size, **kwargs)
     with open(os.path.join(a.out, 'vocab.txt'), 'w') as f:
-        for i in range(a.vocab_size):
+        for i in range(a.vocab_size) if vocab is None else []:
             f.write((SPECIAL_TOKENS[i] if i < len(SPECIAL_TOKENS) else 'tok%d' % i) + '\n')
+        f.writelines(t + '\n' for t in vocab or [])
     print('wrote %s (%s, %d tensors)' % (a.out, type(model).__name__, len(list(model.named_parameters()))), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------- malicious
+
+class RunsCommand:
+    """Unpickling this calls os.system(command) (the attack a restricted unpickler must refuse)."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def cmd_malicious(a):
+    config = BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                        architectures=['BertForMaskedLM'])
+    os.makedirs(a.out, exist_ok=True)
+    config.save_pretrained(a.out)
+    torch.manual_seed(0)
+    state_dict = BertForMaskedLM(config).state_dict()
+    state_dict['bert.embeddings.word_embeddings.weight'] = RunsCommand('touch %s' % a.marker)
+    torch.save(state_dict, os.path.join(a.out, 'pytorch_model.bin'))
+    print('wrote %s' % a.out, file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------- forward
@@ -217,8 +300,8 @@ def cmd_grads(a):
 
 def cmd_per_sample_fisher(a):
     from safetensors.torch import save_file
-    model, problems = load(a.model, a.attn)
-    if problems:
+    model, problems = load(a.model, a.attn, a.as_class)
+    if problems and not a.as_class:
         print('warning: loading %s: %s' % (a.model, problems), file=sys.stderr)
     require_mlm(model)
     params = list(model.named_parameters())
@@ -259,13 +342,24 @@ def main(argv=None):
     m.add_argument('--parts', choices=sorted(CLASSES), default='mlm')
     m.add_argument('--num-labels', type=int, default=2)
     m.add_argument('--vocab-size', type=int, default=60)
+    m.add_argument('--vocab', help='a vocab.txt to copy (sets the vocabulary size)')
     m.add_argument('--hidden', type=int, default=32)
     m.add_argument('--layers', type=int, default=2)
     m.add_argument('--heads', type=int, default=4)
     m.add_argument('--intermediate', type=int, default=64)
     m.add_argument('--max-positions', type=int, default=32)
     m.add_argument('--type-vocab-size', type=int, default=2)
+    m.add_argument('--layout', choices=['safetensors', 'bin'], default='safetensors')
+    m.add_argument('--max-shard-size', default='50GB', help='shard above this size, e.g. 200KB')
+    m.add_argument('--dtype', choices=sorted(DTYPES), default='float32')
+    m.add_argument('--legacy-names', action='store_true', help='LayerNorm gamma/beta names (with --layout bin)')
+    m.add_argument('--views', action='store_true', help='store non-contiguous and offset views (with --layout bin)')
     m.set_defaults(fn=cmd_make_checkpoint)
+
+    x = sub.add_parser('malicious', help='a folder whose pytorch_model.bin runs a shell command when unpickled')
+    x.add_argument('--out', required=True)
+    x.add_argument('--marker', required=True, help='the file the command creates')
+    x.set_defaults(fn=cmd_malicious)
 
     attn_help = 'attention implementation (eager is modeling_bert.py\'s plain softmax path)'
     f = sub.add_parser('forward', help='float64 eval forward pass of one sequence, as JSON')
@@ -296,6 +390,7 @@ def main(argv=None):
     s.add_argument('--model', required=True)
     s.add_argument('--examples', required=True, help='JSON lines {input_ids, token_type_ids?, attention_mask?, labels}')
     s.add_argument('--output', required=True)
+    s.add_argument('--as-class', help='load the folder as this transformers class (e.g. BertForMaskedLM), dropping what it lacks')
     s.add_argument('--attn', default='eager', help=attn_help)
     s.set_defaults(fn=cmd_per_sample_fisher)
 

@@ -1,0 +1,30 @@
+/**
+ * The arithmetic cost of BERT's passes, counted as matMul FLOPs (a multiply-add is 2): what the benchmarks divide by
+ * time to report GFLOP/s, and what long jobs multiply out to estimate their wall time before they start.
+ */
+import type { BertConfig } from './bert/config';
+
+/** The shape of one pass: sequences of `tokens` tokens, `masked` of them (in all) scored by the masked-LM head. */
+export interface PassShape {
+  sequences: number;
+  tokens: number;
+  /** Positions the masked-LM head is computed at (0 for a classifier). */
+  masked?: number;
+}
+
+/**
+ * matMul FLOPs of one forward pass: per token and layer the q, k, v and output projections (4·H²) and the
+ * feed-forward (2·H·I), twice for multiply-add; attention scores and context (2·T·H each); the masked-LM head's
+ * transform and vocabulary projection at the masked positions only; a classifier's pooler per sequence.
+ */
+export function forwardFlops(c: Pick<BertConfig, 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'vocab_size'>, s: PassShape): number {
+  const [H, I, L, V] = [c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.vocab_size];
+  const encoder = s.sequences * L * (2 * s.tokens * (4 * H * H + 2 * H * I) + 4 * s.tokens * s.tokens * H);
+  const head = s.masked !== undefined ? 2 * s.masked * (H * H + V * H) : 2 * s.sequences * H * H;
+  return encoder + head;
+}
+
+/** matMul FLOPs of a forward and backward pass (the backward pass costs twice the forward). */
+export function trainingFlops(c: Parameters<typeof forwardFlops>[0], s: PassShape): number {
+  return 3 * forwardFlops(c, s);
+}
