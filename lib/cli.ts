@@ -19,6 +19,7 @@ const COMMANDS = [
   () => import('./commands/landscape'),
   () => import('./commands/landscape-figure1'),
   () => import('./commands/model-card'),
+  () => import('./commands/lab'),
   () => import('./commands/notebooks'),
   () => import('./commands/tokenize'),
   () => import('./commands/train-vocab'),

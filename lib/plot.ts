@@ -5,7 +5,8 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
-import { notebookDisplay } from './display';
+import { displayBundle, notebookDisplay } from './display';
+import type { MimeBundle } from './display';
 import { outputDir } from './paths';
 
 export type { TopLevelSpec };
@@ -86,18 +87,20 @@ export function saveFigure(name: string, figure: Figure, spec: TopLevelSpec | Ve
 }
 
 /**
- * Renders a Vega-Lite or Vega spec; in a notebook shows the PNG and attaches the spec; with a name also saves the figure.
+ * Renders a Vega-Lite or Vega spec; in a notebook shows it as one display holding the PNG and the spec (JupyterLab
+ * draws the interactive chart, Notebook, nbconvert's HTML and GitHub the PNG); with a name also saves the figure.
  * Await it in notebook cells (`await show(spec, 'name')`) so the output lands in the cell that made it.
  */
 export async function show(spec: TopLevelSpec | VegaSpec, name?: string, options: RenderOptions = {}): Promise<void> {
   const vegaSpec = isVegaSpec(spec);
   const rendered = vegaSpec ? spec : withDefaults(spec);
   const figure = vegaSpec ? await renderVega(spec, options) : await renderVegaLite(spec, options);
-  const display = notebookDisplay();
-  if (display) {
-    display.png(figure.png);
-    // A JSON mime bundle holds the object itself; tslab's typing only mentions strings and bytes.
-    display.raw(vegaSpec ? 'application/vnd.vega.v5+json' : 'application/vnd.vegalite.v5+json', rendered as unknown as string);
-  }
+  if (notebookDisplay()) displayBundle(chartBundle(figure, rendered));
   if (name) saveFigure(name, figure, rendered);
+}
+
+/** The display bundle of a chart: its PNG and its spec under the Vega or Vega-Lite mime type. */
+export function chartBundle(figure: Figure, spec: TopLevelSpec | VegaSpec): MimeBundle {
+  const specType = isVegaSpec(spec) ? 'application/vnd.vega.v5+json' : 'application/vnd.vegalite.v5+json';
+  return { 'image/png': figure.png.toString('base64'), [specType]: spec };
 }

@@ -97,7 +97,7 @@ describe('model folders and the info / fill-mask commands', function () {
     this.timeout(300_000); // about 20 processes, each loading TensorFlow.js
     const top = fisherlab(['--help']);
     const commands = [...top.stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
-    expect(commands).to.include.members(['info', 'forward', 'fill-mask', 'tokenize', 'download', 'notebooks']);
+    expect(commands).to.include.members(['info', 'forward', 'fill-mask', 'tokenize', 'download', 'notebooks', 'lab']);
     for (const c of commands) {
       const r = fisherlab([c, '--help']);
       expect(r.status, c).to.equal(0);

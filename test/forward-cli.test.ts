@@ -23,7 +23,7 @@ describe('fisherlab forward against the numpy reference', function () {
   let dir = '';
   before(function () {
     if (!python) {
-      console.warn('    skipped: no python3 with numpy (apt-get install python3-numpy)');
+      console.warn('    skipped: no python3 with numpy (run bash scripts/setup.sh, which installs it into .venv/)');
       this.skip();
     }
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-forward-'));

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { figuresDir, isVegaSpec, renderVega, renderVegaLite, saveFigure, show, svgToPng, withDefaults } from '../lib/plot';
+import { chartBundle, figuresDir, isVegaSpec, renderVega, renderVegaLite, saveFigure, show, svgToPng, withDefaults } from '../lib/plot';
 import type { TopLevelSpec, VegaSpec } from '../lib/plot';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -128,6 +128,19 @@ describe('plot', () => {
       expect(isVegaSpec({ ...contourSpec(), $schema: undefined })).to.equal(true);
       expect(isVegaSpec(barSpec())).to.equal(false);
       expect(isVegaSpec({ ...barSpec(), $schema: 'https://vega.github.io/schema/vega-lite/v5.json' })).to.equal(false);
+    });
+  });
+
+  describe('chartBundle', () => {
+    it('holds the PNG and the spec under its Vega-Lite or Vega mime type, in one display', async () => {
+      const bars = withDefaults(barSpec());
+      const figure = await renderVegaLite(barSpec());
+      const bundle = chartBundle(figure, bars);
+      expect(Object.keys(bundle).sort()).to.deep.equal(['application/vnd.vegalite.v5+json', 'image/png']);
+      expect(Buffer.from(bundle['image/png'] as string, 'base64').equals(figure.png)).to.equal(true);
+      expect(bundle['application/vnd.vegalite.v5+json']).to.equal(bars);
+      const contours = chartBundle(await renderVega(contourSpec()), contourSpec());
+      expect(Object.keys(contours).sort()).to.deep.equal(['application/vnd.vega.v5+json', 'image/png']);
     });
   });
 

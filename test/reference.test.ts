@@ -105,7 +105,7 @@ describe('reference BERT (float64)', () => {
     let dir = '';
     before(function () {
       if (!python) {
-        console.warn('    skipped: neither /usr/bin/python3 nor python3 can import numpy (apt-get install python3-numpy)');
+        console.warn('    skipped: no python3 with numpy (run bash scripts/setup.sh, which installs it into .venv/)');
         this.skip();
       }
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-reference-'));

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureKernel, listNotebooks, runNotebook } from '../notebooks';
+import { ensureKernel } from '../jupyter-env';
+import { listNotebooks, runNotebook } from '../notebooks';
 import type { NotebookResult } from '../notebooks';
 import { outputDir } from '../paths';
 
@@ -46,7 +47,7 @@ export function register(program: Command): void {
       const missing = notebooks.filter((f) => !fs.existsSync(f));
       if (missing.length > 0) throw new Error(`no such notebook: ${missing.join(', ')}`);
       const outDir = path.resolve(opts.out ?? outputDir());
-      if (ensureKernel()) console.log('registered the tslab kernel with Jupyter');
+      if (ensureKernel()) console.log('registered the tslab kernel in the Jupyter environment');
       console.log(`notebooks: running ${notebooks.length} in ${opts.full ? 'full' : 'quick'} mode; output in ${path.join(outDir, 'notebooks')}`);
       const started = Date.now();
       const results: NotebookResult[] = [];
@@ -65,7 +66,7 @@ export function register(program: Command): void {
   program
     .command('kernel')
     .summary('register the tslab Jupyter kernel')
-    .description('register the tslab kernel with Jupyter (for /usr/bin/python3, or $FISHERLAB_PYTHON) unless a working one is registered')
+    .description('register the tslab kernel in the project\'s Jupyter environment (.venv/, or $FISHERLAB_PYTHON\'s) unless a working one is there')
     .option('--force', 'register again even if a working tslab kernel is registered')
     .action((opts: { force?: boolean }) => {
       console.log(ensureKernel(Boolean(opts.force)) ? 'registered the tslab kernel' : 'the tslab kernel is already registered');

@@ -5,9 +5,10 @@ import { fileURLToPath } from 'url';
 
 export const NUMPY_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bert_numpy.py');
 
-/** The first of Debian's python3 and the PATH's python3 that can import numpy, or null. */
+/** The first of .venv's Python (scripts/setup.sh), /usr/bin/python3 and python3 that imports numpy, or null. */
 export function findPython(): string | null {
-  for (const exe of ['/usr/bin/python3', 'python3']) {
+  const venv = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '.venv', 'bin', 'python');
+  for (const exe of [venv, '/usr/bin/python3', 'python3']) {
     if (spawnSync(exe, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return exe;
   }
   return null;
