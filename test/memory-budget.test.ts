@@ -122,7 +122,7 @@ describe('memory budget', () => {
       expect(await withBudget(budgetFor(5, s), () => microBatchSize(s, { batchFlag: '--batch-size' }))).to.equal(5);
       expect(await withBudget(budgetFor(1000, s), () => microBatchSize(s, { batchFlag: '--batch-size' }))).to.equal(32);
       const message = await withBudget(1e5, () => rejection(Promise.resolve().then(() => microBatchSize(s, { batchFlag: '--batch-size' }))));
-      for (const part of ['2 layers', 'hidden 16', 'batch 32', '16 tokens', 'wasm', '--max-length', '--memory-budget', 'FISHERLAB_MEMORY_BUDGET', '--batch-size']) {
+      for (const part of ['2 layers', 'hidden 16', 'batch 32', '16 tokens', tf.getBackend(), '--max-length', '--memory-budget', 'FISHERLAB_MEMORY_BUDGET', '--batch-size']) {
         expect(message).to.include(part);
       }
     });
@@ -170,18 +170,29 @@ describe('memory budget', () => {
   describe('results do not depend on the split', () => {
     const config = tinyConfig({ num_hidden_layers: 3, vocab_size: 60, max_position_embeddings: 12 });
 
-    it('Fisher: per-sample squared gradients summed in micro-batches of 1, 2 and 3 equal the whole batch\'s sums bitwise', () => {
+    // On wasm a sample's gradients do not depend on the batch around it, so the sums are bitwise the same under any
+    // split; TensorFlow's kernels (oneDNN) round differently for matrices of other sizes, so there they agree to 1e-5.
+    const exact = tf.getBackend() === 'wasm';
+    /** The first index where two float32 arrays differ (bitwise on wasm, else by more than 1e-5 of the largest magnitude plus 1e-12), or -1. */
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+      let scale = 0;
+      for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));
+      for (let i = 0; i < a.length; i++) if (exact ? !Object.is(a[i], b[i]) : !(Math.abs(a[i] - b[i]) <= 1e-5 * scale + 1e-12)) return i;
+      return -1;
+    };
+
+    it(`Fisher: per-sample squared gradients summed in micro-batches of 1, 2 and 3 equal the whole batch's sums (${exact ? 'bitwise' : 'to 1e-5'})`, () => {
       const model = Bert.random(config, MASKED_LM, 3);
       const { batch, labels } = collate(examples(7, 12, 60), 0);
       const whole = squaredGradSums(model, batch, labels);
       try {
         for (const size of [1, 2, 3]) {
           const split = squaredGradSumsInParts(model, batch, labels, size);
-          expect(split.losses, `losses, micro-batches of ${size}`).to.deep.equal(whole.losses);
+          expect(same(whole.losses, split.losses), `losses, micro-batches of ${size}`).to.equal(-1);
           for (const [name, t] of whole.sums) {
             const a = t.dataSync();
             const b = split.sums.get(name)!.dataSync();
-            const differ = a.findIndex((x, i) => !Object.is(x, b[i]));
+            const differ = same(a, b);
             expect(differ, `${name}, micro-batches of ${size}: ${a[differ]} vs ${b[differ]}`).to.equal(-1);
           }
           tf.dispose([...split.sums.values()]);
@@ -192,7 +203,7 @@ describe('memory budget', () => {
       }
     });
 
-    it('Fisher: estimateFisher under a budget that forces micro-batches writes bitwise the same Fisher, with flat tensor counts', async () => {
+    it(`Fisher: estimateFisher under a budget that forces micro-batches writes the same Fisher (${exact ? 'bitwise' : 'to 1e-5'}), with flat tensor counts`, async () => {
       const model = Bert.random(config, MASKED_LM, 4);
       const data = examples(9, 12, 60, 2);
       const o = { model, examples: data, padId: 0, batchSize: 4, write: quiet };
@@ -203,8 +214,8 @@ describe('memory budget', () => {
       expect(tf.memory().numTensors).to.equal(before);
       model.dispose();
       expect([whole.microBatch, split.microBatch]).to.deep.equal([4, 1]);
-      expect(split.meanLoss).to.equal(whole.meanLoss);
-      for (const [name, t] of whole.fisher!) expect(Buffer.from(split.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+      expect(same([whole.meanLoss], [split.meanLoss])).to.equal(-1);
+      for (const [name, t] of whole.fisher!) expect(same(t.data, split.fisher!.get(name)!.data), name).to.equal(-1);
     });
 
     /** Weights after `steps` AdamW steps of a classifier with the batch of 6 in `micro` micro-batches (dropout off), and the losses. */
@@ -242,7 +253,7 @@ describe('memory budget', () => {
           const s = split.weights.get(name)!;
           let worst = 0;
           for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(w[i] - s[i]));
-          expect(worst, `${name}, ${micro} micro-batches`).to.be.below(2e-6);
+          expect(worst, `${name}, ${micro} micro-batches`).to.be.below(1e-5);
         }
         expect(new Set(split.tensors).size, `tensors after each step: ${split.tensors}`).to.equal(1);
       }
