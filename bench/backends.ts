@@ -26,7 +26,7 @@ interface Headline {
  */
 export function benchEachBackend(): boolean {
   if (process.env.FISHERLAB_BACKEND) return false;
-  const results: Array<{ backend: string; headline: Headline | null; failure: string | null }> = [];
+  const results: Array<{ backend: string; headlines: Headline[]; failure: string | null }> = [];
   for (const backend of BACKENDS) {
     console.log(`=== FISHERLAB_BACKEND=${backend}`);
     const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
@@ -37,29 +37,32 @@ export function benchEachBackend(): boolean {
     });
     const lines = (r.stdout ?? '').split('\n');
     process.stdout.write(lines.filter((l) => !l.startsWith(TAG)).join('\n'));
-    const tagged = lines.find((l) => l.startsWith(TAG));
-    const failure = r.status === 0 ? null : `exit ${r.status ?? r.signal}`;
-    results.push({ backend, headline: tagged ? (JSON.parse(tagged.slice(TAG.length)) as Headline) : null, failure });
+    const headlines = lines.filter((l) => l.startsWith(TAG)).map((l) => JSON.parse(l.slice(TAG.length)) as Headline);
+    results.push({ backend, headlines, failure: r.status === 0 ? null : `exit ${r.status ?? r.signal}` });
   }
-  const base = results.find((r) => r.backend === 'wasm')?.headline;
-  const label = results.find((r) => r.headline)?.headline?.label ?? 'figure';
+  const labels = [...new Set(results.flatMap((r) => r.headlines.map((h) => h.label)))];
+  const width = Math.max(22, ...labels.map((l) => l.length));
   const cores = os.availableParallelism();
   console.log(`=== side by side, ${cores} cores; machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s (wasm: one thread per process)`);
-  console.log(`${'backend'.padEnd(12)} ${label.padStart(22)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs wasm'.padStart(8)}`);
-  for (const { backend, headline: h, failure } of results) {
-    if (!h) {
-      console.log(`${backend.padEnd(12)} did not run (${failure ?? 'no headline'})`);
-      continue;
+  console.log(`${'figure'.padEnd(width)} ${'backend'.padEnd(12)} ${'value'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs wasm'.padStart(8)}`);
+  for (const label of labels.length ? labels : ['figure']) {
+    const base = results.find((r) => r.backend === 'wasm')?.headlines.find((h) => h.label === label);
+    for (const { backend, headlines, failure } of results) {
+      const h = headlines.find((x) => x.label === label);
+      if (!h) {
+        console.log(`${label.padEnd(width)} ${backend.padEnd(12)} did not run (${failure ?? 'no figure'})`);
+        continue;
+      }
+      const ratio = base ? `${(h.value / base.value).toFixed(2)}×` : '—';
+      const peak = `${((100 * h.gflops) / PEAK_GFLOPS).toFixed(0)}%`;
+      console.log(`${label.padEnd(width)} ${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(10)} ${h.gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(8)}`);
     }
-    const ratio = base ? `${(h.value / base.value).toFixed(2)}×` : '—';
-    const peak = `${((100 * h.gflops) / PEAK_GFLOPS).toFixed(0)}%`;
-    console.log(`${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(22)} ${h.gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(8)}`);
   }
   if (results.some((r) => r.failure)) process.exitCode = 1;
   return true;
 }
 
-/** Reports the figure the backends are compared on (for example 'steps/s'), with the GFLOP/s it achieved. */
+/** Reports a figure the backends are compared on (for example 'steps/s'), with the GFLOP/s it achieved; a bench may report several. */
 export function headline(label: string, value: number, gflops: number): void {
   console.log(TAG + JSON.stringify({ label, value, gflops }));
 }

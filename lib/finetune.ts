@@ -9,6 +9,7 @@ import { Example, loadDevSets, loadTask } from './glue/load';
 import { authorsSplit, officialSplit, paucity } from './glue/protocols';
 import { taskSpec } from './glue/tasks';
 import { taskMetrics, TaskScore } from './metrics';
+import { estimateLine, forwardFlops, trainingFlops } from './cost';
 import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from './memory-budget';
 import { batchPart } from './micro-batches';
 import { batchIndices } from './mlm-data';
@@ -104,6 +105,9 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
   const seqLen = Math.max(...trainData.map((e) => e.ids.length), ...Object.values(evalData).flat().map((e) => e.ids.length));
   const micro = microBatchSize({ config: model.config, kind: 'train', batch: s.batchSize, seqLen, maskedPerSequence: 0 }, { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) });
   if (micro < s.batchSize) (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(`finetune ${s.task}: ${describeSplit(s.batchSize, micro)}`);
+  const flops = (data: Encoded[], pass: typeof forwardFlops) => data.reduce((f, e) => f + pass(model.config, { sequences: 1, tokens: e.ids.length }), 0);
+  const work = s.epochs * (flops(trainData, trainingFlops) + Object.values(evalData).reduce((f, d) => f + flops(d, forwardFlops), 0));
+  (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(estimateLine(`finetune ${s.task}: ${totalSteps} steps`, work, 'train', tf.getBackend()));
   const evalBatch = microBatchSize({ config: model.config, kind: 'eval', batch: 64, seqLen, maskedPerSequence: 0 }, { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) });
   const evaluate = (step: number) => {
     const scores = Object.fromEntries(Object.entries(evalData).map(([name, data]) => [name, score(model, tokenizer, data, s.task, regression, evalBatch)]));

@@ -15,6 +15,7 @@ import { readConfig } from './bert/config';
 import type { Bert } from './bert/model';
 import { MASKED_LM, parameterSpecs } from './bert/parameters';
 import { CheckpointDir } from './checkpoints';
+import { estimateLine, trainingFlops } from './cost';
 import { collate, IGNORE_INDEX, MaskedExample } from './mlm-data';
 import { projectRoot } from './paths';
 import { microBatchSize } from './memory-budget';
@@ -95,9 +96,12 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
 
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (start > 0) say(`fisher: resuming after ${start} of ${n} samples`);
+  const masked = (e: MaskedExample) => e.labels.filter((y) => y !== IGNORE_INDEX).length;
+  const work = examples.slice(start).reduce((f, e) => f + trainingFlops(model.config, { sequences: 1, tokens: e.input_ids.length, masked: masked(e) }), 0);
+  if (start < n) say(estimateLine(`fisher: ${n - start} samples`, work, 'fisher', tf.getBackend()));
   const progress = new Progress('fisher', n, { startDone: start, write: o.write, intervalMs: o.progressIntervalMs, unit: 'samples' });
   const seqLen = Math.max(...examples.map((e) => e.input_ids.length));
-  const maskedPerSequence = Math.max(...examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length));
+  const maskedPerSequence = Math.max(...examples.map(masked));
   const micro = microBatchSize({ config: model.config, kind: 'fisher', batch: Math.min(batchSize, n), seqLen, maskedPerSequence }, { batchFlag: '--batch-size' });
   const began = Date.now();
   let done = start;

@@ -74,7 +74,7 @@ export async function runLandscape(job: LandscapeJob): Promise<LandscapeResult> 
   const model = loadMaskedLm(dir, 'landscape', say);
   try {
     const names = model.namedParameters().map(([n]) => n);
-    const fisher = job.fisher === undefined ? undefined : readFisher(job.fisher).tensors;
+    const fisher = job.fisher === undefined ? undefined : readFisher(job.fisher, { model: dir }).tensors;
     const tensors = maskedTensors(spec, names, fisher);
     const weights = model.toWeights();
     const dirFile = job.directions ?? path.join(job.runDir, 'directions.safetensors');

@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../atomic';
 import type { Batch, Bert } from '../bert/model';
+import { estimateLine, forwardFlops } from '../cost';
 import { microBatchSize } from '../memory-budget';
 import { collate, IGNORE_INDEX, MaskedExample } from '../mlm-data';
 import { Progress } from '../progress';
@@ -174,6 +175,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
 
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (start > 0 && start < total) say(`landscape: resuming after ${start} of ${total} points`);
+  const perPoint = o.examples.reduce((f, e) => f + forwardFlops(model.config, { sequences: 1, tokens: e.input_ids.length, masked: e.labels.filter((y) => y !== IGNORE_INDEX).length }), 0);
+  if (start < total) say(estimateLine(`landscape: ${total - start} points`, (total - start) * perPoint, 'eval', tf.getBackend()));
   const progress = new Progress('landscape', total, { startDone: start, write: o.write, intervalMs: o.progressIntervalMs, unit: 'points' });
   const perturbation = new Perturbation(model, o.pair);
   const began = Date.now();
