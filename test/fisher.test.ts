@@ -263,7 +263,7 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
     it('keeps tf.memory().numTensors flat across batches', async () => {
       const before = tf.memory().numTensors;
       const counts: number[] = [];
-      await estimateFisher(options({ batchSize: 2, progressIntervalMs: 0, write: () => counts.push(tf.memory().numTensors) }));
+      await estimateFisher(options({ batchSize: 2, progressIntervalMs: 0, write: (line) => /\d+\/\d+ samples/.test(line) && counts.push(tf.memory().numTensors) }));
       expect(counts).to.have.length(4);
       expect(new Set(counts).size, `tensors after each batch: ${counts}`).to.equal(1);
       expect(counts[0]).to.equal(before);
