@@ -127,8 +127,22 @@ function addTo(total: tf.Tensor | undefined, squared: tf.Tensor): tf.Tensor {
   return next;
 }
 
+/**
+ * Whether per-sample products and sums go through whole-batch kernels. On wasm they go one sample at a time, in
+ * order: its batched matMul is slow, and the order keeps micro-batch splits bitwise equal. Native kernels round by
+ * matrix size anyway (a sample's values already depend on the batch around it), and there one kernel per tensor
+ * instead of several per sample is the faster way.
+ */
+function wholeBatch(): boolean {
+  return tf.getBackend() !== 'wasm';
+}
+
+/** Per-sample products per batched matMul at most: B × p × q floats stay within this many. */
+const BATCHED_FLOATS = 1 << 25;
+
 /** `total` plus the rows of `perSample` [B, ...] added one at a time, in order (disposes `total`, not `perSample`). */
 function addSamples(total: tf.Tensor | undefined, perSample: tf.Tensor): tf.Tensor {
+  if (wholeBatch()) return addTo(total, tf.sum(perSample, 0));
   for (let n = 0; n < perSample.shape[0]; n++) {
     total = addTo(total, tf.tidy(() => tf.squeeze(tf.slice(perSample, [n], [1]), [0])));
   }
@@ -148,6 +162,20 @@ function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefine
 
 /** `total` + Σ_n (a_nᵀ b_n + extra(n))², element-wise, one sample at a time; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. */
 function sumSquaredOuter(a: tf.Tensor, b: tf.Tensor, rows: Rows, total: tf.Tensor | undefined, extra?: (n: number) => tf.Tensor): tf.Tensor {
+  const [B, c, p, q] = [rows.count.length, rows.count[0], a.shape[1]!, b.shape[1]!];
+  if (wholeBatch() && !extra && rows.count.every((k) => k === c)) {
+    // samples of equal row counts (the encoder's): a_nᵀ b_n for a chunk of samples in one batched matMul
+    const chunk = Math.max(1, Math.floor(BATCHED_FLOATS / (p * q)));
+    for (let from = 0; from < B; from += chunk) {
+      const k = Math.min(chunk, B - from);
+      total = addTo(total, tf.tidy(() => {
+        const a3 = tf.reshape(tf.slice(a, [from * c, 0], [k * c, p]), [k, c, p]);
+        const b3 = tf.reshape(tf.slice(b, [from * c, 0], [k * c, q]), [k, c, q]);
+        return tf.sum(tf.square(tf.matMul(a3, b3, true, false)), 0);
+      }));
+    }
+    return total!;
+  }
   for (let n = 0; n < rows.count.length; n++) {
     total = addTo(total, tf.tidy(() => {
       const g = tf.matMul(rowsOfSample(a, rows, n), rowsOfSample(b, rows, n), true, false);
