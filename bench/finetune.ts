@@ -12,6 +12,7 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { readConfig } from '../lib/bert/config';
+import { trainingFlops } from '../lib/cost';
 import { loadBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
@@ -59,16 +60,16 @@ const batch = (step: number) => {
 };
 
 const sites = modelDropoutSites(modelDir);
-const { hidden_size: H, intermediate_size: I, num_hidden_layers: L } = readConfig(path.join(modelDir, 'config.json'));
+const config = readConfig(path.join(modelDir, 'config.json'));
 let flops = 0;
 let sequences = 0;
 for (let s = 0; s < steps; s++) {
   const { rows, T } = batch(2 + s);
   sequences += rows.length;
-  flops += 3 * rows.length * (L * (2 * T * (4 * H * H + 2 * H * I) + 4 * T * T * H) + 2 * H * H);
+  flops += trainingFlops(config, { sequences: rows.length, tokens: T });
 }
 
-console.log(`fine-tuning SST-2, L${L} H${H}, batch ${batchSize} (padded to the longest, ≤128 tokens), backend ${backend}, ${os.cpus().length} cores; ${steps} steps after 2 warm-up steps, best of ${repeats} rounds`);
+console.log(`fine-tuning SST-2, L${config.num_hidden_layers} H${config.hidden_size}, batch ${batchSize} (padded to the longest, ≤128 tokens), backend ${backend}, ${os.cpus().length} cores; ${steps} steps after 2 warm-up steps, best of ${repeats} rounds`);
 console.log(`${'method'.padEnd(10)} ${'steps/s'.padStart(8)} ${'seq/s'.padStart(7)} ${'GFLOP/s'.padStart(8)} ${'time/step vs standard'.padStart(22)}`);
 // Methods take turns, `repeats` rounds, and each keeps its fastest round: drift of the machine hits all alike.
 const models = methods.map((method) => {

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
+import { trainingFlops } from '../lib/cost';
 import { loadMaskedLm } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
@@ -48,7 +49,7 @@ const example = (): MaskedExample =>
   maskTokens([2, ...Array.from({ length: T - 2 }, () => 5 + rng.int(V - 5)), 3], { vocabSize: V, specialIds: new Set([0, 1, 2, 3, 4]), maskId: 4, rng });
 const examples = Array.from({ length: Math.max(B * (batches + 1), loopSamples + 1) }, example);
 const masked = examples.reduce((a, e) => a + e.labels.filter((y) => y !== -100).length, 0) / examples.length;
-const flopsPerSample = 3 * (L * (2 * T * (4 * H * H + 2 * H * I) + 4 * T * T * H) + 2 * masked * (H * H + V * H));
+const flopsPerSample = trainingFlops(model.config, { sequences: 1, tokens: T, masked });
 
 const maskedPerSequence = Math.max(...examples.map((e) => e.labels.filter((y) => y !== -100).length));
 const micro = microBatchSize({ config: model.config, kind: 'fisher', batch: B, seqLen: T, maskedPerSequence }, { batchFlag: '--batch' });

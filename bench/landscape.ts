@@ -11,6 +11,7 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
+import { forwardFlops } from '../lib/cost';
 import { pretrainingRecipe } from '../lib/fisher-samples';
 import { runLandscape } from '../lib/landscape/run';
 import { linspace } from '../lib/landscape/surface';
@@ -31,7 +32,7 @@ const evalExamples = Number(values['eval-examples']);
 const backend = await initBackend();
 const modelDir = resolveModelDir(values.model);
 const cfg = parseConfig(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')));
-const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = cfg;
+const { hidden_size: H, num_hidden_layers: L, vocab_size: V } = cfg;
 // The evaluation sequences are packed to the pretraining length.
 const tokens = pretrainingRecipe(modelDir).maxLength;
 
@@ -44,7 +45,7 @@ for (const jobs of values.jobs.split(',').map(Number)) {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-bench-landscape-'));
   const r = await runLandscape({ model: modelDir, mask: 'all', grid, evalExamples, runDir, jobs, write: () => {} });
   const meta = r.surface!.metadata as { eval: { masked_tokens: number; examples: number } };
-  const flopsPerPoint = meta.eval.examples * (L * (2 * tokens * (4 * H * H + 2 * H * I) + 4 * tokens * tokens * H)) + 2 * meta.eval.masked_tokens * (H * H + V * H);
+  const flopsPerPoint = forwardFlops(cfg, { sequences: meta.eval.examples, tokens, masked: meta.eval.masked_tokens });
   const gflops = (r.pointsPerSecond * flopsPerPoint) / 1e9;
   console.log(`${String(jobs).padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${r.pointsPerSecond.toFixed(3).padStart(9)} ${gflops.toFixed(2).padStart(8)}`);
   if (r.pointsPerSecond > best.rate) best = { rate: r.pointsPerSecond, gflops };

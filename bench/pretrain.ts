@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
+import { trainingFlops } from '../lib/cost';
 import { resolveModelDir } from '../lib/models';
 import { completeSettings, pretrainProblem, PretrainSettings } from '../lib/pretrain';
 import { ShardProcesses } from '../lib/shard-processes';
@@ -34,7 +35,8 @@ const settings: PretrainSettings = {
   ...completeSettings(recipe), vocabFile: path.join(modelDir, 'vocab.txt'), batchSize: Number(values['batch-size']), dropout: 0, steps: 1000, shortSteps: 0,
 };
 const problem = pretrainProblem(settings);
-const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = problem.config;
+const config = problem.config;
+const { hidden_size: H, num_hidden_layers: L, vocab_size: V } = config;
 
 /** Forward + backward matMul FLOPs of steps [from, from + n). */
 function flops(from: number, n: number): { tokens: number; flops: number } {
@@ -46,7 +48,7 @@ function flops(from: number, n: number): { tokens: number; flops: number } {
     const T = Math.max(...examples.map((e) => e.input_ids.length)); // padded to the longest
     const masked = examples.reduce((a, e) => a + e.labels.filter((l) => l !== IGNORE_INDEX).length, 0);
     tokens += examples.reduce((a, e) => a + e.input_ids.length, 0);
-    total += 3 * (examples.length * L * (2 * T * (4 * H * H + 2 * H * I) + 4 * T * T * H) + 2 * masked * (H * H + V * H));
+    total += trainingFlops(config, { sequences: examples.length, tokens: T, masked });
   }
   return { tokens, flops: total };
 }
