@@ -13,16 +13,16 @@ import { initBackend } from '../lib/backend';
 import { BertConfig, parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
-import { forwardFlops, trainingFlops } from '../lib/cost';
-import { estimateFisher } from '../lib/fisher';
+import { forwardFlops, trainingFlops } from '../lib/train/cost';
+import { estimateFisher } from '../lib/fisher/estimate';
 import { directionPair } from '../lib/landscape/directions';
 import { linspace, sweep } from '../lib/landscape/surface';
-import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '../lib/memory-budget';
-import { batchPart } from '../lib/micro-batches';
-import { MaskedExample } from '../lib/mlm-data';
-import { formatDuration } from '../lib/progress';
-import { Rng } from '../lib/random';
-import { train } from '../lib/train';
+import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '../lib/train/memory-budget';
+import { batchPart } from '../lib/train/micro-batches';
+import { MaskedExample } from '../lib/pretrain/mlm-data';
+import { formatDuration } from '../lib/util/progress';
+import { Rng } from '../lib/util/random';
+import { train } from '../lib/train/loop';
 import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({

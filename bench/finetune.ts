@@ -12,17 +12,17 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { readConfig } from '../lib/bert/config';
-import { trainingFlops } from '../lib/cost';
+import { trainingFlops } from '../lib/train/cost';
 import { loadBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
-import { methodDropout, modelDropoutSites, parseDropoutMethod } from '../lib/dropout-methods';
-import { shippedFisherFile } from '../lib/fisher-1pct';
+import { methodDropout, modelDropoutSites, parseDropoutMethod } from '../lib/guided-dropout/methods';
+import { shippedFisherFile } from '../lib/fisher/one-percent';
 import { glueDataDir, loadTask } from '../lib/glue/load';
-import { batchIndices } from '../lib/mlm-data';
-import { resolveModelDir } from '../lib/models';
-import { loadTokenizer } from '../lib/tokenizer';
-import { train } from '../lib/train';
+import { batchIndices } from '../lib/pretrain/mlm-data';
+import { resolveModelDir } from '../lib/bert/model-dir';
+import { loadTokenizer } from '../lib/bert/tokenizer';
+import { train } from '../lib/train/loop';
 import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({

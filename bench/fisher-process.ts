@@ -2,7 +2,7 @@
  * The Fisher pass as a user runs it, whole process with start-up: `fisherlab fisher --examples` on wasm and on
  * tensorflow against the authors' batch-size-1 loop in PyTorch (float32; `per-sample-fisher` of
  * test/reference/hf_transformers.py in .venv-hf), on the same pre-masked corpus examples of a model folder
- * (default: the embedded model). Prints samples/s, GFLOP/s (lib/cost.ts: a forward and backward pass per sample)
+ * (default: the embedded model). Prints samples/s, GFLOP/s (lib/train/cost.ts: a forward and backward pass per sample)
  * and the ratio to PyTorch.
  *
  *   npx tsx bench/fisher-process.ts [--model DIR] [--examples 128]
@@ -13,12 +13,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { readConfig } from '../lib/bert/config';
-import { trainingFlops } from '../lib/cost';
-import { corpusSamples, pretrainingRecipe } from '../lib/fisher-samples';
-import { IGNORE_INDEX, writeMaskedExamples } from '../lib/mlm-data';
-import { resolveModelDir } from '../lib/models';
+import { trainingFlops } from '../lib/train/cost';
+import { corpusSamples, pretrainingRecipe } from '../lib/fisher/samples';
+import { IGNORE_INDEX, writeMaskedExamples } from '../lib/pretrain/mlm-data';
+import { resolveModelDir } from '../lib/bert/model-dir';
 import { projectRoot } from '../lib/paths';
-import { loadTokenizer } from '../lib/tokenizer';
+import { loadTokenizer } from '../lib/bert/tokenizer';
 import { PEAK_GFLOPS } from './backends';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, examples: { type: 'string', default: '128' } } });

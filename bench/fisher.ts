@@ -13,15 +13,15 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
-import { trainingFlops } from '../lib/cost';
+import { trainingFlops } from '../lib/train/cost';
 import { loadMaskedLm } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { collate, MaskedExample, maskTokens } from '../lib/mlm-data';
-import { defaultModelDir } from '../lib/models';
-import { describeSplit, microBatchSize } from '../lib/memory-budget';
-import { squaredGradSumsInParts } from '../lib/per-sample-grads';
-import { Rng } from '../lib/random';
+import { collate, MaskedExample, maskTokens } from '../lib/pretrain/mlm-data';
+import { defaultModelDir } from '../lib/bert/model-dir';
+import { describeSplit, microBatchSize } from '../lib/train/memory-budget';
+import { squaredGradSumsInParts } from '../lib/fisher/per-sample-grads';
+import { Rng } from '../lib/util/random';
 import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({

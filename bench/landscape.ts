@@ -11,11 +11,11 @@ import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
-import { forwardFlops } from '../lib/cost';
-import { pretrainingRecipe } from '../lib/fisher-samples';
+import { forwardFlops } from '../lib/train/cost';
+import { pretrainingRecipe } from '../lib/fisher/samples';
 import { runLandscape } from '../lib/landscape/run';
 import { linspace } from '../lib/landscape/surface';
-import { resolveModelDir } from '../lib/models';
+import { resolveModelDir } from '../lib/bert/model-dir';
 import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({

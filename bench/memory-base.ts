@@ -4,9 +4,9 @@ import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
-import { StepKind, stepBytes } from '../lib/memory-budget';
-import { AdamW } from '../lib/optim';
-import { squaredGradSums } from '../lib/per-sample-grads';
+import { StepKind, stepBytes } from '../lib/train/memory-budget';
+import { AdamW } from '../lib/train/optim';
+import { squaredGradSums } from '../lib/fisher/per-sample-grads';
 
 async function main(): Promise<void> {
   const backend = await initBackend();

@@ -10,12 +10,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
-import { trainingFlops } from '../lib/cost';
-import { resolveModelDir } from '../lib/models';
-import { completeSettings, pretrainProblem, PretrainSettings } from '../lib/pretrain';
-import { ShardProcesses } from '../lib/shard-processes';
-import { train } from '../lib/train';
-import { IGNORE_INDEX, maskedExample } from '../lib/mlm-data';
+import { trainingFlops } from '../lib/train/cost';
+import { resolveModelDir } from '../lib/bert/model-dir';
+import { pretrainProblem } from '../lib/pretrain/run';
+import { completeSettings, PretrainSettings } from '../lib/pretrain/settings';
+import { ShardProcesses } from '../lib/pretrain/shards';
+import { train } from '../lib/train/loop';
+import { IGNORE_INDEX, maskedExample } from '../lib/pretrain/mlm-data';
 import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({

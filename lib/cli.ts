@@ -1,29 +1,8 @@
 /** The `fisherlab` command line: one subcommand per long job or tool; each lives in lib/commands/. */
 import { Command } from 'commander';
-import { memoryLimit, parseBytes } from './memory-budget';
+import { COMMANDS } from './commands';
+import { memoryLimit, parseBytes } from './train/memory-budget';
 
-/** Subcommand modules; each exports `register(program)`. */
-const COMMANDS = [
-  () => import('./commands/info'),
-  () => import('./commands/attention'),
-  () => import('./commands/forward'),
-  () => import('./commands/fill-mask'),
-  () => import('./commands/download'),
-  () => import('./commands/glue-download'),
-  () => import('./commands/pretrain'),
-  () => import('./commands/finetune'),
-  () => import('./commands/schedule'),
-  () => import('./commands/sweep'),
-  () => import('./commands/fisher'),
-  () => import('./commands/fisher-stability'),
-  () => import('./commands/landscape'),
-  () => import('./commands/landscape-figure1'),
-  () => import('./commands/model-card'),
-  () => import('./commands/lab'),
-  () => import('./commands/notebooks'),
-  () => import('./commands/tokenize'),
-  () => import('./commands/train-vocab'),
-] as Array<() => Promise<{ register: (program: Command) => void }>>;
 
 /** Commands that run a model, and so take --memory-budget. */
 const MODEL_COMMANDS = [

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-# JupyterLab and headless execution (lib/notebooks.py), numpy for the Python reference tests.
+# JupyterLab and headless execution (lib/notebook/run.py), numpy for the Python reference tests.
 PIP_PACKAGES=('jupyterlab>=4,<5' 'nbclient>=0.7' 'nbconvert>=7' numpy)
 # Prints JupyterLab's version if .venv/ has every package (versions from metadata: importing takes seconds).
 VENV_CHECK='from importlib.metadata import version as v; [v(p) for p in ("nbclient", "nbconvert", "numpy", "ipython")]

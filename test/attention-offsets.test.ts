@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { attentionByOffset, offsetMass } from '../lib/attention-offsets';
+import { attentionByOffset, offsetMass } from '../lib/bert/attention-offsets';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { setupBackend, tinyConfig } from './helpers';

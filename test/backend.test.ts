@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import { backendInfo, backendName, defaultJobs } from '../lib/backend';
 import { setupBackend, maxAbsDiff } from './helpers';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/util/random';
 
 /** Plain float64 batched matMul with optional transposes, the reference for the patched kernel. */
 function refMatMul(a: number[][][], b: number[][][], ta: boolean, tb: boolean): number[] {

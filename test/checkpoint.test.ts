@@ -4,8 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { BertConfig, parseConfig } from '../lib/bert/config';
 import { BASE_MODEL, BertParts, MASKED_LM, SEQUENCE_CLASSIFICATION, parameterSpecs } from '../lib/bert/parameters';
-import { readCheckpoint, writeCheckpoint } from '../lib/checkpoint';
-import { NamedArray, readSafetensors, writeSafetensors } from '../lib/safetensors';
+import { readCheckpoint, writeCheckpoint } from '../lib/bert/folder';
+import { NamedArray, readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { errorOf, randomTensors } from './helpers';
 
 const CONFIG: BertConfig = parseConfig({

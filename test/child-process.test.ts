@@ -1,6 +1,6 @@
 /** Child `fisherlab` processes: stderr lines reach the caller, and a failure names the command and shows its stderr. */
 import { expect } from 'chai';
-import { runFisherlab } from '../lib/child-process';
+import { runFisherlab } from '../lib/util/child-process';
 import { rejection } from './helpers';
 
 describe('fisherlab in a child process', function () {

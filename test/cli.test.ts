@@ -8,7 +8,7 @@ import { setupBackend, tinyConfig, maxAbsDiff } from './helpers';
 import { Bert } from '../lib/bert/model';
 import { loadBert, saveBert } from '../lib/bert/load';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
-import { Tokenizer } from '../lib/tokenizer';
+import { Tokenizer } from '../lib/bert/tokenizer';
 import { randomWeights, referenceForward } from './reference/bert-f64';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { corpusStats, detokenizeBrown, Document, loadCorpus, splitCorpus, splitSentences } from '../lib/corpus';
+import { corpusStats, detokenizeBrown, loadCorpus, splitCorpus, splitSentences } from '../lib/pretrain/corpus';
+import type { Document } from '../lib/pretrain/document';
 import { projectRoot } from '../lib/paths';
 
 /** n documents with ids d0..d(n-1), one sentence each. */

@@ -1,6 +1,6 @@
 /** The FLOP model against a count of one encoder's matMuls done by hand, and the start-of-run estimate line. */
 import { expect } from 'chai';
-import { estimateLine, forwardFlops, MEASURED_GFLOPS, trainingFlops } from '../lib/cost';
+import { estimateLine, forwardFlops, MEASURED_GFLOPS, trainingFlops } from '../lib/train/cost';
 import { tinyConfig } from './helpers';
 
 describe('cost of BERT passes', () => {

@@ -6,10 +6,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseConfig } from '../lib/bert/config';
 import { MASKED_LM, parameterSpecs } from '../lib/bert/parameters';
-import { writeCheckpoint } from '../lib/checkpoint';
+import { writeCheckpoint } from '../lib/bert/folder';
 import { register } from '../lib/commands/download';
-import { DownloadOptions, downloadModel, fileUrl, progressLine } from '../lib/download';
-import { readSafetensors } from '../lib/safetensors';
+import { DownloadOptions, downloadModel, fileUrl, progressLine } from '../lib/bert/hub';
+import { readSafetensors } from '../lib/weights/safetensors';
 import { closedPort, localServer, randomTensors, rejection, sendBytes, sendHalfAndCut, writeShardedSafetensors } from './helpers';
 import { writeStateDict } from './torch-zip';
 

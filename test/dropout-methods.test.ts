@@ -9,10 +9,10 @@ import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { Bert } from '../lib/bert/model';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import type { DropoutSetting } from '../lib/bert/dropout';
-import { DROPOUT_METHODS, guidedSchedule, methodDropout, parseDropoutMethod } from '../lib/dropout-methods';
-import { readFisher, writeFisher } from '../lib/fisher';
-import { writeCheckpoint } from '../lib/checkpoint';
-import type { DropoutMethod } from '../lib/dropout-methods';
+import { DROPOUT_METHODS, guidedSchedule, methodDropout, parseDropoutMethod } from '../lib/guided-dropout/methods';
+import { readFisher, writeFisher } from '../lib/fisher/estimate';
+import { writeCheckpoint } from '../lib/bert/folder';
+import type { DropoutMethod } from '../lib/guided-dropout/methods';
 
 /**
  * The value of every entry of each tensor of the hand-made Fisher. Group scores (unweighted mean of tensor means):

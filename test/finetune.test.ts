@@ -8,8 +8,8 @@ import { parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
-import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/finetune';
-import { meanStd, pretrainingBenefit, summarizeRuns } from '../lib/pretraining-benefit';
+import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/glue/finetune';
+import { meanStd, pretrainingBenefit, summarizeRuns } from '../lib/pretrain/benefit';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
 const VOCAB = sentimentVocab(WORDS);

@@ -6,11 +6,11 @@ import type { BertConfig } from '../lib/bert/config';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import {
   bottomPercent, dropoutSiteScores, groupOf, groupScores, parameterOrder, tensorMeans, topBottomSets, topPercent,
-} from '../lib/fisher-aggregate';
-import type { FisherTensors, TensorMean } from '../lib/fisher-aggregate';
+} from '../lib/fisher/aggregate';
+import type { FisherTensors, TensorMean } from '../lib/fisher/aggregate';
 import {
   dropoutSiteScoresSpec, quantilePoints, sortedParameterScoresSpec, sortedScalars, sortedTensorMeansSpec, tensorMeansSpec,
-} from '../lib/fisher-plots';
+} from '../lib/fisher/plots';
 
 /** A BERT config with the given sizes and Hugging Face's defaults. */
 function config(sizes: Partial<BertConfig>): BertConfig {

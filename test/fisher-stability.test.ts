@@ -4,11 +4,11 @@ import { compile } from 'vega-lite';
 import { CONFIG_DEFAULTS } from '../lib/bert/config';
 import type { BertConfig } from '../lib/bert/config';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs } from '../lib/bert/parameters';
-import { dropoutSiteScores, groupOf, groupScores } from '../lib/fisher-aggregate';
-import type { TensorMean } from '../lib/fisher-aggregate';
-import { authorsScheduleComparisonSpec, scheduleSpec, stabilitySpec } from '../lib/fisher-plots';
-import { fisherStability } from '../lib/fisher-stability';
-import { AUTHORS_BERT_BASE_SCHEDULE, authorsSchedule, linearSchedule, siteRanks } from '../lib/guided-dropout';
+import { dropoutSiteScores, groupOf, groupScores } from '../lib/fisher/aggregate';
+import type { TensorMean } from '../lib/fisher/aggregate';
+import { authorsScheduleComparisonSpec, scheduleSpec, stabilitySpec } from '../lib/fisher/plots';
+import { fisherStability } from '../lib/fisher/stability';
+import { AUTHORS_BERT_BASE_SCHEDULE, authorsSchedule, linearSchedule, siteRanks } from '../lib/guided-dropout/schedule';
 
 const BERT_BASE: BertConfig = {
   ...CONFIG_DEFAULTS, vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12,

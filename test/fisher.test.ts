@@ -12,11 +12,11 @@ import * as tf from '@tensorflow/tfjs';
 import { saveBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
-import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher';
-import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/mlm-data';
-import { squaredGradSums } from '../lib/per-sample-grads';
-import { readSafetensors, writeSafetensors } from '../lib/safetensors';
-import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
+import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher/estimate';
+import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
+import { squaredGradSums } from '../lib/fisher/per-sample-grads';
+import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
+import { trainWordPiece, writeVocab } from '../lib/pretrain/wordpiece-trainer';
 import { setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
 

@@ -1,6 +1,6 @@
 /** Notebook 01's hand-sized models: closed forms against finite differences, exact sums and Monte Carlo with stated tolerances. */
 import { expect } from 'chai';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/util/random';
 import { bernoulliFisher, bernoulliLogLikelihood, bernoulliScore, bernoulliSquaredScoreVariance, sampleBernoulli } from '../lib/fisher101/bernoulli';
 import { bernoulliMleSpread, logisticMleSpread } from '../lib/fisher101/cramer-rao';
 import {

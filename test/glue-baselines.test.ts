@@ -3,11 +3,11 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/finetune';
-import { majorityClassCells, majorityClassScore } from '../lib/glue-baselines';
+import { FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/glue/finetune';
+import { majorityClassCells, majorityClassScore } from '../lib/sweep/baselines';
 import { authorsSplit } from '../lib/glue/protocols';
 import { loadDevSets, loadTask } from '../lib/glue/load';
-import type { SweepRecord } from '../lib/sweep';
+import type { SweepRecord } from '../lib/sweep/run';
 
 /** MRPC files whose rows carry the given labels. */
 function writeMrpc(root: string, train: number[], dev: number[]): void {

@@ -1,10 +1,10 @@
 /** Reading sweep results: cell means, paired differences, Table 2 rows, restart spreads, all against hand-computed values. */
 import { expect } from 'chai';
-import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, paucityTable, restartStats, restartsSpec, table2 } from '../lib/glue-results';
-import { designSpecs, parseDesigns } from '../lib/glue-designs';
-import { renderVegaLite } from '../lib/plot';
-import { sweepCells } from '../lib/sweep';
-import type { SweepRecord } from '../lib/sweep';
+import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, paucityTable, restartStats, restartsSpec, table2 } from '../lib/sweep/results';
+import { designSpecs, parseDesigns } from '../lib/sweep/designs';
+import { renderVegaLite } from '../lib/notebook/plot';
+import { sweepCells } from '../lib/sweep/run';
+import type { SweepRecord } from '../lib/sweep/run';
 
 /** A hand-made record with one evaluation set (or MNLI's two). */
 function rec(method: string, task: string, pct: number, seed: number, main: number): SweepRecord {

@@ -1,13 +1,13 @@
 /** Shared test helpers: backend start-up, a tiny configuration, seeded weights, error messages, and a local HTTP server. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Rng } from '../lib/random';
+import { Rng } from '../lib/util/random';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { initBackend } from '../lib/backend';
 import { BertConfig, parseConfig } from '../lib/bert/config';
 import type { BertParts } from '../lib/bert/parameters';
-import { NamedArray, writeSafetensors } from '../lib/safetensors';
+import { NamedArray, writeSafetensors } from '../lib/weights/safetensors';
 import { randomWeights } from './reference/bert-f64';
 
 /** Starts the backend once, quietly. */

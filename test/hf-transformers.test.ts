@@ -19,10 +19,10 @@ import { readConfig } from '../lib/bert/config';
 import { loadBert } from '../lib/bert/load';
 import type { Batch, Bert } from '../lib/bert/model';
 import { BASE_MODEL, BertParts, MASKED_LM, SEQUENCE_CLASSIFICATION, dropoutSiteNames, parameterSpecs } from '../lib/bert/parameters';
-import { readCheckpoint } from '../lib/checkpoint';
-import { modelFingerprint } from '../lib/models';
+import { readCheckpoint } from '../lib/bert/folder';
+import { modelFingerprint } from '../lib/bert/model-dir';
 import { sharedDataDir } from '../lib/paths';
-import { readSafetensors } from '../lib/safetensors';
+import { readSafetensors } from '../lib/weights/safetensors';
 import { errorOf, maxAbsDiff } from './helpers';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -12,7 +12,7 @@ import { linspace } from '../lib/landscape/surface';
 import type { LossSurface } from '../lib/landscape/surface-file';
 import { readSurfaceHdf5, writeSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
 import { project, surface3dSpec, surfaceQuads } from '../lib/landscape/surface3d';
-import { renderVega } from '../lib/plot';
+import { renderVega } from '../lib/notebook/plot';
 import { errorOf, rejection } from './helpers';
 
 const VENV_PYTHON = path.join(process.cwd(), '.venv-hf', 'bin', 'python');

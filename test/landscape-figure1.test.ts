@@ -9,12 +9,12 @@ import * as path from 'path';
 import { saveBert } from '../lib/bert/load';
 import { Bert, WeightArray } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { writeFisher } from '../lib/fisher';
+import { writeFisher } from '../lib/fisher/estimate';
 import { computeFigure1, figure1Descriptors, figure1Observations, readFigure1, readPaperFigure1 } from '../lib/landscape/figure1';
 import { lossAt, paperSurfacesFile } from '../lib/landscape/surface-file';
 import { readSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
-import { fixedMaskedSet, writeMaskedExamples } from '../lib/mlm-data';
-import { evaluateMlm } from '../lib/mlm-eval';
+import { fixedMaskedSet, writeMaskedExamples } from '../lib/pretrain/mlm-data';
+import { evaluateMlm } from '../lib/pretrain/mlm-eval';
 import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
 

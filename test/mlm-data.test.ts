@@ -6,9 +6,9 @@ import * as path from 'path';
 import {
   IGNORE_INDEX, batchIndices, collate, epochOrder, fixedMaskedSet, maskTokens, maskedExample, mlmBatches, mlmVocab,
   packSequences, readMaskedExamples, writeMaskedExamples,
-} from '../lib/mlm-data';
-import { Rng, mixSeed } from '../lib/random';
-import { Tokenizer } from '../lib/tokenizer';
+} from '../lib/pretrain/mlm-data';
+import { Rng, mixSeed } from '../lib/util/random';
+import { Tokenizer } from '../lib/bert/tokenizer';
 
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 /** Words a0…a19, b0…b19, c0…c19: a token's letter tells which document it came from. */

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { chartBundle, figuresDir, isVegaSpec, renderVega, renderVegaLite, saveFigure, show, svgToPng, withDefaults } from '../lib/plot';
-import type { TopLevelSpec, VegaSpec } from '../lib/plot';
+import { chartBundle, figuresDir, isVegaSpec, renderVega, renderVegaLite, saveFigure, show, svgToPng, withDefaults } from '../lib/notebook/plot';
+import type { TopLevelSpec, VegaSpec } from '../lib/notebook/plot';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -4,16 +4,17 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { trainWordPiece, writeVocab } from '../lib/wordpiece-trainer';
-import { neighbourBigramBaseline, unigramBaseline } from '../lib/mlm-eval';
+import { trainWordPiece, writeVocab } from '../lib/pretrain/wordpiece-trainer';
+import { neighbourBigramBaseline, unigramBaseline } from '../lib/pretrain/mlm-eval';
 import * as tf from '@tensorflow/tfjs';
-import { completeSettings, PRETRAIN_DEFAULTS, pretrainProblem, shortBatchSize, sinusoidalPositions, wallSeconds } from '../lib/pretrain';
-import { readSafetensors } from '../lib/safetensors';
-import { benefitVerdict, modelCard } from '../lib/model-card';
-import { FINETUNE_DEFAULTS } from '../lib/finetune';
-import { meanStd, summarizeRuns } from '../lib/pretraining-benefit';
+import { pretrainProblem, shortBatchSize, sinusoidalPositions, wallSeconds } from '../lib/pretrain/run';
+import { completeSettings, PRETRAIN_DEFAULTS } from '../lib/pretrain/settings';
+import { readSafetensors } from '../lib/weights/safetensors';
+import { benefitVerdict, modelCard } from '../lib/pretrain/model-card';
+import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
+import { meanStd, summarizeRuns } from '../lib/pretrain/benefit';
 import { setupBackend } from './helpers';
-import { maskedExample } from '../lib/mlm-data';
+import { maskedExample } from '../lib/pretrain/mlm-data';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 const SENTENCES = [

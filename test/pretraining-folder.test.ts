@@ -11,11 +11,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
-import { readFisher } from '../lib/fisher';
+import { readFisher } from '../lib/fisher/estimate';
 import { glueDataDir } from '../lib/glue/load';
 import { sharedDataDir } from '../lib/paths';
-import { readSafetensors } from '../lib/safetensors';
-import { Rng } from '../lib/random';
+import { readSafetensors } from '../lib/weights/safetensors';
+import { Rng } from '../lib/util/random';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VENV_PYTHON = path.join(ROOT, '.venv-hf', 'bin', 'python');

@@ -3,8 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
-import { unpickle } from '../lib/pickle';
-import { readPytorch } from '../lib/pytorch';
+import { unpickle } from '../lib/weights/pickle';
+import { readPytorch } from '../lib/weights/pytorch';
 import { errorOf } from './helpers';
 import { PWNED_MARKER, TorchStorage, floatStorage, maliciousPickle, stateDictPickle, torchZip, writeTorchZip } from './torch-zip';
 

@@ -5,8 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { configToJson } from '../lib/bert/config';
 import { defaultRunDir } from '../lib/paths';
-import { defaultModelDir } from '../lib/models';
-import { describeRecipe, modelRecipe, RECIPE_FILE, RECIPES } from '../lib/recipes';
+import { defaultModelDir } from '../lib/bert/model-dir';
+import { describeRecipe, modelRecipe, RECIPE_FILE, RECIPES } from '../lib/glue/recipes';
 import { errorOf, tinyConfig } from './helpers';
 
 describe('fine-tuning recipes', () => {

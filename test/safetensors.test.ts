@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NamedArray, bfloat16ToFloat, halfToFloat, readSafetensors, writeSafetensors } from '../lib/safetensors';
+import { NamedArray, bfloat16ToFloat, halfToFloat, readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 
 /** The bytes of a safetensors file with a hand-written header (padded as given) and data buffer. */
 function build(header: unknown, data: Uint8Array, headerText?: string): Buffer {

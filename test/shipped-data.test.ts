@@ -2,10 +2,10 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { pretrainingRecipe } from '../lib/fisher-samples';
+import { pretrainingRecipe } from '../lib/fisher/samples';
 import { readSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
 import { projectRoot } from '../lib/paths';
-import { readSafetensors } from '../lib/safetensors';
+import { readSafetensors } from '../lib/weights/safetensors';
 
 /** An absolute POSIX or Windows path of two or more parts, anywhere in a text. */
 const ABSOLUTE_PATH = /(^|[\s"'(:=])(\/[\w.-]+\/[\w.-]+|[A-Za-z]:\\[\w.-]+)/;

@@ -6,11 +6,11 @@ import * as path from 'path';
 import { errorOf } from './helpers';
 import { clusterUnavailable, startCluster, TestCluster, waitFor } from './slurm-cluster';
 import { sweepFixture } from './sweep-fixture';
-import { FINETUNE_DEFAULTS } from '../lib/finetune';
+import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
 import { projectRoot } from '../lib/paths';
-import { arrayScript, taskEnd } from '../lib/slurm';
-import { readSweepResults, runSweep, SweepRecord, SweepSpec } from '../lib/sweep';
-import { formatStatus, submitSweep, sweepStatus } from '../lib/sweep-slurm';
+import { arrayScript, taskEnd } from '../lib/sweep/slurm-tools';
+import { readSweepResults, runSweep, SweepRecord, SweepSpec } from '../lib/sweep/run';
+import { formatStatus, submitSweep, sweepStatus } from '../lib/sweep/slurm';
 
 /** Fields of a run that legitimately differ between executors: the wall time. Everything else must be equal. */
 const DIFFERING_FIELDS = ['wallSeconds'] as const;

@@ -7,10 +7,10 @@ import { SWEEP_CONFIG as CONFIG, SWEEP_VOCAB as VOCAB, sweepFixture } from './sw
 import { Bert } from '../lib/bert/model';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
-import { methodDropout } from '../lib/dropout-methods';
-import { finetune, FINETUNE_DEFAULTS } from '../lib/finetune';
-import { writeFisher } from '../lib/fisher';
-import { readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep';
+import { methodDropout } from '../lib/guided-dropout/methods';
+import { finetune, FINETUNE_DEFAULTS } from '../lib/glue/finetune';
+import { writeFisher } from '../lib/fisher/estimate';
+import { readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep/run';
 
 /** A finetune that counts its calls and records the cells it ran. */
 function counting(): { ran: string[]; finetune: typeof finetune } {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as dfd from 'danfojs';
-import { escapeHtml, formatCell, formatNumber, showTable, toHtmlTable } from '../lib/table';
+import { escapeHtml, formatCell, formatNumber, showTable, toHtmlTable } from '../lib/notebook/table';
 
 /** The cells of each body row of an HTML table, as raw HTML strings. */
 function bodyCells(html: string): string[][] {

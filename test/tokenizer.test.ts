@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { sharedDataDir } from '../lib/paths';
-import { basicTokenize, isChineseChar, isPunctuation, loadTokenizer, Tokenizer, truncateLongestFirst } from '../lib/tokenizer';
+import { basicTokenize, isChineseChar, isPunctuation, loadTokenizer, Tokenizer, truncateLongestFirst } from '../lib/bert/tokenizer';
 
 /** A tiny vocabulary whose greedy longest-match results can be worked out by hand. */
 const SMALL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', '##aff', '##able', 'unaff', 'a', 'ab', '##bc', 'x', '##x', '!', 'the'];

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import { zipSync } from 'fflate';
-import type { NamedArray } from '../lib/safetensors';
+import type { NamedArray } from '../lib/weights/safetensors';
 
 /** One tensor of the state dict: a view of a storage. */
 export interface TorchTensor {

@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend, tinyConfig } from './helpers';
 import { Bert, Batch } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { AdamW, clipGradNorm, linearSchedule, decays } from '../lib/optim';
-import { train, readLog } from '../lib/train';
-import { Rng } from '../lib/random';
+import { AdamW, clipGradNorm, linearSchedule, decays } from '../lib/train/optim';
+import { train, readLog } from '../lib/train/loop';
+import { Rng } from '../lib/util/random';
 
 /** Masked-LM batches over a vocabulary of 50 whose sequences count up from a random start (so context predicts a masked token). */
 function toyBatches(n: number, seed: number): Array<{ batch: Batch; labels: number[][] }> {

@@ -5,9 +5,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseConfig } from '../lib/bert/config';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { readCheckpoint, writeCheckpoint } from '../lib/checkpoint';
-import { modelFingerprint } from '../lib/models';
-import { writeSafetensors } from '../lib/safetensors';
+import { readCheckpoint, writeCheckpoint } from '../lib/bert/folder';
+import { modelFingerprint } from '../lib/bert/model-dir';
+import { writeSafetensors } from '../lib/weights/safetensors';
 import { errorOf, randomTensors, writeShardedSafetensors } from './helpers';
 import { writeStateDict } from './torch-zip';
 

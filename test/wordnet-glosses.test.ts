@@ -3,9 +3,9 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { corpusStats, loadCorpus, splitSentences } from '../lib/corpus';
+import { corpusStats, loadCorpus, splitSentences } from '../lib/pretrain/corpus';
 import { projectRoot } from '../lib/paths';
-import { loadWordnetGlosses, synsetText } from '../lib/wordnet-glosses';
+import { loadWordnetGlosses, synsetText } from '../lib/pretrain/wordnet-glosses';
 
 // Lines as in WordNet 3.1's data files (pointers shortened).
 const ABLE = '00001740 00 a 01 able 0 005 = 05207437 n 0000 ! 00002098 a 0101 | (usually followed by `to\') having the necessary means or skill or know-how or authority to do something; "able to swim"; "she was able to program her computer"  ';

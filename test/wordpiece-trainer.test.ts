@@ -4,9 +4,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadCorpus } from '../lib/corpus';
-import { basicTokenize, Tokenizer } from '../lib/tokenizer';
-import { BERT_SPECIAL_LAYOUT, countWords, trainWordPiece, vocabStats, writeVocab } from '../lib/wordpiece-trainer';
+import { loadCorpus } from '../lib/pretrain/corpus';
+import { basicTokenize, Tokenizer } from '../lib/bert/tokenizer';
+import { BERT_SPECIAL_LAYOUT, countWords, trainWordPiece, vocabStats, writeVocab } from '../lib/pretrain/wordpiece-trainer';
 
 /** The classic example: word counts whose merges can be worked out by hand. */
 const CLASSIC = new Map([['hug', 10], ['pug', 5], ['pun', 12], ['bun', 4], ['hugs', 5]]);

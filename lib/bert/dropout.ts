@@ -1,6 +1,6 @@
 /** Named dropout sites whose kind and probability can be changed at run time. */
 import * as tf from '@tensorflow/tfjs';
-import { mixSeed } from '../random';
+import { mixSeed } from '../util/random';
 
 /** none: identity; bernoulli: inverted dropout; gaussian: multiplicative noise N(1, p/(1-p)). */
 export type DropoutKind = 'none' | 'bernoulli' | 'gaussian';

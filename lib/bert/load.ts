@@ -1,5 +1,5 @@
 /** Loading and saving a Bert from and to a Hugging Face model folder. */
-import { readCheckpoint, writeCheckpoint } from '../checkpoint';
+import { readCheckpoint, writeCheckpoint } from './folder';
 import { Bert } from './model';
 import { BertParts, MASKED_LM, parameterSpecs } from './parameters';
 

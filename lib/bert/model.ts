@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BertConfig, isRegression } from './config';
 import { BertParts, ParameterSpec, dropoutSiteNames, parameterSpecs } from './parameters';
 import { DropoutSites } from './dropout';
-import { Rng, mixSeed } from '../random';
+import { Rng, mixSeed } from '../util/random';
 
 /** A batch of token ids with Hugging Face's field names; token types default to 0 and the mask to 1. */
 export interface Batch {

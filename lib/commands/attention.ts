@@ -1,9 +1,9 @@
 /** `fisherlab attention`: how much each head attends to the tokens at fixed offsets (does the model read word order?). */
 import { Command } from 'commander';
-import { attentionByOffset, heldOutSequences } from '../attention-offsets';
+import { attentionByOffset, heldOutSequences } from '../bert/attention-offsets';
 import { initBackend } from '../backend';
 import { loadBert } from '../bert/load';
-import { resolveModelDir } from '../models';
+import { resolveModelDir } from '../bert/model-dir';
 
 /** Adds the `attention` command. */
 export function register(program: Command): void {

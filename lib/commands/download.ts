@@ -1,6 +1,6 @@
 /** `fisherlab download`: fetch a Hugging Face BERT checkpoint folder from the Hub. */
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_ENDPOINT, downloadModel } from '../download';
+import { DEFAULT_ENDPOINT, downloadModel } from '../bert/hub';
 
 /** A positive number of seconds from the command line. */
 function seconds(value: string): number {

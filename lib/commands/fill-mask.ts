@@ -2,9 +2,9 @@
 import { Command } from 'commander';
 import { initBackend } from '../backend';
 import { loadMaskedLm } from '../bert/load';
-import { fillMask } from '../fill-mask';
-import { resolveModelDir } from '../models';
-import { loadTokenizer } from '../tokenizer';
+import { fillMask } from '../bert/fill-mask';
+import { resolveModelDir } from '../bert/model-dir';
+import { loadTokenizer } from '../bert/tokenizer';
 
 /** Adds the `fill-mask` command. */
 export function register(program: Command): void {

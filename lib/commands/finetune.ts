@@ -1,14 +1,14 @@
 /** `fisherlab finetune`: one fine-tuning run on a GLUE task, results as JSON; also the training options `sweep` shares. */
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomic } from '../util/atomic';
 import { initBackend } from '../backend';
-import { DROPOUT_METHODS, DropoutMethod, methodDropout, METHODS_HELP, modelDropoutSites } from '../dropout-methods';
-import { FINETUNE_DEFAULTS, finetune, FinetuneSettings } from '../finetune';
+import { DROPOUT_METHODS, DropoutMethod, methodDropout, METHODS_HELP, modelDropoutSites } from '../guided-dropout/methods';
+import { FINETUNE_DEFAULTS, finetune, FinetuneSettings } from '../glue/finetune';
 import { glueDataDir } from '../glue/load';
 import { TASK_NAMES } from '../glue/tasks';
-import { resolveModelDir } from '../models';
-import type { TrainingSettings } from '../sweep';
-import { describeRecipe, modelRecipe, PAPER_RECIPE_MIN_HIDDEN, RECIPE_FILE, RECIPES } from '../recipes';
+import { resolveModelDir } from '../bert/model-dir';
+import type { TrainingSettings } from '../sweep/run';
+import { describeRecipe, modelRecipe, PAPER_RECIPE_MIN_HIDDEN, RECIPE_FILE, RECIPES } from '../glue/recipes';
 import { number } from './options';
 
 /** Adds the options of the training settings (protocol, caps, epochs, batch size, optimizer, length) and --glue. */

@@ -2,10 +2,10 @@
 import { Command } from 'commander';
 import * as path from 'path';
 import { initBackend } from '../backend';
-import { KeepFisher, runFisherStudy, studyInputs, TABLE_CSV } from '../fisher-study';
-import { resolveModelDir } from '../models';
-import { formatDuration } from '../progress';
-import { showTable } from '../table';
+import { KeepFisher, runFisherStudy, studyInputs, TABLE_CSV } from '../fisher/study';
+import { resolveModelDir } from '../bert/model-dir';
+import { formatDuration } from '../util/progress';
+import { showTable } from '../notebook/table';
 import { number } from './options';
 
 interface StabilityOpts {

@@ -4,14 +4,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
 import { loadMaskedLm } from '../bert/load';
-import { estimateFisher, writeFisher } from '../fisher';
-import { describeSplit } from '../memory-budget';
-import { corpusSamples, pretrainingRecipe } from '../fisher-samples';
-import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../mlm-data';
-import { resolveModelDir } from '../models';
+import { estimateFisher, writeFisher } from '../fisher/estimate';
+import { describeSplit } from '../train/memory-budget';
+import { corpusSamples, pretrainingRecipe } from '../fisher/samples';
+import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../pretrain/mlm-data';
+import { resolveModelDir } from '../bert/model-dir';
 import { defaultRunDir, projectRelative } from '../paths';
-import { formatDuration } from '../progress';
-import { loadTokenizer } from '../tokenizer';
+import { formatDuration } from '../util/progress';
+import { loadTokenizer } from '../bert/tokenizer';
 import { number } from './options';
 
 interface FisherOpts {

@@ -2,11 +2,11 @@
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomic } from '../util/atomic';
 import { initBackend } from '../backend';
 import { loadBert } from '../bert/load';
-import { resolveModelDir } from '../models';
-import { loadTokenizer } from '../tokenizer';
+import { resolveModelDir } from '../bert/model-dir';
+import { loadTokenizer } from '../bert/tokenizer';
 
 /** Parses a comma-separated list of integers, naming the option on error. */
 export function parseIdList(text: string, option: string): number[] {

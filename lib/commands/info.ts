@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { backendInfo, initBackend } from '../backend';
 import { loadBert } from '../bert/load';
 import { architectureName } from '../bert/parameters';
-import { resolveModelDir } from '../models';
+import { resolveModelDir } from '../bert/model-dir';
 
 /** Adds the `info` command. */
 export function register(program: Command): void {

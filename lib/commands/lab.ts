@@ -1,6 +1,6 @@
 /** `fisherlab lab`: JupyterLab on the notebooks with the tslab kernel, on a loopback port, until Ctrl-C. */
 import { Command } from 'commander';
-import { startLab } from '../jupyter-lab';
+import { startLab } from '../notebook/lab';
 
 interface LabOpts {
   port: string;

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { readConfig } from '../bert/config';
 import { computeFigure1, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
-import { resolveModelDir } from '../models';
+import { resolveModelDir } from '../bert/model-dir';
 import { defaultRunDir, outputDir } from '../paths';
 import { parseGrid } from './landscape';
 import { number, positiveInt } from './options';

@@ -6,7 +6,7 @@ import { runLandscape, saveSurface } from '../landscape/run';
 import { Grid, linspace } from '../landscape/surface';
 import type { SurfaceMetadata } from '../landscape/surface-file';
 import { defaultRunDir } from '../paths';
-import { formatDuration } from '../progress';
+import { formatDuration } from '../util/progress';
 import { number, positiveInt } from './options';
 
 interface LandscapeOpts {

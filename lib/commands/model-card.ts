@@ -2,12 +2,12 @@
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, JOBS_HELP } from '../backend';
 import { glueDataDir } from '../glue/load';
-import { modelCard } from '../model-card';
-import { BenefitReport, pretrainingBenefit } from '../pretraining-benefit';
-import type { PretrainReport } from '../pretrain';
+import { modelCard } from '../pretrain/model-card';
+import { BenefitReport, pretrainingBenefit } from '../pretrain/benefit';
+import type { PretrainReport } from '../pretrain/run';
 import { number, positiveInt } from './options';
 
 /** Adds the `model-card` command. */

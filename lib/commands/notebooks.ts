@@ -2,9 +2,9 @@
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureKernel } from '../jupyter-env';
-import { listNotebooks, runNotebook } from '../notebooks';
-import type { NotebookResult } from '../notebooks';
+import { ensureKernel } from '../notebook/jupyter-env';
+import { listNotebooks, runNotebook } from '../notebook/run';
+import type { NotebookResult } from '../notebook/run';
 import { outputDir } from '../paths';
 
 interface NotebooksOpts {

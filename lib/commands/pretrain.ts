@@ -3,9 +3,10 @@ import { Command, Option } from 'commander';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { defaultRunDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
-import { ATTENTION_INITS, POSITION_INITS, pretrain, PRETRAIN_DEFAULTS, pretrainProblem, PretrainSettings, SHORT_STEPS_SHARE } from '../pretrain';
-import type { ShardReply, ShardRequest } from '../shard-processes';
-import { formatDuration } from '../progress';
+import { pretrain, pretrainProblem } from '../pretrain/run';
+import { ATTENTION_INITS, POSITION_INITS, PRETRAIN_DEFAULTS, PretrainSettings, SHORT_STEPS_SHARE } from '../pretrain/settings';
+import type { ShardReply, ShardRequest } from '../pretrain/shards';
+import { formatDuration } from '../util/progress';
 
 const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['layers', '--layers <n>', 'encoder layers'],

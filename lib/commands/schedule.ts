@@ -1,9 +1,9 @@
 /** `fisherlab schedule`: the guided-dropout schedule of a Fisher file, site → (score, rank, p). */
 import { Command } from 'commander';
-import { CLASSIFIER_SITE, guidedSchedule, methodDropout, modelDropoutSites, STANDARD_P } from '../dropout-methods';
-import { readFisher } from '../fisher';
-import { resolveModelDir } from '../models';
-import { formatNumber } from '../table';
+import { CLASSIFIER_SITE, guidedSchedule, methodDropout, modelDropoutSites, STANDARD_P } from '../guided-dropout/methods';
+import { readFisher } from '../fisher/estimate';
+import { resolveModelDir } from '../bert/model-dir';
+import { formatNumber } from '../notebook/table';
 import { number } from './options';
 
 interface ScheduleOpts {

@@ -2,15 +2,15 @@
 import { Command, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
-import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../dropout-methods';
-import { finetune, FinetuneSettings } from '../finetune';
-import { DESIGN_PROTOCOL, DESIGNS, designSpecs, parseDesigns } from '../glue-designs';
-import { resolveModelDir } from '../models';
-import type { SlurmOptions } from '../slurm';
-import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep';
-import { awaitSweep, formatStatus, mergeSweep, submitSweep, sweepStatus } from '../sweep-slurm';
+import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../guided-dropout/methods';
+import { finetune, FinetuneSettings } from '../glue/finetune';
+import { DESIGN_PROTOCOL, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
+import { resolveModelDir } from '../bert/model-dir';
+import type { SlurmOptions } from '../sweep/slurm-tools';
+import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep/run';
+import { awaitSweep, formatStatus, mergeSweep, submitSweep, sweepStatus } from '../sweep/slurm';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
 import { number, positiveInt } from './options';
 

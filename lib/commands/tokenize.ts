@@ -1,9 +1,9 @@
 /** `fisherlab tokenize`: a JSONL file of texts (and text pairs) to BERT token ids. */
 import * as fs from 'fs';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../atomic';
-import { JsonlRow, readJsonl } from '../jsonl';
-import { loadTokenizer, Tokenizer } from '../tokenizer';
+import { writeFileAtomic } from '../util/atomic';
+import { JsonlRow, readJsonl } from '../util/jsonl';
+import { loadTokenizer, Tokenizer } from '../bert/tokenizer';
 
 interface TokenizeOptions {
   model?: string;

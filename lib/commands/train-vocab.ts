@@ -1,7 +1,8 @@
 /** `fisherlab train-vocab`: a WordPiece vocab.txt trained on the training split of a corpus. */
 import { Command, InvalidArgumentError } from 'commander';
-import { corpusStats, CorpusStats, Document, loadCorpus, splitCorpus } from '../corpus';
-import { trainWordPiece, vocabStats, writeVocab } from '../wordpiece-trainer';
+import { corpusStats, CorpusStats, loadCorpus, splitCorpus } from '../pretrain/corpus';
+import type { Document } from '../pretrain/document';
+import { trainWordPiece, vocabStats, writeVocab } from '../pretrain/wordpiece-trainer';
 
 interface TrainVocabOptions {
   corpus: string;

@@ -1,5 +1,5 @@
 /** One coin, Bernoulli(θ): log-likelihood, score, Fisher information in closed form, and simulation. */
-import { Rng } from '../random';
+import { Rng } from '../util/random';
 
 /** The log-likelihood of one observation x ∈ {0, 1}: x log θ + (1 − x) log(1 − θ). */
 export function bernoulliLogLikelihood(x: number, theta: number): number {

@@ -1,5 +1,5 @@
 /** The Cramér–Rao bound by simulation: the variance of maximum-likelihood estimates over many simulated datasets. */
-import { Rng } from '../random';
+import { Rng } from '../util/random';
 import { sampleBernoulli } from './bernoulli';
 import type { Vector } from './linalg';
 import { fitLogistic, simulateFeatures, simulateLabels } from './logistic';

@@ -2,7 +2,7 @@
  * Dropout on the inputs of a logistic regression and Wager, Wang & Liang's (2013) quadratic approximation:
  * E[dropout loss] ≈ loss + ½ Σ_j δ_j/(1 − δ_j) · F_jj · β_j², with F the model's Fisher at β.
  */
-import { Rng } from '../random';
+import { Rng } from '../util/random';
 import { diagonal, dot, Matrix, Vector } from './linalg';
 import { Dataset, logisticFisher, softplus } from './logistic';
 import { mean, sampleVariance } from './statistics';

@@ -1,5 +1,5 @@
 /** Logistic regression p(y = 1 | x, θ) = σ(xᵀθ): simulation, loss, gradient, Hessian, true and empirical Fisher, Newton's MLE. */
-import { Rng } from '../random';
+import { Rng } from '../util/random';
 import { addOuter, dot, Matrix, scale, solve, Vector, zeros } from './linalg';
 
 /** Features (one row per example) and 0/1 labels. */

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
-import { TransferSettings, downloadFile, stderrProgress } from '../download';
+import { TransferSettings, downloadFile, stderrProgress } from '../bert/hub';
 import { loadTask } from './load';
 import { TASKS, TaskName, TaskSpec, taskSplits } from './tasks';
 

@@ -2,11 +2,11 @@
  * Train/evaluation splits for GLUE fine-tuning: the authors' pooled 80/20 split, the official train/dev split, and
  * data paucity (a percentage of the training split).
  *
- * Shuffles use the project's seeded Rng (lib/random.ts), so a seed gives the same split on every machine. They
+ * Shuffles use the project's seeded Rng (lib/util/random.ts), so a seed gives the same split on every machine. They
  * cannot equal the authors' splits: those come from Hugging Face datasets' `shuffle(seed)` (numpy's PCG64), a
  * different generator. Sizes do match theirs exactly (see paper.md §4.3).
  */
-import { Rng, mixSeed } from '../random';
+import { Rng, mixSeed } from '../util/random';
 import { Example } from './load';
 
 /** Examples to train on and the evaluation sets, keyed by name (the first is the one the main score uses). */

@@ -3,8 +3,8 @@
  * tensor, filter-normalized against the weights, saved and read back as safetensors (`x.NAME`, `y.NAME`).
  */
 import type { WeightArray } from '../bert/model';
-import { Rng, mixSeed } from '../random';
-import { NamedArray, readSafetensors, writeSafetensors } from '../safetensors';
+import { Rng, mixSeed } from '../util/random';
+import { NamedArray, readSafetensors, writeSafetensors } from '../weights/safetensors';
 
 /** One direction: a tensor per parameter name, shaped like the weights. */
 export type Direction = Map<string, NamedArray>;

@@ -3,7 +3,7 @@
  * split is by tensor count: argsort of the means, top = the upper half), or an explicit list; the directions of
  * every other tensor are zeroed.
  */
-import { bottomPercent, FisherInput, meansOf, topBottomSets, topPercent } from '../fisher-aggregate';
+import { bottomPercent, FisherInput, meansOf, topBottomSets, topPercent } from '../fisher/aggregate';
 import type { Direction, DirectionPair } from './directions';
 
 /** A mask: `all`, `top`/`bottom` with a percentage of tensors, or `names`. */

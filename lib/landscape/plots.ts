@@ -3,7 +3,7 @@
  * in panels that share one colour scale, ours beside the authors', and 1-D slices through the centre (Vega-Lite).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { VegaSpec } from '../plot';
+import type { VegaSpec } from '../notebook/plot';
 import type { LossSurface } from './surface-file';
 
 /** One panel: a surface and its title. */

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomic } from '../util/atomic';
 import { sharedDataDir } from '../paths';
 
 /** A loss surface: `loss[nx·iy + ix]` is the loss at (x[ix], y[iy]). */

@@ -7,12 +7,12 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../atomic';
+import { writeFileAtomic } from '../util/atomic';
 import type { Batch, Bert } from '../bert/model';
-import { estimateLine, forwardFlops } from '../cost';
-import { microBatchSize } from '../memory-budget';
-import { collate, IGNORE_INDEX, MaskedExample } from '../mlm-data';
-import { Progress } from '../progress';
+import { estimateLine, forwardFlops } from '../train/cost';
+import { microBatchSize } from '../train/memory-budget';
+import { collate, IGNORE_INDEX, MaskedExample } from '../pretrain/mlm-data';
+import { Progress } from '../util/progress';
 import type { DirectionPair } from './directions';
 
 /** The coordinates of a surface: loss k sits at (x[k % nx], y[floor(k / nx)]). */

@@ -3,7 +3,7 @@
  * azimuth and elevation, filled by its mean loss and drawn back to front (the painter's algorithm, exact for a
  * height field seen from above), as Vega `path` marks. Panels share one colour scale and one height scale.
  */
-import type { VegaSpec } from '../plot';
+import type { VegaSpec } from '../notebook/plot';
 import type { PanelRow } from './plots';
 
 /** How the 3-D panels are drawn. */

@@ -10,11 +10,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { jupyterEnv, jupyterPython } from '../../lib/jupyter-env';
-import { startLab } from '../../lib/jupyter-lab';
-import type { LabServer } from '../../lib/jupyter-lab';
+import { jupyterEnv, jupyterPython } from '../../lib/notebook/jupyter-env';
+import { startLab } from '../../lib/notebook/lab';
+import type { LabServer } from '../../lib/notebook/lab';
 import { projectRoot } from '../../lib/paths';
-import { chartBundle, renderVegaLite } from '../../lib/plot';
+import { chartBundle, renderVegaLite } from '../../lib/notebook/plot';
 import { CHROME_FLAGS, findChrome } from './chrome';
 
 const ROOT = projectRoot();

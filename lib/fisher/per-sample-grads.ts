@@ -1,0 +1,224 @@
+/**
+ * Per-sample squared gradients of the masked-LM loss from one forward and one backward pass over a batch.
+ *
+ * The pass is tapped (see `Taps` in bert/model): the backward pass gives dY, the gradient of the batch objective
+ * Σ_n L_n with respect to the output of every linear layer, LayerNorm and the embedding sum, and the forward pass
+ * records each layer's input. Since L_n depends only on sample n's rows, sample n's parameter gradient follows
+ * from its own rows: a linear layer's weight gets dY_nᵀ X_n and its bias Σ_t dY_n; a LayerNorm's weight gets
+ * Σ_t dY_n ⊙ x̂_n; embedding rows get dE_n scattered by token id, position and token type. The word embeddings
+ * are also the MLM decoder's weight, so sample n's gradient for them is the scatter plus dLogits_nᵀ T_n over its
+ * masked positions, added before squaring. Padding rows have dY = 0 (attention gives them exactly zero weight).
+ * Outer products are formed one sample at a time with 2-D matMuls: memory stays at one per-sample gradient (V × H
+ * for the word embeddings), and wasm's batched matMul is about 15× slower than a loop of 2-D ones. Squares are
+ * added to the running sums one sample at a time, in order, so splitting a batch into micro-batches that carry
+ * the sums on (`into`) gives bitwise the same sums.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Batch, Bert, Taps } from '../bert/model';
+import { IGNORE_INDEX } from '../pretrain/mlm-data';
+
+/** Squared per-sample gradients of one batch, summed over its samples. */
+export interface SquaredGradSums {
+  /** Σ_n g_n ⊙ g_n by parameter name in `namedParameters()` order (float32, parameter shapes). */
+  sums: Map<string, tf.Tensor>;
+  /** Each sample's own masked-LM loss L_n (mean cross-entropy over its masked positions). */
+  losses: number[];
+}
+
+const EMBEDDINGS = 'bert.embeddings';
+const DECODER = 'cls.predictions.decoder';
+const WORD = 'bert.embeddings.word_embeddings.weight';
+const POSITION = 'bert.embeddings.position_embeddings.weight';
+const TOKEN_TYPE = 'bert.embeddings.token_type_embeddings.weight';
+const MLM_BIAS = 'cls.predictions.bias';
+
+/** The tap sites of a masked-LM pass with the shapes of their outputs: encoder sites have `rows` rows, head sites `maskedRows`. */
+export function tapShapes(model: Bert, rows: number, maskedRows: number): Map<string, [number, number]> {
+  const { hidden_size: H, vocab_size: V } = model.config;
+  const shapes = new Map<string, [number, number]>([[EMBEDDINGS, [rows, H]]]);
+  for (const [name, v] of model.namedParameters()) {
+    if (!name.endsWith('.weight') || name === WORD || name === POSITION || name === TOKEN_TYPE) continue;
+    const site = name.slice(0, -'.weight'.length);
+    shapes.set(site, [site.startsWith('cls.') ? maskedRows : rows, v.shape[0]]);
+  }
+  shapes.set(DECODER, [maskedRows, V]);
+  return shapes;
+}
+
+/**
+ * Σ over the batch of each sample's squared masked-LM loss gradient, element-wise for every parameter, from one
+ * tapped forward and backward pass in evaluation mode, added sample by sample to `into` (running sums of earlier
+ * micro-batches, taken over and disposed). Every sample needs at least one label other than -100.
+ */
+export function squaredGradSums(model: Bert, batch: Batch, labels: number[][], into?: ReadonlyMap<string, tf.Tensor>): SquaredGradSums {
+  if (!model.parts.mlm) throw new Error('per-sample gradients of the masked-LM loss need a masked-LM head (cls.predictions.*)');
+  const counts = labels.map((row) => row.filter((y) => y !== IGNORE_INDEX).length);
+  const empty = counts.findIndex((c) => c === 0);
+  if (empty >= 0) throw new Error(`sample ${empty} of the batch has no masked position (every label is -100), so it has no loss`);
+  const B = batch.input_ids.length;
+  const T = batch.input_ids[0].length;
+  const shapes = tapShapes(model, B * T, counts.reduce((a, b) => a + b, 0));
+  const sites = [...shapes.keys()];
+  const zeros = [...shapes.values()].map((shape) => tf.zeros(shape));
+  const inputs = new Map<string, tf.Tensor>();
+  let losses: tf.Tensor | null = null;
+  const objective = (...outputs: tf.Tensor[]): tf.Scalar => {
+    const taps: Taps = { outputs: new Map(sites.map((site, i) => [site, outputs[i]])), inputs };
+    const { logits, targets } = model.maskedLmLogits(batch, labels, { taps });
+    losses = tf.keep(perSampleLosses(logits, targets, counts));
+    return tf.sum(losses);
+  };
+  const { value, grads } = tf.valueAndGrads(objective)(zeros);
+  const dY = new Map(sites.map((site, i) => [site, grads[i]]));
+  try {
+    const sums = tensorSums(model, batch, counts, dY, inputs, into ?? new Map());
+    return { sums, losses: [...losses!.dataSync()] };
+  } finally {
+    tf.dispose([value, losses!, ...zeros, ...grads, ...inputs.values()]);
+  }
+}
+
+/** `squaredGradSums` of a batch computed `size` samples at a time: bitwise the same sums and losses, in less memory. */
+export function squaredGradSumsInParts(model: Bert, batch: Batch, labels: number[][], size: number): SquaredGradSums {
+  const rows = <T>(x: T[] | undefined, at: number) => x?.slice(at, at + size);
+  let sums: Map<string, tf.Tensor> | undefined;
+  const losses: number[] = [];
+  for (let at = 0; at < labels.length; at += size) {
+    const part: Batch = { input_ids: rows(batch.input_ids, at)!, token_type_ids: rows(batch.token_type_ids, at), attention_mask: rows(batch.attention_mask, at) };
+    const result = squaredGradSums(model, part, rows(labels, at)!, sums);
+    sums = result.sums;
+    losses.push(...result.losses);
+  }
+  return { sums: sums!, losses };
+}
+
+/** Per-sample losses [B]: sample n's mean cross-entropy over its counts[n] consecutive rows of logits. */
+function perSampleLosses(logits: tf.Tensor2D, targets: number[], counts: number[]): tf.Tensor1D {
+  return tf.tidy(() => {
+    const sampleOf = counts.flatMap((c, n) => Array<number>(c).fill(n));
+    const picked = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1])), 1);
+    const weights = tf.tensor1d(sampleOf.map((n) => -1 / counts[n]));
+    return tf.unsortedSegmentSum(tf.mul(picked, weights), tf.tensor1d(sampleOf, 'int32'), counts.length) as tf.Tensor1D;
+  });
+}
+
+/** Where each sample's rows lie in a site's [rows, width] layout: `count[n]` consecutive rows from `start[n]`. */
+interface Rows {
+  start: number[];
+  count: number[];
+}
+
+/** The layout with `counts[n]` consecutive rows per sample. */
+function rowsOf(counts: number[]): Rows {
+  const start = counts.map((_, n) => counts.slice(0, n).reduce((a, b) => a + b, 0));
+  return { start, count: counts };
+}
+
+/** Sample n's rows of x. */
+function rowsOfSample(x: tf.Tensor, rows: Rows, n: number): tf.Tensor2D {
+  return tf.slice(x, [rows.start[n], 0], [rows.count[n], -1]) as tf.Tensor2D;
+}
+
+/** `total` + `squared` (`squared` alone when there is no total yet), disposing both. */
+function addTo(total: tf.Tensor | undefined, squared: tf.Tensor): tf.Tensor {
+  if (!total) return squared;
+  const next = tf.add(total, squared);
+  tf.dispose([total, squared]);
+  return next;
+}
+
+/**
+ * Whether per-sample products and sums go through whole-batch kernels. On wasm they go one sample at a time, in
+ * order: its batched matMul is slow, and the order keeps micro-batch splits bitwise equal. Native kernels round by
+ * matrix size anyway (a sample's values already depend on the batch around it), and there one kernel per tensor
+ * instead of several per sample is the faster way.
+ */
+function wholeBatch(): boolean {
+  return tf.getBackend() !== 'wasm';
+}
+
+/** Per-sample products per batched matMul at most: B × p × q floats stay within this many. */
+const BATCHED_FLOATS = 1 << 25;
+
+/** `total` plus the rows of `perSample` [B, ...] added one at a time, in order (disposes `total`, not `perSample`). */
+function addSamples(total: tf.Tensor | undefined, perSample: tf.Tensor): tf.Tensor {
+  if (wholeBatch()) return addTo(total, tf.sum(perSample, 0));
+  for (let n = 0; n < perSample.shape[0]; n++) {
+    total = addTo(total, tf.tidy(() => tf.squeeze(tf.slice(perSample, [n], [1]), [0])));
+  }
+  return total!;
+}
+
+/** `total` + Σ_n (Σ over sample n's rows of x)², element-wise: squared per-sample gradients of a bias-like parameter. */
+function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefined): tf.Tensor {
+  const sampleOf = rows.count.flatMap((c, n) => Array<number>(c).fill(n));
+  const squares = tf.tidy(() => tf.square(tf.unsortedSegmentSum(x, tf.tensor1d(sampleOf, 'int32'), rows.count.length)));
+  try {
+    return addSamples(total, squares);
+  } finally {
+    squares.dispose();
+  }
+}
+
+/** `total` + Σ_n (a_nᵀ b_n + extra(n))², element-wise, one sample at a time; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. */
+function sumSquaredOuter(a: tf.Tensor, b: tf.Tensor, rows: Rows, total: tf.Tensor | undefined, extra?: (n: number) => tf.Tensor): tf.Tensor {
+  const [B, c, p, q] = [rows.count.length, rows.count[0], a.shape[1]!, b.shape[1]!];
+  if (wholeBatch() && !extra && rows.count.every((k) => k === c)) {
+    // samples of equal row counts (the encoder's): a_nᵀ b_n for a chunk of samples in one batched matMul
+    const chunk = Math.max(1, Math.floor(BATCHED_FLOATS / (p * q)));
+    for (let from = 0; from < B; from += chunk) {
+      const k = Math.min(chunk, B - from);
+      total = addTo(total, tf.tidy(() => {
+        const a3 = tf.reshape(tf.slice(a, [from * c, 0], [k * c, p]), [k, c, p]);
+        const b3 = tf.reshape(tf.slice(b, [from * c, 0], [k * c, q]), [k, c, q]);
+        return tf.sum(tf.square(tf.matMul(a3, b3, true, false)), 0);
+      }));
+    }
+    return total!;
+  }
+  for (let n = 0; n < rows.count.length; n++) {
+    total = addTo(total, tf.tidy(() => {
+      const g = tf.matMul(rowsOfSample(a, rows, n), rowsOfSample(b, rows, n), true, false);
+      return tf.square(extra ? tf.add(g, extra(n)) : g);
+    }));
+  }
+  return total!;
+}
+
+/** `into` plus the per-parameter sums of squared per-sample gradients from the tapped gradients dY and the recorded inputs. */
+function tensorSums(model: Bert, batch: Batch, counts: number[], dY: Map<string, tf.Tensor>, inputs: Map<string, tf.Tensor>, into: ReadonlyMap<string, tf.Tensor>): Map<string, tf.Tensor> {
+  const { hidden_size: H, vocab_size: V, type_vocab_size: TV, max_position_embeddings: P } = model.config;
+  const B = batch.input_ids.length;
+  const T = batch.input_ids[0].length;
+  const encoderRows = rowsOf(counts.map(() => T));
+  const headRows = rowsOf(counts);
+  const out = new Map<string, tf.Tensor>();
+
+  for (const site of dY.keys()) {
+    if (site === EMBEDDINGS || site === DECODER) continue;
+    const rows = site.startsWith('cls.') ? headRows : encoderRows;
+    const [g, x] = [dY.get(site)!, inputs.get(site)!];
+    const weight = `${site}.weight`;
+    if (site.endsWith('LayerNorm')) {
+      const gx = tf.mul(g, x);
+      out.set(weight, sumSquaredRowSums(gx, rows, into.get(weight)));
+      gx.dispose();
+    } else out.set(weight, sumSquaredOuter(g, x, rows, into.get(weight)));
+    out.set(`${site}.bias`, sumSquaredRowSums(g, rows, into.get(`${site}.bias`)));
+  }
+
+  const dE = dY.get(EMBEDDINGS)!;
+  const dLogits = dY.get(DECODER)!;
+  const scatter = (n: number) => tf.unsortedSegmentSum(rowsOfSample(dE, encoderRows, n), tf.tensor1d(batch.input_ids[n], 'int32'), V);
+  out.set(WORD, sumSquaredOuter(dLogits, inputs.get(DECODER)!, headRows, into.get(WORD), scatter));
+  const types = (batch.token_type_ids ?? batch.input_ids.map((row) => row.map(() => 0))).flatMap((row, n) => row.map((type) => n * TV + type));
+  const squares = tf.tidy(() => [
+    tf.pad(tf.square(tf.reshape(dE, [B, T, H])), [[0, 0], [0, P - T], [0, 0]]),
+    tf.square(tf.reshape(tf.unsortedSegmentSum(dE, tf.tensor1d(types, 'int32'), B * TV), [B, TV, H])),
+  ]);
+  out.set(POSITION, addSamples(into.get(POSITION), squares[0]));
+  out.set(TOKEN_TYPE, addSamples(into.get(TOKEN_TYPE), squares[1]));
+  tf.dispose(squares);
+  out.set(MLM_BIAS, sumSquaredRowSums(dLogits, headRows, into.get(MLM_BIAS)));
+  return new Map(model.namedParameters().map(([name]) => [name, out.get(name)!]));
+}

@@ -1,0 +1,3 @@
+/** Guided dropout: Fisher-ranked dropout schedules and the dropout methods compared in the paper. */
+export * from './methods';
+export * from './schedule';

@@ -1,0 +1,106 @@
+/**
+ * The sweeps behind the paper's GLUE results for one model (notebooks 06–08): Table 2 at full data, Figure 4's
+ * training-set sizes, and many restarts of one cell. They share one results folder: a cell run for one design
+ * is not run again for another.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { FINETUNE_DEFAULTS } from '../glue/finetune';
+import { onePercentFisher } from '../fisher/one-percent';
+import { glueDataDir } from '../glue/load';
+import { resolveModelDir } from '../bert/model-dir';
+import { outputDir, projectRoot } from '../paths';
+import { describeRecipe, modelRecipe, recipeSettings } from '../glue/recipes';
+import { readSweepResults, RESULTS_FILE, runSweep } from './run';
+import type { SweepRecord, SweepSpec, TrainingSettings } from './run';
+
+/** One design: the cells it needs, and what it is for. */
+export interface SweepDesign {
+  name: string;
+  purpose: string;
+  cells: Array<Pick<SweepSpec, 'tasks' | 'pcts' | 'seeds'>>;
+}
+
+export const DESIGN_METHODS = ['standard', 'guided', 'gaussian'] as const;
+
+/** Seeds 1..n. */
+const seeds = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+/**
+ * The designs. Percentages 10, 50 and 100 (the paper's Lodha comparison reports 100 and 50); SST-2 (54,576
+ * training sentences under the authors' split) only at 1, 5 and 10%, WNLI (564) only at full size. Restarts use
+ * CoLA at 25%, where single runs vary most. In all, 174 fine-tuning runs of the embedded model.
+ */
+export const DESIGNS: readonly SweepDesign[] = [
+  {
+    name: 'table2',
+    purpose: 'Table 2: every task at its largest size, 3 seeds',
+    cells: [{ tasks: ['CoLA', 'MRPC', 'STS-B', 'RTE', 'WNLI'], pcts: [100], seeds: seeds(3) }, { tasks: ['SST-2'], pcts: [10], seeds: seeds(3) }],
+  },
+  {
+    name: 'paucity',
+    purpose: 'Figure 4: score against training-set size, 3 seeds',
+    cells: [{ tasks: ['CoLA', 'MRPC', 'STS-B', 'RTE'], pcts: [10, 50, 100], seeds: seeds(3) }, { tasks: ['SST-2'], pcts: [1, 5, 10], seeds: seeds(3) }],
+  },
+  {
+    name: 'restarts',
+    purpose: 'fine-tuning stability: CoLA at 25% over 10 seeds',
+    cells: [{ tasks: ['CoLA'], pcts: [25], seeds: seeds(10) }],
+  },
+];
+
+/** The designs named in a comma-separated list (`all` for every one). */
+export function parseDesigns(text: string): SweepDesign[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.includes('all')) return [...DESIGNS];
+  return names.map((n) => {
+    const d = DESIGNS.find((x) => x.name === n);
+    if (!d) throw new Error(`unknown design "${n}" (designs: ${DESIGNS.map((x) => x.name).join(', ')}, all)`);
+    return d;
+  });
+}
+
+/** The sweep specs of some designs on top of the shared settings: one spec per cell group, in design order. */
+export function designSpecs(designs: readonly SweepDesign[], base: Omit<SweepSpec, 'tasks' | 'pcts' | 'seeds' | 'methods'>): SweepSpec[] {
+  return designs.flatMap((d) => d.cells.map((c) => ({ ...base, methods: [...DESIGN_METHODS], tasks: c.tasks, pcts: c.pcts, seeds: c.seeds })));
+}
+
+/** The protocol of the designs' runs: the authors' pooled 80/20 split. */
+export const DESIGN_PROTOCOL = 'authors' as const;
+
+/** The training settings of the designs' runs on a model: its recipe (recipes.ts) under the authors' protocol. */
+export function designTraining(modelDir: string): TrainingSettings {
+  const { protocol: _official, trainPct: _all, ...general } = FINETUNE_DEFAULTS;
+  return { ...general, ...recipeSettings(modelRecipe(modelDir)), protocol: DESIGN_PROTOCOL };
+}
+
+/** Where the embedded model's sweep results are shipped. */
+export function shippedResultsDir(): string {
+  return path.join(projectRoot(), 'data', 'results', 'fisherlab-bert-l4-h128');
+}
+
+/** Whether a record belongs to one of the designs' cells. */
+export function inDesigns(designs: readonly SweepDesign[], r: Pick<SweepRecord, 'method' | 'task' | 'pct' | 'seed'>): boolean {
+  return (DESIGN_METHODS as readonly string[]).includes(r.method)
+    && designs.some((d) => d.cells.some((c) => c.tasks.includes(r.task) && c.pcts.includes(r.pct) && c.seeds.includes(r.seed)));
+}
+
+/**
+ * The records of some designs: read from the shipped results (quick), or computed for the model in use into
+ * out/results/<model> (full: resumable, `jobs` runs at a time, the model's 1% Fisher computed when missing).
+ */
+export async function designResults(names: string, o: { full: boolean; jobs?: number; write?: (line: string) => void }): Promise<{ dir: string; records: SweepRecord[] }> {
+  const designs = parseDesigns(names);
+  let dir = shippedResultsDir();
+  if (o.full) {
+    const model = resolveModelDir();
+    const glueDir = glueDataDir();
+    if (!glueDir) throw new Error('full mode needs the GLUE data: set FISHERLAB_DATA (see `fisherlab glue-download`)');
+    dir = path.join(outputDir(), 'results', path.basename(model));
+    (o.write ?? console.log)(`${path.basename(model)}: ${describeRecipe(modelRecipe(model))}`);
+    const base = { model, fisher: await onePercentFisher(model), glueDir, out: dir, training: designTraining(model) };
+    for (const spec of designSpecs(designs, base)) await runSweep(spec, { jobs: o.jobs ?? 2, write: o.write });
+  }
+  if (!fs.existsSync(path.join(dir, RESULTS_FILE))) throw new Error(`${dir} has no ${RESULTS_FILE}: run \`npx fisherlab sweep --design ${names} --out ${dir} ...\` (see its --help)`);
+  return { dir, records: readSweepResults(dir).filter((r) => inDesigns(designs, r)) };
+}

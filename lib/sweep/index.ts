@@ -1,0 +1,7 @@
+/** GLUE sweeps: the paper's designs, resumable runs in processes or on Slurm, results, floors and summaries. */
+export * from './baselines';
+export * from './designs';
+export * from './results';
+export * from './run';
+export * from './slurm';
+export * from './slurm-tools';

@@ -1,0 +1,32 @@
+/** Running `fisherlab` commands in child processes (one wasm thread each), so that jobs use several cores. */
+import { spawn } from 'child_process';
+import * as path from 'path';
+import { projectRoot } from '../paths';
+
+/** Options of `runFisherlab`. */
+export interface ChildOptions {
+  /** Receives each line the child writes to stderr (its progress), except the backend banner. */
+  onLine?: (line: string) => void;
+  /** Treat a child stopped by Ctrl-C (SIGINT, after saving its state) as a success. */
+  interruptOk?: boolean;
+}
+
+/** Runs `fisherlab ARGS` in a child process; rejects with the command and the end of its stderr when it fails. */
+export function runFisherlab(args: string[], o: ChildOptions = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let tail = '';
+    let partial = '';
+    child.stderr.on('data', (d: Buffer) => {
+      tail = (tail + d).slice(-4000);
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) o.onLine?.(line);
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0 || (o.interruptOk && signal === 'SIGINT')) resolve();
+      else reject(new Error(`fisherlab ${args[0]} failed (${code ?? signal}): fisherlab ${args.join(' ')}\n${tail}`));
+    });
+  });
+}

@@ -1,0 +1,6 @@
+/** Small shared tools: atomic writes, JSON lines, seeded randomness, progress lines, child processes. */
+export * from './atomic';
+export * from './child-process';
+export * from './jsonl';
+export * from './progress';
+export * from './random';
