@@ -43,8 +43,12 @@ export function benchEachBackend(): boolean {
   const labels = [...new Set(results.flatMap((r) => r.headlines.map((h) => h.label)))];
   const width = Math.max(22, ...labels.map((l) => l.length));
   const cores = os.availableParallelism();
-  console.log(`=== side by side, ${cores} cores; machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s (wasm: one thread per process)`);
-  console.log(`${'figure'.padEnd(width)} ${'backend'.padEnd(12)} ${'value'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs wasm'.padStart(8)}`);
+  console.log(
+    `=== side by side, ${cores} cores; machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s (wasm: one thread per process)`,
+  );
+  console.log(
+    `${'figure'.padEnd(width)} ${'backend'.padEnd(12)} ${'value'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs wasm'.padStart(8)}`,
+  );
   for (const label of labels.length ? labels : ['figure']) {
     const base = results.find((r) => r.backend === 'wasm')?.headlines.find((h) => h.label === label);
     for (const { backend, headlines, failure } of results) {
@@ -55,7 +59,9 @@ export function benchEachBackend(): boolean {
       }
       const ratio = base ? `${(h.value / base.value).toFixed(2)}×` : '—';
       const peak = `${((100 * h.gflops) / PEAK_GFLOPS).toFixed(0)}%`;
-      console.log(`${label.padEnd(width)} ${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(10)} ${h.gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(8)}`);
+      console.log(
+        `${label.padEnd(width)} ${backend.padEnd(12)} ${h.value.toPrecision(4).padStart(10)} ${h.gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(8)}`,
+      );
     }
   }
   if (results.some((r) => r.failure)) process.exitCode = 1;

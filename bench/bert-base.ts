@@ -26,14 +26,24 @@ import { train } from '../lib/train/loop';
 import { benchEachBackend, headline } from './backends';
 
 const { values } = parseArgs({
-  options: { 'fisher-samples': { type: 'string', default: '4' }, points: { type: 'string', default: '1' }, steps: { type: 'string', default: '1' } },
+  options: {
+    'fisher-samples': { type: 'string', default: '4' },
+    points: { type: 'string', default: '1' },
+    steps: { type: 'string', default: '1' },
+  },
 });
 const [fisherSamples, points, steps] = [values['fisher-samples'], values.points, values.steps].map(Number);
 const T = 128;
 /** 15% of 128 positions, as BERT's collator masks them. */
 const MASKED = Math.round(0.15 * T);
 const config: BertConfig = parseConfig({
-  vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2,
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
 });
 const quiet = () => {};
 
@@ -61,25 +71,56 @@ async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
 }
 
 /** A training bench: `steps` AdamW steps of `batch` sequences under the budget's split, or the reason it cannot run. */
-async function trainingRate(kind: 'finetune' | 'pretrain', batch: number): Promise<{ perStep: number; split: string } | string> {
+async function trainingRate(
+  kind: 'finetune' | 'pretrain',
+  batch: number,
+): Promise<{ perStep: number; split: string } | string> {
   const model = Bert.random(config, kind === 'finetune' ? SEQUENCE_CLASSIFICATION : MASKED_LM, 1);
   try {
     const masked = kind === 'pretrain' ? MASKED : 0;
     let micro: number;
     try {
-      micro = microBatchSize({ config, kind: 'train', batch, seqLen: T, maskedPerSequence: masked }, { batchFlag: '--batch-size', reserved: optimizerBytes(config) });
+      micro = microBatchSize(
+        { config, kind: 'train', batch, seqLen: T, maskedPerSequence: masked },
+        { batchFlag: '--batch-size', reserved: optimizerBytes(config) },
+      );
     } catch (e) {
       return (e as Error).message.split('\n')[0];
     }
     const examples = maskedExamples(batch, 7);
-    const run = (n: number) => train({
-      model, totalSteps: n, lr: 1e-5, microBatches: microBatchCount(batch, micro), write: quiet,
-      lossAt: (_step, seed, shard) => {
-        const { part, weight } = batchPart(examples, shard.index, shard.count, kind === 'pretrain' ? (e) => e.labels.filter((y) => y !== -100).length : () => 1);
-        const ids = { input_ids: part.map((e) => e.input_ids) };
-        return tf.tidy(() => tf.mul(kind === 'finetune' ? model.classificationLoss(ids, part.map(() => 1), { training: true, seed }) : model.maskedLmLoss(ids, part.map((e) => e.labels), { training: true, seed }), weight));
-      },
-    });
+    const run = (n: number) =>
+      train({
+        model,
+        totalSteps: n,
+        lr: 1e-5,
+        microBatches: microBatchCount(batch, micro),
+        write: quiet,
+        lossAt: (_step, seed, shard) => {
+          const { part, weight } = batchPart(
+            examples,
+            shard.index,
+            shard.count,
+            kind === 'pretrain' ? (e) => e.labels.filter((y) => y !== -100).length : () => 1,
+          );
+          const ids = { input_ids: part.map((e) => e.input_ids) };
+          return tf.tidy(() =>
+            tf.mul(
+              kind === 'finetune'
+                ? model.classificationLoss(
+                    ids,
+                    part.map(() => 1),
+                    { training: true, seed },
+                  )
+                : model.maskedLmLoss(
+                    ids,
+                    part.map((e) => e.labels),
+                    { training: true, seed },
+                  ),
+              weight,
+            ),
+          );
+        },
+      });
     const seconds = await timed(() => run(steps));
     return { perStep: seconds / steps, split: describeSplit(batch, micro) };
   } finally {
@@ -89,17 +130,30 @@ async function trainingRate(kind: 'finetune' | 'pretrain', batch: number): Promi
 
 async function main(): Promise<void> {
   const backend = await initBackend({ quiet: true });
-  console.log(`bert-base-uncased's shape (${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocabulary ${config.vocab_size}), random weights, ${backend}`);
+  console.log(
+    `bert-base-uncased's shape (${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocabulary ${config.vocab_size}), random weights, ${backend}`,
+  );
   const perSample = trainingFlops(config, { sequences: 1, tokens: T, masked: MASKED });
   const rows: Array<{ what: string; rate: string; gflops: number; split: string }> = [];
   const rates: Record<string, number> = {};
 
   // Fisher: the command's default batch of 16, split as the budget decides.
   const fisherModel = Bert.random(config, MASKED_LM, 1);
-  const fisher = await estimateFisher({ model: fisherModel, examples: maskedExamples(fisherSamples, 1), padId: 0, batchSize: 16, write: quiet });
+  const fisher = await estimateFisher({
+    model: fisherModel,
+    examples: maskedExamples(fisherSamples, 1),
+    padId: 0,
+    batchSize: 16,
+    write: quiet,
+  });
   fisherModel.dispose();
   rates.fisher = fisherSamples / fisher.seconds;
-  rows.push({ what: 'Fisher, samples/s', rate: rates.fisher.toFixed(3), gflops: (rates.fisher * perSample) / 1e9, split: `batch 16 in micro-batches of ${fisher.microBatch}` });
+  rows.push({
+    what: 'Fisher, samples/s',
+    rate: rates.fisher.toFixed(3),
+    gflops: (rates.fisher * perSample) / 1e9,
+    split: `batch 16 in micro-batches of ${fisher.microBatch}`,
+  });
   headline('Fisher samples/s', rates.fisher, (rates.fisher * perSample) / 1e9);
 
   // Landscape: points of a grid over a fixed 64 × 128-token evaluation set, the command's batch of 32.
@@ -107,27 +161,55 @@ async function main(): Promise<void> {
   const pair = directionPair(landModel.toWeights(), 0);
   const evalSet = maskedExamples(64, 2);
   const grid = { x: linspace(-1, 1, points), y: [0] };
-  const landSeconds = await timed(() => sweep({ model: landModel, pair, grid, examples: evalSet, padId: 0, batchSize: 32, write: quiet }));
+  const landSeconds = await timed(() =>
+    sweep({ model: landModel, pair, grid, examples: evalSet, padId: 0, batchSize: 32, write: quiet }),
+  );
   landModel.dispose();
   rates.landscape = points / landSeconds;
   const perPoint = forwardFlops(config, { sequences: 64, tokens: T, masked: 64 * MASKED });
-  rows.push({ what: 'landscape, points/s', rate: rates.landscape.toFixed(4), gflops: (rates.landscape * perPoint) / 1e9, split: '64 sequences in batches of 32 (or the budget\'s)' });
+  rows.push({
+    what: 'landscape, points/s',
+    rate: rates.landscape.toFixed(4),
+    gflops: (rates.landscape * perPoint) / 1e9,
+    split: "64 sequences in batches of 32 (or the budget's)",
+  });
   headline('landscape points/s', rates.landscape, (rates.landscape * perPoint) / 1e9);
 
-  for (const [kind, batch] of [['finetune', 32], ['pretrain', 16]] as const) {
+  for (const [kind, batch] of [
+    ['finetune', 32],
+    ['pretrain', 16],
+  ] as const) {
     const r = await trainingRate(kind, batch);
-    const flops = trainingFlops(config, kind === 'finetune' ? { sequences: batch, tokens: T } : { sequences: batch, tokens: T, masked: batch * MASKED });
+    const flops = trainingFlops(
+      config,
+      kind === 'finetune' ? { sequences: batch, tokens: T } : { sequences: batch, tokens: T, masked: batch * MASKED },
+    );
     if (typeof r === 'string') {
-      rows.push({ what: kind === 'finetune' ? 'fine-tuning, steps/s' : 'pretraining, tokens/s', rate: 'does not fit', gflops: 0, split: r });
+      rows.push({
+        what: kind === 'finetune' ? 'fine-tuning, steps/s' : 'pretraining, tokens/s',
+        rate: 'does not fit',
+        gflops: 0,
+        split: r,
+      });
       continue;
     }
     rates[kind] = kind === 'finetune' ? 1 / r.perStep : (batch * T) / r.perStep;
-    rows.push({ what: kind === 'finetune' ? 'fine-tuning, steps/s' : 'pretraining, tokens/s', rate: rates[kind].toPrecision(4), gflops: flops / r.perStep / 1e9, split: r.split });
-    headline(kind === 'finetune' ? 'fine-tuning steps/s' : 'pretraining tokens/s', rates[kind], flops / r.perStep / 1e9);
+    rows.push({
+      what: kind === 'finetune' ? 'fine-tuning, steps/s' : 'pretraining, tokens/s',
+      rate: rates[kind].toPrecision(4),
+      gflops: flops / r.perStep / 1e9,
+      split: r.split,
+    });
+    headline(
+      kind === 'finetune' ? 'fine-tuning steps/s' : 'pretraining tokens/s',
+      rates[kind],
+      flops / r.perStep / 1e9,
+    );
   }
 
   console.log(`${'figure'.padEnd(24)} ${'rate'.padStart(12)} ${'GFLOP/s'.padStart(8)}  split`);
-  for (const r of rows) console.log(`${r.what.padEnd(24)} ${r.rate.padStart(12)} ${r.gflops.toFixed(1).padStart(8)}  ${r.split}`);
+  for (const r of rows)
+    console.log(`${r.what.padEnd(24)} ${r.rate.padStart(12)} ${r.gflops.toFixed(1).padStart(8)}  ${r.split}`);
 
   // The paper's full settings at these rates. Fisher: 1% of Simple English Wikipedia (2,053 articles) at 512 tokens,
   // scaled from 128 tokens by FLOPs. Figure 1: three 16×16 surfaces over our 64 × 128-token evaluation set. Table 2:
@@ -140,7 +222,8 @@ async function main(): Promise<void> {
     ['Table 2 sweep (54 runs, 3 epochs)', rates.finetune ? table2Sequences / 32 / rates.finetune : NaN],
   ] as const;
   console.log(`wall time of the paper's settings on ${backend}, at these rates:`);
-  for (const [what, s] of estimates) console.log(`  ${what.padEnd(36)} ${Number.isFinite(s) ? formatDuration(s) : 'cannot run on this backend'}`);
+  for (const [what, s] of estimates)
+    console.log(`  ${what.padEnd(36)} ${Number.isFinite(s) ? formatDuration(s) : 'cannot run on this backend'}`);
 }
 
 if (!benchEachBackend()) await main();

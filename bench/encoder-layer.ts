@@ -21,13 +21,25 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
   },
 });
-const [H, heads, I, B, T, reps] = [values.hidden, values.heads, values.intermediate, values.batch, values.seq, values.reps].map(Number);
+const [H, heads, I, B, T, reps] = [
+  values.hidden,
+  values.heads,
+  values.intermediate,
+  values.batch,
+  values.seq,
+  values.reps,
+].map(Number);
 
 if (benchEachBackend()) process.exit();
 const backend = await initBackend();
 const config = parseConfig({
-  vocab_size: 64, hidden_size: H, num_hidden_layers: 1, num_attention_heads: heads, intermediate_size: I,
-  max_position_embeddings: T, type_vocab_size: 2,
+  vocab_size: 64,
+  hidden_size: H,
+  num_hidden_layers: 1,
+  num_attention_heads: heads,
+  intermediate_size: I,
+  max_position_embeddings: T,
+  type_vocab_size: 2,
 });
 const model = Bert.random(config, { pooler: false, mlm: false, classifier: false }, 0);
 const batch = { input_ids: Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7 + t) % 64)) };
@@ -42,9 +54,14 @@ async function time(fn: () => void): Promise<number> {
   for (let i = 0; i < reps; i++) fn();
   return (performance.now() - t0) / reps;
 }
-const forward = () => tf.tidy(() => { model.forward(batch).lastHiddenState.dataSync(); });
+const forward = () =>
+  tf.tidy(() => {
+    model.forward(batch).lastHiddenState.dataSync();
+  });
 const forwardBackward = () => {
-  const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(model.forward(batch).lastHiddenState)) as tf.Scalar);
+  const { value, grads } = tf.variableGrads(
+    () => tf.mean(tf.square(model.forward(batch).lastHiddenState)) as tf.Scalar,
+  );
   Object.values(grads)[0].dataSync();
   tf.dispose([value, grads]);
 };
@@ -55,7 +72,9 @@ async function run(label: string) {
   const fb = await time(forwardBackward);
   rows.push([label, f, fb]);
 }
-console.log(`backend ${backend}; one encoder layer H=${H} heads=${heads} I=${I}, batch ${B} × ${T} tokens, ${reps} reps`);
+console.log(
+  `backend ${backend}; one encoder layer H=${H} heads=${heads} I=${I}, batch ${B} × ${T} tokens, ${reps} reps`,
+);
 await run(backend === 'wasm' ? 'patched (explicit transpose)' : 'as is');
 if (backend === 'wasm') {
   unpatchWasmMatMul();
@@ -65,8 +84,13 @@ if (backend === 'wasm') {
 const gf = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(1);
 console.log('variant                          forward ms  GFLOP/s   fwd+bwd ms  GFLOP/s');
 for (const [label, f, fb] of rows) {
-  console.log(`${label.padEnd(32)} ${f.toFixed(1).padStart(10)} ${gf(forwardFlops, f).padStart(8)} ${fb.toFixed(1).padStart(12)} ${gf(forwardFlops + backwardFlops, fb).padStart(8)}`);
+  console.log(
+    `${label.padEnd(32)} ${f.toFixed(1).padStart(10)} ${gf(forwardFlops, f).padStart(8)} ${fb.toFixed(1).padStart(12)} ${gf(forwardFlops + backwardFlops, fb).padStart(8)}`,
+  );
 }
-if (rows.length === 2) console.log(`speed-up of the patch: forward ${(rows[1][1] / rows[0][1]).toFixed(2)}×, forward+backward ${(rows[1][2] / rows[0][2]).toFixed(2)}×`);
+if (rows.length === 2)
+  console.log(
+    `speed-up of the patch: forward ${(rows[1][1] / rows[0][1]).toFixed(2)}×, forward+backward ${(rows[1][2] / rows[0][2]).toFixed(2)}×`,
+  );
 headline('fwd+bwd passes/s', 1000 / rows[0][2], (forwardFlops + backwardFlops) / rows[0][2] / 1e6);
 model.dispose();

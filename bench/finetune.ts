@@ -40,11 +40,17 @@ const methods = values.methods.split(',').map(parseDropoutMethod);
 if (benchEachBackend()) process.exit();
 const backend = await initBackend({ quiet: true });
 const glue = glueDataDir();
-if (!glue) throw new Error('bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see README "Data")');
+if (!glue)
+  throw new Error(
+    'bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see README "Data")',
+  );
 
 const modelDir = resolveModelDir();
 const tokenizer = loadTokenizer(modelDir);
-const examples = loadTask(glue, 'SST-2', 'train').map((ex) => ({ ids: tokenizer.encode(ex.text, ex.textPair, { maxLength: 128 }).input_ids, label: ex.label as number }));
+const examples = loadTask(glue, 'SST-2', 'train').map((ex) => ({
+  ids: tokenizer.encode(ex.text, ex.textPair, { maxLength: 128 }).input_ids,
+  label: ex.label as number,
+}));
 const order = batchIndices(examples.length, batchSize, 0, 1);
 const batch = (step: number) => {
   const rows = order[step % order.length].map((i) => examples[i]);
@@ -69,19 +75,39 @@ for (let s = 0; s < steps; s++) {
   flops += trainingFlops(config, { sequences: rows.length, tokens: T });
 }
 
-console.log(`fine-tuning SST-2, L${config.num_hidden_layers} H${config.hidden_size}, batch ${batchSize} (padded to the longest, ≤128 tokens), backend ${backend}, ${os.cpus().length} cores; ${steps} steps after 2 warm-up steps, best of ${repeats} rounds`);
-console.log(`${'method'.padEnd(10)} ${'steps/s'.padStart(8)} ${'seq/s'.padStart(7)} ${'GFLOP/s'.padStart(8)} ${'time/step vs standard'.padStart(22)}`);
+console.log(
+  `fine-tuning SST-2, L${config.num_hidden_layers} H${config.hidden_size}, batch ${batchSize} (padded to the longest, ≤128 tokens), backend ${backend}, ${os.cpus().length} cores; ${steps} steps after 2 warm-up steps, best of ${repeats} rounds`,
+);
+console.log(
+  `${'method'.padEnd(10)} ${'steps/s'.padStart(8)} ${'seq/s'.padStart(7)} ${'GFLOP/s'.padStart(8)} ${'time/step vs standard'.padStart(22)}`,
+);
 // Methods take turns, `repeats` rounds, and each keeps its fastest round: drift of the machine hits all alike.
 const models = methods.map((method) => {
-  const model = loadBert(modelDir, { parts: SEQUENCE_CLASSIFICATION, configOverrides: { num_labels: 2 }, seed: 1 }).model;
-  for (const [site, setting] of Object.entries(methodDropout(method, sites, { fisher: shippedFisherFile() }))) model.dropout.set(site, setting);
+  const model = loadBert(modelDir, {
+    parts: SEQUENCE_CLASSIFICATION,
+    configOverrides: { num_labels: 2 },
+    seed: 1,
+  }).model;
+  for (const [site, setting] of Object.entries(methodDropout(method, sites, { fisher: shippedFisherFile() })))
+    model.dropout.set(site, setting);
   return model;
 });
 const run = (model: Bert, from: number, n: number) =>
-  train({ model, totalSteps: n, lr: 1e-4, seed: 1, write: () => {}, lossAt: (step, seed) => {
-    const { rows, input } = batch(from + step);
-    return model.classificationLoss(input, rows.map((r) => r.label), { training: true, seed });
-  } });
+  train({
+    model,
+    totalSteps: n,
+    lr: 1e-4,
+    seed: 1,
+    write: () => {},
+    lossAt: (step, seed) => {
+      const { rows, input } = batch(from + step);
+      return model.classificationLoss(
+        input,
+        rows.map((r) => r.label),
+        { training: true, seed },
+      );
+    },
+  });
 const best = methods.map(() => Infinity);
 for (const model of models) await run(model, 0, 2);
 for (let round = 0; round < repeats; round++) {
@@ -96,6 +122,8 @@ const standard = methods.indexOf('standard');
 for (const [m, method] of methods.entries()) {
   const seconds = best[m];
   const relative = standard < 0 ? '—' : `${((seconds / best[standard] - 1) * 100).toFixed(1)}%`;
-  console.log(`${method.padEnd(10)} ${(steps / seconds).toFixed(3).padStart(8)} ${(sequences / seconds).toFixed(1).padStart(7)} ${(flops / seconds / 1e9).toFixed(2).padStart(8)} ${relative.padStart(22)}`);
+  console.log(
+    `${method.padEnd(10)} ${(steps / seconds).toFixed(3).padStart(8)} ${(sequences / seconds).toFixed(1).padStart(7)} ${(flops / seconds / 1e9).toFixed(2).padStart(8)} ${relative.padStart(22)}`,
+  );
 }
 headline(`${methods[0]} steps/s`, steps / best[0], flops / best[0] / 1e9);

@@ -42,19 +42,43 @@ const python = path.join(root, '.venv-hf', 'bin', 'python');
 const runs: Array<{ name: string; command: string[]; env?: Record<string, string> }> = [
   ...['wasm', 'tensorflow'].map((backend) => ({
     name: `fisherlab ${backend}`,
-    command: [process.execPath, path.join(root, 'bin', 'fisherlab.js'), 'fisher', '--model', modelDir,
-      '--examples', examplesFile, '--output', path.join(dir, `${backend}.safetensors`), '--run-dir', path.join(dir, `run-${backend}`)],
+    command: [
+      process.execPath,
+      path.join(root, 'bin', 'fisherlab.js'),
+      'fisher',
+      '--model',
+      modelDir,
+      '--examples',
+      examplesFile,
+      '--output',
+      path.join(dir, `${backend}.safetensors`),
+      '--run-dir',
+      path.join(dir, `run-${backend}`),
+    ],
     env: { FISHERLAB_BACKEND: backend },
   })),
   {
     name: 'PyTorch loop (batch 1)',
-    command: [python, path.join(root, 'test', 'reference', 'hf_transformers.py'), 'per-sample-fisher',
-      '--model', modelDir, '--examples', examplesFile, '--output', path.join(dir, 'torch.safetensors'), '--dtype', 'float32'],
+    command: [
+      python,
+      path.join(root, 'test', 'reference', 'hf_transformers.py'),
+      'per-sample-fisher',
+      '--model',
+      modelDir,
+      '--examples',
+      examplesFile,
+      '--output',
+      path.join(dir, 'torch.safetensors'),
+      '--dtype',
+      'float32',
+    ],
   },
 ];
 
 const cores = os.availableParallelism();
-console.log(`Fisher pass over ${n} examples of ${tokens.toFixed(0)} tokens on ${modelDir} (L${L} H${H} V${V}), whole process, ${cores} cores`);
+console.log(
+  `Fisher pass over ${n} examples of ${tokens.toFixed(0)} tokens on ${modelDir} (L${L} H${H} V${V}), whole process, ${cores} cores`,
+);
 const rows: Array<{ name: string; rate: number | null }> = [];
 for (const run of runs) {
   if (!fs.existsSync(run.command[0])) {
@@ -70,7 +94,9 @@ for (const run of runs) {
 fs.rmSync(dir, { recursive: true, force: true });
 
 const torch = rows[rows.length - 1].rate;
-console.log(`${'run'.padEnd(28)} ${'samples/s'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs PyTorch'.padStart(11)}`);
+console.log(
+  `${'run'.padEnd(28)} ${'samples/s'.padStart(10)} ${'GFLOP/s'.padStart(8)} ${'% of peak'.padStart(10)} ${'vs PyTorch'.padStart(11)}`,
+);
 for (const { name, rate } of rows) {
   if (rate === null) {
     console.log(name);
@@ -79,6 +105,8 @@ for (const { name, rate } of rows) {
   const gflops = (rate * flops) / n / 1e9;
   const ratio = torch ? `${(rate / torch).toFixed(2)}×` : '—';
   const peak = `${((100 * gflops) / PEAK_GFLOPS).toFixed(0)}%`;
-  console.log(`${name.padEnd(28)} ${rate.toFixed(2).padStart(10)} ${gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(11)}`);
+  console.log(
+    `${name.padEnd(28)} ${rate.toFixed(2).padStart(10)} ${gflops.toFixed(1).padStart(8)} ${peak.padStart(10)} ${ratio.padStart(11)}`,
+  );
 }
 console.log(`machine fp32 peak ≈ ${PEAK_GFLOPS} GFLOP/s`);

@@ -40,19 +40,39 @@ const backend = await initBackend();
 const modelDir = values.model ?? (fs.existsSync(defaultModelDir()) ? defaultModelDir() : null);
 const model = modelDir
   ? loadMaskedLm(modelDir, 'bench/fisher')
-  : Bert.random(parseConfig({ vocab_size: 8192, hidden_size: 128, num_hidden_layers: 4, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: T, type_vocab_size: 2 }), MASKED_LM, 0);
+  : Bert.random(
+      parseConfig({
+        vocab_size: 8192,
+        hidden_size: 128,
+        num_hidden_layers: 4,
+        num_attention_heads: 2,
+        intermediate_size: 512,
+        max_position_embeddings: T,
+        type_vocab_size: 2,
+      }),
+      MASKED_LM,
+      0,
+    );
 const { hidden_size: H, intermediate_size: I, num_hidden_layers: L, vocab_size: V } = model.config;
 
 // Masked sequences of T tokens: [CLS] random ids [SEP], 15% masked as BERT does (ids 0-4 are the special tokens).
 const rng = new Rng(0);
 const example = (): MaskedExample =>
-  maskTokens([2, ...Array.from({ length: T - 2 }, () => 5 + rng.int(V - 5)), 3], { vocabSize: V, specialIds: new Set([0, 1, 2, 3, 4]), maskId: 4, rng });
+  maskTokens([2, ...Array.from({ length: T - 2 }, () => 5 + rng.int(V - 5)), 3], {
+    vocabSize: V,
+    specialIds: new Set([0, 1, 2, 3, 4]),
+    maskId: 4,
+    rng,
+  });
 const examples = Array.from({ length: Math.max(B * (batches + 1), loopSamples + 1) }, example);
 const masked = examples.reduce((a, e) => a + e.labels.filter((y) => y !== -100).length, 0) / examples.length;
 const flopsPerSample = trainingFlops(model.config, { sequences: 1, tokens: T, masked });
 
 const maskedPerSequence = Math.max(...examples.map((e) => e.labels.filter((y) => y !== -100).length));
-const micro = microBatchSize({ config: model.config, kind: 'fisher', batch: B, seqLen: T, maskedPerSequence }, { batchFlag: '--batch' });
+const micro = microBatchSize(
+  { config: model.config, kind: 'fisher', batch: B, seqLen: T, maskedPerSequence },
+  { batchFlag: '--batch' },
+);
 
 /** Batched: one tapped forward + backward per micro-batch of a batch of B. */
 function batched(list: MaskedExample[]): void {
@@ -83,7 +103,9 @@ function time(fn: () => void): number {
   return (performance.now() - t0) / 1000;
 }
 
-console.log(`backend ${backend}; ${modelDir ?? 'random model of the embedded shape'}: L=${L} H=${H} I=${I} V=${V}; ${T} tokens, ${masked.toFixed(1)} masked on average; ${describeSplit(B, micro)}`);
+console.log(
+  `backend ${backend}; ${modelDir ?? 'random model of the embedded shape'}: L=${L} H=${H} I=${I} V=${V}; ${T} tokens, ${masked.toFixed(1)} masked on average; ${describeSplit(B, micro)}`,
+);
 batched(examples.slice(0, B)); // warm-up
 loop(examples.slice(0, 1));
 let batchedSeconds = 0;
@@ -93,9 +115,13 @@ const rows = [
   { variant: `batched (batch ${B}, ${Math.ceil(B / micro)} backward)`, samples: batches * B, seconds: batchedSeconds },
   { variant: 'per-sample loop (batch 1)', samples: loopSamples, seconds: loopSeconds },
 ].map((r) => ({ ...r, rate: r.samples / r.seconds }));
-console.log(`${'variant'.padEnd(36)} ${'samples'.padStart(8)} ${'seconds'.padStart(8)} ${'samples/s'.padStart(10)} ${'GFLOP/s'.padStart(8)}`);
+console.log(
+  `${'variant'.padEnd(36)} ${'samples'.padStart(8)} ${'seconds'.padStart(8)} ${'samples/s'.padStart(10)} ${'GFLOP/s'.padStart(8)}`,
+);
 for (const r of rows) {
-  console.log(`${r.variant.padEnd(36)} ${String(r.samples).padStart(8)} ${r.seconds.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(10)} ${((r.rate * flopsPerSample) / 1e9).toFixed(2).padStart(8)}`);
+  console.log(
+    `${r.variant.padEnd(36)} ${String(r.samples).padStart(8)} ${r.seconds.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(10)} ${((r.rate * flopsPerSample) / 1e9).toFixed(2).padStart(8)}`,
+  );
 }
 console.log(`speed-up of the batched pass: ${(rows[0].rate / rows[1].rate).toFixed(2)}×`);
 headline('batched samples/s', rows[0].rate, (rows[0].rate * flopsPerSample) / 1e9);

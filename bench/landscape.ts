@@ -38,7 +38,9 @@ const tokens = pretrainingRecipe(modelDir).maxLength;
 
 // A grid of `points` rows × 1 column, so that --jobs splits it evenly.
 const grid = { x: [0.25], y: linspace(-1, 1, points) };
-console.log(`model ${modelDir} (L${L} H${H} V${V}), backend ${backend}, ${points} points, ${evalExamples} evaluation sequences, ${os.cpus().length} cores`);
+console.log(
+  `model ${modelDir} (L${L} H${H} V${V}), backend ${backend}, ${points} points, ${evalExamples} evaluation sequences, ${os.cpus().length} cores`,
+);
 console.log(`${'processes'.padEnd(10)} ${'seconds'.padStart(8)} ${'points/s'.padStart(9)} ${'GFLOP/s'.padStart(8)}`);
 let best = { rate: 0, gflops: 0 };
 for (const jobs of values.jobs.split(',').map(Number)) {
@@ -47,7 +49,9 @@ for (const jobs of values.jobs.split(',').map(Number)) {
   const meta = r.surface!.metadata as { eval: { masked_tokens: number; examples: number } };
   const flopsPerPoint = forwardFlops(cfg, { sequences: meta.eval.examples, tokens, masked: meta.eval.masked_tokens });
   const gflops = (r.pointsPerSecond * flopsPerPoint) / 1e9;
-  console.log(`${String(jobs).padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${r.pointsPerSecond.toFixed(3).padStart(9)} ${gflops.toFixed(2).padStart(8)}`);
+  console.log(
+    `${String(jobs).padEnd(10)} ${r.seconds.toFixed(1).padStart(8)} ${r.pointsPerSecond.toFixed(3).padStart(9)} ${gflops.toFixed(2).padStart(8)}`,
+  );
   if (r.pointsPerSecond > best.rate) best = { rate: r.pointsPerSecond, gflops };
   fs.rmSync(runDir, { recursive: true, force: true });
 }

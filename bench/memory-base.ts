@@ -14,8 +14,18 @@ async function main(): Promise<void> {
   const B = Number(args[0] ?? 1);
   const kinds = (args[1] ?? 'eval,train,fisher').split(',') as StepKind[];
   const T = 128;
-  const config = parseConfig({ vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2 });
-  const ids = Array.from({ length: B }, (_, n) => Array.from({ length: T }, (_, t) => 1000 + ((n * 31 + t * 7) % 20000)));
+  const config = parseConfig({
+    vocab_size: 30522,
+    hidden_size: 768,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+  });
+  const ids = Array.from({ length: B }, (_, n) =>
+    Array.from({ length: T }, (_, t) => 1000 + ((n * 31 + t * 7) % 20000)),
+  );
   const labels = ids.map((row) => row.map((y, t) => (t % 7 === 3 ? y : -100)));
   const m = labels[0].filter((y) => y !== -100).length;
   for (const kind of kinds) {
@@ -27,14 +37,24 @@ async function main(): Promise<void> {
     const info = await tf.profile(() => {
       if (kind === 'eval') tf.tidy(() => void model.maskedLmLoss({ input_ids: ids }, labels).dataSync());
       else if (kind === 'train') {
-        const { value, grads } = tf.variableGrads(() => model.classificationLoss({ input_ids: ids }, ids.map(() => 1), { training: true, seed: 1 }), params);
+        const { value, grads } = tf.variableGrads(
+          () =>
+            model.classificationLoss(
+              { input_ids: ids },
+              ids.map(() => 1),
+              { training: true, seed: 1 },
+            ),
+          params,
+        );
         opt!.step(new Map(model.namedParameters().map(([name, v]) => [name, grads[v.name]])), 1e-5);
         tf.dispose([value, ...Object.values(grads)]);
       } else tf.dispose([...squaredGradSums(model, { input_ids: ids }, labels).sums.values()]);
     });
     const est = stepBytes({ config, kind, seqLen: T, maskedPerSequence: kind === 'train' ? 0 : m });
     const gib = (x: number) => (x / 2 ** 30).toFixed(3);
-    console.log(`${backend} ${kind} B=${B} T=${T}: held ${gib(base)} GiB, step peak ${gib(info.peakBytes - base)} GiB measured, ${gib(est.fixed + B * est.perSequence)} modelled (fixed ${gib(est.fixed)}, per sequence ${gib(est.perSequence)}), ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    console.log(
+      `${backend} ${kind} B=${B} T=${T}: held ${gib(base)} GiB, step peak ${gib(info.peakBytes - base)} GiB measured, ${gib(est.fixed + B * est.perSequence)} modelled (fixed ${gib(est.fixed)}, per sequence ${gib(est.perSequence)}), ${((Date.now() - began) / 1000).toFixed(1)} s`,
+    );
     opt?.dispose();
     model.dispose();
   }

@@ -25,9 +25,19 @@ async function main(): Promise<void> {
     { H: 64, A: 4, I: 256, L: 6, V: 1000, T: 16, B: 4 },
   ];
   for (const s of shapes) {
-    const config = parseConfig({ vocab_size: s.V, hidden_size: s.H, num_hidden_layers: s.L, num_attention_heads: s.A, intermediate_size: s.I, max_position_embeddings: s.T, type_vocab_size: 2 });
+    const config = parseConfig({
+      vocab_size: s.V,
+      hidden_size: s.H,
+      num_hidden_layers: s.L,
+      num_attention_heads: s.A,
+      intermediate_size: s.I,
+      max_position_embeddings: s.T,
+      type_vocab_size: 2,
+    });
     const model = Bert.random(config, MASKED_LM, 1);
-    const ids = Array.from({ length: s.B }, (_, n) => Array.from({ length: s.T }, (_, t) => 5 + ((n * 31 + t * 7) % (s.V - 5))));
+    const ids = Array.from({ length: s.B }, (_, n) =>
+      Array.from({ length: s.T }, (_, t) => 5 + ((n * 31 + t * 7) % (s.V - 5))),
+    );
     const masked = Math.max(1, Math.round(0.15 * s.T));
     const labels = ids.map((row) => row.map((y, t) => (t % Math.round(s.T / masked) === 1 ? y : -100)));
     const m = labels[0].filter((y) => y !== -100).length;
@@ -38,13 +48,25 @@ async function main(): Promise<void> {
       const info = await tf.profile(f);
       const { fixed, perSequence } = stepBytes({ config, kind, seqLen: s.T, maskedPerSequence: m });
       const model_ = fixed + s.B * perSequence;
-      if (process.argv.includes('--json')) return void console.log(JSON.stringify({ ...s, m, P: model.parameterCount(), kind, measured: info.peakBytes - base }));
-      console.log(`${JSON.stringify(s)} ${kind}: measured ${((info.peakBytes - base) / 1e6).toFixed(2)} MB, model ${(model_ / 1e6).toFixed(2)} MB (fixed ${(fixed / 1e6).toFixed(2)}), ratio ${(model_ / (info.peakBytes - base)).toFixed(2)}`);
+      if (process.argv.includes('--json'))
+        return void console.log(
+          JSON.stringify({ ...s, m, P: model.parameterCount(), kind, measured: info.peakBytes - base }),
+        );
+      console.log(
+        `${JSON.stringify(s)} ${kind}: measured ${((info.peakBytes - base) / 1e6).toFixed(2)} MB, model ${(model_ / 1e6).toFixed(2)} MB (fixed ${(fixed / 1e6).toFixed(2)}), ratio ${(model_ / (info.peakBytes - base)).toFixed(2)}`,
+      );
     };
-    await measure('eval', () => tf.tidy(() => { model.maskedLmLoss(batch, labels).dataSync(); }));
+    await measure('eval', () =>
+      tf.tidy(() => {
+        model.maskedLmLoss(batch, labels).dataSync();
+      }),
+    );
     const opt = new AdamW(model.namedParameters());
     await measure('train', () => {
-      const { value, grads } = tf.variableGrads(() => model.maskedLmLoss(batch, labels, { training: true, seed: 1 }), params);
+      const { value, grads } = tf.variableGrads(
+        () => model.maskedLmLoss(batch, labels, { training: true, seed: 1 }),
+        params,
+      );
       const named = new Map(model.namedParameters().map(([name, v]) => [name, grads[v.name]]));
       opt.step(named, 1e-4);
       tf.dispose([value, ...Object.values(grads)]);

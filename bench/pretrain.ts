@@ -30,10 +30,17 @@ if (benchEachBackend()) process.exit();
 const steps = Number(values.steps);
 const backend = await initBackend({ quiet: true });
 const modelDir = resolveModelDir();
-const recipe = (JSON.parse(fs.readFileSync(path.join(modelDir, 'pretrain-report.json'), 'utf8')) as { settings: PretrainSettings }).settings;
+const recipe = (
+  JSON.parse(fs.readFileSync(path.join(modelDir, 'pretrain-report.json'), 'utf8')) as { settings: PretrainSettings }
+).settings;
 const settings: PretrainSettings = {
   // full-length steps only: the sequence-length warm-up's short steps are cheaper
-  ...completeSettings(recipe), vocabFile: path.join(modelDir, 'vocab.txt'), batchSize: Number(values['batch-size']), dropout: 0, steps: 1000, shortSteps: 0,
+  ...completeSettings(recipe),
+  vocabFile: path.join(modelDir, 'vocab.txt'),
+  batchSize: Number(values['batch-size']),
+  dropout: 0,
+  steps: 1000,
+  shortSteps: 0,
 };
 const problem = pretrainProblem(settings);
 const config = problem.config;
@@ -45,7 +52,9 @@ function flops(from: number, n: number): { tokens: number; flops: number } {
   let total = 0;
   for (let step = from; step < from + n; step++) {
     const { pool, indices, epoch, seed } = problem.batchAt(step);
-    const examples = indices.map((i) => maskedExample(pool[i], i, epoch, seed, { ...problem.vocab, probability: settings.maskProbability }));
+    const examples = indices.map((i) =>
+      maskedExample(pool[i], i, epoch, seed, { ...problem.vocab, probability: settings.maskProbability }),
+    );
     const T = Math.max(...examples.map((e) => e.input_ids.length)); // padded to the longest
     const masked = examples.reduce((a, e) => a + e.labels.filter((l) => l !== IGNORE_INDEX).length, 0);
     tokens += examples.reduce((a, e) => a + e.input_ids.length, 0);
@@ -54,13 +63,23 @@ function flops(from: number, n: number): { tokens: number; flops: number } {
   return { tokens, flops: total };
 }
 
-console.log(`pretraining L${L} H${H} V${V}, batch ${settings.batchSize} × ≤${settings.maxLength} tokens, backend ${backend}, ${os.cpus().length} cores; ${steps} steps after 2 warm-up steps`);
+console.log(
+  `pretraining L${L} H${H} V${V}, batch ${settings.batchSize} × ≤${settings.maxLength} tokens, backend ${backend}, ${os.cpus().length} cores; ${steps} steps after 2 warm-up steps`,
+);
 console.log(`${'processes'.padEnd(10)} ${'steps/s'.padStart(8)} ${'tokens/s'.padStart(9)} ${'GFLOP/s'.padStart(8)}`);
 let best = { rate: 0, gflops: 0 };
 for (const jobs of values.jobs.split(',').map(Number)) {
   const model = problem.newModel();
   const remote = jobs > 1 ? await ShardProcesses.start({ ...settings, jobs }, jobs) : undefined;
-  const run = (totalSteps: number) => train({ model, totalSteps, lr: 1e-3, lossAt: (step, seed, shard) => problem.shardLoss(model, step, seed, shard), remote, write: () => {} });
+  const run = (totalSteps: number) =>
+    train({
+      model,
+      totalSteps,
+      lr: 1e-3,
+      lossAt: (step, seed, shard) => problem.shardLoss(model, step, seed, shard),
+      remote,
+      write: () => {},
+    });
   await run(2);
   const began = performance.now();
   await run(steps); // the steps 0..steps-1 again, from the warmed-up weights: the same shapes as a real run
@@ -68,7 +87,9 @@ for (const jobs of values.jobs.split(',').map(Number)) {
   remote?.close();
   model.dispose();
   const w = flops(0, steps);
-  console.log(`${String(jobs).padEnd(10)} ${(steps / seconds).toFixed(3).padStart(8)} ${(w.tokens / seconds).toFixed(0).padStart(9)} ${(w.flops / seconds / 1e9).toFixed(2).padStart(8)}`);
+  console.log(
+    `${String(jobs).padEnd(10)} ${(steps / seconds).toFixed(3).padStart(8)} ${(w.tokens / seconds).toFixed(0).padStart(9)} ${(w.flops / seconds / 1e9).toFixed(2).padStart(8)}`,
+  );
   if (w.tokens / seconds > best.rate) best = { rate: w.tokens / seconds, gflops: w.flops / seconds / 1e9 };
 }
 headline('tokens/s (best --jobs)', best.rate, best.gflops);

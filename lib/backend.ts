@@ -39,7 +39,8 @@ async function pick(quiet: boolean): Promise<string> {
       if (!(await tf.setBackend(c.tfName))) throw new Error('setBackend returned false');
       await tf.ready();
       if (c.tfName === 'wasm') patchWasmKernels();
-      if (!quiet) console.error(`fisherlab: TensorFlow.js backend ${c.name}${forced ? ' (forced by FISHERLAB_BACKEND)' : ''}`);
+      if (!quiet)
+        console.error(`fisherlab: TensorFlow.js backend ${c.name}${forced ? ' (forced by FISHERLAB_BACKEND)' : ''}`);
       chosenName = c.name;
       return c.name;
     } catch (e) {
@@ -97,11 +98,16 @@ function nativeExpected(): boolean {
     return false;
   }
   return ['tfjs-node-gpu', 'tfjs-node'].some((pkg) =>
-    fs.existsSync(path.join(root, 'node_modules', '@tensorflow', pkg, 'lib', 'napi-v8', 'tfjs_binding.node')));
+    fs.existsSync(path.join(root, 'node_modules', '@tensorflow', pkg, 'lib', 'napi-v8', 'tfjs_binding.node')),
+  );
 }
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
-interface TensorInfo { dataId: object; shape: number[]; dtype: string }
+interface TensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: string;
+}
 interface WasmBackendLike {
   disposeData(dataId: object): boolean;
   makeOutput(shape: number[], dtype: string): TensorInfo;
@@ -125,7 +131,11 @@ export function patchWasmKernels(): void {
     const perm = x.shape.map((_, i) => i);
     const r = perm.length;
     [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-    return transpose.kernelFunc({ inputs: { x } as never, backend: backend as never, attrs: { perm } as never }) as TensorInfo;
+    return transpose.kernelFunc({
+      inputs: { x } as never,
+      backend: backend as never,
+      attrs: { perm } as never,
+    }) as TensorInfo;
   };
   const plain = { transposeA: false, transposeB: false } as never;
   // wasm multiplies stacks of matrices (batch > 1) with a slow generic loop; XNNPACK serves only single matrices,
@@ -133,7 +143,10 @@ export function patchWasmKernels(): void {
   const stacked = (a: TensorInfo, b: TensorInfo, backend: unknown): TensorInfo => {
     const size = (dims: number[]) => dims.reduce((x, y) => x * y, 1);
     const batch = size(a.shape.slice(0, -2));
-    if ((batch <= 1 && size(b.shape.slice(0, -2)) <= 1) || a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join()) {
+    if (
+      (batch <= 1 && size(b.shape.slice(0, -2)) <= 1) ||
+      a.shape.slice(0, -2).join() !== b.shape.slice(0, -2).join()
+    ) {
       return base({ inputs: { a, b } as never, backend: backend as never, attrs: plain }) as TensorInfo;
     }
     const wasm = backend as unknown as WasmBackendLike;
@@ -181,8 +194,16 @@ export function patchWasmKernels(): void {
         const { numSegments } = attrs as unknown as { numSegments: number };
         const n = segmentIds.shape.reduce((s, d) => s * d, 1);
         const rest = x.shape.slice(segmentIds.shape.length);
-        const indices = reshape.kernelFunc({ inputs: { x: segmentIds } as never, backend, attrs: { shape: [n, 1] } as never }) as TensorInfo;
-        const updates = reshape.kernelFunc({ inputs: { x } as never, backend, attrs: { shape: [n, ...rest] } as never }) as TensorInfo;
+        const indices = reshape.kernelFunc({
+          inputs: { x: segmentIds } as never,
+          backend,
+          attrs: { shape: [n, 1] } as never,
+        }) as TensorInfo;
+        const updates = reshape.kernelFunc({
+          inputs: { x } as never,
+          backend,
+          attrs: { shape: [n, ...rest] } as never,
+        }) as TensorInfo;
         const out = scatterNd.kernelFunc({
           inputs: { indices, updates } as never,
           backend,

@@ -3,14 +3,21 @@ import { Command } from 'commander';
 import { COMMANDS } from './commands';
 import { memoryLimit, parseBytes } from './train/memory-budget';
 
-
 /** Commands that run a model, and so take --memory-budget. */
 const MODEL_COMMANDS = [
-  'pretrain', 'finetune', 'sweep', 'fisher', 'fisher-stability', 'landscape', 'landscape-figure1', 'model-card', 'notebooks',
+  'pretrain',
+  'finetune',
+  'sweep',
+  'fisher',
+  'fisher-stability',
+  'landscape',
+  'landscape-figure1',
+  'model-card',
+  'notebooks',
 ];
 
 const MEMORY_BUDGET_HELP =
-  'memory the tensors may use (e.g. 3GiB; default: wasm\'s 4 GiB heap, half the RAM on native backends); batches that do not fit run in micro-batches';
+  "memory the tensors may use (e.g. 3GiB; default: wasm's 4 GiB heap, half the RAM on native backends); batches that do not fit run in micro-batches";
 
 /** Adds --memory-budget to the commands that run a model; it sets $FISHERLAB_MEMORY_BUDGET, which child processes inherit. */
 function addMemoryBudgetOption(program: Command): void {
@@ -43,6 +50,8 @@ export async function main(argv: string[]): Promise<void> {
 /** wasm's own out-of-memory messages, said in the user's terms (a step outgrew the model of lib/memory-budget). */
 function explainOutOfMemory(message: string): string {
   if (!/memory access out of bounds|^Aborted\(|Invalid typed array length/.test(message)) return message;
-  return `the TensorFlow.js backend ran out of memory (${message.split('\n')[0]}): a step needed more than its ${memoryLimit().what} ` +
-    'allows; give a smaller --memory-budget so that batches run in smaller micro-batches, or shorten the sequences (--max-length)';
+  return (
+    `the TensorFlow.js backend ran out of memory (${message.split('\n')[0]}): a step needed more than its ${memoryLimit().what} ` +
+    'allows; give a smaller --memory-budget so that batches run in smaller micro-batches, or shorten the sequences (--max-length)'
+  );
 }

@@ -14,9 +14,22 @@ describe('attention by offset', function () {
 
   it('averages p[i][i+o] over the queries that have every offset in range, per head', () => {
     // one sequence, two heads, T = 4; offsets −1 and +1 leave queries 1 and 2
-    const h0 = [[1, 0, 0, 0], [0.5, 0.25, 0.25, 0], [0, 0.6, 0.1, 0.3], [0, 0, 0, 1]];
-    const h1 = [[0.25, 0.25, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25]];
-    expect(offsetMass([[h0, h1]], [-1, 1])).to.deep.equal([[(0.5 + 0.6) / 2, (0.25 + 0.3) / 2], [(0.1 + 0.3) / 2, (0.3 + 0.1) / 2]]);
+    const h0 = [
+      [1, 0, 0, 0],
+      [0.5, 0.25, 0.25, 0],
+      [0, 0.6, 0.1, 0.3],
+      [0, 0, 0, 1],
+    ];
+    const h1 = [
+      [0.25, 0.25, 0.25, 0.25],
+      [0.1, 0.2, 0.3, 0.4],
+      [0.4, 0.3, 0.2, 0.1],
+      [0.25, 0.25, 0.25, 0.25],
+    ];
+    expect(offsetMass([[h0, h1]], [-1, 1])).to.deep.equal([
+      [(0.5 + 0.6) / 2, (0.25 + 0.3) / 2],
+      [(0.1 + 0.3) / 2, (0.3 + 0.1) / 2],
+    ]);
     expect(() => offsetMass([[h0]], [-2, 2])).to.throw(/too short for offsets -2, 2/);
   });
 
@@ -25,7 +38,14 @@ describe('attention by offset', function () {
     const weights = randomWeights(cfg, MASKED_LM, 3);
     for (const [name, w] of weights) if (/attention\.self\.(query|key)\./.test(name)) w.data.fill(0);
     const model = Bert.fromWeights(cfg, MASKED_LM, weights);
-    const { tokens, heads } = attentionByOffset(model, [[1, 5, 6, 7, 8, 9], [1, 9, 8, 7, 6, 5]], [-2, -1, 0, 1, 2]);
+    const { tokens, heads } = attentionByOffset(
+      model,
+      [
+        [1, 5, 6, 7, 8, 9],
+        [1, 9, 8, 7, 6, 5],
+      ],
+      [-2, -1, 0, 1, 2],
+    );
     model.dispose();
     expect(tokens).to.equal(6);
     expect(heads).to.have.length(cfg.num_hidden_layers * cfg.num_attention_heads);
@@ -33,7 +53,11 @@ describe('attention by offset', function () {
   });
 
   it('the command prints one row per layer and head for the embedded model', () => {
-    const r = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'attention', '--sequences', '2', '--offsets', '-1,1'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'attention', '--sequences', '2', '--offsets', '-1,1'],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).to.equal(0);
     const rows = r.stdout.trim().split('\n').slice(2);
     expect(rows).to.have.length(4 * 2);

@@ -22,7 +22,9 @@ function refMatMul(a: number[][][], b: number[][][], ta: boolean, tb: boolean): 
 }
 
 function randn(rng: Rng, shape: number[]): number[][][] {
-  return Array.from({ length: shape[0] }, () => Array.from({ length: shape[1] }, () => Array.from({ length: shape[2] }, () => rng.normal())));
+  return Array.from({ length: shape[0] }, () =>
+    Array.from({ length: shape[1] }, () => Array.from({ length: shape[2] }, () => rng.normal())),
+  );
 }
 
 describe('backend', () => {
@@ -33,7 +35,12 @@ describe('backend', () => {
 
   it('matMul with every transpose combination equals a float64 reference', () => {
     const rng = new Rng(3);
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const a = randn(rng, ta ? [3, 7, 5] : [3, 5, 7]);
       const b = randn(rng, tb ? [3, 4, 7] : [3, 7, 4]);
       const got = tf.tidy(() => tf.matMul(tf.tensor3d(a), tf.tensor3d(b), ta, tb).dataSync());
@@ -45,11 +52,23 @@ describe('backend', () => {
     const rng = new Rng(8);
     const a = randn(rng, [6, 4, 5]);
     const b = randn(rng, [6, 5, 3]);
-    const got = tf.tidy(() => tf.matMul(tf.reshape(tf.tensor3d(a), [2, 3, 4, 5]), tf.reshape(tf.tensor3d(b), [2, 3, 5, 3])).dataSync());
+    const got = tf.tidy(() =>
+      tf.matMul(tf.reshape(tf.tensor3d(a), [2, 3, 4, 5]), tf.reshape(tf.tensor3d(b), [2, 3, 5, 3])).dataSync(),
+    );
     expect(maxAbsDiff(got, refMatMul(a, b, false, false))).to.be.below(1e-4);
     const single = randn(rng, [1, 5, 3]);
     const broadcast = tf.tidy(() => tf.matMul(tf.tensor3d(a), tf.tensor3d(single)).dataSync());
-    expect(maxAbsDiff(broadcast, refMatMul(a, a.map(() => single[0]), false, false))).to.be.below(1e-4);
+    expect(
+      maxAbsDiff(
+        broadcast,
+        refMatMul(
+          a,
+          a.map(() => single[0]),
+          false,
+          false,
+        ),
+      ),
+    ).to.be.below(1e-4);
   });
 
   it('the matMul patch leaks no tensors, forward or backward', () => {
@@ -65,10 +84,26 @@ describe('backend', () => {
   });
 
   it('unsortedSegmentSum (the gradient of gather) adds rows with repeated ids', () => {
-    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]);
     const s = tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 2], 'int32'), 3);
     expect(Array.from(s.dataSync())).to.deep.equal([3, 4, 0, 0, 13, 16]);
-    const g = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.gather(w, tf.tensor1d([1, 1, 3], 'int32')), tf.tensor2d([[1, 2], [3, 4], [5, 6]]))))(tf.zeros([4, 2]));
+    const g = tf.grad((w: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          tf.gather(w, tf.tensor1d([1, 1, 3], 'int32')),
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+            [5, 6],
+          ]),
+        ),
+      ),
+    )(tf.zeros([4, 2]));
     expect(Array.from(g.dataSync())).to.deep.equal([0, 0, 4, 6, 0, 0, 5, 6]);
     tf.dispose([x, s, g]);
   });
@@ -78,7 +113,7 @@ describe('backend', () => {
     expect(tf.getBackend()).to.equal(backend.startsWith('tensorflow') ? 'tensorflow' : backend);
   });
 
-  it('describes the backend: TensorFlow\'s version and threads on the native ones, one thread on wasm', async () => {
+  it("describes the backend: TensorFlow's version and threads on the native ones, one thread on wasm", async () => {
     const info = await backendInfo();
     expect(info.name).to.equal(backend);
     expect(backendName()).to.equal(backend);

@@ -9,8 +9,14 @@ import { NamedArray, readSafetensors, writeSafetensors } from '../lib/weights/sa
 import { errorOf, randomTensors } from './helpers';
 
 const CONFIG: BertConfig = parseConfig({
-  vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
-  intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2, num_labels: 3,
+  vocab_size: 30,
+  hidden_size: 8,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 16,
+  max_position_embeddings: 16,
+  type_vocab_size: 2,
+  num_labels: 3,
 });
 const TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 25 }, (_, i) => `tok${i}`)];
 
@@ -49,7 +55,12 @@ describe('checkpoint folders', () => {
     const weights = randomTensors(CONFIG, MASKED_LM);
     weights[0].data[3] = NaN;
     const out = path.join(dir, 'nested', 'mlm');
-    writeCheckpoint(out, { config: CONFIG, parts: MASKED_LM, weights: new Map(weights.map((w) => [w.name, w])), vocabTokens: TOKENS });
+    writeCheckpoint(out, {
+      config: CONFIG,
+      parts: MASKED_LM,
+      weights: new Map(weights.map((w) => [w.name, w])),
+      vocabTokens: TOKENS,
+    });
     expect(fs.readdirSync(out).sort()).to.deep.equal(['config.json', 'model.safetensors', 'vocab.txt']);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     expect(json.architectures).to.deep.equal(['BertForMaskedLM']);
@@ -96,7 +107,9 @@ describe('checkpoint folders', () => {
   });
 
   it('reports every missing, unexpected and mis-shaped tensor in one error naming the folder', () => {
-    const tensors = randomTensors(CONFIG, MASKED_LM).filter((w) => !w.name.includes('attention.self.key') && w.name !== 'cls.predictions.bias');
+    const tensors = randomTensors(CONFIG, MASKED_LM).filter(
+      (w) => !w.name.includes('attention.self.key') && w.name !== 'cls.predictions.bias',
+    );
     tensors.find((w) => w.name === 'bert.encoder.layer.0.intermediate.dense.weight')!.shape = [8, 16];
     tensors.push({ name: 'bert.encoder.layer.1.output.dense.bias', shape: [8], data: new Float32Array(8) });
     tensors.push({ name: 'something.else', shape: [2], data: new Float32Array(2) });
@@ -123,27 +136,38 @@ describe('checkpoint folders', () => {
     expect(message).to.include(
       'bert.embeddings.word_embeddings.weight has shape [30, 8] but [40, 8] is expected (config.json says vocab_size 40, hidden_size 8)',
     );
-    expect(message).to.include('cls.predictions.bias has shape [30] but [40] is expected (config.json says vocab_size 40)');
+    expect(message).to.include(
+      'cls.predictions.bias has shape [30] but [40] is expected (config.json says vocab_size 40)',
+    );
   });
 
   it('accepts names without the bert. prefix, LayerNorm gamma/beta, and drops position_ids and the next-sentence head', () => {
     const original = randomTensors(CONFIG, BASE_MODEL);
     const renamed = original.map((w) => ({
       ...w,
-      name: w.name.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
+      name: w.name
+        .replace(/^bert\./, '')
+        .replace(/LayerNorm\.weight$/, 'LayerNorm.gamma')
+        .replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
     }));
     renamed.push({ name: 'cls.seq_relationship.weight', shape: [2, 8], data: new Float32Array(16) });
     renamed.push({ name: 'cls.seq_relationship.bias', shape: [2], data: new Float32Array(2) });
     const out = folderWith(renamed, BASE_MODEL);
     appendI64(path.join(out, 'model.safetensors'), 'embeddings.position_ids');
-    expect(readSafetensors(path.join(out, 'model.safetensors'), { skipNonFloat: true }).dtypes.get('embeddings.position_ids')).to.equal('I64');
+    expect(
+      readSafetensors(path.join(out, 'model.safetensors'), { skipNonFloat: true }).dtypes.get(
+        'embeddings.position_ids',
+      ),
+    ).to.equal('I64');
 
     const ckpt = readCheckpoint(out);
     expect(ckpt.parts).to.deep.equal(BASE_MODEL);
     expect([...ckpt.weights.keys()]).to.deep.equal(original.map((w) => w.name));
     for (const w of original) expect(bits(ckpt.weights.get(w.name)!.data), w.name).to.deep.equal(bits(w.data));
     expect(ckpt.weights.get('bert.embeddings.LayerNorm.weight')!.name).to.equal('bert.embeddings.LayerNorm.weight');
-    expect(ckpt.warnings.join('\n')).to.include('next-sentence head (cls.seq_relationship.weight, cls.seq_relationship.bias)');
+    expect(ckpt.warnings.join('\n')).to.include(
+      'next-sentence head (cls.seq_relationship.weight, cls.seq_relationship.bias)',
+    );
   });
 
   it('drops the tied decoder weight (warning when it differs) and uses the decoder bias as cls.predictions.bias', () => {
@@ -161,7 +185,9 @@ describe('checkpoint folders', () => {
     stored.find((w) => w.name === 'cls.predictions.decoder.weight')!.data[5] += 1;
     fs.rmSync(path.join(dir, 'model'), { recursive: true });
     ckpt = readCheckpoint(folderWith(stored));
-    expect(ckpt.warnings.join('\n')).to.include('cls.predictions.decoder.weight differs from bert.embeddings.word_embeddings.weight');
+    expect(ckpt.warnings.join('\n')).to.include(
+      'cls.predictions.decoder.weight differs from bert.embeddings.word_embeddings.weight',
+    );
     expect(bits(ckpt.weights.get('bert.embeddings.word_embeddings.weight')!.data)).to.deep.equal(bits(words.data));
   });
 
@@ -175,7 +201,9 @@ describe('checkpoint folders', () => {
     const weights = randomTensors(CONFIG, MASKED_LM);
     weights.push({ ...weights[1], name: 'embeddings.position_embeddings.weight' });
     const message = errorOf(() => readCheckpoint(folderWith(weights)));
-    expect(message).to.include('bert.embeddings.position_embeddings.weight and embeddings.position_embeddings.weight are both');
+    expect(message).to.include(
+      'bert.embeddings.position_embeddings.weight and embeddings.position_embeddings.weight are both',
+    );
   });
 
   it('explains how to convert a folder that has only TensorFlow or Flax weights', () => {
@@ -193,7 +221,9 @@ describe('checkpoint folders', () => {
 
   it('reports a missing folder, config.json or weights file clearly', () => {
     expect(errorOf(() => readCheckpoint(path.join(dir, 'absent')))).to.include('no such checkpoint folder');
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${dir}: not a Hugging Face model folder: it has no config.json`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${dir}: not a Hugging Face model folder: it has no config.json`,
+    );
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...CONFIG }));
     expect(errorOf(() => readCheckpoint(dir))).to.equal(
       `${dir}: no weights in the folder (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json)`,
@@ -208,6 +238,8 @@ describe('checkpoint folders', () => {
     expect(ckpt.warnings).to.deep.equal([`${out} has no vocab.txt: a tokenizer needs one`]);
     fs.writeFileSync(path.join(out, 'vocab.txt'), 'a\nb\n');
     ckpt = readCheckpoint(out);
-    expect(ckpt.warnings).to.deep.equal([`${path.join(out, 'vocab.txt')} has 2 tokens but config.json says vocab_size 30`]);
+    expect(ckpt.warnings).to.deep.equal([
+      `${path.join(out, 'vocab.txt')} has 2 tokens but config.json says vocab_size 30`,
+    ]);
   });
 });

@@ -16,7 +16,10 @@ const WORDS = ['the', 'cat', 'sat', 'on', 'mat', 'dog', 'ran', 'a', 'big', 'smal
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS];
 
 function fisherlab(args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+  });
 }
 
 describe('model folders and the info / fill-mask commands', function () {
@@ -46,9 +49,17 @@ describe('model folders and the info / fill-mask commands', function () {
   });
 
   it('loads a masked-LM folder as a classifier with fresh pooler and classifier, and says so', () => {
-    const { model, warnings } = loadBert(modelDir, { parts: SEQUENCE_CLASSIFICATION, configOverrides: { num_labels: 3 } });
+    const { model, warnings } = loadBert(modelDir, {
+      parts: SEQUENCE_CLASSIFICATION,
+      configOverrides: { num_labels: 3 },
+    });
     expect(model.parameter('classifier.weight').shape).to.deep.equal([3, 16]);
-    expect(maxAbsDiff(model.parameter('bert.encoder.layer.1.output.dense.weight').dataSync(), weights.get('bert.encoder.layer.1.output.dense.weight')!.data)).to.equal(0);
+    expect(
+      maxAbsDiff(
+        model.parameter('bert.encoder.layer.1.output.dense.weight').dataSync(),
+        weights.get('bert.encoder.layer.1.output.dense.weight')!.data,
+      ),
+    ).to.equal(0);
     expect(warnings.join('\n')).to.match(/freshly initialized.*bert\.pooler\.dense\.weight.*classifier\.weight/s);
     expect(warnings.join('\n')).to.match(/not used by this model: cls\.predictions\.bias/);
     model.dispose();
@@ -60,12 +71,17 @@ describe('model folders and the info / fill-mask commands', function () {
     const info = JSON.parse(r.stdout);
     expect(info.architecture).to.equal('BertForMaskedLM');
     expect(info.tensors.length).to.equal(5 + 16 * 2 + 5);
-    expect(info.tensors[0]).to.deep.equal({ name: 'bert.embeddings.word_embeddings.weight', shape: [VOCAB.length, 16] });
+    expect(info.tensors[0]).to.deep.equal({
+      name: 'bert.embeddings.word_embeddings.weight',
+      shape: [VOCAB.length, 16],
+    });
     expect(info.parameters).to.equal([...weights.values()].reduce((n, w) => n + w.data.length, 0));
-    expect(info.dropoutSites.map((s: { name: string }) => s.name)).to.include('bert.encoder.layer.1.attention.self.dropout');
+    expect(info.dropoutSites.map((s: { name: string }) => s.name)).to.include(
+      'bert.encoder.layer.1.attention.self.dropout',
+    );
   });
 
-  it('fill-mask gives the reference model\'s top tokens and probabilities at [MASK]', () => {
+  it("fill-mask gives the reference model's top tokens and probabilities at [MASK]", () => {
     const text = 'the cat [MASK] on the mat .';
     const r = fisherlab(['fill-mask', '--model', modelDir, '--text', text, '--top-k', '3', '--json']);
     expect(r.status, r.stderr).to.equal(0);
@@ -75,10 +91,15 @@ describe('model folders and the info / fill-mask commands', function () {
     const logits = referenceForward(cfg, weights, { inputIds: [enc.input_ids] }).mlmLogits![0][pred.position];
     const m = Math.max(...logits);
     const z = logits.reduce((s, l) => s + Math.exp(l - m), 0);
-    const want = logits.map((l, id) => ({ id, p: Math.exp(l - m) / z })).sort((a, b) => b.p - a.p).slice(0, 3);
+    const want = logits
+      .map((l, id) => ({ id, p: Math.exp(l - m) / z }))
+      .sort((a, b) => b.p - a.p)
+      .slice(0, 3);
     expect(pred.candidates.map((c: { id: number }) => c.id)).to.deep.equal(want.map((w) => w.id));
     expect(pred.candidates.map((c: { token: string }) => c.token)).to.deep.equal(want.map((w) => VOCAB[w.id]));
-    pred.candidates.forEach((c: { probability: number }, i: number) => expect(c.probability).to.be.closeTo(want[i].p, 1e-5));
+    pred.candidates.forEach((c: { probability: number }, i: number) =>
+      expect(c.probability).to.be.closeTo(want[i].p, 1e-5),
+    );
   });
 
   it('fails with a clear message on a missing folder, a text without [MASK], or conflicting inputs', () => {
@@ -87,7 +108,17 @@ describe('model folders and the info / fill-mask commands', function () {
     expect(r.stderr).to.match(/nope.*does not exist/);
     r = fisherlab(['fill-mask', '--model', modelDir, '--text', 'the cat sat']);
     expect(r.stderr).to.match(/no \[MASK\] token/);
-    r = fisherlab(['forward', '--model', modelDir, '--text', 'the cat', '--input-ids', '2,3', '--output', path.join(dir, 'x.json')]);
+    r = fisherlab([
+      'forward',
+      '--model',
+      modelDir,
+      '--text',
+      'the cat',
+      '--input-ids',
+      '2,3',
+      '--output',
+      path.join(dir, 'x.json'),
+    ]);
     expect(r.stderr).to.match(/exactly one of --text and --input-ids/);
     r = fisherlab(['forward', '--model', modelDir, '--input-ids', '2,x', '--output', path.join(dir, 'x.json')]);
     expect(r.stderr).to.match(/--input-ids: "x"/);

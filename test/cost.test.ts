@@ -4,7 +4,7 @@ import { estimateLine, forwardFlops, MEASURED_GFLOPS, trainingFlops } from '../l
 import { tinyConfig } from './helpers';
 
 describe('cost of BERT passes', () => {
-  it('counts the matMuls of a forward pass as a hand count over each layer\'s matrices does', () => {
+  it("counts the matMuls of a forward pass as a hand count over each layer's matrices does", () => {
     const c = tinyConfig({ hidden_size: 8, intermediate_size: 20, num_hidden_layers: 3, vocab_size: 50 });
     const [B, T, m] = [2, 5, 3];
     // per sequence and layer: q, k, v, output (T×8 @ 8×8 each), FFN up (T×8 @ 8×20) and down (T×20 @ 20×8),
@@ -16,11 +16,13 @@ describe('cost of BERT passes', () => {
     expect(trainingFlops(c, { sequences: B, tokens: T, masked: m })).to.equal(3 * (B * 3 * layer + head));
   });
 
-  it('estimates wall time at the backend\'s measured rate, and says when it has none', () => {
+  it("estimates wall time at the backend's measured rate, and says when it has none", () => {
     const rate = MEASURED_GFLOPS.tensorflow.train;
     expect(estimateLine('finetune RTE: 10 steps', rate * 1e9 * 90, 'train', 'tensorflow')).to.equal(
       `finetune RTE: 10 steps: about ${((rate * 90) / 1000).toPrecision(2)} TFLOP of matMuls, about 1m30s at the ${rate} GFLOP/s tensorflow sustains on BERT-base here (the ETA follows once it runs)`,
     );
-    expect(estimateLine('x', 5e9, 'eval', 'cpu')).to.equal('x: about 5.0 GFLOP of matMuls (no measured rate for the cpu backend)');
+    expect(estimateLine('x', 5e9, 'eval', 'cpu')).to.equal(
+      'x: about 5.0 GFLOP of matMuls (no measured rate for the cpu backend)',
+    );
   });
 });

@@ -25,7 +25,10 @@ function fisherValue(name: string): number {
   if (name.startsWith('cls.')) return 0.01;
   const [, layer, rest] = /^bert\.encoder\.layer\.(\d)\.(.*)$/.exec(name)!;
   if (rest.startsWith('attention.self.')) return layer === '0' ? 1 : 0.5;
-  if (rest.startsWith('attention.output.')) return { 'dense.weight': 2, 'dense.bias': 4, 'LayerNorm.weight': 3, 'LayerNorm.bias': 3 }[rest.slice('attention.output.'.length)]!;
+  if (rest.startsWith('attention.output.'))
+    return { 'dense.weight': 2, 'dense.bias': 4, 'LayerNorm.weight': 3, 'LayerNorm.bias': 3 }[
+      rest.slice('attention.output.'.length)
+    ]!;
   if (rest.startsWith('intermediate.')) return layer === '0' ? 100 : 0.1;
   return layer === '0' ? 6 : 8;
 }
@@ -55,7 +58,9 @@ describe('dropout methods', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-dropout-methods-'));
     fisherFile = path.join(dir, 'fisher.safetensors');
     const tensors = parameterSpecs(config, MASKED_LM).map(({ name, shape }) => ({
-      name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fisherValue(name)),
+      name,
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fisherValue(name)),
     }));
     writeFisher(fisherFile, new Map(tensors.map((t) => [t.name, t])), 10);
     model = Bert.random(config, SEQUENCE_CLASSIFICATION, 3);
@@ -67,22 +72,36 @@ describe('dropout methods', function () {
 
   it('ranks the 7 sites of a 2-layer model by the Fisher of the group each follows and sets p linearly', () => {
     const rows = guidedSchedule(readFisher(fisherFile).tensors);
-    expect(rows.map((r) => [r.site, r.score, r.rank])).to.deep.equal(EXPECTED.map(([site, score, rank]) => [site, score, rank]));
-    expect(rows.map((r) => r.group)).to.deep.equal(['embeddings', '0.attention_self', '0.attention_output', '0.output', '1.attention_self', '1.attention_output', '1.output']);
+    expect(rows.map((r) => [r.site, r.score, r.rank])).to.deep.equal(
+      EXPECTED.map(([site, score, rank]) => [site, score, rank]),
+    );
+    expect(rows.map((r) => r.group)).to.deep.equal([
+      'embeddings',
+      '0.attention_self',
+      '0.attention_output',
+      '0.output',
+      '1.attention_self',
+      '1.attention_output',
+      '1.output',
+    ]);
     rows.forEach((r, i) => expect(r.p, r.site).to.be.closeTo(EXPECTED[i][3], 1e-15));
   });
 
-  it('takes P_upper and P_lower, and the authors\' range 0.099 → 0 as an option', () => {
+  it("takes P_upper and P_lower, and the authors' range 0.099 → 0 as an option", () => {
     const fisher = readFisher(fisherFile).tensors;
     const custom = guidedSchedule(fisher, { pUpper: 0.2, pLower: 0.05 }).map((r) => r.p);
     [0.1, 0.175, 0.15, 0.075, 0.2, 0.125, 0.05].forEach((p, i) => expect(custom[i]).to.be.closeTo(p, 1e-15));
     const authors = guidedSchedule(fisher, { authors: true }).map((r) => r.p);
     [0.033, 0.0825, 0.066, 0.0165, 0.099, 0.0495, 0].forEach((p, i) => expect(authors[i]).to.be.closeTo(p, 1e-15));
-    expect(errorOf(() => guidedSchedule(fisher, { authors: true, pUpper: 0.1 }))).to.match(/authors' schedule fixes its own range/);
-    expect(errorOf(() => guidedSchedule(fisher, { pUpper: 0.05, pLower: 0.1 }))).to.match(/need 0 <= pLower <= pUpper < 1/);
+    expect(errorOf(() => guidedSchedule(fisher, { authors: true, pUpper: 0.1 }))).to.match(
+      /authors' schedule fixes its own range/,
+    );
+    expect(errorOf(() => guidedSchedule(fisher, { pUpper: 0.05, pLower: 0.1 }))).to.match(
+      /need 0 <= pLower <= pUpper < 1/,
+    );
   });
 
-  it('guided: Bernoulli at the scheduled p on every encoder site, the classifier\'s dropout kept at 0.1', () => {
+  it("guided: Bernoulli at the scheduled p on every encoder site, the classifier's dropout kept at 0.1", () => {
     const settings = methodDropout('guided', sites, { fisher: fisherFile });
     expect(Object.keys(settings)).to.deep.equal(sites);
     EXPECTED.forEach(([site, , , p]) => {
@@ -100,12 +119,15 @@ describe('dropout methods', function () {
     for (const s of sites) expect(b[s]).to.deep.equal(a[s]);
   });
 
-  it('applying any method sets exactly the model\'s named sites, every one checked', () => {
+  it("applying any method sets exactly the model's named sites, every one checked", () => {
     const base = model.dropout.toJSON();
     expect(base[`${L0}.attention.self.dropout`]).to.deep.equal({ kind: 'bernoulli', p: 0.2 });
     expect(base[`${L0}.output.dropout`]).to.deep.equal({ kind: 'bernoulli', p: 0.3 });
     const guidedP = Object.fromEntries([...EXPECTED.map(([s, , , p]) => [s, p] as [string, number]), ['dropout', 0.1]]);
-    const authorsP = Object.fromEntries([...EXPECTED.map(([s, , rank]) => [s, 0.099 - (0.099 * rank) / 6] as [string, number]), ['dropout', 0.1]]);
+    const authorsP = Object.fromEntries([
+      ...EXPECTED.map(([s, , rank]) => [s, 0.099 - (0.099 * rank) / 6] as [string, number]),
+      ['dropout', 0.1],
+    ]);
     const expected: Record<DropoutMethod, (site: string) => DropoutSetting> = {
       standard: () => ({ kind: 'bernoulli', p: 0.1 }),
       none: () => ({ kind: 'none', p: 0 }),
@@ -137,7 +159,7 @@ describe('dropout methods', function () {
     expect(evalEqual).to.equal(true);
   });
 
-  it('gaussian-authors: the authors\' std p/(1−p) = 1/9 (variance 1/81), and still the identity in evaluation', () => {
+  it("gaussian-authors: the authors' std p/(1−p) = 1/9 (variance 1/81), and still the identity in evaluation", () => {
     const site = 'dropout';
     model.dropout.set(site, methodDropout('gaussian-authors', [site])[site]);
     const { mean, variance, evalEqual } = noiseMoments(model, site);
@@ -147,17 +169,32 @@ describe('dropout methods', function () {
   });
 
   it('`fisherlab schedule` prints the site → score, rank, p table, the classifier row included', () => {
-    const cli = (args: string[]) => spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'schedule', '--fisher', fisherFile, ...args], { encoding: 'utf8' });
+    const cli = (args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'schedule', '--fisher', fisherFile, ...args],
+        { encoding: 'utf8' },
+      );
     const json = cli(['--json']);
     expect(json.status, json.stderr).to.equal(0);
-    const table = JSON.parse(json.stdout) as { authors: boolean; sites: Array<{ site: string; group: string | null; score: number | null; rank: number | null; p: number }> };
+    const table = JSON.parse(json.stdout) as {
+      authors: boolean;
+      sites: Array<{ site: string; group: string | null; score: number | null; rank: number | null; p: number }>;
+    };
     expect(table.authors).to.equal(false);
-    expect(table.sites.map((r) => [r.site, r.score, r.rank])).to.deep.equal([...EXPECTED.map(([site, score, rank]) => [site, score, rank]), ['dropout', null, null]]);
+    expect(table.sites.map((r) => [r.site, r.score, r.rank])).to.deep.equal([
+      ...EXPECTED.map(([site, score, rank]) => [site, score, rank]),
+      ['dropout', null, null],
+    ]);
     table.sites.forEach((r, i) => expect(r.p, r.site).to.be.closeTo(i < EXPECTED.length ? EXPECTED[i][3] : 0.1, 1e-15));
     const text = cli(['--p-upper', '0.2', '--p-lower', '0.05']);
     expect(text.status, text.stderr).to.equal(0);
-    expect(text.stdout.split('\n')[0]).to.match(/^guided dropout from .*fisher\.safetensors: P_upper 0\.2 → P_lower 0\.05, linear in Fisher rank/);
-    expect(text.stdout).to.match(/\nbert\.encoder\.layer\.1\.attention\.self\.dropout +1\.attention_self +0\.5 +0 +0\.2\n/);
+    expect(text.stdout.split('\n')[0]).to.match(
+      /^guided dropout from .*fisher\.safetensors: P_upper 0\.2 → P_lower 0\.05, linear in Fisher rank/,
+    );
+    expect(text.stdout).to.match(
+      /\nbert\.encoder\.layer\.1\.attention\.self\.dropout +1\.attention_self +0\.5 +0 +0\.2\n/,
+    );
     expect(text.stdout).to.match(/\ndropout +- +- +- +0\.1 +\(classifier, kept\)\n/);
     const wrong = cli(['--authors-step', '--p-upper', '0.2']);
     expect(wrong.status).to.equal(1);
@@ -165,36 +202,63 @@ describe('dropout methods', function () {
   });
 
   it('rejects unknown methods, guided without a Fisher, a Fisher of another model, and P options for other methods', () => {
-    expect(errorOf(() => parseDropoutMethod('dropconnect'))).to.equal('unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors)');
-    expect(errorOf(() => methodDropout('dropconnect' as DropoutMethod, sites))).to.match(/unknown dropout method "dropconnect"/);
-    expect(errorOf(() => methodDropout('guided', sites))).to.match(/dropout method guided needs the pretrained model's Fisher file/);
-    expect(errorOf(() => methodDropout('guided-authors', sites))).to.match(/guided-authors needs the pretrained model's Fisher file/);
+    expect(errorOf(() => parseDropoutMethod('dropconnect'))).to.equal(
+      'unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors)',
+    );
+    expect(errorOf(() => methodDropout('dropconnect' as DropoutMethod, sites))).to.match(
+      /unknown dropout method "dropconnect"/,
+    );
+    expect(errorOf(() => methodDropout('guided', sites))).to.match(
+      /dropout method guided needs the pretrained model's Fisher file/,
+    );
+    expect(errorOf(() => methodDropout('guided-authors', sites))).to.match(
+      /guided-authors needs the pretrained model's Fisher file/,
+    );
     const threeLayers = dropoutSiteNames(tinyConfig({ num_hidden_layers: 3 }), SEQUENCE_CLASSIFICATION);
     expect(errorOf(() => methodDropout('guided', threeLayers, { fisher: fisherFile }))).to.equal(
       'guided dropout: the Fisher does not fit the model (its sites without a Fisher score: [bert.encoder.layer.2.attention.self.dropout, bert.encoder.layer.2.attention.output.dropout, bert.encoder.layer.2.output.dropout]; Fisher sites the model lacks: [])',
     );
-    expect(errorOf(() => methodDropout('gaussian', sites, { pUpper: 0.2 }))).to.match(/pUpper and pLower apply to guided dropout only/);
+    expect(errorOf(() => methodDropout('gaussian', sites, { pUpper: 0.2 }))).to.match(
+      /pUpper and pLower apply to guided dropout only/,
+    );
   });
 
-  it('refuses a weights file given as the Fisher, and a Fisher whose tensors are not the model\'s', () => {
+  it("refuses a weights file given as the Fisher, and a Fisher whose tensors are not the model's", () => {
     const modelDir = path.join(dir, 'model');
     const weights = Bert.random(config, MASKED_LM, 1);
-    writeCheckpoint(modelDir, { config, parts: MASKED_LM, weights: new Map([...weights.toWeights()].map(([name, w]) => [name, { name, ...w }])) });
+    writeCheckpoint(modelDir, {
+      config,
+      parts: MASKED_LM,
+      weights: new Map([...weights.toWeights()].map(([name, w]) => [name, { name, ...w }])),
+    });
     weights.dispose();
     const weightsFile = path.join(modelDir, 'model.safetensors');
     expect(errorOf(() => methodDropout('guided', sites, { fisher: weightsFile, model: modelDir }))).to.equal(
       `${weightsFile}: not a Fisher file (its metadata has kind null, expected "empirical-fisher-diagonal"; \`fisherlab fisher\` writes them)`,
     );
-    expect(methodDropout('guided', sites, { fisher: fisherFile, model: modelDir })[sites[1]].p).to.be.closeTo(EXPECTED[1][3], 1e-15);
+    expect(methodDropout('guided', sites, { fisher: fisherFile, model: modelDir })[sites[1]].p).to.be.closeTo(
+      EXPECTED[1][3],
+      1e-15,
+    );
     const wider = path.join(dir, 'wider');
     const other = tinyConfig({ hidden_size: 8, intermediate_size: 12 });
     const otherModel = Bert.random(other, MASKED_LM, 1);
-    writeCheckpoint(wider, { config: other, parts: MASKED_LM, weights: new Map([...otherModel.toWeights()].map(([name, w]) => [name, { name, ...w }])) });
+    writeCheckpoint(wider, {
+      config: other,
+      parts: MASKED_LM,
+      weights: new Map([...otherModel.toWeights()].map(([name, w]) => [name, { name, ...w }])),
+    });
     otherModel.dispose();
     const message = errorOf(() => methodDropout('guided', sites, { fisher: fisherFile, model: wider }));
-    expect(message).to.include(`${fisherFile} is not a Fisher of the model in ${wider} (${parameterSpecs(other, MASKED_LM).length} BertForMaskedLM tensors expected): `);
-    expect(message).to.include('bert.embeddings.word_embeddings.weight has shape [50, 16], the model\'s is [50, 8]');
-    const cli = spawnSync(process.execPath, [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'schedule', '--fisher', weightsFile], { encoding: 'utf8' });
+    expect(message).to.include(
+      `${fisherFile} is not a Fisher of the model in ${wider} (${parameterSpecs(other, MASKED_LM).length} BertForMaskedLM tensors expected): `,
+    );
+    expect(message).to.include("bert.embeddings.word_embeddings.weight has shape [50, 16], the model's is [50, 8]");
+    const cli = spawnSync(
+      process.execPath,
+      [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'schedule', '--fisher', weightsFile],
+      { encoding: 'utf8' },
+    );
     expect(cli.status).to.equal(1);
     expect(cli.stderr).to.include('not a Fisher file');
   });
@@ -207,6 +271,10 @@ function noiseMoments(model: Bert, site: string): { mean: number; variance: numb
     const noisy = model.dropout.apply(site, ones, 11);
     const { mean, variance } = tf.moments(noisy);
     const evalOut = model.dropout.apply(site, ones, undefined);
-    return { mean: mean.dataSync()[0], variance: variance.dataSync()[0], evalEqual: tf.equal(evalOut, ones).all().dataSync()[0] === 1 };
+    return {
+      mean: mean.dataSync()[0],
+      variance: variance.dataSync()[0],
+      evalEqual: tf.equal(evalOut, ones).all().dataSync()[0] === 1,
+    };
   });
 }

@@ -5,7 +5,16 @@ import { Bert } from '../lib/bert/model';
 import { DropoutSites } from '../lib/bert/dropout';
 import { SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 
-const batch = { input_ids: [[2, 7, 8, 9, 3], [2, 5, 3, 0, 0]], attention_mask: [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]] };
+const batch = {
+  input_ids: [
+    [2, 7, 8, 9, 3],
+    [2, 5, 3, 0, 0],
+  ],
+  attention_mask: [
+    [1, 1, 1, 1, 1],
+    [1, 1, 1, 0, 0],
+  ],
+};
 
 describe('dropout', () => {
   let model: Bert;
@@ -15,13 +24,18 @@ describe('dropout', () => {
   });
   after(() => model.dispose());
 
-  const logits = (opts: { training?: boolean; seed?: number }) => tf.tidy(() => model.forward(batch, opts).logits!.dataSync());
+  const logits = (opts: { training?: boolean; seed?: number }) =>
+    tf.tidy(() => model.forward(batch, opts).logits!.dataSync());
 
   it('names every site as Hugging Face does, with the config probabilities by default', () => {
     expect(model.dropoutSites()).to.deep.equal([
       'bert.embeddings.dropout',
-      'bert.encoder.layer.0.attention.self.dropout', 'bert.encoder.layer.0.attention.output.dropout', 'bert.encoder.layer.0.output.dropout',
-      'bert.encoder.layer.1.attention.self.dropout', 'bert.encoder.layer.1.attention.output.dropout', 'bert.encoder.layer.1.output.dropout',
+      'bert.encoder.layer.0.attention.self.dropout',
+      'bert.encoder.layer.0.attention.output.dropout',
+      'bert.encoder.layer.0.output.dropout',
+      'bert.encoder.layer.1.attention.self.dropout',
+      'bert.encoder.layer.1.attention.output.dropout',
+      'bert.encoder.layer.1.output.dropout',
       'dropout',
     ]);
     expect(model.dropout.get('dropout')).to.deep.equal({ kind: 'bernoulli', p: 0.1 });
@@ -51,7 +65,8 @@ describe('dropout', () => {
     model.dropout.setAll({ kind: 'none', p: 0 });
     const evalOut = logits({});
     model.dropout.set('dropout', { kind: 'bernoulli', p: 0.5 });
-    const hidden = (opts: { training?: boolean; seed?: number }) => tf.tidy(() => model.forward(batch, opts).pooledOutput!.dataSync());
+    const hidden = (opts: { training?: boolean; seed?: number }) =>
+      tf.tidy(() => model.forward(batch, opts).pooledOutput!.dataSync());
     // the classifier's dropout acts after the pooler: pooled output unchanged, logits changed
     expect(maxAbsDiff(hidden({ training: true, seed: 4 }), hidden({}))).to.equal(0);
     expect(maxAbsDiff(logits({ training: true, seed: 4 }), evalOut)).to.be.above(1e-4);
@@ -61,7 +76,9 @@ describe('dropout', () => {
   });
 
   it('rejects unknown sites and probabilities outside [0, 1)', () => {
-    expect(() => model.dropout.set('bert.encoder.layer.9.output.dropout', { kind: 'bernoulli', p: 0.1 })).to.throw(/unknown dropout site/);
+    expect(() => model.dropout.set('bert.encoder.layer.9.output.dropout', { kind: 'bernoulli', p: 0.1 })).to.throw(
+      /unknown dropout site/,
+    );
     expect(() => model.dropout.set('dropout', { kind: 'bernoulli', p: 1 })).to.throw(/\[0, 1\)/);
   });
 

@@ -22,11 +22,29 @@ describe('fine-tuning', function () {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-finetune-'));
     writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 240, dev: 60, seed: 4, extraWords: 5 });
-    const config = parseConfig({ vocab_size: VOCAB.length, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32, type_vocab_size: 2 });
+    const config = parseConfig({
+      vocab_size: VOCAB.length,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 32,
+      type_vocab_size: 2,
+    });
     const model = Bert.random(config, MASKED_LM, 0);
     saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
     model.dispose();
-    settings = { ...FINETUNE_DEFAULTS, task: 'SST-2', model: path.join(dir, 'model'), init: 'pretrained', epochs: 4, batchSize: 16, lr: 1e-2, seed: 1, maxLength: 32 };
+    settings = {
+      ...FINETUNE_DEFAULTS,
+      task: 'SST-2',
+      model: path.join(dir, 'model'),
+      init: 'pretrained',
+      epochs: 4,
+      batchSize: 16,
+      lr: 1e-2,
+      seed: 1,
+      maxLength: 32,
+    };
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -36,7 +54,12 @@ describe('fine-tuning', function () {
     const r = await finetune(settings, path.join(dir, 'glue'), quiet);
     expect(r.trainExamples).to.equal(240);
     expect(r.evalExamples).to.deep.equal({ dev: 60 });
-    expect(r.epochs.map((e) => [e.epoch, e.step])).to.deep.equal([[1, 15], [2, 30], [3, 45], [4, 60]]);
+    expect(r.epochs.map((e) => [e.epoch, e.step])).to.deep.equal([
+      [1, 15],
+      [2, 30],
+      [3, 45],
+      [4, 60],
+    ]);
     expect(r.final.dev.metrics.accuracy).to.be.above(0.9);
     expect(r.final.dev.main).to.equal(r.final.dev.metrics.accuracy);
   });
@@ -51,8 +74,12 @@ describe('fine-tuning', function () {
     expect(c.epochs[0].trainLoss).to.not.equal(a.epochs[0].trainLoss);
   });
 
-  it('trains on the paucity share, under the authors\' split, with the caps', async () => {
-    const r = await finetune({ ...settings, epochs: 1, protocol: 'authors', trainPct: 25, maxEvalExamples: 20 }, path.join(dir, 'glue'), quiet);
+  it("trains on the paucity share, under the authors' split, with the caps", async () => {
+    const r = await finetune(
+      { ...settings, epochs: 1, protocol: 'authors', trainPct: 25, maxEvalExamples: 20 },
+      path.join(dir, 'glue'),
+      quiet,
+    );
     // pooled 300 → test ceil(60) = 60 (capped to 20), train 240 → 25% = 60
     expect(r.trainExamples).to.equal(60);
     expect(r.evalExamples).to.deep.equal({ test: 20 });
@@ -61,7 +88,11 @@ describe('fine-tuning', function () {
   it('applies per-site dropout settings and rejects unknown sites', async () => {
     let err: Error | null = null;
     try {
-      await finetune({ ...settings, epochs: 1, dropout: { 'bert.encoder.layer.7.output.dropout': { kind: 'bernoulli', p: 0.1 } } }, path.join(dir, 'glue'), quiet);
+      await finetune(
+        { ...settings, epochs: 1, dropout: { 'bert.encoder.layer.7.output.dropout': { kind: 'bernoulli', p: 0.1 } } },
+        path.join(dir, 'glue'),
+        quiet,
+      );
     } catch (e) {
       err = e as Error;
     }
@@ -71,12 +102,30 @@ describe('fine-tuning', function () {
   it('compares pretrained and random initializations at each lr and seed in parallel processes, reusing finished runs', async () => {
     const runsDir = path.join(dir, 'sst2-runs');
     const lines: string[] = [];
-    const report = await pretrainingBenefit(path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir }, (l) => lines.push(l));
+    const report = await pretrainingBenefit(
+      path.join(dir, 'model'),
+      path.join(dir, 'glue'),
+      [1, 2],
+      { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
+      (l) => lines.push(l),
+    );
     expect(report.runs.map((r) => `${r.init}-${r.lr}-${r.seed}`)).to.deep.equal([
-      'pretrained-0.003-1', 'random-0.003-1', 'pretrained-0.01-1', 'random-0.01-1', 'pretrained-0.003-2', 'random-0.003-2', 'pretrained-0.01-2', 'random-0.01-2',
+      'pretrained-0.003-1',
+      'random-0.003-1',
+      'pretrained-0.01-1',
+      'random-0.01-1',
+      'pretrained-0.003-2',
+      'random-0.003-2',
+      'pretrained-0.01-2',
+      'random-0.01-2',
     ]);
-    const acc = (init: string, lr: number) => report.runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy);
-    expect(report.byLr.find((a) => a.init === 'random' && a.lr === 1e-2)).to.deep.equal({ init: 'random', lr: 1e-2, ...meanStd(acc('random', 1e-2)) });
+    const acc = (init: string, lr: number) =>
+      report.runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy);
+    expect(report.byLr.find((a) => a.init === 'random' && a.lr === 1e-2)).to.deep.equal({
+      init: 'random',
+      lr: 1e-2,
+      ...meanStd(acc('random', 1e-2)),
+    });
     for (const init of ['pretrained', 'random'] as const) {
       const best = Math.max(...[1e-2, 3e-3].map((lr) => meanStd(acc(init, lr)).mean));
       expect(report.summary[init].mean).to.equal(best);
@@ -84,17 +133,44 @@ describe('fine-tuning', function () {
     expect(fs.readdirSync(runsDir)).to.have.length(8);
     expect(lines.some((l) => /reused/.test(l))).to.equal(false);
     // the same run in this process gives the same accuracy as the child process did
-    const same = await finetune({ ...FINETUNE_DEFAULTS, task: 'SST-2', model: path.join(dir, 'model'), init: 'random', seed: 2, maxTrainExamples: 64, lr: 1e-2 }, path.join(dir, 'glue'), quiet);
+    const same = await finetune(
+      {
+        ...FINETUNE_DEFAULTS,
+        task: 'SST-2',
+        model: path.join(dir, 'model'),
+        init: 'random',
+        seed: 2,
+        maxTrainExamples: 64,
+        lr: 1e-2,
+      },
+      path.join(dir, 'glue'),
+      quiet,
+    );
     expect(same.final.dev.metrics.accuracy).to.equal(acc('random', 1e-2)[1]);
     // A second check reuses every run (no process is started) and gives the same report.
-    const again = await pretrainingBenefit(path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir }, (l) => lines.push(l));
+    const again = await pretrainingBenefit(
+      path.join(dir, 'model'),
+      path.join(dir, 'glue'),
+      [1, 2],
+      { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
+      (l) => lines.push(l),
+    );
     expect(again).to.deep.equal(report);
     expect(lines.filter((l) => /reused/.test(l))).to.have.length(8);
   });
 
-  it('picks each start\'s best learning rate, the smaller one on a tie', () => {
-    const run = (init: 'pretrained' | 'random', lr: number, accuracy: number) => ({ init, lr, seed: 1, accuracy, seconds: 1 });
-    const { summary } = summarizeRuns([run('pretrained', 1, 0.7), run('pretrained', 2, 0.8), run('random', 1, 0.6), run('random', 2, 0.6)], [1, 2]);
+  it("picks each start's best learning rate, the smaller one on a tie", () => {
+    const run = (init: 'pretrained' | 'random', lr: number, accuracy: number) => ({
+      init,
+      lr,
+      seed: 1,
+      accuracy,
+      seconds: 1,
+    });
+    const { summary } = summarizeRuns(
+      [run('pretrained', 1, 0.7), run('pretrained', 2, 0.8), run('random', 1, 0.6), run('random', 2, 0.6)],
+      [1, 2],
+    );
     expect(summary.pretrained).to.include({ lr: 2, mean: 0.8 });
     expect(summary.random).to.include({ lr: 1, mean: 0.6 });
   });

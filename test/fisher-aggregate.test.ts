@@ -5,23 +5,49 @@ import { CONFIG_DEFAULTS } from '../lib/bert/config';
 import type { BertConfig } from '../lib/bert/config';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import {
-  bottomPercent, dropoutSiteScores, groupOf, groupScores, parameterOrder, tensorMeans, topBottomSets, topPercent,
+  bottomPercent,
+  dropoutSiteScores,
+  groupOf,
+  groupScores,
+  parameterOrder,
+  tensorMeans,
+  topBottomSets,
+  topPercent,
 } from '../lib/fisher/aggregate';
 import type { FisherTensors, TensorMean } from '../lib/fisher/aggregate';
 import {
-  dropoutSiteScoresSpec, quantilePoints, sortedParameterScoresSpec, sortedScalars, sortedTensorMeansSpec, tensorMeansSpec,
+  dropoutSiteScoresSpec,
+  quantilePoints,
+  sortedParameterScoresSpec,
+  sortedScalars,
+  sortedTensorMeansSpec,
+  tensorMeansSpec,
 } from '../lib/fisher/plots';
 
 /** A BERT config with the given sizes and Hugging Face's defaults. */
 function config(sizes: Partial<BertConfig>): BertConfig {
   return {
-    ...CONFIG_DEFAULTS, vocab_size: 4, hidden_size: 2, num_hidden_layers: 2, num_attention_heads: 1,
-    intermediate_size: 3, max_position_embeddings: 3, type_vocab_size: 2, ...sizes,
+    ...CONFIG_DEFAULTS,
+    vocab_size: 4,
+    hidden_size: 2,
+    num_hidden_layers: 2,
+    num_attention_heads: 1,
+    intermediate_size: 3,
+    max_position_embeddings: 3,
+    type_vocab_size: 2,
+    ...sizes,
   };
 }
 
 const TINY = config({});
-const BERT_BASE = config({ vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512 });
+const BERT_BASE = config({
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+});
 
 /**
  * The value c of each tiny tensor, chosen so group means are obvious. Per layer, times 1 (layer 0) or 1/4 (layer 1):
@@ -30,19 +56,33 @@ const BERT_BASE = config({ vocab_size: 30522, hidden_size: 768, num_hidden_layer
  */
 function tinyValue(name: string): number {
   const embeddings: Record<string, number> = {
-    'bert.embeddings.word_embeddings.weight': 1, 'bert.embeddings.position_embeddings.weight': 2,
-    'bert.embeddings.token_type_embeddings.weight': 3, 'bert.embeddings.LayerNorm.weight': 4, 'bert.embeddings.LayerNorm.bias': 5,
+    'bert.embeddings.word_embeddings.weight': 1,
+    'bert.embeddings.position_embeddings.weight': 2,
+    'bert.embeddings.token_type_embeddings.weight': 3,
+    'bert.embeddings.LayerNorm.weight': 4,
+    'bert.embeddings.LayerNorm.bias': 5,
   };
   if (name in embeddings) return embeddings[name];
   if (name.startsWith('cls.')) return 7;
   const m = /^bert\.encoder\.layer\.(\d)\.(.*)$/.exec(name)!;
   const scale = m[1] === '0' ? 1 : 0.25;
   const local: Record<string, number> = {
-    'attention.self.query.weight': 1, 'attention.self.query.bias': 3, 'attention.self.key.weight': 1, 'attention.self.key.bias': 3,
-    'attention.self.value.weight': 1, 'attention.self.value.bias': 3,
-    'attention.output.dense.weight': 4, 'attention.output.dense.bias': 8, 'attention.output.LayerNorm.weight': 8, 'attention.output.LayerNorm.bias': 4,
-    'intermediate.dense.weight': 10, 'intermediate.dense.bias': 20,
-    'output.dense.weight': 16, 'output.dense.bias': 16, 'output.LayerNorm.weight': 32, 'output.LayerNorm.bias': 32,
+    'attention.self.query.weight': 1,
+    'attention.self.query.bias': 3,
+    'attention.self.key.weight': 1,
+    'attention.self.key.bias': 3,
+    'attention.self.value.weight': 1,
+    'attention.self.value.bias': 3,
+    'attention.output.dense.weight': 4,
+    'attention.output.dense.bias': 8,
+    'attention.output.LayerNorm.weight': 8,
+    'attention.output.LayerNorm.bias': 4,
+    'intermediate.dense.weight': 10,
+    'intermediate.dense.bias': 20,
+    'output.dense.weight': 16,
+    'output.dense.bias': 16,
+    'output.LayerNorm.weight': 32,
+    'output.LayerNorm.bias': 32,
   };
   return scale * local[m[2]];
 }
@@ -50,13 +90,15 @@ function tinyValue(name: string): number {
 /** The tiny Fisher: every tensor [0, c, …, c, 2c] (mean c), inserted in reverse order to show the order is restored. */
 function tinyFisher(): Map<string, { shape: number[]; data: Float32Array }> {
   const specs = parameterSpecs(TINY, MASKED_LM).reverse();
-  return new Map(specs.map(({ name, shape }) => {
-    const c = tinyValue(name);
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(c);
-    data[0] = 0;
-    data[data.length - 1] = 2 * c;
-    return [name, { shape, data }];
-  }));
+  return new Map(
+    specs.map(({ name, shape }) => {
+      const c = tinyValue(name);
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(c);
+      data[0] = 0;
+      data[data.length - 1] = 2 * c;
+      return [name, { shape, data }];
+    }),
+  );
 }
 
 /** Per-tensor means for a list of names: mean = f(index). */
@@ -73,9 +115,12 @@ describe('fisher aggregation', () => {
     expect(means.map((t) => t.index)).to.deep.equal(specs.map((_, i) => i));
     expect(means.slice(0, 5).map((t) => t.mean)).to.deep.equal([1, 2, 3, 4, 5]);
     expect(means.slice(0, 5).map((t) => t.size)).to.deep.equal([8, 6, 4, 2, 2]);
-    expect(means.find((t) => t.name === 'bert.encoder.layer.1.intermediate.dense.bias')).to.deep.equal(
-      { name: 'bert.encoder.layer.1.intermediate.dense.bias', mean: 5, size: 3, index: 32 },
-    );
+    expect(means.find((t) => t.name === 'bert.encoder.layer.1.intermediate.dense.bias')).to.deep.equal({
+      name: 'bert.encoder.layer.1.intermediate.dense.bias',
+      mean: 5,
+      size: 3,
+      index: 32,
+    });
     expect(means[41]).to.deep.equal({ name: 'cls.predictions.transform.LayerNorm.bias', mean: 7, size: 2, index: 41 });
   });
 
@@ -94,12 +139,18 @@ describe('fisher aggregation', () => {
     expect(() => tensorMeans(bad)).to.throw(/shape \[5\] \(5 entries\) but 4 values/);
   });
 
-  it('group scores: the unweighted mean of tensor means (the authors\'), and the size-weighted option', () => {
+  it("group scores: the unweighted mean of tensor means (the authors'), and the size-weighted option", () => {
     const groups = groupScores(tinyFisher());
     expect(groups.map((g) => g.group)).to.deep.equal([
       'embeddings',
-      '0.attention_self', '0.attention_output', '0.intermediate', '0.output',
-      '1.attention_self', '1.attention_output', '1.intermediate', '1.output',
+      '0.attention_self',
+      '0.attention_output',
+      '0.intermediate',
+      '0.output',
+      '1.attention_self',
+      '1.attention_output',
+      '1.intermediate',
+      '1.output',
       'mlm_head',
     ]);
     // By hand: embeddings (1+2+3+4+5)/5; attention_self (3·1 + 3·3)/6; attention_output (4+8+8+4)/4; intermediate
@@ -119,10 +170,20 @@ describe('fisher aggregation', () => {
     expect(sites.map((s) => s.site)).to.deep.equal(dropoutSiteNames(TINY, MASKED_LM));
     expect(sites.map((s) => [s.group, s.score])).to.deep.equal([
       ['embeddings', 3],
-      ['0.attention_self', 2], ['0.attention_output', 6], ['0.output', 24],
-      ['1.attention_self', 0.5], ['1.attention_output', 1.5], ['1.output', 6],
+      ['0.attention_self', 2],
+      ['0.attention_output', 6],
+      ['0.output', 24],
+      ['1.attention_self', 0.5],
+      ['1.attention_output', 1.5],
+      ['1.output', 6],
     ]);
-    expect(sites[4]).to.deep.equal({ site: 'bert.encoder.layer.1.attention.self.dropout', group: '1.attention_self', kind: 'attention_self', layer: 1, score: 0.5 });
+    expect(sites[4]).to.deep.equal({
+      site: 'bert.encoder.layer.1.attention.self.dropout',
+      group: '1.attention_self',
+      kind: 'attention_self',
+      layer: 1,
+      score: 0.5,
+    });
   });
 
   it('BERT-base names: 202 tensors, 50 groups of the right members, 37 dropout-site scores', () => {
@@ -133,16 +194,24 @@ describe('fisher aggregation', () => {
     const byName = new Map(groups.map((g) => [g.group, g]));
     expect(byName.get('embeddings')!.tensors).to.deep.equal(names.slice(0, 5));
     expect(byName.get('embeddings')!.score).to.equal(2);
-    expect(byName.get('11.attention_self')!.tensors).to.deep.equal([
-      'query.weight', 'query.bias', 'key.weight', 'key.bias', 'value.weight', 'value.bias',
-    ].map((t) => `bert.encoder.layer.11.attention.self.${t}`));
-    expect(byName.get('3.attention_output')!.tensors).to.deep.equal([
-      'dense.weight', 'dense.bias', 'LayerNorm.weight', 'LayerNorm.bias',
-    ].map((t) => `bert.encoder.layer.3.attention.output.${t}`));
-    expect(byName.get('3.intermediate')!.tensors).to.deep.equal(['weight', 'bias'].map((t) => `bert.encoder.layer.3.intermediate.dense.${t}`));
-    expect(byName.get('3.output')!.tensors).to.deep.equal([
-      'dense.weight', 'dense.bias', 'LayerNorm.weight', 'LayerNorm.bias',
-    ].map((t) => `bert.encoder.layer.3.output.${t}`));
+    expect(byName.get('11.attention_self')!.tensors).to.deep.equal(
+      ['query.weight', 'query.bias', 'key.weight', 'key.bias', 'value.weight', 'value.bias'].map(
+        (t) => `bert.encoder.layer.11.attention.self.${t}`,
+      ),
+    );
+    expect(byName.get('3.attention_output')!.tensors).to.deep.equal(
+      ['dense.weight', 'dense.bias', 'LayerNorm.weight', 'LayerNorm.bias'].map(
+        (t) => `bert.encoder.layer.3.attention.output.${t}`,
+      ),
+    );
+    expect(byName.get('3.intermediate')!.tensors).to.deep.equal(
+      ['weight', 'bias'].map((t) => `bert.encoder.layer.3.intermediate.dense.${t}`),
+    );
+    expect(byName.get('3.output')!.tensors).to.deep.equal(
+      ['dense.weight', 'dense.bias', 'LayerNorm.weight', 'LayerNorm.bias'].map(
+        (t) => `bert.encoder.layer.3.output.${t}`,
+      ),
+    );
     // Layer 0 starts at tensor 5: attention_self = 5..10 (mean 7.5), output = 17..20 (mean 18.5); the head is 197..201.
     expect(byName.get('0.attention_self')!.score).to.equal(7.5);
     expect(byName.get('0.output')!.score).to.equal(18.5);
@@ -158,7 +227,10 @@ describe('fisher aggregation', () => {
     const names = parameterSpecs(BERT_BASE, SEQUENCE_CLASSIFICATION).map((s) => s.name);
     expect(parameterOrder([...names].reverse())).to.deep.equal(names);
     const groups = groupScores(syntheticMeans(names, () => 1));
-    expect(groups.slice(-2).map((g) => [g.group, g.tensors.length])).to.deep.equal([['pooler', 2], ['classifier', 2]]);
+    expect(groups.slice(-2).map((g) => [g.group, g.tensors.length])).to.deep.equal([
+      ['pooler', 2],
+      ['classifier', 2],
+    ]);
     const sites = dropoutSiteScores(groups).map((s) => s.site);
     expect(sites).to.deep.equal(dropoutSiteNames(BERT_BASE, SEQUENCE_CLASSIFICATION).filter((n) => n !== 'dropout'));
     expect(groupOf('classifier.bias')).to.deep.equal({ group: 'classifier', kind: 'classifier', layer: null });
@@ -169,11 +241,20 @@ describe('fisher aggregation', () => {
     // argsort = f(0) b(1) d(1) c(2) a(3) e(5)
     expect(topBottomSets(means)).to.deep.equal({ top: ['c', 'a', 'e'], bottom: ['f', 'b', 'd'] });
     // All tied: index order decides.
-    expect(topBottomSets(syntheticMeans(['a', 'b', 'c', 'd'], () => 1))).to.deep.equal({ top: ['c', 'd'], bottom: ['a', 'b'] });
+    expect(topBottomSets(syntheticMeans(['a', 'b', 'c', 'd'], () => 1))).to.deep.equal({
+      top: ['c', 'd'],
+      bottom: ['a', 'b'],
+    });
     // A tie across the cut: b and d both score 1; b (lower index) goes to the bottom.
-    expect(topBottomSets(syntheticMeans(['a', 'b', 'c', 'd'], (i) => [0, 1, 5, 1][i]))).to.deep.equal({ top: ['d', 'c'], bottom: ['a', 'b'] });
+    expect(topBottomSets(syntheticMeans(['a', 'b', 'c', 'd'], (i) => [0, 1, 5, 1][i]))).to.deep.equal({
+      top: ['d', 'c'],
+      bottom: ['a', 'b'],
+    });
     // Odd count: cut = ⌊5 · 0.5⌋ = 2, the middle tensor goes to the top.
-    expect(topBottomSets(syntheticMeans(['a', 'b', 'c', 'd', 'e'], (i) => i))).to.deep.equal({ top: ['c', 'd', 'e'], bottom: ['a', 'b'] });
+    expect(topBottomSets(syntheticMeans(['a', 'b', 'c', 'd', 'e'], (i) => i))).to.deep.equal({
+      top: ['c', 'd', 'e'],
+      bottom: ['a', 'b'],
+    });
     expect(topBottomSets(means, 1 / 3)).to.deep.equal({ top: ['a', 'e'], bottom: ['f', 'b', 'd', 'c'] });
   });
 
@@ -227,8 +308,16 @@ describe('fisher score figures', () => {
       expect(points[j].rank).to.be.greaterThan(points[j - 1].rank);
       expect(points[j].value).to.be.at.least(points[j - 1].value);
     }
-    expect(quantilePoints([1, 2, 3], 2000)).to.deep.equal([{ rank: 0, value: 1 }, { rank: 1, value: 2 }, { rank: 2, value: 3 }]);
-    expect(quantilePoints([1, 2, 3, 4, 5], 3)).to.deep.equal([{ rank: 0, value: 1 }, { rank: 2, value: 3 }, { rank: 4, value: 5 }]);
+    expect(quantilePoints([1, 2, 3], 2000)).to.deep.equal([
+      { rank: 0, value: 1 },
+      { rank: 1, value: 2 },
+      { rank: 2, value: 3 },
+    ]);
+    expect(quantilePoints([1, 2, 3, 4, 5], 3)).to.deep.equal([
+      { rank: 0, value: 1 },
+      { rank: 2, value: 3 },
+      { rank: 4, value: 5 },
+    ]);
   });
 
   it('the per-parameter figure: raw on a log scale without zeros, normalized to [0, 1], downsampling said in the subtitle', () => {
@@ -246,7 +335,11 @@ describe('fisher score figures', () => {
       '10 scores are 0 and cannot be drawn on the log scale',
     ]);
     const normalized = sortedParameterScoresSpec(sorted, { normalized: true, maxPoints: 3 }) as any;
-    expect(normalized.data.values).to.deep.equal([{ rank: 0, value: 0 }, { rank: 2500, value: 2500 / 4999 }, { rank: 4999, value: 1 }]);
+    expect(normalized.data.values).to.deep.equal([
+      { rank: 0, value: 0 },
+      { rank: 2500, value: 2500 / 4999 },
+      { rank: 4999, value: 1 },
+    ]);
     expect(normalized.encoding.y.scale).to.equal(undefined);
     expect(normalized.transform).to.equal(undefined);
     expect(() => sortedParameterScoresSpec([2, 1])).to.throw(/not sorted ascending/);
@@ -258,12 +351,29 @@ describe('fisher score figures', () => {
     const fisher = tinyFisher();
     const sorted = sortedTensorMeansSpec(fisher) as any;
     expect(sorted.data.values.length).to.equal(42);
-    expect(sorted.data.values[0]).to.deep.equal({ position: 0, name: 'bert.encoder.layer.1.attention.self.query.weight', index: 21, mean: 0.25, kind: 'attention_self' });
-    expect(sorted.data.values[41]).to.deep.equal({ position: 41, name: 'bert.encoder.layer.0.output.LayerNorm.bias', index: 20, mean: 32, kind: 'output' });
+    expect(sorted.data.values[0]).to.deep.equal({
+      position: 0,
+      name: 'bert.encoder.layer.1.attention.self.query.weight',
+      index: 21,
+      mean: 0.25,
+      kind: 'attention_self',
+    });
+    expect(sorted.data.values[41]).to.deep.equal({
+      position: 41,
+      name: 'bert.encoder.layer.0.output.LayerNorm.bias',
+      index: 20,
+      mean: 32,
+      kind: 'output',
+    });
     expect(sorted.encoding.y.scale).to.deep.equal({ type: 'log' });
     const architectural = tensorMeansSpec(fisher) as any;
     expect(architectural.data.values.map((v: any) => v.index)).to.deep.equal(Array.from({ length: 42 }, (_, i) => i));
-    expect(architectural.data.values[2]).to.deep.equal({ index: 2, name: 'bert.embeddings.token_type_embeddings.weight', mean: 3, kind: 'embeddings' });
+    expect(architectural.data.values[2]).to.deep.equal({
+      index: 2,
+      name: 'bert.embeddings.token_type_embeddings.weight',
+      mean: 3,
+      kind: 'embeddings',
+    });
     expect(architectural.encoding.color.field).to.equal('kind');
     const sites = dropoutSiteScores(groupScores(fisher));
     const bars = dropoutSiteScoresSpec(sites, { model: 'tiny' }) as any;
@@ -271,7 +381,12 @@ describe('fisher score figures', () => {
     expect(bars.encoding.x).to.deep.include({ field: 'label', sort: null });
     // Bars on a log scale: unstacked, from the power of ten below the smallest score (0.5 → 0.1); legend of the kinds present.
     expect(bars.encoding.y).to.deep.include({ stack: null, scale: { type: 'log', domainMin: 0.1 } });
-    expect(bars.encoding.color.scale.domain).to.deep.equal(['embeddings', 'attention_self', 'attention_output', 'output']);
+    expect(bars.encoding.color.scale.domain).to.deep.equal([
+      'embeddings',
+      'attention_self',
+      'attention_output',
+      'output',
+    ]);
     for (const spec of [sorted, architectural, bars]) compile(spec);
   });
 });

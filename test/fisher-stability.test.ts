@@ -11,10 +11,24 @@ import { fisherStability } from '../lib/fisher/stability';
 import { AUTHORS_BERT_BASE_SCHEDULE, authorsSchedule, linearSchedule, siteRanks } from '../lib/guided-dropout/schedule';
 
 const BERT_BASE: BertConfig = {
-  ...CONFIG_DEFAULTS, vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12,
-  intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2,
+  ...CONFIG_DEFAULTS,
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
 };
-const TINY: BertConfig = { ...BERT_BASE, vocab_size: 4, hidden_size: 2, num_hidden_layers: 2, num_attention_heads: 1, intermediate_size: 3, max_position_embeddings: 3 };
+const TINY: BertConfig = {
+  ...BERT_BASE,
+  vocab_size: 4,
+  hidden_size: 2,
+  num_hidden_layers: 2,
+  num_attention_heads: 1,
+  intermediate_size: 3,
+  max_position_embeddings: 3,
+};
 const TINY_NAMES = parameterSpecs(TINY, MASKED_LM).map((s) => s.name);
 
 /** 37 sites named after BERT-base's dropout sites, with the given scores. */
@@ -28,8 +42,16 @@ function baseSites(score: (i: number) => number): Array<{ site: string; score: n
  */
 function tinyMeans(layer1Self = 0.5): TensorMean[] {
   const score: Record<string, number> = {
-    embeddings: 3, '0.attention_self': 2, '0.attention_output': 6, '0.intermediate': 1, '0.output': 24,
-    '1.attention_self': layer1Self, '1.attention_output': 1.5, '1.intermediate': 1, '1.output': 12, mlm_head: 1,
+    embeddings: 3,
+    '0.attention_self': 2,
+    '0.attention_output': 6,
+    '0.intermediate': 1,
+    '0.output': 24,
+    '1.attention_self': layer1Self,
+    '1.attention_output': 1.5,
+    '1.intermediate': 1,
+    '1.output': 12,
+    mlm_head: 1,
   };
   return TINY_NAMES.map((name, index) => ({ name, mean: score[groupOf(name).group], size: 1, index }));
 }
@@ -42,23 +64,48 @@ describe('guided-dropout schedule', () => {
     sites.forEach((s, i) => expect(p.get(s.site)).to.be.closeTo((0.1 * i) / 36, 1e-15));
     expect(p.get('bert.embeddings.dropout')).to.equal(0);
     expect(p.get('bert.encoder.layer.11.output.dropout')).to.equal(0.1);
-    expect(p.get('bert.encoder.layer.0.attention.self.dropout')).to.be.closeTo(0.1 * 1 / 36, 1e-15);
+    expect(p.get('bert.encoder.layer.0.attention.self.dropout')).to.be.closeTo((0.1 * 1) / 36, 1e-15);
   });
 
   it('linear with other bounds, ties broken by forward order, and a single site', () => {
-    const p = linearSchedule([{ site: 'a', score: 5 }, { site: 'b', score: 1 }, { site: 'c', score: 5 }], 0.3, 0.1);
+    const p = linearSchedule(
+      [
+        { site: 'a', score: 5 },
+        { site: 'b', score: 1 },
+        { site: 'c', score: 5 },
+      ],
+      0.3,
+      0.1,
+    );
     // ranks: b 0, a 1, c 2 → p 0.3, 0.2, 0.1
-    expect(siteRanks([{ site: 'a', score: 5 }, { site: 'b', score: 1 }, { site: 'c', score: 5 }])).to.deep.equal(new Map([['a', 1], ['b', 0], ['c', 2]]));
+    expect(
+      siteRanks([
+        { site: 'a', score: 5 },
+        { site: 'b', score: 1 },
+        { site: 'c', score: 5 },
+      ]),
+    ).to.deep.equal(
+      new Map([
+        ['a', 1],
+        ['b', 0],
+        ['c', 2],
+      ]),
+    );
     expect(p.get('b')).to.equal(0.3);
     expect(p.get('a')).to.be.closeTo(0.2, 1e-15);
     expect(p.get('c')).to.equal(0.1);
     expect(linearSchedule([{ site: 'only', score: 1 }])).to.deep.equal(new Map([['only', 0.1]]));
-    expect(() => linearSchedule([{ site: 'a', score: 1 }, { site: 'a', score: 2 }])).to.throw(/listed twice/);
+    expect(() =>
+      linearSchedule([
+        { site: 'a', score: 1 },
+        { site: 'a', score: 2 },
+      ]),
+    ).to.throw(/listed twice/);
     expect(() => linearSchedule([{ site: 'a', score: NaN }])).to.throw(/not a finite number/);
     expect(() => linearSchedule([{ site: 'a', score: 1 }], 0.1, 0.2)).to.throw(/pLower <= pUpper/);
   });
 
-  it('the authors\' variant: p(r) = 0.099 − 0.00275·r, r = 0 → 0.099, r = 36 → 0', () => {
+  it("the authors' variant: p(r) = 0.099 − 0.00275·r, r = 0 → 0.099, r = 36 → 0", () => {
     const sites = baseSites((i) => i);
     const p = authorsSchedule(sites);
     sites.forEach((s, r) => expect(p.get(s.site)).to.be.closeTo(0.099 - 0.00275 * r, 1e-15));
@@ -67,7 +114,7 @@ describe('guided-dropout schedule', () => {
     expect(p.get(sites[1].site)).to.be.closeTo(0.09625, 1e-15);
   });
 
-  it('the authors\' BERT-base table (paper.md §1.5): 37 sites, p = 0.099 − 0.00275·rank, module indices and kinds', () => {
+  it("the authors' BERT-base table (paper.md §1.5): 37 sites, p = 0.099 − 0.00275·rank, module indices and kinds", () => {
     const rows = AUTHORS_BERT_BASE_SCHEDULE;
     expect(rows.length).to.equal(37);
     rows.forEach((row, r) => {
@@ -76,16 +123,30 @@ describe('guided-dropout schedule', () => {
     });
     expect([...rows.map((r) => r.site)].sort()).to.deep.equal([...dropoutSiteNames(BERT_BASE, MASKED_LM)].sort());
     expect(rows.map((r) => r.kind)).to.deep.equal([
-      ...Array(12).fill('attention_self'), ...Array(12).fill('attention_output'), ...Array(12).fill('output'), 'embeddings',
+      ...Array(12).fill('attention_self'),
+      ...Array(12).fill('attention_output'),
+      ...Array(12).fill('output'),
+      'embeddings',
     ]);
     // Module indices: embeddings 7; layer 0 16/20/27; layer i ≥ 1: s + 6 / s + 10 / s + 16 with s = 28 + 17(i − 1).
     const offset: Record<string, number> = { attention_self: 6, attention_output: 10, output: 16 };
     for (const row of rows) {
-      const expected = row.layer === null ? 7 : row.layer === 0 ? { attention_self: 16, attention_output: 20, output: 27 }[row.kind as string]
-        : 28 + 17 * (row.layer - 1) + offset[row.kind];
+      const expected =
+        row.layer === null
+          ? 7
+          : row.layer === 0
+            ? { attention_self: 16, attention_output: 20, output: 27 }[row.kind as string]
+            : 28 + 17 * (row.layer - 1) + offset[row.kind];
       expect(row.moduleIndex, row.site).to.equal(expected);
     }
-    expect(rows[0]).to.deep.equal({ rank: 0, moduleIndex: 136, layer: 7, kind: 'attention_self', site: 'bert.encoder.layer.7.attention.self.dropout', p: 0.099 });
+    expect(rows[0]).to.deep.equal({
+      rank: 0,
+      moduleIndex: 136,
+      layer: 7,
+      kind: 'attention_self',
+      site: 'bert.encoder.layer.7.attention.self.dropout',
+      p: 0.099,
+    });
     // authorsSchedule on scores in the authors' order reproduces their table.
     const p = authorsSchedule(rows.map((r) => ({ site: r.site, score: r.rank })));
     for (const row of rows) expect(p.get(row.site)).to.be.closeTo(row.p, 1e-15);
@@ -99,8 +160,28 @@ describe('fisher stability', () => {
       { sampleSize: 1000, seed: 42, fisher: tinyMeans() },
     ]);
     expect(rows).to.deep.equal([
-      { sampleSize: 100, seed: 1, reference: false, tensorSpearman: 1, siteSpearman: 1, sameSiteOrder: true, sitesMoved: 0, scheduleChanged: false, maxPChange: 0 },
-      { sampleSize: 1000, seed: 42, reference: true, tensorSpearman: 1, siteSpearman: 1, sameSiteOrder: true, sitesMoved: 0, scheduleChanged: false, maxPChange: 0 },
+      {
+        sampleSize: 100,
+        seed: 1,
+        reference: false,
+        tensorSpearman: 1,
+        siteSpearman: 1,
+        sameSiteOrder: true,
+        sitesMoved: 0,
+        scheduleChanged: false,
+        maxPChange: 0,
+      },
+      {
+        sampleSize: 1000,
+        seed: 42,
+        reference: true,
+        tensorSpearman: 1,
+        siteSpearman: 1,
+        sameSiteOrder: true,
+        sitesMoved: 0,
+        scheduleChanged: false,
+        maxPChange: 0,
+      },
     ]);
   });
 
@@ -123,10 +204,13 @@ describe('fisher stability', () => {
     // after: 1 ×9 → 5, 1.5 ×4 → 11.5, 1.6 ×6 → 16.5, the rest unchanged. Σ(a − 21.5)² = Σ(b − 21.5)² = 6045.5 and
     // Σ(a − 21.5)(b − 21.5) = 6·90 + 9·173.25 + 4·40 + 3045.25 = 5304.5, so ρ = 5304.5 / 6045.5.
     expect(row.tensorSpearman).to.be.closeTo(5304.5 / 6045.5, 1e-15);
-    const authors = fisherStability([
-      { sampleSize: 500, seed: 7, fisher: tinyMeans(1.6) },
-      { sampleSize: 5000, seed: 42, fisher: tinyMeans() },
-    ], { schedule: authorsSchedule });
+    const authors = fisherStability(
+      [
+        { sampleSize: 500, seed: 7, fisher: tinyMeans(1.6) },
+        { sampleSize: 5000, seed: 42, fisher: tinyMeans() },
+      ],
+      { schedule: authorsSchedule },
+    );
     expect(authors[0].maxPChange).to.be.closeTo(0.099 / 6, 1e-15);
   });
 
@@ -140,12 +224,24 @@ describe('fisher stability', () => {
     ]);
     expect(rows.map((r) => r.reference)).to.deep.equal([false, true, false]);
     expect(rows.map((r) => r.tensorSpearman)).to.deep.equal([-1, 1, -1]);
-    expect(fisherStability([{ sampleSize: 10, seed: 1, fisher: backward }, { sampleSize: 20, seed: 1, fisher: forward }], { reference: 0 })[0].reference).to.equal(true);
-    expect(() => fisherStability([{ sampleSize: 10, seed: 1, fisher: forward }], { reference: 3 })).to.throw(/reference 3/);
-    expect(() => fisherStability([
-      { sampleSize: 10, seed: 1, fisher: forward },
-      { sampleSize: 20, seed: 1, fisher: forward.slice(1) },
-    ])).to.throw(/other tensors than the reference/);
+    expect(
+      fisherStability(
+        [
+          { sampleSize: 10, seed: 1, fisher: backward },
+          { sampleSize: 20, seed: 1, fisher: forward },
+        ],
+        { reference: 0 },
+      )[0].reference,
+    ).to.equal(true);
+    expect(() => fisherStability([{ sampleSize: 10, seed: 1, fisher: forward }], { reference: 3 })).to.throw(
+      /reference 3/,
+    );
+    expect(() =>
+      fisherStability([
+        { sampleSize: 10, seed: 1, fisher: forward },
+        { sampleSize: 20, seed: 1, fisher: forward.slice(1) },
+      ]),
+    ).to.throw(/other tensors than the reference/);
   });
 });
 
@@ -153,11 +249,16 @@ describe('schedule and stability figures', () => {
   const sites = dropoutSiteScores(groupScores(tinyMeans()));
   const schedule = linearSchedule(sites);
 
-  it('the schedule figure pairs each site\'s score with its p', () => {
+  it("the schedule figure pairs each site's score with its p", () => {
     const spec = scheduleSpec(sites, schedule) as any;
-    expect(spec.data.values.find((v: any) => v.site === 'bert.embeddings.dropout')).to.deep.equal(
-      { site: 'bert.embeddings.dropout', label: 'embeddings', score: 3, p: 0.05, rank: 3, kind: 'embeddings' },
-    );
+    expect(spec.data.values.find((v: any) => v.site === 'bert.embeddings.dropout')).to.deep.equal({
+      site: 'bert.embeddings.dropout',
+      label: 'embeddings',
+      score: 3,
+      p: 0.05,
+      rank: 3,
+      kind: 'embeddings',
+    });
     expect(spec.data.values.map((v: any) => v.p)).to.deep.equal(sites.map((s) => schedule.get(s.site)));
     expect(spec.encoding.x).to.deep.include({ field: 'score', scale: { type: 'log' } });
     expect(spec.encoding.y.field).to.equal('p');
@@ -165,13 +266,21 @@ describe('schedule and stability figures', () => {
     compile(spec);
   });
 
-  it('the side-by-side figure holds the authors\' 37 rows and our 7', () => {
+  it("the side-by-side figure holds the authors' 37 rows and our 7", () => {
     const spec = authorsScheduleComparisonSpec(sites, schedule, { model: 'tiny' }) as any;
     const authors = spec.data.values.filter((v: any) => v.model === 'BERT-base (authors)');
     const ours = spec.data.values.filter((v: any) => v.model === 'tiny');
     expect(authors.length).to.equal(37);
-    expect(authors[36]).to.deep.equal({ model: 'BERT-base (authors)', rank: 36, p: 0, kind: 'embeddings', site: 'bert.embeddings.dropout' });
-    expect(ours.map((v: any) => [v.rank, v.p])).to.deep.equal(sites.map((s) => [siteRanks(sites).get(s.site), schedule.get(s.site)]));
+    expect(authors[36]).to.deep.equal({
+      model: 'BERT-base (authors)',
+      rank: 36,
+      p: 0,
+      kind: 'embeddings',
+      site: 'bert.embeddings.dropout',
+    });
+    expect(ours.map((v: any) => [v.rank, v.p])).to.deep.equal(
+      sites.map((s) => [siteRanks(sites).get(s.site), schedule.get(s.site)]),
+    );
     expect(spec.encoding.column.field).to.equal('model');
     compile(spec);
   });

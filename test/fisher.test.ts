@@ -31,10 +31,22 @@ const quiet = () => {};
 const EXAMPLES: StoredMaskedExample[] = [
   { input_ids: [2, 7, 7, 9, 7, 3], attention_mask: [1, 1, 1, 1, 1, 1], labels: [-100, 7, -100, 9, 11, -100] },
   { input_ids: [2, 4, 30, 3], attention_mask: [1, 1, 1, 1], labels: [-100, 11, -100, -100] },
-  { input_ids: [2, 17, 4, 4, 3, 0, 0], attention_mask: [1, 1, 1, 1, 1, 0, 0], labels: [-100, -100, 20, 20, -100, -100, -100] },
-  { input_ids: [2, 19, 21, 22, 23, 24, 25, 26, 3], attention_mask: [1, 1, 1, 1, 1, 1, 1, 1, 1], labels: [-100, 5, -100, -100, 6, 6, -100, 8, -100] },
+  {
+    input_ids: [2, 17, 4, 4, 3, 0, 0],
+    attention_mask: [1, 1, 1, 1, 1, 0, 0],
+    labels: [-100, -100, 20, 20, -100, -100, -100],
+  },
+  {
+    input_ids: [2, 19, 21, 22, 23, 24, 25, 26, 3],
+    attention_mask: [1, 1, 1, 1, 1, 1, 1, 1, 1],
+    labels: [-100, 5, -100, -100, 6, 6, -100, 8, -100],
+  },
   { input_ids: [2, 33, 4, 3], attention_mask: [1, 1, 1, 1], labels: [-100, -100, 12, -100] },
-  { input_ids: [2, 8, 8, 8, 8, 4, 3], attention_mask: [1, 1, 1, 1, 1, 1, 1], labels: [-100, 8, -100, -100, -100, 15, -100] },
+  {
+    input_ids: [2, 8, 8, 8, 8, 4, 3],
+    attention_mask: [1, 1, 1, 1, 1, 1, 1],
+    labels: [-100, 8, -100, -100, -100, 15, -100],
+  },
   { input_ids: [2, 38, 4, 11, 3, 0], attention_mask: [1, 1, 1, 1, 1, 0], labels: [-100, -100, 39, -100, -100, -100] },
 ];
 
@@ -57,7 +69,12 @@ function relDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
  * (softmax ignores the per-query constant q·b_k), must instead be negligible next to the largest Fisher value
  * on both sides: below `zeroTol` times it. Returns the failures and the worst relative difference.
  */
-function compareFisher(got: Map<string, ArrayLike<number>>, want: Map<string, ArrayLike<number>>, tol: number, zeroTol = 1e-10): { bad: string[]; worst: [number, string] } {
+function compareFisher(
+  got: Map<string, ArrayLike<number>>,
+  want: Map<string, ArrayLike<number>>,
+  tol: number,
+  zeroTol = 1e-10,
+): { bad: string[]; worst: [number, string] } {
   const scale = Math.max(...[...want.values()].map(maxAbs));
   const bad: string[] = [];
   let worst: [number, string] = [0, ''];
@@ -65,7 +82,8 @@ function compareFisher(got: Map<string, ArrayLike<number>>, want: Map<string, Ar
   for (const [name, w] of want) {
     const g = got.get(name)!;
     if (/attention\.self\.key\.bias$/.test(name)) {
-      if (!(maxAbs(w) < zeroTol * scale && maxAbs(g) < zeroTol * scale)) bad.push(`${name}: not ~0 (${maxAbs(g).toExponential(2)} vs ${maxAbs(w).toExponential(2)})`);
+      if (!(maxAbs(w) < zeroTol * scale && maxAbs(g) < zeroTol * scale))
+        bad.push(`${name}: not ~0 (${maxAbs(g).toExponential(2)} vs ${maxAbs(w).toExponential(2)})`);
       continue;
     }
     if (!(maxAbs(w) > 1e-12 * scale)) bad.push(`${name}: the reference is ~0`);
@@ -82,7 +100,10 @@ function bruteForceFisher(model: Bert, examples: readonly StoredMaskedExample[])
   const sums = new Map(vars.map(([name, v]) => [name, new Float64Array(v.size)]));
   for (const e of examples) {
     const { batch, labels } = collate([e], PAD);
-    const { value, grads } = tf.variableGrads(() => model.maskedLmLoss(batch, labels), vars.map(([, v]) => v));
+    const { value, grads } = tf.variableGrads(
+      () => model.maskedLmLoss(batch, labels),
+      vars.map(([, v]) => v),
+    );
     for (const [name, v] of vars) {
       const g = grads[v.name].dataSync();
       const s = sums.get(name)!;
@@ -101,8 +122,19 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
   const config = tinyConfig({ vocab_size: 40, max_position_embeddings: 12 });
   let model: Bert;
   let dir = '';
-  const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'fisher', ...args], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: ROOT, FISHERLAB_OUT: path.join(dir, 'out') } });
-  const options = (extra: Partial<FisherOptions> = {}): FisherOptions => ({ model, examples: EXAMPLES, padId: PAD, batchSize: 3, write: quiet, ...extra });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'fisher', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, FISHERLAB_ROOT: ROOT, FISHERLAB_OUT: path.join(dir, 'out') },
+    });
+  const options = (extra: Partial<FisherOptions> = {}): FisherOptions => ({
+    model,
+    examples: EXAMPLES,
+    padId: PAD,
+    batchSize: 3,
+    write: quiet,
+    ...extra,
+  });
 
   before(async () => {
     await setupBackend();
@@ -122,7 +154,9 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(fisher!.size).to.equal(model.namedParameters().length);
       for (const [name, t] of fisher!) expect(t.shape, name).to.deep.equal(model.parameter(name).shape);
       const { bad, worst } = compareFisher(dataOf(fisher!), want, 1e-5);
-      console.log(`      (largest relative difference ${worst[0].toExponential(2)}, ${worst[1]}; mean loss ${meanLoss.toFixed(4)})`);
+      console.log(
+        `      (largest relative difference ${worst[0].toExponential(2)}, ${worst[1]}; mean loss ${meanLoss.toFixed(4)})`,
+      );
       expect(bad, bad.join('\n')).to.deep.equal([]);
     });
 
@@ -141,10 +175,18 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       // (g1 + g2)² differs from g1² + g2² unless the gradients are orthogonal.
       const loss = (e: StoredMaskedExample) => model.maskedLmLoss(collate([e], PAD).batch, collate([e], PAD).labels);
       const bias = model.parameter('cls.predictions.bias');
-      const { value, grads } = tf.variableGrads(() => tf.add(loss(EXAMPLES[0]), loss(EXAMPLES[1])) as tf.Scalar, [bias]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.add(loss(EXAMPLES[0]), loss(EXAMPLES[1])) as tf.Scalar,
+        [bias],
+      );
       const g = grads[bias.name].dataSync();
       tf.dispose([value, grads]);
-      expect(relDiff(perSample, g.map((x) => x * x))).to.be.above(1e-2);
+      expect(
+        relDiff(
+          perSample,
+          g.map((x) => x * x),
+        ),
+      ).to.be.above(1e-2);
     });
   });
 
@@ -157,7 +199,7 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       return e.map((x) => x / s);
     };
 
-    it('cls.predictions.bias: F = mean_n (mean over n\'s masked positions of p − e_y)², p from forward logits', async () => {
+    it("cls.predictions.bias: F = mean_n (mean over n's masked positions of p − e_y)², p from forward logits", async () => {
       // The bias gradient of sample n is (1/m_n) Σ_j (softmax(logits_j) − e_{y_j}): checks the per-sample segmentation of the
       // masked rows (1 to 4 per sample) against forward-only quantities, independently of autodiff.
       const V = config.vocab_size;
@@ -198,7 +240,8 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
           want.b[v] += r[v] ** 2 / EXAMPLES.length;
           for (let h = 0; h < H; h++) want.W[v * H + h] += (r[v] * beta[h]) ** 2 / EXAMPLES.length;
         }
-        for (let h = 0; h < H; h++) want.beta[h] += r.reduce((a, rv, v) => a + W[v * H + h] * rv, 0) ** 2 / EXAMPLES.length;
+        for (let h = 0; h < H; h++)
+          want.beta[h] += r.reduce((a, rv, v) => a + W[v * H + h] * rv, 0) ** 2 / EXAMPLES.length;
       }
       const { fisher } = await estimateFisher({ ...options(), model: head });
       head.dispose();
@@ -207,9 +250,15 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
         b: relDiff(fisher!.get('cls.predictions.bias')!.data, want.b),
         beta: relDiff(fisher!.get('cls.predictions.transform.LayerNorm.bias')!.data, want.beta),
       };
-      console.log(`      (relative differences W ${diffs.W.toExponential(2)}, b ${diffs.b.toExponential(2)}, β ${diffs.beta.toExponential(2)})`);
+      console.log(
+        `      (relative differences W ${diffs.W.toExponential(2)}, b ${diffs.b.toExponential(2)}, β ${diffs.beta.toExponential(2)})`,
+      );
       for (const d of Object.values(diffs)) expect(d).to.be.below(1e-5);
-      const zero = ['bert.embeddings.position_embeddings.weight', 'bert.encoder.layer.1.output.dense.weight', 'cls.predictions.transform.dense.weight'];
+      const zero = [
+        'bert.embeddings.position_embeddings.weight',
+        'bert.encoder.layer.1.output.dense.weight',
+        'cls.predictions.transform.dense.weight',
+      ];
       for (const name of zero) expect(maxAbs(fisher!.get(name)!.data), name).to.equal(0);
     });
   });
@@ -227,7 +276,10 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       const third = await estimateFisher(options({ batchSize: 2, runDir }));
       expect(third.resumedFrom).to.equal(6);
       expect(third.meanLoss).to.equal(full.meanLoss);
-      for (const [name, t] of full.fisher!) expect(Buffer.from(third.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+      for (const [name, t] of full.fisher!)
+        expect(Buffer.from(third.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(
+          true,
+        );
     });
 
     it('refuses to resume a run folder with other settings (batch size, examples)', async () => {
@@ -236,7 +288,9 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       let error = '';
       await estimateFisher(options({ batchSize: 3, runDir })).catch((e: Error) => (error = e.message));
       expect(error).to.match(/other settings \(batch_size: 2 → 3\)/);
-      await estimateFisher(options({ batchSize: 2, runDir, examples: EXAMPLES.slice(1) })).catch((e: Error) => (error = e.message));
+      await estimateFisher(options({ batchSize: 2, runDir, examples: EXAMPLES.slice(1) })).catch(
+        (e: Error) => (error = e.message),
+      );
       expect(error).to.match(/samples: 7 → 6.*examples_sha256/);
     });
 
@@ -253,7 +307,10 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       writeSafetensors(other, [{ name: 'x', shape: [1], data: new Float32Array([1]) }]);
       expect(() => readFisher(other)).to.throw(`${other}: not a Fisher file`);
       const negative = path.join(dir, 'negative.safetensors');
-      writeSafetensors(negative, [{ name: 'x', shape: [2], data: new Float32Array([1, -1]) }], { kind: 'empirical-fisher-diagonal', samples: '3' });
+      writeSafetensors(negative, [{ name: 'x', shape: [2], data: new Float32Array([1, -1]) }], {
+        kind: 'empirical-fisher-diagonal',
+        samples: '3',
+      });
       expect(() => readFisher(negative)).to.throw(`${negative}: tensor "x" has the value -1 at index 1`);
       expect(() => readFisher(path.join(dir, 'missing.safetensors'))).to.throw(/missing\.safetensors: cannot read/);
     });
@@ -263,7 +320,13 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
     it('keeps tf.memory().numTensors flat across batches', async () => {
       const before = tf.memory().numTensors;
       const counts: number[] = [];
-      await estimateFisher(options({ batchSize: 2, progressIntervalMs: 0, write: (line) => /\d+\/\d+ samples/.test(line) && counts.push(tf.memory().numTensors) }));
+      await estimateFisher(
+        options({
+          batchSize: 2,
+          progressIntervalMs: 0,
+          write: (line) => /\d+\/\d+ samples/.test(line) && counts.push(tf.memory().numTensors),
+        }),
+      );
       expect(counts).to.have.length(4);
       expect(new Set(counts).size, `tensors after each batch: ${counts}`).to.equal(1);
       expect(counts[0]).to.equal(before);
@@ -281,7 +344,9 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       };
       expect(await fail(options({ examples: [] }))).to.equal('fisher: no examples');
       const unmasked = { ...EXAMPLES[1], labels: [-100, -100, -100, -100] };
-      expect(await fail(options({ examples: [EXAMPLES[0], unmasked] }))).to.match(/sample 1 of the batch has no masked position/);
+      expect(await fail(options({ examples: [EXAMPLES[0], unmasked] }))).to.match(
+        /sample 1 of the batch has no masked position/,
+      );
       const classifier = Bert.random(tinyConfig(), SEQUENCE_CLASSIFICATION, 0);
       expect(await fail({ ...options(), model: classifier })).to.match(/no masked-LM head/);
       classifier.dispose();
@@ -294,19 +359,48 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
   });
 
   describe('the fisher command', () => {
-
     it('on corpus samples: resumable (--stop-after), metadata, the same file as an uninterrupted run', () => {
-      const sentences = ['The cat sat on the mat.', 'A dog ran in the park.', 'The bird sang a song in the morning.', 'Children play games after school.', 'The river runs to the sea.'];
-      fs.writeFileSync(path.join(dir, 'corpus.txt'), Array.from({ length: 12 }, (_, d) => Array.from({ length: 4 }, (_, s) => sentences[(d + s) % 5]).join(' ')).join('\n\n') + '\n');
+      const sentences = [
+        'The cat sat on the mat.',
+        'A dog ran in the park.',
+        'The bird sang a song in the morning.',
+        'Children play games after school.',
+        'The river runs to the sea.',
+      ];
+      fs.writeFileSync(
+        path.join(dir, 'corpus.txt'),
+        Array.from({ length: 12 }, (_, d) =>
+          Array.from({ length: 4 }, (_, s) => sentences[(d + s) % 5]).join(' '),
+        ).join('\n\n') + '\n',
+      );
       const tokens = trainWordPiece(sentences, { vocabSize: 200, minFrequency: 1 });
       const vocabFile = path.join(dir, 'vocab.txt');
       writeVocab(vocabFile, tokens);
-      const cfg = tinyConfig({ vocab_size: tokens.length, max_position_embeddings: 16, pad_token_id: tokens.indexOf('[PAD]') });
+      const cfg = tinyConfig({
+        vocab_size: tokens.length,
+        max_position_embeddings: 16,
+        pad_token_id: tokens.indexOf('[PAD]'),
+      });
       const m = Bert.fromWeights(cfg, MASKED_LM, randomWeights(cfg, MASKED_LM, 5));
       const modelDir = path.join(dir, 'model');
       saveBert(modelDir, m, { vocabFile });
       m.dispose();
-      const args = (out: string) => ['--model', modelDir, '--corpus', path.join(dir, 'corpus.txt'), '--max-length', '16', '--samples', '9', '--seed', '3', '--batch-size', '4', '--output', path.join(dir, out)];
+      const args = (out: string) => [
+        '--model',
+        modelDir,
+        '--corpus',
+        path.join(dir, 'corpus.txt'),
+        '--max-length',
+        '16',
+        '--samples',
+        '9',
+        '--seed',
+        '3',
+        '--batch-size',
+        '4',
+        '--output',
+        path.join(dir, out),
+      ];
       const whole = run(args('whole.safetensors'));
       expect(whole.status, whole.stderr).to.equal(0);
       const part = run([...args('parts.safetensors'), '--stop-after', '4']);
@@ -318,8 +412,17 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(rest.stderr).to.match(/resuming after 4 of 9 samples/);
       const a = readFisher(path.join(dir, 'whole.safetensors'));
       const b = readFisher(path.join(dir, 'parts.safetensors'));
-      for (const [name, t] of a.tensors) expect(Buffer.from(b.tensors.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
-      expect(a.metadata).to.include({ samples: '9', seed: '3', masking_rate: '0.15', max_length: '16', mode: 'eval', batch_size: '4', selection: 'samples 9' });
+      for (const [name, t] of a.tensors)
+        expect(Buffer.from(b.tensors.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+      expect(a.metadata).to.include({
+        samples: '9',
+        seed: '3',
+        masking_rate: '0.15',
+        max_length: '16',
+        mode: 'eval',
+        batch_size: '4',
+        selection: 'samples 9',
+      });
       expect(a.metadata.corpus).to.equal(path.join(dir, 'corpus.txt'));
       expect(a.metadata.model).to.equal(modelDir);
     });
@@ -329,7 +432,11 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       fs.writeFileSync(empty, '\n');
       const modelDir = path.join(dir, 'tiny-mlm');
       const m = Bert.fromWeights(config, MASKED_LM, randomWeights(config, MASKED_LM, 1));
-      saveBert(modelDir, m, { vocabTokens: Array.from({ length: 40 }, (_, i) => (i < 5 ? ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'][i] : `t${i}`)) });
+      saveBert(modelDir, m, {
+        vocabTokens: Array.from({ length: 40 }, (_, i) =>
+          i < 5 ? ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'][i] : `t${i}`,
+        ),
+      });
       m.dispose();
       const r1 = run(['--model', modelDir, '--examples', empty, '--output', path.join(dir, 'x.safetensors')]);
       expect(r1.status).to.equal(1);
@@ -339,9 +446,18 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       saveBert(clsDir, c, { vocabTokens: Array.from({ length: 50 }, (_, i) => `t${i}`) });
       c.dispose();
       writeMaskedExamples(path.join(dir, 'ok.jsonl'), EXAMPLES);
-      const r2 = run(['--model', clsDir, '--examples', path.join(dir, 'ok.jsonl'), '--output', path.join(dir, 'x.safetensors')]);
+      const r2 = run([
+        '--model',
+        clsDir,
+        '--examples',
+        path.join(dir, 'ok.jsonl'),
+        '--output',
+        path.join(dir, 'x.safetensors'),
+      ]);
       expect(r2.status).to.equal(1);
-      expect(r2.stderr).to.include(`${clsDir}: fisher needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks cls.predictions.bias, `);
+      expect(r2.stderr).to.include(
+        `${clsDir}: fisher needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks cls.predictions.bias, `,
+      );
       const r3 = run(['--model', modelDir, '--output', path.join(dir, 'x.safetensors')]);
       expect(r3.stderr).to.include('give exactly one of --samples, --fraction and --examples');
     });
@@ -356,11 +472,23 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       const modelDir = path.join(dir, 'hf-mlm');
       const examples = path.join(dir, 'hf-examples.jsonl');
       // vocabulary 60 and 32 positions in make-checkpoint's defaults: shift the ids so that they span the vocabulary.
-      writeMaskedExamples(examples, EXAMPLES.map((e) => ({ ...e, input_ids: e.input_ids.map((id) => (id < 5 ? id : id + 20)), labels: e.labels.map((y) => (y < 0 ? y : y + 20)) })));
+      writeMaskedExamples(
+        examples,
+        EXAMPLES.map((e) => ({
+          ...e,
+          input_ids: e.input_ids.map((id) => (id < 5 ? id : id + 20)),
+          labels: e.labels.map((y) => (y < 0 ? y : y + 20)),
+        })),
+      );
       const reference = path.join(dir, 'fisher-hf.safetensors');
-      const jobs = [['make-checkpoint', '--out', modelDir, '--seed', '7'], ['per-sample-fisher', '--model', modelDir, '--examples', examples, '--output', reference]];
+      const jobs = [
+        ['make-checkpoint', '--out', modelDir, '--seed', '7'],
+        ['per-sample-fisher', '--model', modelDir, '--examples', examples, '--output', reference],
+      ];
       fs.writeFileSync(path.join(dir, 'jobs.json'), JSON.stringify(jobs));
-      const py = spawnSync(VENV_PYTHON, [HF_SCRIPT, 'batch', '--jobs', path.join(dir, 'jobs.json')], { encoding: 'utf8' });
+      const py = spawnSync(VENV_PYTHON, [HF_SCRIPT, 'batch', '--jobs', path.join(dir, 'jobs.json')], {
+        encoding: 'utf8',
+      });
       if (py.status !== 0 && /No module named/.test(py.stderr)) {
         console.warn(`    skipped: .venv-hf cannot import a module (${/No module named '[^']+'/.exec(py.stderr)![0]})`);
         this.skip();
@@ -374,7 +502,12 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(ours.metadata.examples).to.equal(examples);
       expect(want.metadata.examples).to.equal(String(EXAMPLES.length));
       const order = [...ours.tensors.keys()];
-      const { bad, worst } = compareFisher(dataOf(ours.tensors), new Map(order.map((n) => [n, want.tensors.get(n)!.data])), 1e-4, 1e-10);
+      const { bad, worst } = compareFisher(
+        dataOf(ours.tensors),
+        new Map(order.map((n) => [n, want.tensors.get(n)!.data])),
+        1e-4,
+        1e-10,
+      );
       console.log(`      (largest relative difference ${worst[0].toExponential(2)}, ${worst[1]})`);
       expect(bad, bad.join('\n')).to.deep.equal([]);
     });

@@ -1,17 +1,39 @@
 /** Notebook 01's hand-sized models: closed forms against finite differences, exact sums and Monte Carlo with stated tolerances. */
 import { expect } from 'chai';
 import { Rng } from '../lib/util/random';
-import { bernoulliFisher, bernoulliLogLikelihood, bernoulliScore, bernoulliSquaredScoreVariance, sampleBernoulli } from '../lib/fisher101/bernoulli';
+import {
+  bernoulliFisher,
+  bernoulliLogLikelihood,
+  bernoulliScore,
+  bernoulliSquaredScoreVariance,
+  sampleBernoulli,
+} from '../lib/fisher101/bernoulli';
 import { bernoulliMleSpread, logisticMleSpread } from '../lib/fisher101/cramer-rao';
 import {
-  bernoulliDropoutLoss, bernoulliDropoutLossMonteCarlo, dropoutPenalty, dropoutPenaltyWeights, dropoutNoiseVariance, gaussianDropoutLoss,
+  bernoulliDropoutLoss,
+  bernoulliDropoutLossMonteCarlo,
+  dropoutPenalty,
+  dropoutPenaltyWeights,
+  dropoutNoiseVariance,
+  gaussianDropoutLoss,
 } from '../lib/fisher101/dropout';
 import { finiteDifferenceGradient, finiteDifferenceHessian } from '../lib/fisher101/finite-differences';
 import { gaussianFisher, gaussianScore } from '../lib/fisher101/gaussian';
 import { diagonal, dot, inverse, Matrix, maxAbsDifference, solve, Vector } from '../lib/fisher101/linalg';
 import {
-  Dataset, expectedEmpiricalFisher, fitLogistic, logisticEmpiricalFisher, logisticFisher, logisticGradient, logisticHessian, logisticLoss,
-  separates, sigmoid, simulateFeatures, simulateLabels, softplus,
+  Dataset,
+  expectedEmpiricalFisher,
+  fitLogistic,
+  logisticEmpiricalFisher,
+  logisticFisher,
+  logisticGradient,
+  logisticHessian,
+  logisticLoss,
+  separates,
+  sigmoid,
+  simulateFeatures,
+  simulateLabels,
+  softplus,
 } from '../lib/fisher101/logistic';
 import { logSpacedCounts, mean, runningMeans, sampleVariance } from '../lib/fisher101/statistics';
 
@@ -33,19 +55,47 @@ function logisticData(n: number, seed: number, thetaStar = THETA_STAR, scales = 
 function matrixMeanAndError(ms: Matrix[]): { mean: Matrix; error: Matrix } {
   const at = (j: number, k: number) => ms.map((m) => m[j][k]);
   const d = ms[0].length;
-  const grid = (f: (v: number[]) => number) => Array.from({ length: d }, (_, j) => Array.from({ length: d }, (__, k) => f(at(j, k))));
+  const grid = (f: (v: number[]) => number) =>
+    Array.from({ length: d }, (_, j) => Array.from({ length: d }, (__, k) => f(at(j, k))));
   return { mean: grid(mean), error: grid((v) => Math.sqrt(sampleVariance(v) / v.length)) };
 }
 
 describe('fisher101: linear algebra and statistics helpers', () => {
   it('solve and inverse: A·A⁻¹ = I and A·solve(A, b) = b for a matrix needing a pivot', () => {
-    const A = [[0, 2, 1], [1, 1, 0], [3, 0, 1]];
+    const A = [
+      [0, 2, 1],
+      [1, 1, 0],
+      [3, 0, 1],
+    ];
     const Ainv = inverse(A);
-    const product = A.map((row) => Ainv[0].map((_, k) => dot(row, Ainv.map((r) => r[k]))));
-    expect(maxAbsDifference(product, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])).to.be.below(1e-14);
+    const product = A.map((row) =>
+      Ainv[0].map((_, k) =>
+        dot(
+          row,
+          Ainv.map((r) => r[k]),
+        ),
+      ),
+    );
+    expect(
+      maxAbsDifference(product, [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ]),
+    ).to.be.below(1e-14);
     const x = solve(A, [1, 2, 3]);
-    expect(A.map((row) => dot(row, x))).to.satisfy((b: number[]) => b.every((v, i) => Math.abs(v - [1, 2, 3][i]) < 1e-14));
-    expect(() => solve([[1, 2], [2, 4]], [1, 1])).to.throw(/singular/);
+    expect(A.map((row) => dot(row, x))).to.satisfy((b: number[]) =>
+      b.every((v, i) => Math.abs(v - [1, 2, 3][i]) < 1e-14),
+    );
+    expect(() =>
+      solve(
+        [
+          [1, 2],
+          [2, 4],
+        ],
+        [1, 1],
+      ),
+    ).to.throw(/singular/);
   });
 
   it('running means, sample variance and log-spaced counts by hand', () => {
@@ -64,7 +114,10 @@ describe('fisher101: Bernoulli and Gaussian', () => {
       }
       const expectation = (f: (x: number) => number) => theta * f(1) + (1 - theta) * f(0);
       expect(expectation((x) => bernoulliScore(x, theta))).to.be.closeTo(0, 1e-12);
-      expect(expectation((x) => bernoulliScore(x, theta) ** 2)).to.be.closeTo(bernoulliFisher(theta), 1e-9 * bernoulliFisher(theta));
+      expect(expectation((x) => bernoulliScore(x, theta) ** 2)).to.be.closeTo(
+        bernoulliFisher(theta),
+        1e-9 * bernoulliFisher(theta),
+      );
       const fourth = expectation((x) => bernoulliScore(x, theta) ** 4);
       expect(bernoulliSquaredScoreVariance(theta)).to.be.closeTo(fourth - bernoulliFisher(theta) ** 2, 1e-9 * fourth);
     }
@@ -82,7 +135,8 @@ describe('fisher101: Bernoulli and Gaussian', () => {
   });
 
   it('the Gaussian scores are the derivatives of log N(x; μ, σ²)', () => {
-    const logDensity = ([mu, sigma]: Vector, x: number) => -Math.log(sigma) - 0.5 * Math.log(2 * Math.PI) - (x - mu) ** 2 / (2 * sigma * sigma);
+    const logDensity = ([mu, sigma]: Vector, x: number) =>
+      -Math.log(sigma) - 0.5 * Math.log(2 * Math.PI) - (x - mu) ** 2 / (2 * sigma * sigma);
     for (const x of [-1.3, 0.4, 3]) {
       const fd = finiteDifferenceGradient((p) => logDensity(p, x), [0.5, 2]);
       const s = gaussianScore(x, 0.5, 2);
@@ -96,8 +150,15 @@ describe('fisher101: Bernoulli and Gaussian', () => {
     const rng = new Rng(2);
     const scores = Array.from({ length: n }, () => gaussianScore(mu + sigma * rng.normal(), mu, sigma));
     const F = gaussianFisher(sigma);
-    const perSampleVariance = [[2, 10], [10, 56]].map((row) => row.map((v) => v / sigma ** 4));
-    for (const [j, k] of [[0, 0], [1, 1], [0, 1]]) {
+    const perSampleVariance = [
+      [2, 10],
+      [10, 56],
+    ].map((row) => row.map((v) => v / sigma ** 4));
+    for (const [j, k] of [
+      [0, 0],
+      [1, 1],
+      [0, 1],
+    ]) {
       const empirical = mean(scores.map((s) => s[j] * s[k]));
       expect(Math.abs(empirical - F[j][k])).to.be.below(Z * Math.sqrt(perSampleVariance[j][k] / n));
     }
@@ -111,11 +172,15 @@ describe('fisher101: logistic regression', () => {
     expect(softplus(800)).to.equal(800);
     expect(softplus(-800)).to.equal(0);
     expect(sigmoid(-800)).to.equal(0);
-    for (const z of [-30, -2, 0, 0.7, 25]) expect(sigmoid(z)).to.be.closeTo((softplus(z + 1e-6) - softplus(z - 1e-6)) / 2e-6, 1e-8);
+    for (const z of [-30, -2, 0, 0.7, 25])
+      expect(sigmoid(z)).to.be.closeTo((softplus(z + 1e-6) - softplus(z - 1e-6)) / 2e-6, 1e-8);
   });
 
   it('the analytic gradient matches finite differences of the loss', () => {
-    for (const theta of [[0, 0, 0], [0.5, -2, 1]]) {
+    for (const theta of [
+      [0, 0, 0],
+      [0.5, -2, 1],
+    ]) {
       const fd = finiteDifferenceGradient((t) => logisticLoss(data, t), theta);
       expect(Math.max(...logisticGradient(data, theta).map((g, j) => Math.abs(g - fd[j])))).to.be.below(1e-8);
     }
@@ -128,7 +193,11 @@ describe('fisher101: logistic regression', () => {
     const fd = finiteDifferenceGradient((t) => logisticLoss(data, t), fit.theta);
     expect(Math.max(...fd.map(Math.abs))).to.be.below(1e-8);
     const loss = logisticLoss(data, fit.theta);
-    for (const [j, h] of [[0, 0.01], [1, -0.01], [2, 0.01]]) {
+    for (const [j, h] of [
+      [0, 0.01],
+      [1, -0.01],
+      [2, 0.01],
+    ]) {
       const moved = [...fit.theta];
       moved[j] += h;
       expect(logisticLoss(data, moved)).to.be.above(loss);
@@ -139,7 +208,15 @@ describe('fisher101: logistic regression', () => {
   });
 
   it('separable data have no MLE: the fit is reported unconverged although the gradient vanishes', () => {
-    const separable = { x: [[1, 0.5], [2, -1], [-1, 0.3], [-2, 1]], y: [1, 1, 0, 0] };
+    const separable = {
+      x: [
+        [1, 0.5],
+        [2, -1],
+        [-1, 0.3],
+        [-2, 1],
+      ],
+      y: [1, 1, 0, 0],
+    };
     const fit = fitLogistic(separable);
     expect(fit.converged).to.equal(false);
     expect(separates(separable, fit.theta)).to.equal(true);
@@ -166,10 +243,13 @@ describe('fisher101: logistic regression', () => {
     const x = data.x.slice(0, 300);
     const rng = new Rng(4);
     const far = THETA_STAR.map((v, j) => v + 3 * DIRECTION[j]);
-    const draws = (theta: Vector) => Array.from({ length: 400 }, () => logisticEmpiricalFisher({ x, y: simulateLabels(x, THETA_STAR, rng) }, theta));
+    const draws = (theta: Vector) =>
+      Array.from({ length: 400 }, () => logisticEmpiricalFisher({ x, y: simulateLabels(x, THETA_STAR, rng) }, theta));
     const atStar = matrixMeanAndError(draws(THETA_STAR));
     const trueStar = logisticFisher(x, THETA_STAR);
-    trueStar.forEach((row, j) => row.forEach((f, k) => expect(Math.abs(atStar.mean[j][k] - f)).to.be.at.most(Z * atStar.error[j][k])));
+    trueStar.forEach((row, j) =>
+      row.forEach((f, k) => expect(Math.abs(atStar.mean[j][k] - f)).to.be.at.most(Z * atStar.error[j][k])),
+    );
     const atFar = matrixMeanAndError(draws(far));
     const trueFar = logisticFisher(x, far);
     const expected = expectedEmpiricalFisher(x, far, THETA_STAR);
@@ -219,7 +299,14 @@ describe('fisher101: dropout as a Fisher-weighted L2 penalty (Wager et al. 2013)
   });
 
   it('the penalty weights are ½·δ/(1−δ)·F_jj with F_jj = (1/n) Σ p(1−p) x_ij²', () => {
-    const F = beta.map((_, j) => mean(data.x.map((row) => { const p = sigmoid(dot(row, beta)); return p * (1 - p) * row[j] ** 2; })));
+    const F = beta.map((_, j) =>
+      mean(
+        data.x.map((row) => {
+          const p = sigmoid(dot(row, beta));
+          return p * (1 - p) * row[j] ** 2;
+        }),
+      ),
+    );
     const weights = dropoutPenaltyWeights(data.x, beta, uniform(0.2));
     weights.forEach((w, j) => expect(w).to.be.closeTo(0.5 * 0.25 * F[j], 1e-15));
     expect(dropoutNoiseVariance(0.2)).to.be.closeTo(0.25, 1e-15);
@@ -238,10 +325,13 @@ describe('fisher101: dropout as a Fisher-weighted L2 penalty (Wager et al. 2013)
 
   it("Bernoulli dropout: as δ → 0 the excess loss / δ tends to Σ_j [A(η − x_jβ_j) − A(η) + A′(η)x_jβ_j], not to the quadratic's ½A″Σ x_j²β_j²", () => {
     // Rare but large noise: at small δ one feature at a time is dropped, moving η by x_jβ_j, which does not shrink with δ.
-    const limit = (b: Vector) => mean(data.x.map((row) => {
-      const eta = dot(row, b);
-      return row.reduce((s, v, j) => s + softplus(eta - v * b[j]) - softplus(eta) + sigmoid(eta) * v * b[j], 0);
-    }));
+    const limit = (b: Vector) =>
+      mean(
+        data.x.map((row) => {
+          const eta = dot(row, b);
+          return row.reduce((s, v, j) => s + softplus(eta - v * b[j]) - softplus(eta) + sigmoid(eta) * v * b[j], 0);
+        }),
+      );
     const quadraticLimit = (b: Vector) => dropoutPenalty(data.x, b, uniform(1e-4)) / dropoutNoiseVariance(1e-4);
     const rate = 1e-4;
     const ratioAt = (b: Vector) => (bernoulliDropoutLoss(data, b, uniform(rate)) - logisticLoss(data, b)) / rate;

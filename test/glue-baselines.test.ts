@@ -11,13 +11,26 @@ import type { SweepRecord } from '../lib/sweep/run';
 
 /** MRPC files whose rows carry the given labels. */
 function writeMrpc(root: string, train: number[], dev: number[]): void {
-  const rows = (labels: number[]) => labels.map((l, i) => `${l}\t${i}\t${i + 1000}\tsentence ${i} .\tother ${i} .`).join('\n');
+  const rows = (labels: number[]) =>
+    labels.map((l, i) => `${l}\t${i}\t${i + 1000}\tsentence ${i} .\tother ${i} .`).join('\n');
   fs.mkdirSync(path.join(root, 'MRPC'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'MRPC', 'train.tsv'), `Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n${rows(train)}\n`);
+  fs.writeFileSync(
+    path.join(root, 'MRPC', 'train.tsv'),
+    `Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n${rows(train)}\n`,
+  );
   fs.writeFileSync(path.join(root, 'MRPC', 'dev.tsv'), `Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n${rows(dev)}\n`);
 }
 
-const settings = (o: Partial<FinetuneSettings>): FinetuneSettings => ({ ...FINETUNE_DEFAULTS, task: 'MRPC', model: 'unused', init: 'pretrained', protocol: 'official', trainPct: 100, seed: 1, ...o });
+const settings = (o: Partial<FinetuneSettings>): FinetuneSettings => ({
+  ...FINETUNE_DEFAULTS,
+  task: 'MRPC',
+  model: 'unused',
+  init: 'pretrained',
+  protocol: 'official',
+  trainPct: 100,
+  seed: 1,
+  ...o,
+});
 
 describe('majority-class floor', () => {
   let root: string;
@@ -26,7 +39,7 @@ describe('majority-class floor', () => {
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('scores the training majority on the dev set with the task\'s metrics (MRPC: mean of accuracy and F1)', () => {
+  it("scores the training majority on the dev set with the task's metrics (MRPC: mean of accuracy and F1)", () => {
     writeMrpc(root, [1, 1, 1, 1, 1, 1, 1, 0, 0, 0], [1, 1, 0, 1, 1]);
     // All "paraphrase": accuracy 4/5, F1 = 2·4 / (2·4 + 1 + 0) = 8/9.
     expect(majorityClassScore(settings({}), root)).to.be.closeTo((0.8 + 8 / 9) / 2, 1e-12);
@@ -38,14 +51,17 @@ describe('majority-class floor', () => {
     expect(majorityClassScore(settings({}), root)).to.be.closeTo(0.1, 1e-12);
   });
 
-  it('uses the run\'s split: under the authors\' protocol, the held-out 20% of the pooled data for that seed', () => {
+  it("uses the run's split: under the authors' protocol, the held-out 20% of the pooled data for that seed", () => {
     const train = [1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1];
     writeMrpc(root, train, [1, 0, 1, 1]);
     for (const seed of [1, 2, 3]) {
       const test = authorsSplit(loadTask(root, 'MRPC', 'train'), loadDevSets(root, 'MRPC'), seed).eval.test;
       const positives = test.filter((e) => e.label === 1).length;
       const expected = (positives / test.length + (2 * positives) / (2 * positives + (test.length - positives))) / 2;
-      expect(majorityClassScore(settings({ protocol: 'authors', seed }), root), `seed ${seed}`).to.be.closeTo(expected, 1e-12);
+      expect(majorityClassScore(settings({ protocol: 'authors', seed }), root), `seed ${seed}`).to.be.closeTo(
+        expected,
+        1e-12,
+      );
     }
   });
 
@@ -60,7 +76,14 @@ describe('majority-class floor', () => {
 
   it('gives one cell per task and percentage over the seeds, however many methods ran them', () => {
     writeMrpc(root, [1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1], [1, 0, 1, 1]);
-    const record = (method: string, seed: number) => ({ method, task: 'MRPC', pct: 100, seed, settings: settings({ protocol: 'authors', seed }) }) as unknown as SweepRecord;
+    const record = (method: string, seed: number) =>
+      ({
+        method,
+        task: 'MRPC',
+        pct: 100,
+        seed,
+        settings: settings({ protocol: 'authors', seed }),
+      }) as unknown as SweepRecord;
     const records = ['standard', 'guided', 'gaussian'].flatMap((m) => [1, 2].map((seed) => record(m, seed)));
     const cells = majorityClassCells(records, root);
     const scores = [1, 2].map((seed) => majorityClassScore(settings({ protocol: 'authors', seed }), root));

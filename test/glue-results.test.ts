@@ -1,6 +1,17 @@
 /** Reading sweep results: cell means, paired differences, Table 2 rows, restart spreads, all against hand-computed values. */
 import { expect } from 'chai';
-import { cellScores, describeDifference, headlineEval, headlineScore, pairedDifference, paucitySpec, paucityTable, restartStats, restartsSpec, table2 } from '../lib/sweep/results';
+import {
+  cellScores,
+  describeDifference,
+  headlineEval,
+  headlineScore,
+  pairedDifference,
+  paucitySpec,
+  paucityTable,
+  restartStats,
+  restartsSpec,
+  table2,
+} from '../lib/sweep/results';
 import { designSpecs, parseDesigns } from '../lib/sweep/designs';
 import { renderVegaLite } from '../lib/notebook/plot';
 import { sweepCells } from '../lib/sweep/run';
@@ -8,23 +19,34 @@ import type { SweepRecord } from '../lib/sweep/run';
 
 /** A hand-made record with one evaluation set (or MNLI's two). */
 function rec(method: string, task: string, pct: number, seed: number, main: number): SweepRecord {
-  const final = task === 'MNLI'
-    ? { dev_matched: { main, metrics: { accuracy: main } }, dev_mismatched: { main: main - 0.01, metrics: { accuracy: main - 0.01 } } }
-    : { test: { main, metrics: { x: main } } };
+  const final =
+    task === 'MNLI'
+      ? {
+          dev_matched: { main, metrics: { accuracy: main } },
+          dev_mismatched: { main: main - 0.01, metrics: { accuracy: main - 0.01 } },
+        }
+      : { test: { main, metrics: { x: main } } };
   return { method, task, pct, seed, final } as unknown as SweepRecord;
 }
 
 // CoLA 100%: standard 0.30, 0.34, 0.32; guided 0.33, 0.36, 0.35; gaussian 0.31, 0.30, 0.29.
 const records = [
-  rec('standard', 'CoLA', 100, 1, 0.3), rec('guided', 'CoLA', 100, 1, 0.33), rec('gaussian', 'CoLA', 100, 1, 0.31),
-  rec('standard', 'CoLA', 100, 2, 0.34), rec('guided', 'CoLA', 100, 2, 0.36), rec('gaussian', 'CoLA', 100, 2, 0.3),
-  rec('standard', 'CoLA', 100, 3, 0.32), rec('guided', 'CoLA', 100, 3, 0.35), rec('gaussian', 'CoLA', 100, 3, 0.29),
-  rec('standard', 'CoLA', 50, 1, 0.2), rec('guided', 'CoLA', 50, 1, 0.1),
+  rec('standard', 'CoLA', 100, 1, 0.3),
+  rec('guided', 'CoLA', 100, 1, 0.33),
+  rec('gaussian', 'CoLA', 100, 1, 0.31),
+  rec('standard', 'CoLA', 100, 2, 0.34),
+  rec('guided', 'CoLA', 100, 2, 0.36),
+  rec('gaussian', 'CoLA', 100, 2, 0.3),
+  rec('standard', 'CoLA', 100, 3, 0.32),
+  rec('guided', 'CoLA', 100, 3, 0.35),
+  rec('gaussian', 'CoLA', 100, 3, 0.29),
+  rec('standard', 'CoLA', 50, 1, 0.2),
+  rec('guided', 'CoLA', 50, 1, 0.1),
   rec('standard', 'MNLI', 100, 1, 0.6),
 ];
 
 describe('sweep results as the paper reports them', () => {
-  it('takes the headline score from MNLI\'s matched dev set, else the only evaluation set', () => {
+  it("takes the headline score from MNLI's matched dev set, else the only evaluation set", () => {
     expect(headlineEval(records[11])).to.equal('dev_matched');
     expect(headlineScore(records[11])).to.equal(0.6);
     expect(headlineEval(records[0])).to.equal('test');
@@ -51,7 +73,10 @@ describe('sweep results as the paper reports them', () => {
   });
 
   it('Table 2 rows: mean ± std per method, the best starred, guided against each baseline', () => {
-    const [row] = table2(records.filter((r) => r.task === 'CoLA'), 100);
+    const [row] = table2(
+      records.filter((r) => r.task === 'CoLA'),
+      100,
+    );
     expect(row.task).to.equal('CoLA');
     expect(row.seeds).to.equal(3);
     expect(row.standard).to.equal('0.320 ± 0.020');
@@ -62,20 +87,44 @@ describe('sweep results as the paper reports them', () => {
     expect(row['guided − gaussian']).to.equal('+0.047 ± 0.013 (3–0) (clear)');
     // 'largest' takes each task's largest percentage: 100 for both here; a task with only 50% would show 50.
     const rows = table2([...records, rec('standard', 'RTE', 50, 1, 0.55)], 'largest');
-    expect(rows.map((r) => [r.task, r['% of training data']])).to.deep.equal([['CoLA', 100], ['MNLI', 100], ['RTE', 50]]);
+    expect(rows.map((r) => [r.task, r['% of training data']])).to.deep.equal([
+      ['CoLA', 100],
+      ['MNLI', 100],
+      ['RTE', 50],
+    ]);
     expect(rows[2].standard).to.equal('0.550 ± 0.000 ★');
     expect(rows[2].guided).to.equal('—');
     // A floor gets its own column, before the methods, and is never starred.
     const floor = { task: 'CoLA', pct: 100, method: 'majority class', n: 3, mean: 0.5, std: 0.25 };
-    const [withFloor] = table2(records.filter((r) => r.task === 'CoLA'), 100, undefined, [floor, { ...floor, pct: 50, mean: 9 }]);
-    expect(Object.keys(withFloor).slice(0, 5)).to.deep.equal(['task', '% of training data', 'seeds', 'majority class', 'standard']);
+    const [withFloor] = table2(
+      records.filter((r) => r.task === 'CoLA'),
+      100,
+      undefined,
+      [floor, { ...floor, pct: 50, mean: 9 }],
+    );
+    expect(Object.keys(withFloor).slice(0, 5)).to.deep.equal([
+      'task',
+      '% of training data',
+      'seeds',
+      'majority class',
+      'standard',
+    ]);
     expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
   });
 
-  it('Figure 4 as a table: every task and percentage, sizes ascending, with Table 2\'s columns', () => {
+  it("Figure 4 as a table: every task and percentage, sizes ascending, with Table 2's columns", () => {
     const rows = paucityTable(records);
-    expect(rows.map((r) => [r.task, r['% of training data'], r.seeds])).to.deep.equal([['CoLA', 50, 1], ['CoLA', 100, 3], ['MNLI', 100, 1]]);
-    expect([rows[0].standard, rows[0].guided, rows[0].gaussian, rows[0]['guided − standard']]).to.deep.equal(['0.200 ± 0.000 ★', '0.100 ± 0.000', '—', 'n/a']);
+    expect(rows.map((r) => [r.task, r['% of training data'], r.seeds])).to.deep.equal([
+      ['CoLA', 50, 1],
+      ['CoLA', 100, 3],
+      ['MNLI', 100, 1],
+    ]);
+    expect([rows[0].standard, rows[0].guided, rows[0].gaussian, rows[0]['guided − standard']]).to.deep.equal([
+      '0.200 ± 0.000 ★',
+      '0.100 ± 0.000',
+      '—',
+      'n/a',
+    ]);
     expect(rows[1]).to.deep.equal(table2(records, 100)[0]);
   });
 
@@ -98,11 +147,13 @@ describe('sweep results as the paper reports them', () => {
   });
 });
 
-describe('the paper\'s sweep designs', () => {
+describe("the paper's sweep designs", () => {
   it('parse by name or all, and expand to sweep specs whose shared cells run once', () => {
     expect(parseDesigns('all').map((d) => d.name)).to.deep.equal(['table2', 'paucity', 'restarts']);
     expect(parseDesigns('restarts,table2').map((d) => d.name)).to.deep.equal(['restarts', 'table2']);
-    expect(() => parseDesigns('table3')).to.throw(/unknown design "table3" \(designs: table2, paucity, restarts, all\)/);
+    expect(() => parseDesigns('table3')).to.throw(
+      /unknown design "table3" \(designs: table2, paucity, restarts, all\)/,
+    );
     const base = { model: 'm', glueDir: 'g', out: 'o', training: {} as never };
     const specs = designSpecs(parseDesigns('all'), base);
     const cells = new Set(specs.flatMap((s) => sweepCells(s).map((c) => `${c.method} ${c.task} ${c.pct} ${c.seed}`)));

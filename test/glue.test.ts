@@ -16,8 +16,10 @@ function synthetic(n: number, from = 0): Example[] {
   return Array.from({ length: n }, (_, i) => ({ text: `s${from + i}`, label: 0, index: from + i }));
 }
 
-const MNLI_TRAIN_HEADER = 'index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label';
-const MNLI_DEV_HEADER = 'index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label';
+const MNLI_TRAIN_HEADER =
+  'index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label';
+const MNLI_DEV_HEADER =
+  'index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label';
 const STSB_HEADER = 'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore';
 
 describe('GLUE tasks', () => {
@@ -28,7 +30,8 @@ describe('GLUE tasks', () => {
     expect(TASKS.MRPC.metrics).to.deep.equal(['f1', 'accuracy']);
     expect(TASKS.QQP.metrics).to.deep.equal(['f1', 'accuracy']);
     expect(TASKS['STS-B'].metrics).to.deep.equal(['pearson', 'spearmanr']);
-    for (const t of ['SST-2', 'QNLI', 'RTE', 'WNLI', 'MNLI'] as const) expect(TASKS[t].metrics).to.deep.equal(['accuracy']);
+    for (const t of ['SST-2', 'QNLI', 'RTE', 'WNLI', 'MNLI'] as const)
+      expect(TASKS[t].metrics).to.deep.equal(['accuracy']);
     expect(TASKS.MNLI.devSplits).to.deep.equal(['dev_matched', 'dev_mismatched']);
   });
 
@@ -74,7 +77,11 @@ describe('GLUE loader', () => {
   });
 
   it('MRPC: a byte-order mark, Quality first, the pair in columns 4 and 5, unbalanced quotes', () => {
-    write('MRPC', 'dev', '\uFEFFQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1355540\t1355592\tHe said the pie "business.\t"The pie business does not fit.\n0\t2029631\t2029565\tA.\tB.\n');
+    write(
+      'MRPC',
+      'dev',
+      '\uFEFFQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1355540\t1355592\tHe said the pie "business.\t"The pie business does not fit.\n0\t2029631\t2029565\tA.\tB.\n',
+    );
     expect(loadTask(root, 'MRPC', 'dev')).to.deep.equal([
       { text: 'He said the pie "business.', textPair: '"The pie business does not fit.', label: 1, index: 2 },
       { text: 'A.', textPair: 'B.', label: 0, index: 3 },
@@ -82,7 +89,11 @@ describe('GLUE loader', () => {
   });
 
   it('STS-B: 10 columns, sentences at 8 and 9, the score last as a float in [0, 5]', () => {
-    write('STS-B', 'train', `${STSB_HEADER}\n0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane is taking off.\tAn air plane is taking off.\t5.000\n1\tmain-news\theadlines\t2013\t0004\tnone\tnone\tA man.\tA flute.\t0.000\n2\tmain-news\theadlines\t2013\t0005\tnone\tnone\tA.\tB.\t3.800\n`);
+    write(
+      'STS-B',
+      'train',
+      `${STSB_HEADER}\n0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane is taking off.\tAn air plane is taking off.\t5.000\n1\tmain-news\theadlines\t2013\t0004\tnone\tnone\tA man.\tA flute.\t0.000\n2\tmain-news\theadlines\t2013\t0005\tnone\tnone\tA.\tB.\t3.800\n`,
+    );
     expect(loadTask(root, 'STS-B', 'train').map((e) => [e.text, e.textPair, e.label])).to.deep.equal([
       ['A plane is taking off.', 'An air plane is taking off.', 5],
       ['A man.', 'A flute.', 0],
@@ -91,52 +102,99 @@ describe('GLUE loader', () => {
   });
 
   it('QQP: id, qid1, qid2, question1, question2, is_duplicate', () => {
-    write('QQP', 'train', 'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n133273\t213221\t213222\tHow is the life?\tHow is life?\t1\n');
-    expect(loadTask(root, 'QQP', 'train')).to.deep.equal([{ text: 'How is the life?', textPair: 'How is life?', label: 1, index: 2 }]);
+    write(
+      'QQP',
+      'train',
+      'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n133273\t213221\t213222\tHow is the life?\tHow is life?\t1\n',
+    );
+    expect(loadTask(root, 'QQP', 'train')).to.deep.equal([
+      { text: 'How is the life?', textPair: 'How is life?', label: 1, index: 2 },
+    ]);
   });
 
   it('MNLI: 12 columns in train, 16 in dev_matched, sentences at 8/9, gold_label last → entailment 0, neutral 1, contradiction 2', () => {
     const parses = '(a)\t(b)\t(ROOT a)\t(ROOT b)';
-    write('MNLI', 'train', `${MNLI_TRAIN_HEADER}\n0\t31193\t31193n\tgovernment\t${parses}\tConceptually cream skimming.\tProduct and geography.\tneutral\tneutral\n1\t101457\t101457e\ttelephone\t${parses}\tyou know.\tYou lose.\tentailment\tentailment\n`);
-    write('MNLI', 'dev_matched', `${MNLI_DEV_HEADER}\n0\t63735\t63735n\tslate\t${parses}\tThe new rights.\tEveryone loves.\tneutral\tentailment\tneutral\tneutral\tneutral\tcontradiction\n`);
+    write(
+      'MNLI',
+      'train',
+      `${MNLI_TRAIN_HEADER}\n0\t31193\t31193n\tgovernment\t${parses}\tConceptually cream skimming.\tProduct and geography.\tneutral\tneutral\n1\t101457\t101457e\ttelephone\t${parses}\tyou know.\tYou lose.\tentailment\tentailment\n`,
+    );
+    write(
+      'MNLI',
+      'dev_matched',
+      `${MNLI_DEV_HEADER}\n0\t63735\t63735n\tslate\t${parses}\tThe new rights.\tEveryone loves.\tneutral\tentailment\tneutral\tneutral\tneutral\tcontradiction\n`,
+    );
     expect(loadTask(root, 'MNLI', 'train')).to.deep.equal([
       { text: 'Conceptually cream skimming.', textPair: 'Product and geography.', label: 1, index: 2 },
       { text: 'you know.', textPair: 'You lose.', label: 0, index: 3 },
     ]);
     expect(loadTask(root, 'MNLI', 'dev_matched').map((e) => e.label)).to.deep.equal([2]);
-    expect(errorOf(() => loadTask(root, 'MNLI', 'dev'))).to.match(/MNLI has no split "dev": expected one of train, dev_matched, dev_mismatched, test_matched, test_mismatched/);
+    expect(errorOf(() => loadTask(root, 'MNLI', 'dev'))).to.match(
+      /MNLI has no split "dev": expected one of train, dev_matched, dev_mismatched, test_matched, test_mismatched/,
+    );
   });
 
   it('QNLI, RTE, WNLI: index, pair, label; unbalanced quotes are plain characters', () => {
-    write('QNLI', 'dev', 'index\tquestion\tsentence\tlabel\n0\tWhat "came into force?\tAs of that day, "the new.\tnot_entailment\n1\tQ?\tS.\tentailment\n');
+    write(
+      'QNLI',
+      'dev',
+      'index\tquestion\tsentence\tlabel\n0\tWhat "came into force?\tAs of that day, "the new.\tnot_entailment\n1\tQ?\tS.\tentailment\n',
+    );
     expect(loadTask(root, 'QNLI', 'dev')).to.deep.equal([
       { text: 'What "came into force?', textPair: 'As of that day, "the new.', label: 1, index: 2 },
       { text: 'Q?', textPair: 'S.', label: 0, index: 3 },
     ]);
-    write('RTE', 'train', 'index\tsentence1\tsentence2\tlabel\n0\tNo "weapons found.\tWeapons found.\tnot_entailment\n1\tA.\tB.\tentailment');
-    expect(loadTask(root, 'RTE', 'train').map((e) => [e.text, e.label, e.index])).to.deep.equal([['No "weapons found.', 1, 2], ['A.', 0, 3]]);
-    write('WNLI', 'dev', 'index\tsentence1\tsentence2\tlabel\n0\tThe drain is clogged with hair.\tThe hair has to be cleaned.\t0\n1\tJane knocked.\tSusan did not answer.\t1\n');
+    write(
+      'RTE',
+      'train',
+      'index\tsentence1\tsentence2\tlabel\n0\tNo "weapons found.\tWeapons found.\tnot_entailment\n1\tA.\tB.\tentailment',
+    );
+    expect(loadTask(root, 'RTE', 'train').map((e) => [e.text, e.label, e.index])).to.deep.equal([
+      ['No "weapons found.', 1, 2],
+      ['A.', 0, 3],
+    ]);
+    write(
+      'WNLI',
+      'dev',
+      'index\tsentence1\tsentence2\tlabel\n0\tThe drain is clogged with hair.\tThe hair has to be cleaned.\t0\n1\tJane knocked.\tSusan did not answer.\t1\n',
+    );
     expect(loadTask(root, 'WNLI', 'dev').map((e) => e.label)).to.deep.equal([0, 1]);
     write('RTE', 'test', 'index\tsentence1\tsentence2\n0\tMangla was summoned.\tShukla is related.\n');
     expect(loadTask(root, 'RTE', 'test')[0].label).to.be.NaN;
   });
 
   it('a row with the wrong number of columns names the file, the line and the row', () => {
-    const file = write('RTE', 'dev', 'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA. B.\tentailment\n');
+    const file = write(
+      'RTE',
+      'dev',
+      'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA. B.\tentailment\n',
+    );
     expect(errorOf(() => loadTask(root, 'RTE', 'dev'))).to.equal(
       `${file}:3: expected 4 tab-separated columns (index, sentence1, sentence2, label), found 3: "1\\tA. B.\\tentailment"`,
     );
     write('CoLA', 'train', 'gj04\t1\t\tOne.\n\ngj04\t1\t\tTwo.\n');
-    expect(errorOf(() => loadTask(root, 'CoLA', 'train'))).to.match(/CoLA\/train\.tsv:2: expected 4 tab-separated columns .* found 1: ""/);
+    expect(errorOf(() => loadTask(root, 'CoLA', 'train'))).to.match(
+      /CoLA\/train\.tsv:2: expected 4 tab-separated columns .* found 1: ""/,
+    );
   });
 
   it('an unknown label names the file, the line and the value', () => {
-    const file = write('RTE', 'dev', 'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA.\tB.\tentailed\n');
-    expect(errorOf(() => loadTask(root, 'RTE', 'dev'))).to.equal(`${file}:3: unknown label "entailed": expected one of entailment, not_entailment`);
+    const file = write(
+      'RTE',
+      'dev',
+      'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tentailment\n1\tA.\tB.\tentailed\n',
+    );
+    expect(errorOf(() => loadTask(root, 'RTE', 'dev'))).to.equal(
+      `${file}:3: unknown label "entailed": expected one of entailment, not_entailment`,
+    );
     write('SST-2', 'dev', 'sentence\tlabel\ngood \t2\n');
-    expect(errorOf(() => loadTask(root, 'SST-2', 'dev'))).to.match(/SST-2\/dev\.tsv:2: unknown label "2": expected one of 0, 1$/);
+    expect(errorOf(() => loadTask(root, 'SST-2', 'dev'))).to.match(
+      /SST-2\/dev\.tsv:2: unknown label "2": expected one of 0, 1$/,
+    );
     write('STS-B', 'dev', `${STSB_HEADER}\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\t5.2\n`);
-    expect(errorOf(() => loadTask(root, 'STS-B', 'dev'))).to.match(/STS-B\/dev\.tsv:2: score "5\.2" is not a number in \[0, 5\]$/);
+    expect(errorOf(() => loadTask(root, 'STS-B', 'dev'))).to.match(
+      /STS-B\/dev\.tsv:2: score "5\.2" is not a number in \[0, 5\]$/,
+    );
     write('STS-B', 'dev', `${STSB_HEADER}\n0\tg\tf\ty\t1\tn\tn\tA.\tB.\t\n`);
     expect(errorOf(() => loadTask(root, 'STS-B', 'dev'))).to.match(/STS-B\/dev\.tsv:2: score "" is not a number/);
   });
@@ -150,7 +208,9 @@ describe('GLUE loader', () => {
 
   it('a header without the expected column, an empty file', () => {
     write('QQP', 'dev', 'id\tqid1\tqid2\tquestion1\tquestion2\tlabel\n');
-    expect(errorOf(() => loadTask(root, 'QQP', 'dev'))).to.match(/QQP\/dev\.tsv:1: the header has no column "is_duplicate"/);
+    expect(errorOf(() => loadTask(root, 'QQP', 'dev'))).to.match(
+      /QQP\/dev\.tsv:1: the header has no column "is_duplicate"/,
+    );
     write('WNLI', 'train', '');
     expect(errorOf(() => loadTask(root, 'WNLI', 'train'))).to.match(/WNLI\/train\.tsv: the file is empty$/);
   });
@@ -158,7 +218,7 @@ describe('GLUE loader', () => {
   it('a missing task folder or file says where it looked and how to get the data', () => {
     expect(errorOf(() => loadTask(root, 'MNLI', 'dev_mismatched'))).to.equal(
       `GLUE task MNLI: ${path.join(root, 'MNLI', 'dev_mismatched.tsv')} does not exist (the folder holds: dev_matched.tsv, train.tsv); ` +
-      `get it with \`npx fisherlab glue-download --tasks MNLI --to ${root}\`, which fills in missing files`,
+        `get it with \`npx fisherlab glue-download --tasks MNLI --to ${root}\`, which fills in missing files`,
     );
     expect(errorOf(() => loadTask(root, 'WNLI', 'test'))).to.match(/WNLI\/test\.tsv does not exist/);
     const empty = path.join(root, 'nowhere');
@@ -168,7 +228,11 @@ describe('GLUE loader', () => {
   });
 
   it('loadDevSets keys the dev sets by split name', () => {
-    write('MNLI', 'dev_mismatched', `${MNLI_DEV_HEADER}\n0\t1\t1c\tfiction\t(a)\t(b)\t(ROOT a)\t(ROOT b)\tX.\tY.\tcontradiction\tcontradiction\tcontradiction\tcontradiction\tcontradiction\tcontradiction\n`);
+    write(
+      'MNLI',
+      'dev_mismatched',
+      `${MNLI_DEV_HEADER}\n0\t1\t1c\tfiction\t(a)\t(b)\t(ROOT a)\t(ROOT b)\tX.\tY.\tcontradiction\tcontradiction\tcontradiction\tcontradiction\tcontradiction\tcontradiction\n`,
+    );
     const dev = loadDevSets(root, 'MNLI');
     expect(Object.keys(dev)).to.deep.equal(['dev_matched', 'dev_mismatched']);
     expect(dev.dev_mismatched.map((e) => e.label)).to.deep.equal([2]);
@@ -177,7 +241,10 @@ describe('GLUE loader', () => {
 });
 
 /** Split sizes implied by the authors' code (paper.md §4.3): train, val, 20% test, 80% train, 50% and 20% of train. */
-const PAPER_SIZES: Record<string, { train: number; val: number | [number, number]; test?: number; train80: number; pct50: number; pct20: number }> = {
+const PAPER_SIZES: Record<
+  string,
+  { train: number; val: number | [number, number]; test?: number; train80: number; pct50: number; pct20: number }
+> = {
   CoLA: { train: 8551, val: 1043, test: 1919, train80: 7675, pct50: 3837, pct20: 1535 },
   'SST-2': { train: 67349, val: 872, test: 13645, train80: 54576, pct50: 27288, pct20: 10915 },
   MRPC: { train: 3668, val: 408, test: 816, train80: 3260, pct50: 1630, pct20: 652 },
@@ -218,10 +285,16 @@ describe('GLUE protocols', () => {
     expect(a.eval.test.length).to.equal(20);
     const all = [...a.train, ...a.eval.test].map((e) => e.index).sort((x, y) => x - y);
     expect(all).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
-    expect(a.eval.test.some((e) => e.index >= 80) && a.eval.test.some((e) => e.index < 80), 'the test set mixes train and dev').to.equal(true);
+    expect(
+      a.eval.test.some((e) => e.index >= 80) && a.eval.test.some((e) => e.index < 80),
+      'the test set mixes train and dev',
+    ).to.equal(true);
     expect(authorsSplit(train, dev, 7)).to.deep.equal(a);
     expect(authorsSplit(train, dev, 8).train.map((e) => e.index)).to.not.deep.equal(a.train.map((e) => e.index));
-    expect(train.map((e) => e.index), 'the input is not shuffled in place').to.deep.equal(Array.from({ length: 80 }, (_, i) => i));
+    expect(
+      train.map((e) => e.index),
+      'the input is not shuffled in place',
+    ).to.deep.equal(Array.from({ length: 80 }, (_, i) => i));
   });
 
   it('authorsSplit holds out ceil(0.2·n), as Hugging Face train_test_split counts: n = 6 → 2, n = 5 → 1', () => {
@@ -238,7 +311,9 @@ describe('GLUE protocols', () => {
     const dev = { dev_matched: synthetic(3, 100), dev_mismatched: synthetic(4, 200) };
     const split = authorsSplit(synthetic(10), dev, 3);
     expect(split.eval).to.equal(dev);
-    expect(split.train.map((e) => e.index).sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 10 }, (_, i) => i));
+    expect(split.train.map((e) => e.index).sort((x, y) => x - y)).to.deep.equal(
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     expect(split.train.map((e) => e.index)).to.not.deep.equal(Array.from({ length: 10 }, (_, i) => i));
   });
 
@@ -265,7 +340,8 @@ describe('GLUE protocols', () => {
   });
 
   it('paucity refuses percentages outside (0, 100], an empty split and bad seeds', () => {
-    for (const pct of [0, -5, 100.5, NaN]) expect(errorOf(() => paucity(synthetic(5), pct, 1))).to.match(/outside \(0, 100\]/);
+    for (const pct of [0, -5, 100.5, NaN])
+      expect(errorOf(() => paucity(synthetic(5), pct, 1))).to.match(/outside \(0, 100\]/);
     expect(errorOf(() => paucity([], 50, 1))).to.match(/empty/);
     expect(errorOf(() => paucity(synthetic(5), 50, 1.5))).to.match(/seed 1\.5 is not an integer/);
   });
@@ -304,7 +380,11 @@ describe('GLUE real data (../shared/data/glue)', function () {
       for (const [split, [rows, labels]] of Object.entries(splits)) {
         const examples = loadTask(dir!, task, split);
         expect(examples.length, `${task} ${split}`).to.equal(rows);
-        if (labels) expect(labels.map((_, k) => examples.filter((e) => e.label === k).length), `${task} ${split} labels`).to.deep.equal(labels);
+        if (labels)
+          expect(
+            labels.map((_, k) => examples.filter((e) => e.label === k).length),
+            `${task} ${split} labels`,
+          ).to.deep.equal(labels);
         if (split === 'test') expect(examples.every((e) => Number.isNaN(e.label))).to.equal(true);
       }
     });
@@ -315,7 +395,12 @@ describe('GLUE real data (../shared/data/glue)', function () {
     const cola = loadTask(dir!, 'CoLA', 'dev');
     expect(cola[cola.length - 1].index).to.equal(1043);
     const rte = loadTask(dir!, 'RTE', 'train')[0];
-    expect(rte).to.deep.equal({ text: 'No Weapons of Mass Destruction Found in Iraq Yet.', textPair: 'Weapons of Mass Destruction Found in Iraq.', label: 1, index: 2 });
+    expect(rte).to.deep.equal({
+      text: 'No Weapons of Mass Destruction Found in Iraq Yet.',
+      textPair: 'Weapons of Mass Destruction Found in Iraq.',
+      label: 1,
+      index: 2,
+    });
   });
 
   it('STS-B scores lie in [0, 5] and include both ends', function () {
@@ -392,7 +477,8 @@ function makeZip(entries: { name: string; data?: string; store?: boolean; badCrc
   return Buffer.concat([...locals, directory, end]);
 }
 
-const RTE_TRAIN = 'index\tsentence1\tsentence2\tlabel\n0\tNo "weapons.\tWeapons.\tnot_entailment\n1\tA.\tB.\tentailment\n2\tC.\tD.\tentailment\n';
+const RTE_TRAIN =
+  'index\tsentence1\tsentence2\tlabel\n0\tNo "weapons.\tWeapons.\tnot_entailment\n1\tA.\tB.\tentailment\n2\tC.\tD.\tentailment\n';
 const RTE_DEV = 'index\tsentence1\tsentence2\tlabel\n0\tE.\tF.\tnot_entailment\n';
 const RTE_TEST = 'index\tsentence1\tsentence2\n0\tG.\tH.\n1\tI.\tJ.\n';
 /** An RTE.zip as GLUE ships it: a top-level RTE/ folder (plus folder entries and macOS metadata to ignore). */
@@ -403,8 +489,10 @@ const RTE_ZIP = makeZip([
   { name: 'RTE/test.tsv', data: RTE_TEST },
   { name: '__MACOSX/RTE/._train.tsv', data: 'junk' },
 ]);
-const MRPC_TRAIN_TXT = '\uFEFFQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t702876\t702977\tAmrozi accused his brother .\tReferring to him , Amrozi accused .\n0\t2108705\t2108831\tYucaipa owned Dominick \'s .\tYucaipa bought Dominick \'s .\n1\t1330381\t1330521\tThey had published .\tOn June 10 .\n';
-const MRPC_TEST_TXT = 'Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1089874\t1089925\tPCCW \'s chief .\tCurrent Chief .\n0\t3019446\t3019327\tThe world \'s .\tDomestic sales .\n';
+const MRPC_TRAIN_TXT =
+  "\uFEFFQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t702876\t702977\tAmrozi accused his brother .\tReferring to him , Amrozi accused .\n0\t2108705\t2108831\tYucaipa owned Dominick 's .\tYucaipa bought Dominick 's .\n1\t1330381\t1330521\tThey had published .\tOn June 10 .\n";
+const MRPC_TEST_TXT =
+  "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1089874\t1089925\tPCCW 's chief .\tCurrent Chief .\n0\t3019446\t3019327\tThe world 's .\tDomestic sales .\n";
 const MRPC_DEV_IDS = '2108705\t2108831\n';
 
 describe('glue-download', function () {
@@ -440,7 +528,12 @@ describe('glue-download', function () {
     fs.rmSync(root, { recursive: true, force: true });
   });
   beforeEach(() => {
-    files = { '/RTE.zip': RTE_ZIP, '/mrpc/train.txt': Buffer.from(MRPC_TRAIN_TXT), '/mrpc/test.txt': Buffer.from(MRPC_TEST_TXT), '/mrpc/dev_ids.tsv': Buffer.from(MRPC_DEV_IDS) };
+    files = {
+      '/RTE.zip': RTE_ZIP,
+      '/mrpc/train.txt': Buffer.from(MRPC_TRAIN_TXT),
+      '/mrpc/test.txt': Buffer.from(MRPC_TEST_TXT),
+      '/mrpc/dev_ids.tsv': Buffer.from(MRPC_DEV_IDS),
+    };
     seen = [];
     cutOnce = null;
   });
@@ -451,7 +544,12 @@ describe('glue-download', function () {
     return {
       tasks,
       to: path.join(root, `glue${++count}`),
-      sources: { RTE: { zip: `${base}/RTE.zip` }, MRPC: { mrpc: { train: `${base}/mrpc/train.txt`, test: `${base}/mrpc/test.txt`, devIds: `${base}/mrpc/dev_ids.tsv` } } },
+      sources: {
+        RTE: { zip: `${base}/RTE.zip` },
+        MRPC: {
+          mrpc: { train: `${base}/mrpc/train.txt`, test: `${base}/mrpc/test.txt`, devIds: `${base}/mrpc/dev_ids.tsv` },
+        },
+      },
       progress: () => undefined,
       ...extra,
     };
@@ -502,29 +600,44 @@ describe('glue-download', function () {
     expect(fs.readFileSync(path.join(opts.to, 'MRPC', 'train.tsv'), 'utf8')).to.equal(
       `${header}1\t702876\t702977\tAmrozi accused his brother .\tReferring to him , Amrozi accused .\n1\t1330381\t1330521\tThey had published .\tOn June 10 .\n`,
     );
-    expect(fs.readFileSync(path.join(opts.to, 'MRPC', 'dev.tsv'), 'utf8')).to.equal(`${header}0\t2108705\t2108831\tYucaipa owned Dominick 's .\tYucaipa bought Dominick 's .\n`);
+    expect(fs.readFileSync(path.join(opts.to, 'MRPC', 'dev.tsv'), 'utf8')).to.equal(
+      `${header}0\t2108705\t2108831\tYucaipa owned Dominick 's .\tYucaipa bought Dominick 's .\n`,
+    );
     expect(fs.readFileSync(path.join(opts.to, 'MRPC', 'test.tsv'), 'utf8')).to.equal(
       "index\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t1089874\t1089925\tPCCW 's chief .\tCurrent Chief .\n1\t3019446\t3019327\tThe world 's .\tDomestic sales .\n",
     );
   });
 
   it('refuses a damaged zip and installs nothing; the next run starts from the zip it kept', async () => {
-    files['/RTE.zip'] = makeZip([{ name: 'RTE/train.tsv', data: RTE_TRAIN, badCrc: true }, { name: 'RTE/dev.tsv', data: RTE_DEV }, { name: 'RTE/test.tsv', data: RTE_TEST }]);
+    files['/RTE.zip'] = makeZip([
+      { name: 'RTE/train.tsv', data: RTE_TRAIN, badCrc: true },
+      { name: 'RTE/dev.tsv', data: RTE_DEV },
+      { name: 'RTE/test.tsv', data: RTE_TEST },
+    ]);
     const opts = options(['RTE']);
-    expect(await rejection(downloadGlue(opts))).to.match(/RTE\.zip: train\.tsv is damaged|RTE\.zip: RTE\/train\.tsv is damaged/);
+    expect(await rejection(downloadGlue(opts))).to.match(
+      /RTE\.zip: train\.tsv is damaged|RTE\.zip: RTE\/train\.tsv is damaged/,
+    );
     expect(fs.existsSync(path.join(opts.to, 'RTE'))).to.equal(false);
     expect(fs.existsSync(path.join(opts.to, '.RTE.download', 'RTE.zip'))).to.equal(true);
   });
 
   it('refuses a zip that lacks a split file, naming it', async () => {
-    files['/RTE.zip'] = makeZip([{ name: 'RTE/train.tsv', data: RTE_TRAIN }, { name: 'RTE/dev.tsv', data: RTE_DEV }]);
+    files['/RTE.zip'] = makeZip([
+      { name: 'RTE/train.tsv', data: RTE_TRAIN },
+      { name: 'RTE/dev.tsv', data: RTE_DEV },
+    ]);
     const opts = options(['RTE']);
     expect(await rejection(downloadGlue(opts))).to.match(/^RTE: the download lacks test\.tsv .*nothing was installed$/);
     expect(fs.existsSync(path.join(opts.to, 'RTE'))).to.equal(false);
   });
 
   it('a malformed row in the download is reported with its file and line before anything is installed', async () => {
-    files['/RTE.zip'] = makeZip([{ name: 'RTE/train.tsv', data: 'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tmaybe\n' }, { name: 'RTE/dev.tsv', data: RTE_DEV }, { name: 'RTE/test.tsv', data: RTE_TEST }]);
+    files['/RTE.zip'] = makeZip([
+      { name: 'RTE/train.tsv', data: 'index\tsentence1\tsentence2\tlabel\n0\tA.\tB.\tmaybe\n' },
+      { name: 'RTE/dev.tsv', data: RTE_DEV },
+      { name: 'RTE/test.tsv', data: RTE_TEST },
+    ]);
     const opts = options(['RTE']);
     expect(await rejection(downloadGlue(opts))).to.match(/RTE\/train\.tsv:2: unknown label "maybe"/);
     expect(fs.existsSync(path.join(opts.to, 'RTE'))).to.equal(false);
@@ -533,18 +646,30 @@ describe('glue-download', function () {
   it('fails fast and says so when the server is unreachable or silent, and reports HTTP errors', async () => {
     const port = await closedPort();
     const t0 = Date.now();
-    const refused = await rejection(downloadGlue(options(['RTE'], { sources: { RTE: { zip: `http://127.0.0.1:${port}/RTE.zip` } } })));
-    expect(refused).to.match(new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): this machine has no network access`));
-    const silent = await rejection(downloadGlue(options(['RTE'], { sources: { RTE: { zip: `${base}/hang/RTE.zip` } }, connectTimeout: 0.3 })));
+    const refused = await rejection(
+      downloadGlue(options(['RTE'], { sources: { RTE: { zip: `http://127.0.0.1:${port}/RTE.zip` } } })),
+    );
+    expect(refused).to.match(
+      new RegExp(
+        `^cannot reach http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\): this machine has no network access`,
+      ),
+    );
+    const silent = await rejection(
+      downloadGlue(options(['RTE'], { sources: { RTE: { zip: `${base}/hang/RTE.zip` } }, connectTimeout: 0.3 })),
+    );
     expect(silent).to.match(/no answer within 0\.3 s/);
     expect(Date.now() - t0).to.be.below(5000);
-    expect(await rejection(downloadGlue(options(['RTE'], { sources: { RTE: { zip: `${base}/gone.zip` } } })))).to.match(/gone\.zip: HTTP 404/);
+    expect(await rejection(downloadGlue(options(['RTE'], { sources: { RTE: { zip: `${base}/gone.zip` } } })))).to.match(
+      /gone\.zip: HTTP 404/,
+    );
   });
 
   it('extractZip refuses entry names that climb out of the folder', async () => {
     const zip = path.join(root, 'evil.zip');
     fs.writeFileSync(zip, makeZip([{ name: 'RTE/../../evil.tsv', data: 'x' }]));
-    expect(await rejection(extractZip(zip, path.join(root, 'evil')))).to.match(/refusing the entry name "RTE\/\.\.\/\.\.\/evil\.tsv"/);
+    expect(await rejection(extractZip(zip, path.join(root, 'evil')))).to.match(
+      /refusing the entry name "RTE\/\.\.\/\.\.\/evil\.tsv"/,
+    );
     fs.writeFileSync(zip, 'not a zip at all');
     expect(await rejection(extractZip(zip, path.join(root, 'evil')))).to.match(/not a zip archive/);
   });
@@ -552,7 +677,10 @@ describe('glue-download', function () {
   it('the command checks task names and documents its sources', () => {
     const cli = path.join(process.cwd(), 'bin', 'fisherlab.js');
     const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
-    const bad = spawnSync(process.execPath, [cli, 'glue-download', '--tasks', 'CoLA,SST', '--to', root], { encoding: 'utf8', env });
+    const bad = spawnSync(process.execPath, [cli, 'glue-download', '--tasks', 'CoLA,SST', '--to', root], {
+      encoding: 'utf8',
+      env,
+    });
     expect(bad.status).to.not.equal(0);
     expect(bad.stderr).to.match(/unknown GLUE task "SST"/);
     const help = spawnSync(process.execPath, [cli, 'glue-download', '--help'], { encoding: 'utf8', env });

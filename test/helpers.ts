@@ -18,8 +18,14 @@ export async function setupBackend(): Promise<string> {
 /** A tiny BERT configuration for tests (vocab 50, hidden 16, 2 layers, 2 heads). */
 export function tinyConfig(overrides: Partial<BertConfig> = {}): BertConfig {
   return parseConfig({
-    vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32,
-    max_position_embeddings: 24, type_vocab_size: 2, ...overrides,
+    vocab_size: 50,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 24,
+    type_vocab_size: 2,
+    ...overrides,
   });
 }
 
@@ -87,7 +93,10 @@ export function sendBytes(req: http.IncomingMessage, res: http.ServerResponse, b
       res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
       return;
     }
-    res.writeHead(206, { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}`, 'content-length': bytes.length - start });
+    res.writeHead(206, {
+      'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}`,
+      'content-length': bytes.length - start,
+    });
     res.end(bytes.subarray(start));
     return;
   }
@@ -106,7 +115,10 @@ export function sentimentVocab(words: string[]): string[] {
 }
 
 /** Writes an SST-2-shaped folder whose label is 1 when "good" appears and 0 when "bad" does (3 to 2+extraWords other words). */
-export function writeSentimentTask(root: string, o: { words: string[]; train: number; dev: number; seed: number; extraWords: number }): void {
+export function writeSentimentTask(
+  root: string,
+  o: { words: string[]; train: number; dev: number; seed: number; extraWords: number },
+): void {
   const rng = new Rng(o.seed);
   const sentence = (label: number) => {
     const words = Array.from({ length: 3 + rng.int(o.extraWords) }, () => o.words[rng.int(o.words.length)]);
@@ -128,6 +140,9 @@ export function writeShardedSafetensors(dir: string, tensors: NamedArray[], coun
     writeSafetensors(path.join(dir, shard), part, { format: 'pt' });
     for (const t of part) map[t.name] = shard;
   }
-  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: map }));
+  fs.writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: 0 }, weight_map: map }),
+  );
   return map;
 }

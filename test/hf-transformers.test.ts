@@ -18,7 +18,14 @@ import { createHash } from 'crypto';
 import { readConfig } from '../lib/bert/config';
 import { loadBert } from '../lib/bert/load';
 import type { Batch, Bert } from '../lib/bert/model';
-import { BASE_MODEL, BertParts, MASKED_LM, SEQUENCE_CLASSIFICATION, dropoutSiteNames, parameterSpecs } from '../lib/bert/parameters';
+import {
+  BASE_MODEL,
+  BertParts,
+  MASKED_LM,
+  SEQUENCE_CLASSIFICATION,
+  dropoutSiteNames,
+  parameterSpecs,
+} from '../lib/bert/parameters';
 import { readCheckpoint } from '../lib/bert/folder';
 import { modelFingerprint } from '../lib/bert/model-dir';
 import { sharedDataDir } from '../lib/paths';
@@ -32,19 +39,40 @@ const CLI = path.join(ROOT, 'bin', 'fisherlab.js');
 const SHARED_BERT_BASE = '/work/shared/data/bert-base-uncased/bert_config.json';
 /** bert-base-uncased's configuration, used when the shared copy is absent. */
 const BERT_BASE = {
-  attention_probs_dropout_prob: 0.1, hidden_act: 'gelu', hidden_dropout_prob: 0.1, hidden_size: 768, initializer_range: 0.02,
-  intermediate_size: 3072, max_position_embeddings: 512, num_attention_heads: 12, num_hidden_layers: 12, type_vocab_size: 2, vocab_size: 30522,
+  attention_probs_dropout_prob: 0.1,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  hidden_size: 768,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  num_attention_heads: 12,
+  num_hidden_layers: 12,
+  type_vocab_size: 2,
+  vocab_size: 30522,
 };
 
 const INPUT_IDS = [2, 17, 9, 33, 41, 8, 3, 12, 25, 3];
 const TOKEN_TYPES = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
 /** A padded batch of 2 for the gradient check (vocabulary 60, pad id 0). */
 const GRAD_BATCH: Required<Batch> = {
-  input_ids: [[2, 17, 4, 33, 41, 8, 3, 12, 4, 3], [2, 44, 4, 19, 3, 0, 0, 0, 0, 0]],
-  token_type_ids: [[0, 0, 0, 0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
-  attention_mask: [[1, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]],
+  input_ids: [
+    [2, 17, 4, 33, 41, 8, 3, 12, 4, 3],
+    [2, 44, 4, 19, 3, 0, 0, 0, 0, 0],
+  ],
+  token_type_ids: [
+    [0, 0, 0, 0, 0, 0, 0, 1, 1, 1],
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  ],
+  attention_mask: [
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+  ],
 };
-const GRAD_LABELS = [[-100, -100, 9, -100, 57, -100, -100, -100, 25, -100], [-100, 6, 21, -100, -100, -100, -100, -100, -100, -100]];
+const GRAD_LABELS = [
+  [-100, -100, 9, -100, 57, -100, -100, -100, 25, -100],
+  [-100, 6, 21, -100, -100, -100, -100, -100, -100, -100],
+];
 /** Examples for the per-sample Fisher (one sequence each, one of them padded). */
 const FISHER_EXAMPLES = [
   { input_ids: [2, 4, 30, 3], attention_mask: [1, 1, 1, 1], labels: [-100, 11, -100, -100] },
@@ -55,31 +83,97 @@ const FISHER_EXAMPLES = [
 /** The tiny checkpoints transformers writes: [label, parts, extra make-checkpoint flags]. */
 const CHECKPOINTS = [
   { label: 'BertForMaskedLM', parts: 'mlm', flags: ['--seed', '3'] },
-  { label: 'BertForSequenceClassification (3 labels, 3 layers, 2 heads)', parts: 'classifier', flags: ['--seed', '4', '--num-labels', '3', '--layers', '3', '--heads', '2', '--hidden', '24', '--intermediate', '40'] },
+  {
+    label: 'BertForSequenceClassification (3 labels, 3 layers, 2 heads)',
+    parts: 'classifier',
+    flags: [
+      '--seed',
+      '4',
+      '--num-labels',
+      '3',
+      '--layers',
+      '3',
+      '--heads',
+      '2',
+      '--hidden',
+      '24',
+      '--intermediate',
+      '40',
+    ],
+  },
   { label: 'BertModel', parts: 'base', flags: ['--seed', '5', '--heads', '8'] },
 ] as const;
 
 /** The real bert-base-uncased vocabulary (30,522 tokens), or null when the shared data is absent. */
-const REAL_VOCAB = ((dir) => (dir && fs.existsSync(path.join(dir, 'bert-base-uncased', 'vocab.txt')) ? path.join(dir, 'bert-base-uncased', 'vocab.txt') : null))(sharedDataDir());
+const REAL_VOCAB = ((dir) =>
+  dir && fs.existsSync(path.join(dir, 'bert-base-uncased', 'vocab.txt'))
+    ? path.join(dir, 'bert-base-uncased', 'vocab.txt')
+    : null)(sharedDataDir());
 /** "Hello, my dog is cute" as BertTokenizer encodes it with that vocabulary (shared/data/README.md). */
 const HELLO = { text: 'Hello, my dog is cute', ids: [101, 7592, 1010, 2026, 3899, 2003, 10140, 102] };
 const NSP_WARNING = 'ignored the next-sentence head';
 /** Tiny checkpoints (2 layers, hidden 32, 2 heads, intermediate 37) in every layout: [folder, what, make-checkpoint flags, file read]. */
 const LAYOUTS = [
-  { id: 'pretraining', label: 'BertForPreTraining with pooler and next-sentence head, model.safetensors', flags: ['--parts', 'pretraining'], file: 'model.safetensors', warning: NSP_WARNING },
-  { id: 'legacy-bin', label: 'BertForPreTraining, legacy LayerNorm gamma/beta, strided and offset views, pytorch_model.bin', flags: ['--parts', 'pretraining', '--layout', 'bin', '--legacy-names', '--views'], file: 'pytorch_model.bin', warning: NSP_WARNING },
-  { id: 'sharded', label: 'BertForMaskedLM, sharded safetensors (1 MB shards)', flags: ['--max-shard-size', '1MB'], file: 'model.safetensors.index.json' },
+  {
+    id: 'pretraining',
+    label: 'BertForPreTraining with pooler and next-sentence head, model.safetensors',
+    flags: ['--parts', 'pretraining'],
+    file: 'model.safetensors',
+    warning: NSP_WARNING,
+  },
+  {
+    id: 'legacy-bin',
+    label: 'BertForPreTraining, legacy LayerNorm gamma/beta, strided and offset views, pytorch_model.bin',
+    flags: ['--parts', 'pretraining', '--layout', 'bin', '--legacy-names', '--views'],
+    file: 'pytorch_model.bin',
+    warning: NSP_WARNING,
+  },
+  {
+    id: 'sharded',
+    label: 'BertForMaskedLM, sharded safetensors (1 MB shards)',
+    flags: ['--max-shard-size', '1MB'],
+    file: 'model.safetensors.index.json',
+  },
   { id: 'bin', label: 'BertForMaskedLM, pytorch_model.bin', flags: ['--layout', 'bin'], file: 'pytorch_model.bin' },
-  { id: 'sharded-bin', label: 'BertForMaskedLM, sharded pytorch_model.bin (1 MB shards)', flags: ['--layout', 'bin', '--max-shard-size', '1MB'], file: 'pytorch_model.bin.index.json' },
+  {
+    id: 'sharded-bin',
+    label: 'BertForMaskedLM, sharded pytorch_model.bin (1 MB shards)',
+    flags: ['--layout', 'bin', '--max-shard-size', '1MB'],
+    file: 'pytorch_model.bin.index.json',
+  },
   { id: 'base', label: 'BertModel only, model.safetensors', flags: ['--parts', 'base'], file: 'model.safetensors' },
-  { id: 'f16', label: 'BertForMaskedLM, F16 model.safetensors', flags: ['--dtype', 'float16'], file: 'model.safetensors' },
-  { id: 'bf16-bin', label: 'BertForMaskedLM, BF16 pytorch_model.bin', flags: ['--dtype', 'bfloat16', '--layout', 'bin'], file: 'pytorch_model.bin' },
-  { id: 'f64-bin', label: 'BertForMaskedLM, F64 pytorch_model.bin', flags: ['--dtype', 'float64', '--layout', 'bin'], file: 'pytorch_model.bin' },
+  {
+    id: 'f16',
+    label: 'BertForMaskedLM, F16 model.safetensors',
+    flags: ['--dtype', 'float16'],
+    file: 'model.safetensors',
+  },
+  {
+    id: 'bf16-bin',
+    label: 'BertForMaskedLM, BF16 pytorch_model.bin',
+    flags: ['--dtype', 'bfloat16', '--layout', 'bin'],
+    file: 'pytorch_model.bin',
+  },
+  {
+    id: 'f64-bin',
+    label: 'BertForMaskedLM, F64 pytorch_model.bin',
+    flags: ['--dtype', 'float64', '--layout', 'bin'],
+    file: 'pytorch_model.bin',
+  },
 ] as const;
 
 type Named = Array<[string, number[]]>;
-interface NamesOut { architecture: string; parameters: Named; dropouts: string[]; versions: Record<string, string> }
-interface Grads { loss: number; grads: Record<string, { shape: number[]; data: number[] }>; loading_problems: object }
+interface NamesOut {
+  architecture: string;
+  parameters: Named;
+  dropouts: string[];
+  versions: Record<string, string>;
+}
+interface Grads {
+  loss: number;
+  grads: Record<string, { shape: number[]; data: number[] }>;
+  loading_problems: object;
+}
 
 function readJson<T = Record<string, unknown>>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
@@ -87,7 +181,10 @@ function readJson<T = Record<string, unknown>>(file: string): T {
 
 /** Runs the fisherlab CLI, returning stdout and failing with its stderr. */
 function fisherlab(args: string[]): string {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: ROOT } });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FISHERLAB_ROOT: ROOT },
+  });
   if (r.status !== 0) throw new Error(`fisherlab ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -119,23 +216,81 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     // Everything transformers computes, in one Python process (importing torch + transformers takes seconds).
     const jobs: string[][] = [];
     for (const parts of ['mlm', 'classifier', 'base']) {
-      jobs.push(['names', '--parts', parts, '--config', bertBaseConfig, '--output', path.join(dir, `names-${parts}.json`)]);
+      jobs.push([
+        'names',
+        '--parts',
+        parts,
+        '--config',
+        bertBaseConfig,
+        '--output',
+        path.join(dir, `names-${parts}.json`),
+      ]);
     }
     for (const c of CHECKPOINTS) {
       const model = path.join(dir, c.parts);
       jobs.push(['make-checkpoint', '--out', model, '--parts', c.parts, ...c.flags]);
-      jobs.push(['forward', '--model', model, '--input-ids', INPUT_IDS.join(','), '--token-type-ids', TOKEN_TYPES.join(','), '--output', path.join(dir, `${c.parts}-hf.json`)]);
+      jobs.push([
+        'forward',
+        '--model',
+        model,
+        '--input-ids',
+        INPUT_IDS.join(','),
+        '--token-type-ids',
+        TOKEN_TYPES.join(','),
+        '--output',
+        path.join(dir, `${c.parts}-hf.json`),
+      ]);
     }
     fs.writeFileSync(path.join(dir, 'grad-inputs.json'), JSON.stringify({ ...GRAD_BATCH, labels: GRAD_LABELS }));
-    jobs.push(['grads', '--model', path.join(dir, 'mlm'), '--inputs', path.join(dir, 'grad-inputs.json'), '--output', path.join(dir, 'grads-hf.json')]);
-    fs.writeFileSync(path.join(dir, 'fisher-examples.jsonl'), FISHER_EXAMPLES.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    jobs.push(['per-sample-fisher', '--model', path.join(dir, 'mlm'), '--examples', path.join(dir, 'fisher-examples.jsonl'), '--output', path.join(dir, 'fisher-hf.safetensors')]);
+    jobs.push([
+      'grads',
+      '--model',
+      path.join(dir, 'mlm'),
+      '--inputs',
+      path.join(dir, 'grad-inputs.json'),
+      '--output',
+      path.join(dir, 'grads-hf.json'),
+    ]);
+    fs.writeFileSync(
+      path.join(dir, 'fisher-examples.jsonl'),
+      FISHER_EXAMPLES.map((e) => JSON.stringify(e)).join('\n') + '\n',
+    );
+    jobs.push([
+      'per-sample-fisher',
+      '--model',
+      path.join(dir, 'mlm'),
+      '--examples',
+      path.join(dir, 'fisher-examples.jsonl'),
+      '--output',
+      path.join(dir, 'fisher-hf.safetensors'),
+    ]);
     jobs.push(['malicious', '--out', path.join(dir, 'malicious'), '--marker', path.join(dir, 'pwned')]);
     if (REAL_VOCAB) {
       LAYOUTS.forEach((l, i) => {
         const model = path.join(dir, 'layouts', l.id);
-        jobs.push(['make-checkpoint', '--out', model, '--vocab', REAL_VOCAB, '--heads', '2', '--intermediate', '37', '--seed', String(20 + i), ...l.flags]);
-        jobs.push(['forward', '--model', model, '--input-ids', HELLO.ids.join(','), '--output', path.join(dir, 'layouts', `${l.id}-hf.json`)]);
+        jobs.push([
+          'make-checkpoint',
+          '--out',
+          model,
+          '--vocab',
+          REAL_VOCAB,
+          '--heads',
+          '2',
+          '--intermediate',
+          '37',
+          '--seed',
+          String(20 + i),
+          ...l.flags,
+        ]);
+        jobs.push([
+          'forward',
+          '--model',
+          model,
+          '--input-ids',
+          HELLO.ids.join(','),
+          '--output',
+          path.join(dir, 'layouts', `${l.id}-hf.json`),
+        ]);
       });
     }
     fs.writeFileSync(path.join(dir, 'jobs.json'), JSON.stringify(jobs));
@@ -148,14 +303,16 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       }
       throw new Error(`hf_transformers.py batch failed (${r.status}): ${r.stderr}`);
     }
-    for (const parts of ['mlm', 'classifier', 'base']) names[parts] = readJson<NamesOut>(path.join(dir, `names-${parts}.json`));
+    for (const parts of ['mlm', 'classifier', 'base'])
+      names[parts] = readJson<NamesOut>(path.join(dir, `names-${parts}.json`));
     versions = names.mlm.versions;
     console.log(`      (torch ${versions.torch}, transformers ${versions.transformers})`);
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
   describe('parameter and dropout names (BERT-base configuration)', () => {
-    const specs = (parts: BertParts): Named => parameterSpecs(readConfig(bertBaseConfig), parts).map((s) => [s.name, s.shape]);
+    const specs = (parts: BertParts): Named =>
+      parameterSpecs(readConfig(bertBaseConfig), parts).map((s) => [s.name, s.shape]);
 
     it('BertForMaskedLM: parameterSpecs equals named_parameters() (202 tensors, same order and shapes)', () => {
       expect(names.mlm.architecture).to.equal('BertForMaskedLM');
@@ -188,14 +345,28 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       it(`${c.label}: every output within 1e-4 of transformers' float64 forward; info reports no warnings`, () => {
         const model = path.join(dir, c.parts);
         const got = path.join(dir, `${c.parts}-fisherlab.json`);
-        fisherlab(['forward', '--model', model, '--input-ids', INPUT_IDS.join(','), '--token-type-ids', TOKEN_TYPES.join(','), '--output', got]);
+        fisherlab([
+          'forward',
+          '--model',
+          model,
+          '--input-ids',
+          INPUT_IDS.join(','),
+          '--token-type-ids',
+          TOKEN_TYPES.join(','),
+          '--output',
+          got,
+        ]);
         const ref = readJson(path.join(dir, `${c.parts}-hf.json`));
         const out = readJson(got);
         expect(ref.loading_problems, 'transformers loading its own checkpoint').to.deep.equal({});
         expect(out.input_ids).to.deep.equal(INPUT_IDS);
         expect(out.token_type_ids).to.deep.equal(TOKEN_TYPES);
         const keys = ['last_hidden_state', 'pooled_output', 'mlm_logits', 'logits'];
-        const want = { mlm: ['last_hidden_state', 'mlm_logits'], classifier: ['last_hidden_state', 'pooled_output', 'logits'], base: ['last_hidden_state', 'pooled_output'] }[c.parts];
+        const want = {
+          mlm: ['last_hidden_state', 'mlm_logits'],
+          classifier: ['last_hidden_state', 'pooled_output', 'logits'],
+          base: ['last_hidden_state', 'pooled_output'],
+        }[c.parts];
         expect(keys.filter((k) => k in ref)).to.deep.equal(want);
         expect(keys.filter((k) => k in out)).to.deep.equal(want);
         const diffs: string[] = [];
@@ -208,7 +379,10 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
           expect(d, k).to.be.below(1e-4);
         }
         console.log(`      (max abs differences: ${diffs.join(', ')})`);
-        const info = JSON.parse(fisherlab(['info', '--model', model, '--json'])) as { architecture: string; warnings: string[] };
+        const info = JSON.parse(fisherlab(['info', '--model', model, '--json'])) as {
+          architecture: string;
+          warnings: string[];
+        };
         expect(info.architecture).to.equal(ref.architecture);
         expect(info.warnings).to.deep.equal([]);
       });
@@ -242,11 +416,14 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       for (const [name, g] of got) {
         const r = want.get(name)!;
         if (/attention\.self\.key\.bias$/.test(name)) {
-          if (!(maxAbs(r) < 1e-12 ** power * scale)) bad.push(`${name}: reference max |value| ${maxAbs(r).toExponential(2)} is not ~0`);
-          if (!(maxAbs(g) < 1e-6 ** power * scale)) bad.push(`${name}: fisherlab max |value| ${maxAbs(g).toExponential(2)} is not ~0`);
+          if (!(maxAbs(r) < 1e-12 ** power * scale))
+            bad.push(`${name}: reference max |value| ${maxAbs(r).toExponential(2)} is not ~0`);
+          if (!(maxAbs(g) < 1e-6 ** power * scale))
+            bad.push(`${name}: fisherlab max |value| ${maxAbs(g).toExponential(2)} is not ~0`);
           continue;
         }
-        if (!(maxAbs(r) > 1e-6 ** power * scale)) bad.push(`${name}: reference is ~0 (max |value| ${maxAbs(r).toExponential(2)})`);
+        if (!(maxAbs(r) > 1e-6 ** power * scale))
+          bad.push(`${name}: reference is ~0 (max |value| ${maxAbs(r).toExponential(2)})`);
         const d = relDiff(g, r);
         if (!(d < 1e-4)) bad.push(`${name}: relative difference ${d.toExponential(2)}`);
         if (d > worst[0]) worst = [d, name];
@@ -258,14 +435,17 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     /** fisherlab's loss and gradients by Hugging Face name. */
     function grads(batch: Batch, labels: number[][]): { loss: number; grads: Map<string, Float32Array> } {
       const vars = model.namedParameters();
-      const { value, grads: g } = tf.variableGrads(() => model.maskedLmLoss(batch, labels), vars.map(([, v]) => v));
+      const { value, grads: g } = tf.variableGrads(
+        () => model.maskedLmLoss(batch, labels),
+        vars.map(([, v]) => v),
+      );
       const out = new Map(vars.map(([name, v]) => [name, g[v.name].dataSync() as Float32Array]));
       const loss = value.dataSync()[0];
       tf.dispose([value, g]);
       return { loss, grads: out };
     }
 
-    it('match transformers\' float64 gradients per tensor within 1e-4 relative on a padded batch of 2', () => {
+    it("match transformers' float64 gradients per tensor within 1e-4 relative on a padded batch of 2", () => {
       const ref = readJson<Grads>(path.join(dir, 'grads-hf.json'));
       expect(ref.loading_problems).to.deep.equal({});
       const got = grads(GRAD_BATCH, GRAD_LABELS);
@@ -276,7 +456,7 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       expect(bad, bad.join('\n')).to.deep.equal([]);
     });
 
-    it('per-sample-fisher equals the mean of fisherlab\'s squared per-example gradients within 1e-4 relative', () => {
+    it("per-sample-fisher equals the mean of fisherlab's squared per-example gradients within 1e-4 relative", () => {
       const fisher = readSafetensors(path.join(dir, 'fisher-hf.safetensors'));
       expect(fisher.metadata.examples).to.equal(String(FISHER_EXAMPLES.length));
       const names = model.namedParameters().map(([n]) => n);
@@ -302,7 +482,10 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     expect(fs.existsSync(file), 'torch.save wrote the file').to.equal(true);
     const message = errorOf(() => readCheckpoint(folder));
     expect(message).to.match(new RegExp(`^${file}: \\w+/data\\.pkl: refused the global posix\\.system: `));
-    const r = spawnSync(process.execPath, [CLI, 'info', '--model', folder], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: ROOT } });
+    const r = spawnSync(process.execPath, [CLI, 'info', '--model', folder], {
+      encoding: 'utf8',
+      env: { ...process.env, FISHERLAB_ROOT: ROOT },
+    });
     expect(r.status).not.to.equal(0);
     expect(r.stderr).to.include('refused the global posix.system');
     expect(fs.existsSync(path.join(dir, 'pwned')), 'the marker file of os.system').to.equal(false);
@@ -325,11 +508,20 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
         const ref = readJson(path.join(dir, 'layouts', `${l.id}-hf.json`));
         expect(ref.loading_problems, 'transformers loading the folder').to.deep.equal({});
         const { model, warnings } = loadBert(folder);
-        expect(warnings.map((w) => w.replace(/ \(cls\.seq_relationship\.(weight|bias), cls\.seq_relationship\.(weight|bias)\)$/, '')))
-          .to.deep.equal('warning' in l ? [`${path.join(folder, l.file)}: ${l.warning}`] : []);
+        expect(
+          warnings.map((w) =>
+            w.replace(/ \(cls\.seq_relationship\.(weight|bias), cls\.seq_relationship\.(weight|bias)\)$/, ''),
+          ),
+        ).to.deep.equal('warning' in l ? [`${path.join(folder, l.file)}: ${l.warning}`] : []);
         expect(model.config.vocab_size).to.equal(30522);
-        const out = model.forward({ input_ids: [HELLO.ids], token_type_ids: [HELLO.ids.map(() => 0)], attention_mask: [HELLO.ids.map(() => 1)] });
-        const got: Record<string, number[]> = { last_hidden_state: (out.lastHiddenState.arraySync()[0] as number[][]).flat() };
+        const out = model.forward({
+          input_ids: [HELLO.ids],
+          token_type_ids: [HELLO.ids.map(() => 0)],
+          attention_mask: [HELLO.ids.map(() => 1)],
+        });
+        const got: Record<string, number[]> = {
+          last_hidden_state: (out.lastHiddenState.arraySync()[0] as number[][]).flat(),
+        };
         if (out.pooledOutput) got.pooled_output = out.pooledOutput.arraySync()[0] as number[];
         if (out.mlmLogits) got.mlm_logits = (out.mlmLogits.arraySync()[0] as number[][]).flat();
         tf.dispose(Object.values(out));
@@ -353,7 +545,10 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       const ref = readJson(path.join(dir, 'layouts', 'legacy-bin-hf.json'));
       expect(out.input_ids).to.deep.equal(HELLO.ids);
       for (const k of ['last_hidden_state', 'pooled_output', 'mlm_logits']) {
-        expect(maxAbsDiff((out[k] as number[] | number[][]).flat(), (ref[k] as number[] | number[][]).flat()), k).to.be.below(1e-4);
+        expect(
+          maxAbsDiff((out[k] as number[] | number[][]).flat(), (ref[k] as number[] | number[][]).flat()),
+          k,
+        ).to.be.below(1e-4);
       }
     });
 
@@ -361,12 +556,18 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
       expect(modelFingerprint(layoutDir('bin'))).to.equal(sha(path.join(layoutDir('bin'), 'pytorch_model.bin')));
       expect(modelFingerprint(layoutDir('f16'))).to.equal(sha(path.join(layoutDir('f16'), 'model.safetensors')));
-      expect(modelFingerprint(layoutDir('sharded'))).not.to.equal(sha(path.join(layoutDir('sharded'), 'model.safetensors.index.json')));
+      expect(modelFingerprint(layoutDir('sharded'))).not.to.equal(
+        sha(path.join(layoutDir('sharded'), 'model.safetensors.index.json')),
+      );
     });
 
     /** A copy of a layout folder to damage. */
     const copy = (id: string) => {
-      const to = path.join(dir, 'damaged', `${id}-${fs.existsSync(path.join(dir, 'damaged')) ? fs.readdirSync(path.join(dir, 'damaged')).length : 0}`);
+      const to = path.join(
+        dir,
+        'damaged',
+        `${id}-${fs.existsSync(path.join(dir, 'damaged')) ? fs.readdirSync(path.join(dir, 'damaged')).length : 0}`,
+      );
       fs.cpSync(layoutDir(id), to, { recursive: true });
       return to;
     };
@@ -381,15 +582,21 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       const index = path.join(sharded, 'pytorch_model.bin.index.json');
       fs.rmSync(path.join(sharded, 'pytorch_model-00002-of-00002.bin'));
       expect(errorOf(() => readCheckpoint(sharded))).to.match(
-        new RegExp(`^${index}: shard pytorch_model-00002-of-00002\\.bin \\(holding bert\\.\\S+, among others\\) is missing from ${sharded}$`),
+        new RegExp(
+          `^${index}: shard pytorch_model-00002-of-00002\\.bin \\(holding bert\\.\\S+, among others\\) is missing from ${sharded}$`,
+        ),
       );
 
       const shape = copy('sharded');
       const config = JSON.parse(fs.readFileSync(path.join(shape, 'config.json'), 'utf8'));
       fs.writeFileSync(path.join(shape, 'config.json'), JSON.stringify({ ...config, intermediate_size: 40 }));
       const message = errorOf(() => readCheckpoint(shape));
-      expect(message).to.include(`${path.join(shape, 'model.safetensors.index.json')} does not match ${path.join(shape, 'config.json')}`);
-      expect(message).to.match(/wrong shape: bert\.encoder\.layer\.0\.intermediate\.dense\.weight \(in model-0000\d-of-00002\.safetensors\) has shape \[37, 32\] but \[40, 32\] is expected \(config\.json says intermediate_size 40, hidden_size 32\)/);
+      expect(message).to.include(
+        `${path.join(shape, 'model.safetensors.index.json')} does not match ${path.join(shape, 'config.json')}`,
+      );
+      expect(message).to.match(
+        /wrong shape: bert\.encoder\.layer\.0\.intermediate\.dense\.weight \(in model-0000\d-of-00002\.safetensors\) has shape \[37, 32\] but \[40, 32\] is expected \(config\.json says intermediate_size 40, hidden_size 32\)/,
+      );
     });
   });
 });

@@ -41,7 +41,7 @@ describe('loss-surface descriptors', () => {
     expect(d.plateauVsUniform).to.be.closeTo(5.5 - Math.log(1000), 1e-12);
   });
 
-  it('the centre of a grid without (0, 0) is bilinear: exact for a bilinear loss, the 2×2 mean on the authors\' grid', () => {
+  it("the centre of a grid without (0, 0) is bilinear: exact for a bilinear loss, the 2×2 mean on the authors' grid", () => {
     const f = (x: number, y: number) => 3 + 0.5 * x - 2 * y + 0.25 * x * y;
     const s = surfaceOf([-1.5, -0.2, 0.7, 1.5], [-1, -0.4, 0.3], f);
     const c = centreLoss(s);
@@ -50,7 +50,9 @@ describe('loss-surface descriptors', () => {
     const authors = surfaceOf(linspace(-1.5, 1.5, 16), linspace(-1.5, 1.5, 16), (x, y) => x * x + 3 * y * y + 2);
     // The four points at (±0.1, ±0.1) all equal 0.01 + 0.03 + 2.
     expect(describeSurface(authors).centre).to.be.closeTo(2.04, 1e-12);
-    expect(errorOf(() => centreLoss(surfaceOf([0.5, 1], [-1, 1], f)))).to.match(/x coordinates \(0.5 … 1\) do not surround 0/);
+    expect(errorOf(() => centreLoss(surfaceOf([0.5, 1], [-1, 1], f)))).to.match(
+      /x coordinates \(0.5 … 1\) do not surround 0/,
+    );
   });
 
   it('a quadratic bowl: the basin is the disc x² + y² ≤ t, counted on the grid', () => {
@@ -69,7 +71,9 @@ describe('loss-surface descriptors', () => {
     const d = describeSurface(s);
     expect(d).to.include({ centre: 1, centreExact: true, min: 0, uniformLoss: null, plateauVsUniform: null });
     expect(d.minAt).to.deep.equal({ x: 1, y: 0 });
-    expect(errorOf(() => describeSurface(s, { radialEdges: [1, 0.5] }))).to.match(/radial edges must be positive and increasing/);
+    expect(errorOf(() => describeSurface(s, { radialEdges: [1, 0.5] }))).to.match(
+      /radial edges must be positive and increasing/,
+    );
     expect(errorOf(() => describeSurface(s, { basinThreshold: -1 }))).to.match(/basin threshold must be ≥ 0/);
   });
 });
@@ -79,7 +83,12 @@ describe('HDF5 surface files', function () {
   let tmp = '';
   before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-h5-'))));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const surface: LossSurface = { x: [-1, 0, 1], y: [-0.5, 0.5], loss: [6.25, 2.5, 5.125, 7, 3, 6], metadata: { mask: 'top:50', directions: '/runs/directions.safetensors' } };
+  const surface: LossSurface = {
+    x: [-1, 0, 1],
+    y: [-0.5, 0.5],
+    loss: [6.25, 2.5, 5.125, 7, 3, 6],
+    metadata: { mask: 'top:50', directions: '/runs/directions.safetensors' },
+  };
 
   it('round-trips through h5wasm in the loss-landscape layout, with metadata', async () => {
     const file = path.join(tmp, 'a', 'surf.h5');
@@ -89,7 +98,7 @@ describe('HDF5 surface files', function () {
     expect(fs.readdirSync(path.dirname(file))).to.deep.equal(['surf.h5']);
   });
 
-  it('h5py reads our file as Li et al.\'s plotting code does, and we read a file h5py writes in their layout', async function () {
+  it("h5py reads our file as Li et al.'s plotting code does, and we read a file h5py writes in their layout", async function () {
     if (!fs.existsSync(VENV_PYTHON) || spawnSync(VENV_PYTHON, ['-c', 'import h5py']).status !== 0) {
       console.warn('    skipped: no .venv-hf with h5py (run scripts/hf-venv.sh)');
       this.skip();
@@ -97,7 +106,11 @@ describe('HDF5 surface files', function () {
     const ours = path.join(tmp, 'ours.h5');
     await writeSurfaceHdf5(ours, surface);
     const theirs = path.join(tmp, 'theirs.h5');
-    const py = spawnSync(VENV_PYTHON, ['-c', `
+    const py = spawnSync(
+      VENV_PYTHON,
+      [
+        '-c',
+        `
 import h5py, json, numpy as np, sys
 f = h5py.File(sys.argv[1], 'r')
 x = f['xcoordinates'][:]; y = f['ycoordinates'][:]; z = f['train_loss'][:]
@@ -107,10 +120,23 @@ g = h5py.File(sys.argv[2], 'w')
 g['xcoordinates'] = np.linspace(-1, 1, 3); g['ycoordinates'] = np.linspace(0, 1, 2)
 losses = -np.ones((3, 2)); losses.ravel()[:] = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
 g['train_loss'] = losses; g['train_acc'] = losses * 0; g.close()
-`, ours, theirs], { encoding: 'utf8' });
+`,
+        ours,
+        theirs,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(py.status, py.stderr).to.equal(0);
     const seen = JSON.parse(py.stdout);
-    expect(seen).to.deep.equal({ keys: ['dir_file', 'train_loss', 'xcoordinates', 'ycoordinates'], x: surface.x, y: surface.y, shape: [3, 2], flat: surface.loss, dtype: 'float64', dir_file: '/runs/directions.safetensors' });
+    expect(seen).to.deep.equal({
+      keys: ['dir_file', 'train_loss', 'xcoordinates', 'ycoordinates'],
+      x: surface.x,
+      y: surface.y,
+      shape: [3, 2],
+      flat: surface.loss,
+      dtype: 'float64',
+      dir_file: '/runs/directions.safetensors',
+    });
     const read = await readSurfaceHdf5(theirs);
     expect(read.x).to.deep.equal([-1, 0, 1]);
     expect(read.y).to.deep.equal([0, 1]);
@@ -124,7 +150,9 @@ g['train_loss'] = losses; g['train_acc'] = losses * 0; g.close()
     expect(await rejection(readSurfaceHdf5(path.join(tmp, 'missing.h5')))).to.match(/missing\.h5: no such file/);
     const noLoss = path.join(tmp, 'noloss.h5');
     await writeSurfaceHdf5(noLoss, surface);
-    expect(await rejection(readSurfaceHdf5(noLoss, 'test_loss'))).to.match(/noloss\.h5: no "test_loss" dataset \(has dir_file, train_loss, xcoordinates, ycoordinates\)/);
+    expect(await rejection(readSurfaceHdf5(noLoss, 'test_loss'))).to.match(
+      /noloss\.h5: no "test_loss" dataset \(has dir_file, train_loss, xcoordinates, ycoordinates\)/,
+    );
   });
 });
 
@@ -150,13 +178,28 @@ describe('3-D surface view', () => {
     expect(quads).to.have.length(6);
     for (let i = 1; i < quads.length; i++) expect(quads[i].depth).to.be.at.most(quads[i - 1].depth);
     // With azimuth 0 the farthest cells are the last row (y from 1 to 2): corners k = 6, 7, 9, 10 and 7, 8, 10, 11.
-    expect(quads.slice(0, 2).map((q) => q.loss).sort()).to.deep.equal([8, 9]);
+    expect(
+      quads
+        .slice(0, 2)
+        .map((q) => q.loss)
+        .sort(),
+    ).to.deep.equal([8, 9]);
     expect(quads[0].path).to.match(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+){3}Z$/);
   });
 
   it('renders panels on one scale and refuses grids it cannot draw', async () => {
     const s = { x: [-1, 0, 1], y: [-1, 0, 1], loss: [3, 2, 3, 2, 1, 2, 3, 2, 3], metadata: {} };
-    const fig = await renderVega(surface3dSpec([{ label: 'a', panels: [{ title: 'bowl', surface: s }, { title: 'bowl again', surface: s }] }]));
+    const fig = await renderVega(
+      surface3dSpec([
+        {
+          label: 'a',
+          panels: [
+            { title: 'bowl', surface: s },
+            { title: 'bowl again', surface: s },
+          ],
+        },
+      ]),
+    );
     expect(fig.svg).to.include('bowl again');
     expect(errorOf(() => surfaceQuads({ x: [0], y: [0, 1], loss: [1, 2] }, [0, 1]))).to.match(/at least 2×2 points/);
   });

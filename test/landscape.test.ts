@@ -13,7 +13,14 @@ import { saveBert } from '../lib/bert/load';
 import { Bert, WeightArray } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { writeFisher } from '../lib/fisher/estimate';
-import { axisSeeds, directionPair, filterNormalize, randomDirection, readDirections, writeDirections } from '../lib/landscape/directions';
+import {
+  axisSeeds,
+  directionPair,
+  filterNormalize,
+  randomDirection,
+  readDirections,
+  writeDirections,
+} from '../lib/landscape/directions';
 import { maskDirection, maskedTensors, maskLabel, maskPair, parseMask } from '../lib/landscape/masks';
 import { centerSlices, contourThresholds, landscapeSpec, sliceSpec } from '../lib/landscape/plots';
 import { linspace, Perturbation, sweep, SweepOptions } from '../lib/landscape/surface';
@@ -49,7 +56,11 @@ describe('loss landscapes', function () {
   const weights = randomWeights(cfg, MASKED_LM, 5) as Map<string, WeightArray>;
   const names = [...weights.keys()];
   // 10 sequences of 5–9 tokens ([CLS]=2 … [SEP]=3), masked once with fixed positions.
-  const sequences = Array.from({ length: 10 }, (_, i) => [2, ...Array.from({ length: 3 + (i % 5) }, (_, j) => 5 + ((i * 7 + j * 3) % 34)), 3]);
+  const sequences = Array.from({ length: 10 }, (_, i) => [
+    2,
+    ...Array.from({ length: 3 + (i % 5) }, (_, j) => 5 + ((i * 7 + j * 3) % 34)),
+    3,
+  ]);
   const examples = fixedMaskedSet(sequences, 8, 1, { vocabSize: 40, specialIds: new Set([0, 1, 2, 3, 4]), maskId: 4 });
   let model: Bert;
   let tmp = '';
@@ -72,20 +83,28 @@ describe('loss landscapes', function () {
         const t = d.get(name)!;
         expect(t.shape).to.deep.equal(w.shape);
         if (w.shape.length === 1) {
-          expect(t.data.every((v) => v === 0), name).to.equal(true);
+          expect(
+            t.data.every((v) => v === 0),
+            name,
+          ).to.equal(true);
           continue;
         }
         const cols = w.shape[1];
         for (let r = 0; r < w.shape[0]; r++, rows++) {
           const want = norm(w.data, r * cols, (r + 1) * cols);
-          expect(Math.abs(norm(t.data, r * cols, (r + 1) * cols) - want), `${name} row ${r}`).to.be.below(1e-6 * want + 1e-12);
+          expect(Math.abs(norm(t.data, r * cols, (r + 1) * cols) - want), `${name} row ${r}`).to.be.below(
+            1e-6 * want + 1e-12,
+          );
         }
-        expect(t.data.some((v, i) => Math.abs(v) !== Math.abs(w.data[i])), `${name} is not just the weights`).to.equal(true);
+        expect(
+          t.data.some((v, i) => Math.abs(v) !== Math.abs(w.data[i])),
+          `${name} is not just the weights`,
+        ).to.equal(true);
       }
       expect(rows).to.be.above(100);
     });
 
-    it('filterNormalize on a hand example: rows scaled to the weights\' row norms, a zero weight row gives a zero row', () => {
+    it("filterNormalize on a hand example: rows scaled to the weights' row norms, a zero weight row gives a zero row", () => {
       const d = new Float32Array([3, 4, 1, 0, 5, 5]);
       filterNormalize(d, new Float32Array([0, 10, 0, 2, 0, 0]), 3);
       expect([...d].map((v) => Math.round(v * 1e6) / 1e6)).to.deep.equal([6, 8, 2, 0, 0, 0]);
@@ -106,7 +125,9 @@ describe('loss landscapes', function () {
       expect(sameBits(alone.get(matrix)!.data, zero.get(matrix)!.data)).to.equal(true);
       const pair = directionPair(weights, 3);
       expect(sameBits(pair.x.get(matrix)!.data, pair.y.get(matrix)!.data)).to.equal(false);
-      expect(sameBits(pair.x.get(matrix)!.data, randomDirection(weights, axisSeeds(3).x).get(matrix)!.data)).to.equal(true);
+      expect(sameBits(pair.x.get(matrix)!.data, randomDirection(weights, axisSeeds(3).x).get(matrix)!.data)).to.equal(
+        true,
+      );
     });
 
     it('a directions file round-trips bitwise with its metadata and is checked against the model', () => {
@@ -115,19 +136,27 @@ describe('loss landscapes', function () {
       writeDirections(file, pair, { seed: '9' });
       const { pair: back, metadata } = readDirections(file, weights);
       expect(metadata.seed).to.equal('9');
-      for (const axis of ['x', 'y'] as const) for (const n of names) expect(sameBits(back[axis].get(n)!.data, pair[axis].get(n)!.data), n).to.equal(true);
+      for (const axis of ['x', 'y'] as const)
+        for (const n of names) expect(sameBits(back[axis].get(n)!.data, pair[axis].get(n)!.data), n).to.equal(true);
       const fewer = new Map(weights);
       fewer.delete('cls.predictions.bias');
-      expect(errorOf(() => readDirections(file, fewer))).to.match(/dirs\.safetensors: the x direction does not fit.*unexpected \[cls\.predictions\.bias\]/);
+      expect(errorOf(() => readDirections(file, fewer))).to.match(
+        /dirs\.safetensors: the x direction does not fit.*unexpected \[cls\.predictions\.bias\]/,
+      );
     });
   });
 
   describe('masks', () => {
     // Mean Fisher of tensor i: ((5·i) mod n) + 1, a permutation of 1..n.
-    const fisher = new Map<string, NamedArray>(names.map((name, i) => {
-      const size = weights.get(name)!.data.length;
-      return [name, { name, shape: weights.get(name)!.shape, data: new Float32Array(size).fill(((5 * i) % names.length) + 1) }];
-    }));
+    const fisher = new Map<string, NamedArray>(
+      names.map((name, i) => {
+        const size = weights.get(name)!.data.length;
+        return [
+          name,
+          { name, shape: weights.get(name)!.shape, data: new Float32Array(size).fill(((5 * i) % names.length) + 1) },
+        ];
+      }),
+    );
     const byMean = [...names].sort((a, b) => fisher.get(a)!.data[0] - fisher.get(b)!.data[0]);
     const inOrder = (set: string[]) => names.filter((n) => set.includes(n));
 
@@ -143,16 +172,22 @@ describe('loss landscapes', function () {
     it('picks exactly the named, top and bottom tensors (by tensor count, as the authors)', () => {
       expect(names.length).to.equal(42);
       expect(maskedTensors(parseMask('all'), names)).to.deep.equal(names);
-      expect(maskedTensors(parseMask('names:cls.predictions.bias,bert.embeddings.word_embeddings.weight'), names)).to.deep.equal(['bert.embeddings.word_embeddings.weight', 'cls.predictions.bias']);
+      expect(
+        maskedTensors(parseMask('names:cls.predictions.bias,bert.embeddings.word_embeddings.weight'), names),
+      ).to.deep.equal(['bert.embeddings.word_embeddings.weight', 'cls.predictions.bias']);
       expect(maskedTensors(parseMask('top50'), names, fisher)).to.deep.equal(inOrder(byMean.slice(21)));
       expect(maskedTensors(parseMask('bottom50'), names, fisher)).to.deep.equal(inOrder(byMean.slice(0, 21)));
       expect(maskedTensors(parseMask('top:10'), names, fisher)).to.deep.equal(inOrder(byMean.slice(42 - 5)));
       expect(maskedTensors(parseMask('bottom:10'), names, fisher)).to.deep.equal(inOrder(byMean.slice(0, 4)));
       expect(errorOf(() => maskedTensors(parseMask('top50'), names))).to.match(/needs a Fisher estimate/);
-      expect(errorOf(() => maskedTensors(parseMask('names:nope'), names))).to.match(/not parameters of the model: nope/);
+      expect(errorOf(() => maskedTensors(parseMask('names:nope'), names))).to.match(
+        /not parameters of the model: nope/,
+      );
       const partial = new Map(fisher);
       partial.delete('cls.predictions.bias');
-      expect(errorOf(() => maskedTensors(parseMask('top50'), names, partial))).to.match(/missing|not the parameter set/);
+      expect(errorOf(() => maskedTensors(parseMask('top50'), names, partial))).to.match(
+        /missing|not the parameter set/,
+      );
     });
 
     it('zeroes the directions outside the mask and keeps those inside', () => {
@@ -161,23 +196,43 @@ describe('loss landscapes', function () {
       const m = maskDirection(d, keep);
       for (const n of names) {
         if (keep.includes(n)) expect(m.get(n)!.data).to.equal(d.get(n)!.data);
-        else expect(m.get(n)!.data.every((v) => v === 0), n).to.equal(true);
+        else
+          expect(
+            m.get(n)!.data.every((v) => v === 0),
+            n,
+          ).to.equal(true);
       }
     });
   });
 
   describe('the sweep', () => {
     const pair = directionPair(weights, 4);
-    const top = maskedTensors(parseMask('names:bert.encoder.layer.0.attention.self.query.weight,bert.encoder.layer.1.intermediate.dense.weight,bert.encoder.layer.1.output.LayerNorm.bias'), names);
+    const top = maskedTensors(
+      parseMask(
+        'names:bert.encoder.layer.0.attention.self.query.weight,bert.encoder.layer.1.intermediate.dense.weight,bert.encoder.layer.1.output.LayerNorm.bias',
+      ),
+      names,
+    );
     const grid = { x: linspace(-1, 1, 3), y: linspace(-0.5, 0.5, 3) };
-    const options = (o: Partial<SweepOptions> = {}): SweepOptions => ({ model, pair, grid, examples, padId: PAD, batchSize: 3, write: quiet, ...o });
+    const options = (o: Partial<SweepOptions> = {}): SweepOptions => ({
+      model,
+      pair,
+      grid,
+      examples,
+      padId: PAD,
+      batchSize: 3,
+      write: quiet,
+      ...o,
+    });
 
     /** The loss of a fresh model whose masked tensors were set by hand to w + a·dx + b·dy, by evaluateMlm. */
     function handLoss(keep: string[], a: number, b: number): number {
       const moved = new Map<string, WeightArray>();
       for (const [name, w] of weights) {
         const data = Float32Array.from(w.data);
-        if (keep.includes(name)) for (let i = 0; i < data.length; i++) data[i] = w.data[i] + a * pair.x.get(name)!.data[i] + b * pair.y.get(name)!.data[i];
+        if (keep.includes(name))
+          for (let i = 0; i < data.length; i++)
+            data[i] = w.data[i] + a * pair.x.get(name)!.data[i] + b * pair.y.get(name)!.data[i];
         moved.set(name, { shape: w.shape, data });
       }
       const m = Bert.fromWeights(cfg, MASKED_LM, moved);
@@ -186,7 +241,7 @@ describe('loss landscapes', function () {
       return loss;
     }
 
-    it('linspace matches numpy (the authors\' 16-point grid: step 0.2, no 0, ends exact)', () => {
+    it("linspace matches numpy (the authors' 16-point grid: step 0.2, no 0, ends exact)", () => {
       const g = linspace(-1.5, 1.5, 16);
       expect(g[0]).to.equal(-1.5);
       expect(g[15]).to.equal(1.5);
@@ -201,7 +256,11 @@ describe('loss landscapes', function () {
       const centre = evaluateMlm(model, examples, PAD);
       expect(r.maskedTokens).to.equal(centre.maskedTokens);
       expect(Math.abs(r.loss![4] - centre.loss)).to.be.below(1e-5 * centre.loss);
-      for (const [k, a, b] of [[0, -1, -0.5], [5, 1, 0], [7, 0, 0.5]]) {
+      for (const [k, a, b] of [
+        [0, -1, -0.5],
+        [5, 1, 0],
+        [7, 0, 0.5],
+      ]) {
         const want = handLoss(names, a, b);
         expect(Math.abs(r.loss![k] - want), `point ${k}`).to.be.below(1e-5 * want);
       }
@@ -217,7 +276,9 @@ describe('loss landscapes', function () {
       for (const [name, v] of model.namedParameters()) {
         const now = v.dataSync() as Float32Array;
         if (p.active.includes(name)) {
-          const want = weights.get(name)!.data.map((w, i) => w + 0.7 * pair.x.get(name)!.data[i] - 0.3 * pair.y.get(name)!.data[i]);
+          const want = weights
+            .get(name)!
+            .data.map((w, i) => w + 0.7 * pair.x.get(name)!.data[i] - 0.3 * pair.y.get(name)!.data[i]);
           expect(sameBits(now, want), name).to.equal(true);
         } else {
           expect(sameBits(now, weights.get(name)!.data), name).to.equal(true);
@@ -234,7 +295,8 @@ describe('loss landscapes', function () {
       const before = tf.memory().numTensors;
       await sweep(options());
       expect(tf.memory().numTensors).to.equal(before);
-      for (const [name, v] of model.namedParameters()) expect(sameBits(v.dataSync() as Float32Array, weights.get(name)!.data), name).to.equal(true);
+      for (const [name, v] of model.namedParameters())
+        expect(sameBits(v.dataSync() as Float32Array, weights.get(name)!.data), name).to.equal(true);
     });
 
     it('an interrupted sweep resumes to the same surface, bitwise; other settings are refused', async () => {
@@ -243,22 +305,30 @@ describe('loss landscapes', function () {
       const first = await sweep(options({ runDir, stopAfter: 4 }));
       expect(first.loss).to.equal(null);
       expect(first.done).to.equal(4);
-      for (const [name, v] of model.namedParameters()) expect(sameBits(v.dataSync() as Float32Array, weights.get(name)!.data), name).to.equal(true);
+      for (const [name, v] of model.namedParameters())
+        expect(sameBits(v.dataSync() as Float32Array, weights.get(name)!.data), name).to.equal(true);
       let polls = 0;
       const second = await sweep(options({ runDir, shouldStop: () => ++polls === 2 }));
       expect([second.resumedFrom, second.done, second.loss]).to.deep.equal([4, 6, null]);
       const third = await sweep(options({ runDir }));
       expect(third.resumedFrom).to.equal(6);
       expect(third.loss).to.deep.equal(whole.loss);
-      expect(await rejection(sweep(options({ runDir, grid: { x: [0, 1], y: [0] } })))).to.match(/other settings \(x, y differ\)/);
+      expect(await rejection(sweep(options({ runDir, grid: { x: [0, 1], y: [0] } })))).to.match(
+        /other settings \(x, y differ\)/,
+      );
       expect(await rejection(sweep(options({ runDir, pair: maskPair(pair, top) })))).to.match(/directions_sha256/);
     });
   });
 
   describe('surface files and plots', () => {
-    const surface = { x: linspace(-1, 1, 4), y: [-0.5, 0.5], loss: [5, 4, 4.5, 6, 3, 2, 2.5, 4], metadata: { mask: 'top:50', model: 'm' } };
+    const surface = {
+      x: linspace(-1, 1, 4),
+      y: [-0.5, 0.5],
+      loss: [5, 4, 4.5, 6, 3, 2, 2.5, 4],
+      metadata: { mask: 'top:50', model: 'm' },
+    };
 
-    it('a surface file round-trips (Li et al.\'s field names, flat nx·iy + ix) and bad files are refused', () => {
+    it("a surface file round-trips (Li et al.'s field names, flat nx·iy + ix) and bad files are refused", () => {
       const file = path.join(tmp, 'surface.json');
       writeSurface(file, surface);
       const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -275,20 +345,28 @@ describe('loss landscapes', function () {
       expect(errorOf(() => readSurface(file))).to.match(/train_loss\[7\] = null is not a finite number/);
     });
 
-    it('reads the authors\' BERT-base surfaces with the values of paper.md Appendix A', function () {
+    it("reads the authors' BERT-base surfaces with the values of paper.md Appendix A", function () {
       const file = paperSurfacesFile();
       if (!file) this.skip();
       const all = readSurfaces(file!);
       expect([...all.keys()]).to.deep.equal(['all', 'top', 'bottom']);
       for (const s of all.values()) {
         expect(s.x.length * s.y.length).to.equal(256);
-        linspace(-1.5, 1.5, 16).forEach((v, i) => expect(Math.abs(s.x[i] - v) + Math.abs(s.y[i] - v)).to.be.below(1e-6));
+        linspace(-1.5, 1.5, 16).forEach((v, i) =>
+          expect(Math.abs(s.x[i] - v) + Math.abs(s.y[i] - v)).to.be.below(1e-6),
+        );
       }
       const at = (name: string, ix: number, iy: number) => Number(lossAt(all.get(name)!, ix, iy).toFixed(6));
       // Centre values in the order (x, y) = (−0.1,−0.1), (0.1,−0.1), (−0.1,0.1), (0.1,0.1).
-      expect([at('all', 7, 7), at('all', 8, 7), at('all', 7, 8), at('all', 8, 8)]).to.deep.equal([2.157843, 2.162542, 2.15818, 2.167468]);
-      expect([at('top', 7, 7), at('top', 8, 7), at('top', 7, 8), at('top', 8, 8)]).to.deep.equal([2.107841, 2.101911, 2.099059, 2.101933]);
-      expect([at('bottom', 7, 7), at('bottom', 8, 7), at('bottom', 7, 8), at('bottom', 8, 8)]).to.deep.equal([2.133846, 2.141774, 2.138156, 2.149176]);
+      expect([at('all', 7, 7), at('all', 8, 7), at('all', 7, 8), at('all', 8, 8)]).to.deep.equal([
+        2.157843, 2.162542, 2.15818, 2.167468,
+      ]);
+      expect([at('top', 7, 7), at('top', 8, 7), at('top', 7, 8), at('top', 8, 8)]).to.deep.equal([
+        2.107841, 2.101911, 2.099059, 2.101933,
+      ]);
+      expect([at('bottom', 7, 7), at('bottom', 8, 7), at('bottom', 7, 8), at('bottom', 8, 8)]).to.deep.equal([
+        2.133846, 2.141774, 2.138156, 2.149176,
+      ]);
       expect(at('all', 15, 0)).to.equal(29.294167); // the maximum, at (1.5, −1.5)
       expect(at('top', 12, 0)).to.equal(11.62222); // the maximum, at (0.9, −1.5)
       expect(at('bottom', 15, 15)).to.equal(27.731064); // the maximum, at (1.5, 1.5)
@@ -307,18 +385,34 @@ describe('loss landscapes', function () {
 
     it('panels share one colour scale (or one per row) and render with contour lines', async () => {
       const other = { ...surface, loss: surface.loss.map((v) => v * 10) };
-      const rows = [{ label: 'ours', panels: [{ title: 'all', surface }, { title: 'top', surface: other }] }, { label: 'theirs', panels: [{ title: 'all', surface: other }] }];
+      const rows = [
+        {
+          label: 'ours',
+          panels: [
+            { title: 'all', surface },
+            { title: 'top', surface: other },
+          ],
+        },
+        { label: 'theirs', panels: [{ title: 'all', surface: other }] },
+      ];
       const shared = landscapeSpec(rows) as unknown as { scales: Array<{ domain: number[] }>; marks: unknown[] };
       expect(shared.scales.map((s) => s.domain)).to.deep.equal([[2, 60]]);
       expect(shared.marks).to.have.length(4);
       const perRow = landscapeSpec(rows, { scale: 'row' }) as unknown as { scales: Array<{ domain: number[] }> };
-      expect(perRow.scales.map((s) => s.domain)).to.deep.equal([[2, 60], [20, 60]]);
+      expect(perRow.scales.map((s) => s.domain)).to.deep.equal([
+        [2, 60],
+        [20, 60],
+      ]);
       const { svg } = await renderVega(landscapeSpec(rows));
       expect(svg).to.include('ours: all').and.include('theirs: all');
       expect((svg.match(/<path/g) ?? []).length).to.be.above(20);
       const slices = await renderVegaLite(sliceSpec([{ label: 'ours', surface }]));
       expect(slices.svg).to.include('along x');
-      expect(errorOf(() => landscapeSpec([{ label: 'bad', panels: [{ title: 'uneven', surface: { ...surface, x: [0, 1, 3, 4] } }] }]))).to.match(/not evenly spaced/);
+      expect(
+        errorOf(() =>
+          landscapeSpec([{ label: 'bad', panels: [{ title: 'uneven', surface: { ...surface, x: [0, 1, 3, 4] } }] }]),
+        ),
+      ).to.match(/not evenly spaced/);
     });
   });
 
@@ -337,14 +431,35 @@ describe('loss landscapes', function () {
     let run: (args: string[]) => { status: number | null; stdout: string; stderr: string };
     before(() => {
       modelDir = path.join(tmp, 'model');
-      saveBert(modelDir, model, { vocabTokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)] });
+      saveBert(modelDir, model, {
+        vocabTokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)],
+      });
       examplesFile = path.join(tmp, 'examples.jsonl');
       writeMaskedExamples(examplesFile, examples);
       fisherFile = path.join(tmp, 'fisher.safetensors');
-      writeFisher(fisherFile, new Map(names.map((name, i) => [name, { name, shape: weights.get(name)!.shape, data: new Float32Array(weights.get(name)!.data.length).fill(i + 1) }])), 8);
-      run = (args: string[]) => spawnSync(process.execPath, [CLI, 'landscape', '--model', modelDir, '--examples', examplesFile, '--grid', '3', '--range=-1,1', ...args], {
-        encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd(), FISHERLAB_OUT: path.join(tmp, 'out') },
-      });
+      writeFisher(
+        fisherFile,
+        new Map(
+          names.map((name, i) => [
+            name,
+            {
+              name,
+              shape: weights.get(name)!.shape,
+              data: new Float32Array(weights.get(name)!.data.length).fill(i + 1),
+            },
+          ]),
+        ),
+        8,
+      );
+      run = (args: string[]) =>
+        spawnSync(
+          process.execPath,
+          [CLI, 'landscape', '--model', modelDir, '--examples', examplesFile, '--grid', '3', '--range=-1,1', ...args],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, FISHERLAB_ROOT: process.cwd(), FISHERLAB_OUT: path.join(tmp, 'out') },
+          },
+        );
     });
 
     it('writes a surface whose centre is the unperturbed loss, then a top-50% surface from a Fisher file', function () {
@@ -378,24 +493,77 @@ describe('loss landscapes', function () {
       const one = path.join(tmp, 'one.json');
       const two = path.join(tmp, 'two.json');
       const h5 = path.join(tmp, 'two.h5');
-      const a = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', one, '--run-dir', path.join(tmp, 'run-one'), '--jobs', '1']);
+      const a = run([
+        '--mask',
+        'top50',
+        '--fisher',
+        fisherFile,
+        '--grid',
+        '4x5',
+        '--directions',
+        dirFile,
+        '--output',
+        one,
+        '--run-dir',
+        path.join(tmp, 'run-one'),
+        '--jobs',
+        '1',
+      ]);
       expect(a.status, a.stderr).to.equal(0);
-      const b = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', two, '--run-dir', path.join(tmp, 'run-two'), '--jobs', '2', '--hdf5', h5]);
+      const b = run([
+        '--mask',
+        'top50',
+        '--fisher',
+        fisherFile,
+        '--grid',
+        '4x5',
+        '--directions',
+        dirFile,
+        '--output',
+        two,
+        '--run-dir',
+        path.join(tmp, 'run-two'),
+        '--jobs',
+        '2',
+        '--hdf5',
+        h5,
+      ]);
       expect(b.status, b.stderr).to.equal(0);
       expect(b.stderr).to.match(/5 rows over 2 processes \(rows 0–2, 3–4\)/);
       const s1 = readSurface(one);
       const s2 = readSurface(two);
       expect(s2.loss).to.deep.equal(s1.loss);
       expect(s2.y).to.deep.equal(s1.y);
-      expect(s2.metadata).to.include({ mask: 'top:50', processes: 2, perturbed_tensors: s1.metadata.perturbed_tensors });
+      expect(s2.metadata).to.include({
+        mask: 'top:50',
+        processes: 2,
+        perturbed_tensors: s1.metadata.perturbed_tensors,
+      });
       const fromH5 = await readSurfaceHdf5(h5);
       expect(fromH5.loss).to.deep.equal(s1.loss);
       expect(fromH5.x).to.deep.equal(s1.x);
       // A rerun finds every row done and rewrites the same surface.
-      const c = run(['--mask', 'top50', '--fisher', fisherFile, '--grid', '4x5', '--directions', dirFile, '--output', two, '--run-dir', path.join(tmp, 'run-two'), '--jobs', '2']);
+      const c = run([
+        '--mask',
+        'top50',
+        '--fisher',
+        fisherFile,
+        '--grid',
+        '4x5',
+        '--directions',
+        dirFile,
+        '--output',
+        two,
+        '--run-dir',
+        path.join(tmp, 'run-two'),
+        '--jobs',
+        '2',
+      ]);
       expect(c.status, c.stderr).to.equal(0);
       expect(readSurface(two).loss).to.deep.equal(s1.loss);
-      expect(run(['--mask', 'all', '--output', two, '--rows', '3:2']).stderr).to.match(/--rows: expected FROM:TO with 0 ≤ FROM < TO ≤ 3/);
+      expect(run(['--mask', 'all', '--output', two, '--rows', '3:2']).stderr).to.match(
+        /--rows: expected FROM:TO with 0 ≤ FROM < TO ≤ 3/,
+      );
     });
   });
 });

@@ -15,7 +15,15 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { estimateFisher } from '../lib/fisher/estimate';
 import { sweep } from '../lib/landscape/surface';
-import { bytesNeeded, memoryLimit, microBatchSize, parseBytes, StepKind, stepBytes, WASM_HEAP_BYTES } from '../lib/train/memory-budget';
+import {
+  bytesNeeded,
+  memoryLimit,
+  microBatchSize,
+  parseBytes,
+  StepKind,
+  stepBytes,
+  WASM_HEAP_BYTES,
+} from '../lib/train/memory-budget';
 import { addGradients, batchPart } from '../lib/train/micro-batches';
 import { collate, IGNORE_INDEX, MaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { evaluateMlm } from '../lib/pretrain/mlm-eval';
@@ -51,7 +59,10 @@ async function withBudget<T>(bytes: number, f: () => Promise<T> | T): Promise<T>
 }
 
 /** A budget under which `microBatchSize` picks micro-batches of `size` sequences for this step, with what is held now. */
-function budgetFor(size: number, s: { config: BertConfig; kind: StepKind; seqLen: number; maskedPerSequence: number }): number {
+function budgetFor(
+  size: number,
+  s: { config: BertConfig; kind: StepKind; seqLen: number; maskedPerSequence: number },
+): number {
   return bytesNeeded({ ...s, batch: size + 0.5 }, tf.memory().numBytes);
 }
 
@@ -62,9 +73,33 @@ describe('memory budget', () => {
 
   describe('the model of a step', () => {
     const shapes = [
-      { hidden_size: 32, num_attention_heads: 2, intermediate_size: 128, num_hidden_layers: 2, vocab_size: 500, T: 32, B: 4 },
-      { hidden_size: 64, num_attention_heads: 4, intermediate_size: 256, num_hidden_layers: 3, vocab_size: 300, T: 24, B: 3 },
-      { hidden_size: 48, num_attention_heads: 4, intermediate_size: 96, num_hidden_layers: 1, vocab_size: 2000, T: 16, B: 5 },
+      {
+        hidden_size: 32,
+        num_attention_heads: 2,
+        intermediate_size: 128,
+        num_hidden_layers: 2,
+        vocab_size: 500,
+        T: 32,
+        B: 4,
+      },
+      {
+        hidden_size: 64,
+        num_attention_heads: 4,
+        intermediate_size: 256,
+        num_hidden_layers: 3,
+        vocab_size: 300,
+        T: 24,
+        B: 3,
+      },
+      {
+        hidden_size: 48,
+        num_attention_heads: 4,
+        intermediate_size: 96,
+        num_hidden_layers: 1,
+        vocab_size: 2000,
+        T: 16,
+        B: 5,
+      },
     ];
     for (const { T, B, ...dims } of shapes) {
       it(`lies above tf.profile's measured peak and within 3× of it (hidden ${dims.hidden_size}, ${dims.num_hidden_layers} layers, vocabulary ${dims.vocab_size}, ${B} × ${T})`, async () => {
@@ -78,7 +113,10 @@ describe('memory budget', () => {
         const steps: Record<StepKind, () => void> = {
           eval: () => tf.tidy(() => void model.maskedLmLoss(batch, labels).dataSync()),
           train: () => {
-            const { value, grads } = tf.variableGrads(() => model.maskedLmLoss(batch, labels, { training: true, seed: 1 }), params);
+            const { value, grads } = tf.variableGrads(
+              () => model.maskedLmLoss(batch, labels, { training: true, seed: 1 }),
+              params,
+            );
             optimizer.step(new Map(model.namedParameters().map(([name, v]) => [name, grads[v.name]])), 1e-3);
             tf.dispose([value, ...Object.values(grads)]);
           },
@@ -90,7 +128,9 @@ describe('memory budget', () => {
             const measured = (await tf.profile(steps[kind])).peakBytes - base;
             const { fixed, perSequence } = stepBytes({ config, kind, seqLen: T, maskedPerSequence: masked });
             const modelled = fixed + B * perSequence;
-            expect(modelled, `${kind}: modelled ${modelled} bytes, measured ${measured}`).to.be.at.least(measured).and.at.most(3 * measured);
+            expect(modelled, `${kind}: modelled ${modelled} bytes, measured ${measured}`)
+              .to.be.at.least(measured)
+              .and.at.most(3 * measured);
           }
         } finally {
           optimizer.dispose();
@@ -102,7 +142,12 @@ describe('memory budget', () => {
     it('grows with every term the issue names: batch, sequence length, heads (T × T scores), intermediate, vocabulary at masked positions', () => {
       const config = tinyConfig({ num_hidden_layers: 3 });
       const at = (o: Partial<BertConfig>, T = 16, m = 2, kind: StepKind = 'train') => {
-        const { fixed, perSequence } = stepBytes({ config: { ...config, ...o }, kind, seqLen: T, maskedPerSequence: m });
+        const { fixed, perSequence } = stepBytes({
+          config: { ...config, ...o },
+          kind,
+          seqLen: T,
+          maskedPerSequence: m,
+        });
         return fixed + 4 * perSequence;
       };
       const base = at({});
@@ -121,8 +166,20 @@ describe('memory budget', () => {
       const s = { config, kind: 'train' as const, batch: 32, seqLen: 16, maskedPerSequence: 0 };
       expect(await withBudget(budgetFor(5, s), () => microBatchSize(s, { batchFlag: '--batch-size' }))).to.equal(5);
       expect(await withBudget(budgetFor(1000, s), () => microBatchSize(s, { batchFlag: '--batch-size' }))).to.equal(32);
-      const message = await withBudget(1e5, () => rejection(Promise.resolve().then(() => microBatchSize(s, { batchFlag: '--batch-size' }))));
-      for (const part of ['2 layers', 'hidden 16', 'batch 32', '16 tokens', tf.getBackend(), '--max-length', '--memory-budget', 'FISHERLAB_MEMORY_BUDGET', '--batch-size']) {
+      const message = await withBudget(1e5, () =>
+        rejection(Promise.resolve().then(() => microBatchSize(s, { batchFlag: '--batch-size' }))),
+      );
+      for (const part of [
+        '2 layers',
+        'hidden 16',
+        'batch 32',
+        '16 tokens',
+        tf.getBackend(),
+        '--max-length',
+        '--memory-budget',
+        'FISHERLAB_MEMORY_BUDGET',
+        '--batch-size',
+      ]) {
         expect(message).to.include(part);
       }
     });
@@ -133,27 +190,46 @@ describe('memory budget', () => {
       saveBert(path.join(dir, 'model'), model, { vocabTokens: Array.from({ length: 50 }, (_, i) => `t${i}`) });
       model.dispose();
       writeMaskedExamples(path.join(dir, 'ex.jsonl'), examples(4, 12, 50));
-      const run = (budget: string) => spawnSync(process.execPath, [
-        path.join(process.cwd(), 'bin', 'fisherlab.js'), 'fisher', '--model', path.join(dir, 'model'), '--examples', path.join(dir, 'ex.jsonl'),
-        '--output', path.join(dir, 'f.safetensors'), '--run-dir', path.join(dir, `run-${budget}`), '--memory-budget', budget,
-      ], { encoding: 'utf8', env: { ...process.env, FISHERLAB_BACKEND: 'wasm' } });
+      const run = (budget: string) =>
+        spawnSync(
+          process.execPath,
+          [
+            path.join(process.cwd(), 'bin', 'fisherlab.js'),
+            'fisher',
+            '--model',
+            path.join(dir, 'model'),
+            '--examples',
+            path.join(dir, 'ex.jsonl'),
+            '--output',
+            path.join(dir, 'f.safetensors'),
+            '--run-dir',
+            path.join(dir, `run-${budget}`),
+            '--memory-budget',
+            budget,
+          ],
+          { encoding: 'utf8', env: { ...process.env, FISHERLAB_BACKEND: 'wasm' } },
+        );
       const tooSmall = run('200KB');
       expect(tooSmall.status).to.equal(1);
-      expect(tooSmall.stderr).to.match(/a fisher step of this model \(2 layers, hidden 16, .*\) needs about .* 1 sequence of 12 tokens \(batch 4, .*more than a memory budget of .* on wasm.*--memory-budget/);
+      expect(tooSmall.stderr).to.match(
+        /a fisher step of this model \(2 layers, hidden 16, .*\) needs about .* 1 sequence of 12 tokens \(batch 4, .*more than a memory budget of .* on wasm.*--memory-budget/,
+      );
       const enough = run('2GiB');
       expect(enough.status, enough.stderr).to.equal(0);
       expect(enough.stdout).to.include('batch 4 in one pass (a memory budget of 2.0 GiB on wasm)');
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it('caps a budget at wasm\'s 4 GiB address space and parses sizes, rejecting nonsense with the flag\'s name', async () => {
+    it("caps a budget at wasm's 4 GiB address space and parses sizes, rejecting nonsense with the flag's name", async () => {
       expect(await withBudget(64 * 2 ** 30, () => memoryLimit('wasm').bytes)).to.equal(WASM_HEAP_BYTES);
       expect(await withBudget(2 ** 30, () => memoryLimit('wasm').bytes)).to.equal(2 ** 30);
       expect(await withBudget(5 * 2 ** 30, () => memoryLimit('tensorflow').bytes)).to.equal(5 * 2 ** 30);
       expect(parseBytes('3GiB', '--memory-budget')).to.equal(3 * 2 ** 30);
       expect(parseBytes('512 MB', '--memory-budget')).to.equal(512e6);
       expect(parseBytes('2000000000', '--memory-budget')).to.equal(2e9);
-      expect(() => parseBytes('3 parsecs', '--memory-budget')).to.throw(/--memory-budget: "3 parsecs" is not a memory size/);
+      expect(() => parseBytes('3 parsecs', '--memory-budget')).to.throw(
+        /--memory-budget: "3 parsecs" is not a memory size/,
+      );
     });
 
     it('cuts a batch into contiguous parts weighted by their share, whose parts compose (shard 0 of 2 = shards 0–2 of 6)', () => {
@@ -162,7 +238,10 @@ describe('memory budget', () => {
       expect(parts.flatMap((p) => p.part)).to.deep.equal(items);
       expect(parts.reduce((w, p) => w + p.weight, 0)).to.be.closeTo(1, 1e-12);
       expect([0, 1, 2].flatMap((i) => batchPart(items, i, 6).part)).to.deep.equal(batchPart(items, 0, 2).part);
-      expect(batchPart(items, 1, 3, (x) => x).weight).to.be.closeTo(items.slice(2, 4).reduce((a, b) => a + b) / 28, 1e-12);
+      expect(batchPart(items, 1, 3, (x) => x).weight).to.be.closeTo(
+        items.slice(2, 4).reduce((a, b) => a + b) / 28,
+        1e-12,
+      );
       expect(batchPart([9], 0, 2)).to.deep.equal({ part: [9], weight: 0 });
     });
   });
@@ -177,7 +256,8 @@ describe('memory budget', () => {
     const same = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
       let scale = 0;
       for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));
-      for (let i = 0; i < a.length; i++) if (exact ? !Object.is(a[i], b[i]) : !(Math.abs(a[i] - b[i]) <= 1e-5 * scale + 1e-12)) return i;
+      for (let i = 0; i < a.length; i++)
+        if (exact ? !Object.is(a[i], b[i]) : !(Math.abs(a[i] - b[i]) <= 1e-5 * scale + 1e-12)) return i;
       return -1;
     };
 
@@ -209,7 +289,12 @@ describe('memory budget', () => {
       const o = { model, examples: data, padId: 0, batchSize: 4, write: quiet };
       const whole = await estimateFisher(o);
       const before = tf.memory().numTensors;
-      const shape = { config, kind: 'fisher' as const, seqLen: 12, maskedPerSequence: Math.max(...data.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length)) };
+      const shape = {
+        config,
+        kind: 'fisher' as const,
+        seqLen: 12,
+        maskedPerSequence: Math.max(...data.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length)),
+      };
       const split = await withBudget(budgetFor(1, shape), () => estimateFisher(o));
       expect(tf.memory().numTensors).to.equal(before);
       model.dispose();
@@ -219,19 +304,38 @@ describe('memory budget', () => {
     });
 
     /** Weights after `steps` AdamW steps of a classifier with the batch of 6 in `micro` micro-batches (dropout off), and the losses. */
-    async function trainClassifier(micro: number, steps = 3): Promise<{ weights: Map<string, Float32Array>; losses: number[]; tensors: number[] }> {
+    async function trainClassifier(
+      micro: number,
+      steps = 3,
+    ): Promise<{ weights: Map<string, Float32Array>; losses: number[]; tensors: number[] }> {
       const model = Bert.random(config, SEQUENCE_CLASSIFICATION, 5);
       model.dropout.setAll({ kind: 'none', p: 0 });
       const data = examples(6, 12, 60, 3);
       const labelOf = (i: number) => i % 2;
       const tensors: number[] = [];
       const result = await train({
-        model, totalSteps: steps, lr: 1e-3, microBatches: micro, write: quiet,
+        model,
+        totalSteps: steps,
+        lr: 1e-3,
+        microBatches: micro,
+        write: quiet,
         lossAt: (_step, seed, shard) => {
           const rows = data.map((e, i) => ({ e, y: labelOf(i) }));
           const { part, weight } = batchPart(rows, shard.index, shard.count);
-          const batch = { input_ids: part.map((r) => r.e.input_ids), attention_mask: part.map((r) => r.e.attention_mask) };
-          return tf.tidy(() => tf.mul(model.classificationLoss(batch, part.map((r) => r.y), { training: true, seed }), weight));
+          const batch = {
+            input_ids: part.map((r) => r.e.input_ids),
+            attention_mask: part.map((r) => r.e.attention_mask),
+          };
+          return tf.tidy(() =>
+            tf.mul(
+              model.classificationLoss(
+                batch,
+                part.map((r) => r.y),
+                { training: true, seed },
+              ),
+              weight,
+            ),
+          );
         },
         evaluate: () => {
           tensors.push(tf.memory().numTensors);
@@ -259,7 +363,7 @@ describe('memory budget', () => {
       }
     });
 
-    it('training: the masked-LM loss weighted by masked tokens (as pretraining weights it) accumulates to the whole batch\'s gradient', () => {
+    it("training: the masked-LM loss weighted by masked tokens (as pretraining weights it) accumulates to the whole batch's gradient", () => {
       const model = Bert.random(config, MASKED_LM, 6);
       model.dropout.setAll({ kind: 'none', p: 0 });
       const data = examples(5, 12, 60, 4);
@@ -276,10 +380,13 @@ describe('memory budget', () => {
       const whole = gradsOf(() => loss(data));
       let split: Map<string, tf.Tensor> | null = null;
       for (let i = 0; i < 3; i++) {
-        split = addGradients(split, gradsOf(() => {
-          const { part, weight } = batchPart(data, i, 3, (e) => e.labels.filter((y) => y !== IGNORE_INDEX).length);
-          return tf.tidy(() => tf.mul(loss(part), weight));
-        }));
+        split = addGradients(
+          split,
+          gradsOf(() => {
+            const { part, weight } = batchPart(data, i, 3, (e) => e.labels.filter((y) => y !== IGNORE_INDEX).length);
+            return tf.tidy(() => tf.mul(loss(part), weight));
+          }),
+        );
       }
       for (const [name, g] of whole) {
         const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, split!.get(name)!))).dataSync()[0]);
@@ -293,8 +400,15 @@ describe('memory budget', () => {
     it('evaluation: the landscape and masked-LM evaluation in micro-batches give the same losses to float tolerance', async () => {
       const model = Bert.random(config, MASKED_LM, 7);
       const data = examples(10, 12, 60, 5);
-      const zero = new Map(model.namedParameters().map(([name, v]) => [name, { name, shape: [...v.shape], data: new Float32Array(v.size) }]));
-      const pair = { x: zero, y: new Map([...zero].map(([n, t]) => [n, { ...t, data: t.data.map((_, i) => ((i % 7) - 3) / 100) }])) };
+      const zero = new Map(
+        model
+          .namedParameters()
+          .map(([name, v]) => [name, { name, shape: [...v.shape], data: new Float32Array(v.size) }]),
+      );
+      const pair = {
+        x: zero,
+        y: new Map([...zero].map(([n, t]) => [n, { ...t, data: t.data.map((_, i) => ((i % 7) - 3) / 100) }])),
+      };
       const o = { model, pair, grid: { x: [0, 1], y: [-1, 1] }, examples: data, padId: 0, batchSize: 10, write: quiet };
       const whole = await sweep(o);
       const shape = { config, kind: 'eval' as const, seqLen: 12, maskedPerSequence: 4 };

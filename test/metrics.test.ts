@@ -80,7 +80,10 @@ describe('metrics', () => {
   });
 
   it('taskMetrics: CoLA scores Matthews correlation, RTE and MNLI accuracy, STS-B the mean of Pearson and Spearman', () => {
-    expect(taskMetrics('CoLA', PREDICTIONS, LABELS)).to.deep.equal({ metrics: { matthews_correlation: matthewsCorrelation(PREDICTIONS, LABELS) }, main: matthewsCorrelation(PREDICTIONS, LABELS) });
+    expect(taskMetrics('CoLA', PREDICTIONS, LABELS)).to.deep.equal({
+      metrics: { matthews_correlation: matthewsCorrelation(PREDICTIONS, LABELS) },
+      main: matthewsCorrelation(PREDICTIONS, LABELS),
+    });
     expect(taskMetrics('rte', PREDICTIONS, LABELS).main).to.equal(0.7);
     expect(taskMetrics('MNLI', [0, 1, 2, 2], [0, 1, 2, 1])).to.deep.equal({ metrics: { accuracy: 0.75 }, main: 0.75 });
     const sts = taskMetrics('STS-B', [1, 2, 2, 3], [1, 3, 2, 4]);
@@ -91,7 +94,9 @@ describe('metrics', () => {
 
   it('taskMetrics refuses test labels (NaN) and non-class predictions for classification tasks', () => {
     expect(() => taskMetrics('RTE', [0, 1], [0, NaN])).to.throw(/RTE: label 1 is NaN/);
-    expect(() => taskMetrics('SST-2', [0, 0.6], [0, 1])).to.throw(/SST-2: prediction 1 is 0\.6, not a class index in 0\.\.1/);
+    expect(() => taskMetrics('SST-2', [0, 0.6], [0, 1])).to.throw(
+      /SST-2: prediction 1 is 0\.6, not a class index in 0\.\.1/,
+    );
     expect(() => taskMetrics('MNLI', [3], [0])).to.throw(/prediction 0 is 3/);
     expect(() => taskMetrics('GLUE-X', [0], [0])).to.throw(/unknown GLUE task "GLUE-X"/);
   });

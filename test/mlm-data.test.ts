@@ -4,8 +4,18 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  IGNORE_INDEX, batchIndices, collate, epochOrder, fixedMaskedSet, maskTokens, maskedExample, mlmBatches, mlmVocab,
-  packSequences, readMaskedExamples, writeMaskedExamples,
+  IGNORE_INDEX,
+  batchIndices,
+  collate,
+  epochOrder,
+  fixedMaskedSet,
+  maskTokens,
+  maskedExample,
+  mlmBatches,
+  mlmVocab,
+  packSequences,
+  readMaskedExamples,
+  writeMaskedExamples,
 } from '../lib/pretrain/mlm-data';
 import { Rng, mixSeed } from '../lib/util/random';
 import { Tokenizer } from '../lib/bert/tokenizer';
@@ -31,12 +41,7 @@ function randomSequences(count: number, length: number, seed: number, v = bigVoc
 }
 
 describe('mlm-data: packSequences', () => {
-  const docs = [
-    ['a0 a1 a2', 'a3 a4 a5 a6'],
-    ['b0 b1'],
-    [],
-    ['', 'c0 c1 c2 c3 c4 c5 c6 c7 c8'],
-  ];
+  const docs = [['a0 a1 a2', 'a3 a4 a5 a6'], ['b0 b1'], [], ['', 'c0 c1 c2 c3 c4 c5 c6 c7 c8']];
 
   it('cuts each document into maxLength-2 chunks, drops short tails but keeps a short only chunk', () => {
     expect(packSequences(tok, docs, { maxLength: 6 })).to.deep.equal([
@@ -61,7 +66,9 @@ describe('mlm-data: packSequences', () => {
     const rng = new Rng(3);
     const letters = ['a', 'b', 'c'];
     const documents = letters.map((l) =>
-      Array.from({ length: 1 + rng.int(6) }, () => Array.from({ length: rng.int(9) }, () => `${l}${rng.int(20)}`).join(' ')),
+      Array.from({ length: 1 + rng.int(6) }, () =>
+        Array.from({ length: rng.int(9) }, () => `${l}${rng.int(20)}`).join(' '),
+      ),
     );
     const sequences = packSequences(tok, documents, { maxLength: 7, minTokens: 1 });
     for (const s of sequences) {
@@ -119,7 +126,10 @@ describe('mlm-data: maskTokens', () => {
       });
     });
     const within = (count: number, total: number, p: number): void => {
-      expect(Math.abs(count / total - p)).to.be.below(5 * Math.sqrt((p * (1 - p)) / total), `rate ${count}/${total} vs ${p}`);
+      expect(Math.abs(count / total - p)).to.be.below(
+        5 * Math.sqrt((p * (1 - p)) / total),
+        `rate ${count}/${total} vs ${p}`,
+      );
     };
     within(selected, candidates, 0.15);
     // A random replacement equal to [MASK] or to the original id looks masked or kept.
@@ -190,7 +200,10 @@ describe('mlm-data: maskTokens', () => {
 
   it('leaves a sequence of special tokens only without labels', () => {
     const seq = [CLS, tok.unkId, SEP, tok.padId];
-    expect(maskTokens(seq, { ...vocab, rng: new Rng(1) })).to.deep.equal({ input_ids: seq, labels: [-100, -100, -100, -100] });
+    expect(maskTokens(seq, { ...vocab, rng: new Rng(1) })).to.deep.equal({
+      input_ids: seq,
+      labels: [-100, -100, -100, -100],
+    });
   });
 
   it('rejects a probability outside (0, 1]', () => {
@@ -226,16 +239,39 @@ describe('mlm-data: batching', () => {
       ],
       P,
     );
-    expect(batch.input_ids).to.deep.equal([[CLS, 7, SEP, P, P], [CLS, 7, 8, 10, SEP]]);
-    expect(batch.attention_mask).to.deep.equal([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]);
-    expect(batch.token_type_ids).to.deep.equal([[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]);
-    expect(labels).to.deep.equal([[-100, 9, -100, -100, -100], [-100, -100, 8, -100, -100]]);
+    expect(batch.input_ids).to.deep.equal([
+      [CLS, 7, SEP, P, P],
+      [CLS, 7, 8, 10, SEP],
+    ]);
+    expect(batch.attention_mask).to.deep.equal([
+      [1, 1, 1, 0, 0],
+      [1, 1, 1, 1, 1],
+    ]);
+    expect(batch.token_type_ids).to.deep.equal([
+      [0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0],
+    ]);
+    expect(labels).to.deep.equal([
+      [-100, 9, -100, -100, -100],
+      [-100, -100, 8, -100, -100],
+    ]);
   });
 
   it('collate keeps a given attention mask and rejects mismatched lengths and empty input', () => {
-    const { batch } = collate([{ input_ids: [CLS, 7, 0], attention_mask: [1, 1, 0], labels: [-100, 7, -100] }, { input_ids: [CLS, 7, 8, SEP], labels: [-100, -100, 8, -100] }], 0);
-    expect(batch.attention_mask).to.deep.equal([[1, 1, 0, 0], [1, 1, 1, 1]]);
-    expect(() => collate([{ input_ids: [CLS, SEP], labels: [-100] }], 0)).to.throw(/example 0 has 2 input ids but 1 labels/);
+    const { batch } = collate(
+      [
+        { input_ids: [CLS, 7, 0], attention_mask: [1, 1, 0], labels: [-100, 7, -100] },
+        { input_ids: [CLS, 7, 8, SEP], labels: [-100, -100, 8, -100] },
+      ],
+      0,
+    );
+    expect(batch.attention_mask).to.deep.equal([
+      [1, 1, 0, 0],
+      [1, 1, 1, 1],
+    ]);
+    expect(() => collate([{ input_ids: [CLS, SEP], labels: [-100] }], 0)).to.throw(
+      /example 0 has 2 input ids but 1 labels/,
+    );
     expect(() => collate([], 0)).to.throw(/no examples/);
   });
 
@@ -264,7 +300,10 @@ describe('mlm-data: batching', () => {
     const all = [...mlmBatches(sequences, options)];
     expect(all.map((b) => b.indices)).to.deep.equal(batchIndices(7, 3, 1, 11));
     for (const { batch, labels, indices } of all) {
-      const expected = collate(indices.map((i) => maskedExample(sequences[i], i, 1, 11, vocab)), vocab.padId);
+      const expected = collate(
+        indices.map((i) => maskedExample(sequences[i], i, 1, 11, vocab)),
+        vocab.padId,
+      );
       expect({ batch, labels }).to.deep.equal(expected);
       expect(labels.every((row) => row.some((l) => l !== IGNORE_INDEX))).to.equal(true);
     }
@@ -321,40 +360,53 @@ describe('mlm-data: JSONL files of masked examples', () => {
       { input_ids: [2, 6, 3], labels: [-100, -100, -100] },
     ];
     writeMaskedExamples(file, examples);
-    expect(readMaskedExamples(file, { vocabSize: 65 })).to.deep.equal([examples[0], { ...examples[1], attention_mask: [1, 1, 1] }]);
+    expect(readMaskedExamples(file, { vocabSize: 65 })).to.deep.equal([
+      examples[0],
+      { ...examples[1], attention_mask: [1, 1, 1] },
+    ]);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
   });
 
   it('names the file and line of each invalid example', () => {
     const f = (name: string): string => path.join(dir, name);
-    expect(readError('json.jsonl', [good, '', '{"input_ids": [2,'])).to.match(new RegExp(`^${f('json.jsonl')}:3: invalid JSON`));
+    expect(readError('json.jsonl', [good, '', '{"input_ids": [2,'])).to.match(
+      new RegExp(`^${f('json.jsonl')}:3: invalid JSON`),
+    );
     expect(readError('object.jsonl', ['[1, 2]'])).to.equal(`${f('object.jsonl')}:1: expected a JSON object`);
     expect(readError('len.jsonl', [good, JSON.stringify({ input_ids: [2, 7, 3], labels: [-100, 7] })])).to.equal(
       `${f('len.jsonl')}:2: "labels" has 2 values but "input_ids" has 3`,
     );
-    expect(readError('mask.jsonl', [JSON.stringify({ input_ids: [2, 7, 3], attention_mask: [1, 2, 1], labels: [-100, 7, -100] })])).to.equal(
-      `${f('mask.jsonl')}:1: attention_mask[1] = 2 is not 0 or 1`,
-    );
-    expect(readError('label.jsonl', [good, good, JSON.stringify({ input_ids: [2, 7, 3], labels: [-100, -1, -100] })])).to.equal(
-      `${f('label.jsonl')}:3: labels[1] = -1 is neither -100 nor a non-negative integer`,
-    );
+    expect(
+      readError('mask.jsonl', [
+        JSON.stringify({ input_ids: [2, 7, 3], attention_mask: [1, 2, 1], labels: [-100, 7, -100] }),
+      ]),
+    ).to.equal(`${f('mask.jsonl')}:1: attention_mask[1] = 2 is not 0 or 1`);
+    expect(
+      readError('label.jsonl', [good, good, JSON.stringify({ input_ids: [2, 7, 3], labels: [-100, -1, -100] })]),
+    ).to.equal(`${f('label.jsonl')}:3: labels[1] = -1 is neither -100 nor a non-negative integer`);
     expect(readError('vocab.jsonl', [JSON.stringify({ input_ids: [2, 7, 3], labels: [-100, 70, -100] })], 65)).to.equal(
       `${f('vocab.jsonl')}:1: labels[1] = 70 is neither -100 nor an integer in [0, 65)`,
     );
     expect(readError('ids.jsonl', [JSON.stringify({ input_ids: [2, 7.5, 3], labels: [-100, 7, -100] })])).to.equal(
       `${f('ids.jsonl')}:1: input_ids[1] = 7.5 is not a non-negative integer`,
     );
-    expect(readError('pad.jsonl', [JSON.stringify({ input_ids: [2, 7, 0], attention_mask: [1, 1, 0], labels: [-100, 7, 9] })])).to.equal(
-      `${f('pad.jsonl')}:1: labels[2] is set on a padding position (attention_mask 0)`,
+    expect(
+      readError('pad.jsonl', [
+        JSON.stringify({ input_ids: [2, 7, 0], attention_mask: [1, 1, 0], labels: [-100, 7, 9] }),
+      ]),
+    ).to.equal(`${f('pad.jsonl')}:1: labels[2] is set on a padding position (attention_mask 0)`);
+    expect(readError('missing.jsonl', [JSON.stringify({ input_ids: [2, 7, 3] })])).to.equal(
+      `${f('missing.jsonl')}:1: "labels" must be an array`,
     );
-    expect(readError('missing.jsonl', [JSON.stringify({ input_ids: [2, 7, 3] })])).to.equal(`${f('missing.jsonl')}:1: "labels" must be an array`);
     expect(readError('empty.jsonl', ['', ''])).to.equal(`${f('empty.jsonl')}: no examples`);
     expect(() => readMaskedExamples(f('absent.jsonl'))).to.throw(`${f('absent.jsonl')}: file not found`);
   });
 
   it('refuses to write invalid examples and leaves no file behind', () => {
     const file = path.join(dir, 'bad-write.jsonl');
-    expect(() => writeMaskedExamples(file, [{ input_ids: [2, 3], labels: [-100] }])).to.throw(`${file}: example 0: "labels" has 1 values`);
+    expect(() => writeMaskedExamples(file, [{ input_ids: [2, 3], labels: [-100] }])).to.throw(
+      `${file}: example 0: "labels" has 1 values`,
+    );
     expect(() => writeMaskedExamples(file, [])).to.throw(/no examples to write/);
     expect(fs.existsSync(file)).to.equal(false);
   });

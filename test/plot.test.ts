@@ -2,7 +2,17 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { chartBundle, figuresDir, isVegaSpec, renderVega, renderVegaLite, saveFigure, show, svgToPng, withDefaults } from '../lib/notebook/plot';
+import {
+  chartBundle,
+  figuresDir,
+  isVegaSpec,
+  renderVega,
+  renderVegaLite,
+  saveFigure,
+  show,
+  svgToPng,
+  withDefaults,
+} from '../lib/notebook/plot';
 import type { TopLevelSpec, VegaSpec } from '../lib/notebook/plot';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -88,7 +98,11 @@ describe('plot', () => {
     });
 
     it('gives continuous views the default size and a white background', async () => {
-      const spec: TopLevelSpec = { data: { values: [{ x: 1, y: 2 }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } };
+      const spec: TopLevelSpec = {
+        data: { values: [{ x: 1, y: 2 }] },
+        mark: 'point',
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+      };
       const { svg } = await renderVegaLite(spec);
       expect(svg).to.include('d="M0.5,0.5h400v260h-400Z"');
       expect(svg).to.match(/<rect width="\d+" height="\d+" fill="white"\/>/);
@@ -98,7 +112,10 @@ describe('plot', () => {
   describe('withDefaults', () => {
     it('keeps the spec’s own settings over the defaults', () => {
       const spec: TopLevelSpec = { ...barSpec(), config: { background: '#eee', view: { continuousHeight: 100 } } };
-      expect(withDefaults(spec).config).to.deep.equal({ background: '#eee', view: { continuousWidth: 400, continuousHeight: 100 } });
+      expect(withDefaults(spec).config).to.deep.equal({
+        background: '#eee',
+        view: { continuousWidth: 400, continuousHeight: 100 },
+      });
     });
   });
 

@@ -18,16 +18,58 @@ import { maskedExample } from '../lib/pretrain/mlm-data';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 const SENTENCES = [
-  'The cat sat on the mat.', 'A dog ran in the park.', 'The bird sang a song in the morning.', 'Children play games after school.',
-  'The river runs to the sea.', 'Rain fell on the quiet town.', 'She read the old book by the fire.', 'They built a house near the lake.',
+  'The cat sat on the mat.',
+  'A dog ran in the park.',
+  'The bird sang a song in the morning.',
+  'Children play games after school.',
+  'The river runs to the sea.',
+  'Rain fell on the quiet town.',
+  'She read the old book by the fire.',
+  'They built a house near the lake.',
 ];
 
 function pretrainArgs(dir: string, runDir: string, out: string): string[] {
   return [
-    CLI, 'pretrain', '--corpus', path.join(dir, 'corpus.txt'), '--vocab', path.join(dir, 'vocab.txt'), '--out', out, '--run-dir', runDir,
-    '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '32', '--max-length', '16', '--batch-size', '4',
-    '--steps', '150', '--warmup-steps', '10', '--checkpoint-every', '3', '--eval-every', '50', '--eval-examples', '4', '--held-out-fraction', '0.2', '--dropout', '0.05',
-    '--short-steps', '0', '--jobs', '1',
+    CLI,
+    'pretrain',
+    '--corpus',
+    path.join(dir, 'corpus.txt'),
+    '--vocab',
+    path.join(dir, 'vocab.txt'),
+    '--out',
+    out,
+    '--run-dir',
+    runDir,
+    '--layers',
+    '1',
+    '--hidden',
+    '16',
+    '--heads',
+    '2',
+    '--intermediate',
+    '32',
+    '--max-length',
+    '16',
+    '--batch-size',
+    '4',
+    '--steps',
+    '150',
+    '--warmup-steps',
+    '10',
+    '--checkpoint-every',
+    '3',
+    '--eval-every',
+    '50',
+    '--eval-examples',
+    '4',
+    '--held-out-fraction',
+    '0.2',
+    '--dropout',
+    '0.05',
+    '--short-steps',
+    '0',
+    '--jobs',
+    '1',
   ];
 }
 
@@ -37,7 +79,9 @@ describe('pretraining', function () {
   before(async () => {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-pretrain-'));
-    const docs = Array.from({ length: 20 }, (_, d) => Array.from({ length: 6 }, (_, s) => SENTENCES[(d * 3 + s) % SENTENCES.length]).join(' '));
+    const docs = Array.from({ length: 20 }, (_, d) =>
+      Array.from({ length: 6 }, (_, s) => SENTENCES[(d * 3 + s) % SENTENCES.length]).join(' '),
+    );
     fs.writeFileSync(path.join(dir, 'corpus.txt'), docs.join('\n\n') + '\n');
     writeVocab(path.join(dir, 'vocab.txt'), trainWordPiece(SENTENCES, { vocabSize: 160, minFrequency: 1 }));
   });
@@ -45,7 +89,10 @@ describe('pretraining', function () {
 
   it('killed (SIGKILL) mid-run and resumed, ends with the weights of an uninterrupted run', async () => {
     const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
-    const full = spawnSync(process.execPath, pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-a')), { encoding: 'utf8', env });
+    const full = spawnSync(process.execPath, pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-a')), {
+      encoding: 'utf8',
+      env,
+    });
     expect(full.status, full.stderr).to.equal(0);
 
     const runB = path.join(dir, 'run-b');
@@ -69,7 +116,10 @@ describe('pretraining', function () {
     expect(killedAt).to.be.below(150);
     expect(fs.existsSync(path.join(dir, 'model-b'))).to.equal(false);
 
-    const resumed = spawnSync(process.execPath, pretrainArgs(dir, runB, path.join(dir, 'model-b')), { encoding: 'utf8', env });
+    const resumed = spawnSync(process.execPath, pretrainArgs(dir, runB, path.join(dir, 'model-b')), {
+      encoding: 'utf8',
+      env,
+    });
     expect(resumed.status, resumed.stderr).to.equal(0);
     expect(resumed.stderr).to.match(/resuming from the checkpoint at step \d+/);
     const a = fs.readFileSync(path.join(dir, 'model-a', 'model.safetensors'));
@@ -81,15 +131,26 @@ describe('pretraining', function () {
     expect(report.heldOut.model.loss).to.be.below(report.heldOut.untrained.loss);
   });
 
-  it('sinusoidal position init: Vaswani et al.\'s table at the root mean square of BERT\'s init, in the model', () => {
+  it("sinusoidal position init: Vaswani et al.'s table at the root mean square of BERT's init, in the model", () => {
     const table = sinusoidalPositions(16, 8, 2);
     expect(table[1 * 8 + 0]).to.be.closeTo(2 * Math.sin(1), 1e-6);
     expect(table[1 * 8 + 1]).to.be.closeTo(2 * Math.cos(1), 1e-6);
     expect(table[3 * 8 + 2]).to.be.closeTo(2 * Math.sin(3 / 10000 ** (2 / 8)), 1e-6);
     expect(table[5 * 8 + 7]).to.be.closeTo(2 * Math.cos(5 / 10000 ** (6 / 8)), 1e-6);
     const settings = {
-      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, heldOutFraction: 0.2, initializerRange: 0.02, positionInit: 'normal' as const, attentionInit: 'normal' as const,
+      ...PRETRAIN_DEFAULTS,
+      shortSteps: 0,
+      corpus: path.join(dir, 'corpus.txt'),
+      vocabFile: path.join(dir, 'vocab.txt'),
+      layers: 1,
+      hidden: 16,
+      heads: 2,
+      intermediate: 32,
+      maxLength: 16,
+      heldOutFraction: 0.2,
+      initializerRange: 0.02,
+      positionInit: 'normal' as const,
+      attentionInit: 'normal' as const,
     };
     const name = 'bert.embeddings.position_embeddings.weight';
     const sinusoidal = pretrainProblem({ ...settings, positionInit: 'sinusoidal' }).newModel();
@@ -100,17 +161,29 @@ describe('pretraining', function () {
     expect(rms(got)).to.be.closeTo(0.02, 0.002);
     expect(rms(normal.toWeights().get(name)!.data)).to.be.closeTo(0.02, 0.003);
     // nothing else changes
-    for (const [n, w] of normal.toWeights()) if (n !== name) expect(w.data).to.deep.equal(sinusoidal.toWeights().get(n)!.data);
+    for (const [n, w] of normal.toWeights())
+      if (n !== name) expect(w.data).to.deep.equal(sinusoidal.toWeights().get(n)!.data);
     sinusoidal.dispose();
     normal.dispose();
   });
 
   it('mimetic attention init: every key weight starts equal to its query weight, nothing else moves', () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 2, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, heldOutFraction: 0.2, attentionInit: 'normal' as const,
+      ...PRETRAIN_DEFAULTS,
+      shortSteps: 0,
+      corpus: path.join(dir, 'corpus.txt'),
+      vocabFile: path.join(dir, 'vocab.txt'),
+      layers: 2,
+      hidden: 16,
+      heads: 2,
+      intermediate: 32,
+      maxLength: 16,
+      heldOutFraction: 0.2,
+      attentionInit: 'normal' as const,
     };
-    const mimetic = pretrainProblem({ ...settings, attentionInit: 'mimetic' }).newModel().toWeights();
+    const mimetic = pretrainProblem({ ...settings, attentionInit: 'mimetic' })
+      .newModel()
+      .toWeights();
     const normal = pretrainProblem(settings).newModel().toWeights();
     for (const l of [0, 1]) {
       const q = `bert.encoder.layer.${l}.attention.self.query.weight`;
@@ -118,13 +191,23 @@ describe('pretraining', function () {
       expect(mimetic.get(k)!.data).to.deep.equal(normal.get(q)!.data);
       expect(normal.get(k)!.data).to.not.deep.equal(normal.get(q)!.data);
     }
-    for (const [n, w] of normal) if (!n.includes('attention.self.key.weight')) expect(mimetic.get(n)!.data, n).to.deep.equal(w.data);
+    for (const [n, w] of normal)
+      if (!n.includes('attention.self.key.weight')) expect(mimetic.get(n)!.data, n).to.deep.equal(w.data);
   });
 
   it('masks the training batches at --mask-probability', () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, heldOutFraction: 0.2, batchSize: 64,
+      ...PRETRAIN_DEFAULTS,
+      shortSteps: 0,
+      corpus: path.join(dir, 'corpus.txt'),
+      vocabFile: path.join(dir, 'vocab.txt'),
+      layers: 1,
+      hidden: 16,
+      heads: 2,
+      intermediate: 32,
+      maxLength: 16,
+      heldOutFraction: 0.2,
+      batchSize: 64,
     };
     const share = (p: number) => {
       const problem = pretrainProblem({ ...settings, maskProbability: p });
@@ -153,8 +236,19 @@ describe('pretraining', function () {
 
   it('--short-steps: the first steps draw short sequences in batches of as many tokens, then full-length ones', () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, shortLength: 8, shortSteps: 3, batchSize: 4, steps: 10, heldOutFraction: 0.2,
+      ...PRETRAIN_DEFAULTS,
+      corpus: path.join(dir, 'corpus.txt'),
+      vocabFile: path.join(dir, 'vocab.txt'),
+      layers: 1,
+      hidden: 16,
+      heads: 2,
+      intermediate: 32,
+      maxLength: 16,
+      shortLength: 8,
+      shortSteps: 3,
+      batchSize: 4,
+      steps: 10,
+      heldOutFraction: 0.2,
     };
     expect(shortBatchSize(settings)).to.equal(8);
     const problem = pretrainProblem(settings);
@@ -177,14 +271,19 @@ describe('pretraining', function () {
     // the full-length phase starts at its own first epoch: its batches are those of a run without a warm-up
     for (let step = 3; step < 10; step++) expect(problem.batchAt(step)).to.deep.equal(plain.batchAt(step - 3));
     const perEpoch = (n: number, b: number) => Math.ceil(n / b);
-    expect(problem.epochs(10)).to.be.closeTo(3 / perEpoch(problem.shortSequences.length, 8) + 7 / perEpoch(problem.sequences.length, 4), 1e-12);
+    expect(problem.epochs(10)).to.be.closeTo(
+      3 / perEpoch(problem.shortSequences.length, 8) + 7 / perEpoch(problem.sequences.length, 4),
+      1e-12,
+    );
     expect(completeSettings({ steps: 7 }).shortSteps).to.equal(0); // runs begun before the warm-up existed had none
   });
 
   it('--short-steps through the CLI: resumes bitwise across the switch to full length, and the model card says how to rebuild it', () => {
     const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
-    const args = (run: string) => pretrainArgs(dir, path.join(dir, run), path.join(dir, `model-${run}`))
-      .map((a) => (a === '150' ? '30' : a)).concat(['--short-length', '8', '--short-steps', '12']);
+    const args = (run: string) =>
+      pretrainArgs(dir, path.join(dir, run), path.join(dir, `model-${run}`))
+        .map((a) => (a === '150' ? '30' : a))
+        .concat(['--short-length', '8', '--short-steps', '12']);
     const whole = spawnSync(process.execPath, args('s1'), { encoding: 'utf8', env });
     expect(whole.status, whole.stderr).to.equal(0);
     expect(whole.stderr).to.match(/steps 1–12 on \d+ sequences of at most 8 tokens, 8 per batch/);
@@ -198,7 +297,10 @@ describe('pretraining', function () {
     const bad = spawnSync(process.execPath, [...args('s3'), '--short-length', '16'], { encoding: 'utf8', env });
     expect(bad.status).to.not.equal(0);
     expect(bad.stderr).to.contain('short length must be in 3..max length − 1 (got 16)');
-    const card = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-s1')], { encoding: 'utf8', env });
+    const card = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-s1')], {
+      encoding: 'utf8',
+      env,
+    });
     expect(card.status, card.stderr).to.equal(0);
     const md = fs.readFileSync(path.join(dir, 'model-s1', 'MODEL.md'), 'utf8');
     expect(md).to.contain('--max-length 16 --short-length 8 --short-steps 12');
@@ -206,31 +308,47 @@ describe('pretraining', function () {
     expect(md).to.contain('then 18 × 4 of ≤ 16');
   });
 
-  it('splits a batch into shards whose losses and gradients add up to the whole batch\'s', () => {
+  it("splits a batch into shards whose losses and gradients add up to the whole batch's", () => {
     const settings = {
-      ...PRETRAIN_DEFAULTS, shortSteps: 0, corpus: path.join(dir, 'corpus.txt'), vocabFile: path.join(dir, 'vocab.txt'), layers: 1, hidden: 16, heads: 2,
-      intermediate: 32, maxLength: 16, batchSize: 5, dropout: 0, heldOutFraction: 0.2,
+      ...PRETRAIN_DEFAULTS,
+      shortSteps: 0,
+      corpus: path.join(dir, 'corpus.txt'),
+      vocabFile: path.join(dir, 'vocab.txt'),
+      layers: 1,
+      hidden: 16,
+      heads: 2,
+      intermediate: 32,
+      maxLength: 16,
+      batchSize: 5,
+      dropout: 0,
+      heldOutFraction: 0.2,
     };
     const problem = pretrainProblem(settings);
     const model = problem.newModel();
     const vars = model.namedParameters().map(([, v]) => v);
-    const gradOf = (count: number, index: number) => tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => problem.shardLoss(model, 3, 7, { index, count }), vars);
-      return { loss: value.dataSync()[0], grads: vars.map((v) => Array.from(grads[v.name].dataSync())) };
-    });
+    const gradOf = (count: number, index: number) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => problem.shardLoss(model, 3, 7, { index, count }), vars);
+        return { loss: value.dataSync()[0], grads: vars.map((v) => Array.from(grads[v.name].dataSync())) };
+      });
     const whole = gradOf(1, 0);
-    for (const count of [2, 3, 7]) { // 7 shards of 5 examples: two are empty
+    for (const count of [2, 3, 7]) {
+      // 7 shards of 5 examples: two are empty
       const parts = Array.from({ length: count }, (_, i) => gradOf(count, i));
       expect(parts.reduce((a, p) => a + p.loss, 0)).to.be.closeTo(whole.loss, 1e-5);
-      whole.grads.forEach((g, k) => g.forEach((x, j) => expect(parts.reduce((a, p) => a + p.grads[k][j], 0)).to.be.closeTo(x, 1e-5)));
+      whole.grads.forEach((g, k) =>
+        g.forEach((x, j) => expect(parts.reduce((a, p) => a + p.grads[k][j], 0)).to.be.closeTo(x, 1e-5)),
+      );
     }
     model.dispose();
   });
 
   it('--jobs 2 splits each batch over two processes: the same training up to rounding, and it resumes bitwise', async () => {
     const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
-    const args = (run: string, jobs: number) => pretrainArgs(dir, path.join(dir, run), path.join(dir, `model-${run}`))
-      .map((a) => (a === '150' ? '40' : a === '0.05' ? '0' : a)).concat(['--jobs', String(jobs)]);
+    const args = (run: string, jobs: number) =>
+      pretrainArgs(dir, path.join(dir, run), path.join(dir, `model-${run}`))
+        .map((a) => (a === '150' ? '40' : a === '0.05' ? '0' : a))
+        .concat(['--jobs', String(jobs)]);
     const one = spawnSync(process.execPath, args('j1', 1), { encoding: 'utf8', env });
     expect(one.status, one.stderr).to.equal(0);
     const two = spawnSync(process.execPath, args('j2', 2), { encoding: 'utf8', env });
@@ -240,7 +358,8 @@ describe('pretraining', function () {
     const a = weights('j1');
     const b = weights('j2');
     let maxDiff = 0;
-    for (const [name, w] of a) w.data.forEach((x, i) => (maxDiff = Math.max(maxDiff, Math.abs(x - b.get(name)!.data[i]))));
+    for (const [name, w] of a)
+      w.data.forEach((x, i) => (maxDiff = Math.max(maxDiff, Math.abs(x - b.get(name)!.data[i]))));
     expect(maxDiff).to.be.above(0); // two processes add the gradients in another order
     expect(maxDiff).to.be.below(1e-3);
 
@@ -250,49 +369,98 @@ describe('pretraining', function () {
     const rest = spawnSync(process.execPath, args('j2b', 2), { encoding: 'utf8', env });
     expect(rest.status, rest.stderr).to.equal(0);
     expect(rest.stderr).to.match(/resuming from the checkpoint at step 20/);
-    expect(fs.readFileSync(path.join(dir, 'model-j2b', 'model.safetensors')).equals(fs.readFileSync(path.join(dir, 'model-j2', 'model.safetensors')))).to.equal(true);
+    expect(
+      fs
+        .readFileSync(path.join(dir, 'model-j2b', 'model.safetensors'))
+        .equals(fs.readFileSync(path.join(dir, 'model-j2', 'model.safetensors'))),
+    ).to.equal(true);
   });
 
   it('writes MODEL.md from the report, with the numbers of the report', () => {
-    const r = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-a')], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
+    const r = spawnSync(process.execPath, [CLI, 'model-card', '--model', path.join(dir, 'model-a')], {
+      encoding: 'utf8',
+      env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+    });
     expect(r.status, r.stderr).to.equal(0);
     const card = fs.readFileSync(path.join(dir, 'model-a', 'MODEL.md'), 'utf8');
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'pretrain-report.json'), 'utf8'));
-    expect(card).to.contain(`| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`);
+    expect(card).to.contain(
+      `| **this model** | **${report.heldOut.model.loss.toFixed(3)}** | **${report.heldOut.model.accuracy.toFixed(3)}** |`,
+    );
     expect(card).to.contain(`| unigram frequency (no context) | ${report.heldOut.unigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`contextual model should beat it) | ${report.heldOut.bigram.loss.toFixed(3)} |`);
     expect(card).to.contain(`--steps 150`);
     expect(card).to.contain('--dropout 0.05 --mask-probability 0.15');
-    expect(card).to.contain('--initializer-range 0.05 --position-init sinusoidal --attention-init mimetic --jobs 1 --seed 0');
+    expect(card).to.contain(
+      '--initializer-range 0.05 --position-init sinusoidal --attention-init mimetic --jobs 1 --seed 0',
+    );
     expect(card).to.contain('| dropout | 0.05 at every site while pretraining');
     // the pretraining dropout is a training setting: the saved config keeps BERT's 0.1 for fine-tuning
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));
     expect([config.hidden_dropout_prob, config.attention_probs_dropout_prob]).to.deep.equal([0.1, 0.1]);
     expect(card).to.not.contain('SST-2');
     // With SST-2 comparisons at two sizes: a table per size, each start's best lr in bold, a verdict per size.
-    const run = (init: 'pretrained' | 'random', lr: number, seed: number, accuracy: number) => ({ init, lr, seed, accuracy, seconds: 1 });
+    const run = (init: 'pretrained' | 'random', lr: number, seed: number, accuracy: number) => ({
+      init,
+      lr,
+      seed,
+      accuracy,
+      seconds: 1,
+    });
     const check = (n: number, p: number[], q: number[]) => {
-      const runs = [1, 2, 3].flatMap((seed, i) => [run('pretrained', 1e-3, seed, p[i]), run('random', 1e-3, seed, q[i]), run('pretrained', 1e-4, seed, p[i] - 0.1), run('random', 1e-4, seed, q[i] - 0.1)]);
-      return { settings: { ...FINETUNE_DEFAULTS, task: 'SST-2', model: 'm', maxTrainExamples: n }, lrs: [1e-4, 1e-3], seeds: [1, 2, 3], runs, ...summarizeRuns(runs, [1e-4, 1e-3]) };
+      const runs = [1, 2, 3].flatMap((seed, i) => [
+        run('pretrained', 1e-3, seed, p[i]),
+        run('random', 1e-3, seed, q[i]),
+        run('pretrained', 1e-4, seed, p[i] - 0.1),
+        run('random', 1e-4, seed, q[i] - 0.1),
+      ]);
+      return {
+        settings: { ...FINETUNE_DEFAULTS, task: 'SST-2', model: 'm', maxTrainExamples: n },
+        lrs: [1e-4, 1e-3],
+        seeds: [1, 2, 3],
+        runs,
+        ...summarizeRuns(runs, [1e-4, 1e-3]),
+      };
     };
-    const withChecks = modelCard('m', report, [check(3000, [0.71, 0.7, 0.72], [0.73, 0.72, 0.74]), check(1000, [0.7, 0.71, 0.69], [0.6, 0.61, 0.59])]);
+    const withChecks = modelCard('m', report, [
+      check(3000, [0.71, 0.7, 0.72], [0.73, 0.72, 0.74]),
+      check(1000, [0.7, 0.71, 0.69], [0.6, 0.61, 0.59]),
+    ]);
     expect(withChecks).to.contain('**3,000 training sentences**');
-    expect(withChecks).to.contain('| this model\'s weights | 0.001 | **0.710 ± 0.010** | 0.710, 0.700, 0.720 |');
+    expect(withChecks).to.contain("| this model's weights | 0.001 | **0.710 ± 0.010** | 0.710, 0.700, 0.720 |");
     expect(withChecks).to.contain('| random initialization | 0.0001 | 0.630 ± 0.010 | 0.630, 0.620, 0.640 |');
-    expect(withChecks).to.match(/3,000 training sentences[\s\S]*A random initialization does better[\s\S]*1,000 training sentences[\s\S]*Pretrained weights beat a random initialization by \+10\.0 points/);
+    expect(withChecks).to.match(
+      /3,000 training sentences[\s\S]*A random initialization does better[\s\S]*1,000 training sentences[\s\S]*Pretrained weights beat a random initialization by \+10\.0 points/,
+    );
     expect(withChecks).to.contain('--check-sst2 --seeds 1,2,3 --max-train 3000,1000 --lrs 0.0001,0.001');
   });
 
   it('refuses to resume a run folder with different settings', () => {
-    const args = pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-c')).map((a) => (a === '150' ? '151' : a));
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
+    const args = pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-c')).map((a) =>
+      a === '150' ? '151' : a,
+    );
+    const r = spawnSync(process.execPath, args, {
+      encoding: 'utf8',
+      env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+    });
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.match(/other settings \(steps: 150 → 151\)/);
   });
 
   it('unigram baseline: cross-entropy of add-one unigram frequencies and the most-frequent-token accuracy', () => {
     // vocabulary 6, special ids {0, 1}; training tokens: 2 ×3, 3 ×1 → counts 4, 2, 1, 1 (add-one), total 8
-    const m = unigramBaseline([[0, 2, 2, 3, 1], [0, 2, 1]], [{ input_ids: [], labels: [-100, 2, 3, -100] }, { input_ids: [], labels: [5] }], 6, new Set([0, 1]));
+    const m = unigramBaseline(
+      [
+        [0, 2, 2, 3, 1],
+        [0, 2, 1],
+      ],
+      [
+        { input_ids: [], labels: [-100, 2, 3, -100] },
+        { input_ids: [], labels: [5] },
+      ],
+      6,
+      new Set([0, 1]),
+    );
     expect(m.maskedTokens).to.equal(3);
     expect(m.loss).to.be.closeTo(-(Math.log(4 / 8) + Math.log(2 / 8) + Math.log(1 / 8)) / 3, 1e-12);
     expect(m.accuracy).to.be.closeTo(1 / 3, 1e-12);
@@ -303,25 +471,47 @@ describe('pretraining', function () {
     // position 2 of the first example: left context 2 (followed by 3 and 4 once each), right context 4 (preceded by 2 once)
     //   p(3) = ½(0.7·½ + 0.3·¼) + ½(0.3·¼) = 0.25, p(2) = ½(0.3·⅜) + ½(0.7 + 0.3·⅜) = 0.4625: guesses 2, wrong
     // position 0 of the second: only a right context, 5, never seen: the unigram, p(2) = 3/8, guesses 2, right
-    const m = neighbourBigramBaseline([[0, 2, 3, 2, 4]], [{ input_ids: [0, 2, 1, 4], labels: [-100, -100, 3, -100] }, { input_ids: [2, 5], labels: [2, -100] }], 6, new Set([0, 1]));
+    const m = neighbourBigramBaseline(
+      [[0, 2, 3, 2, 4]],
+      [
+        { input_ids: [0, 2, 1, 4], labels: [-100, -100, 3, -100] },
+        { input_ids: [2, 5], labels: [2, -100] },
+      ],
+      6,
+      new Set([0, 1]),
+    );
     expect(m.maskedTokens).to.equal(2);
     expect(m.loss).to.be.closeTo((Math.log(4) + Math.log(8 / 3)) / 2, 1e-12);
     expect(m.accuracy).to.equal(0.5);
   });
 
   it('adds the wall time of every sitting', () => {
-    expect(wallSeconds([{ step: 1, seconds: 2 }, { step: 2, seconds: 5 }, { step: 3, seconds: 1 }, { step: 4, seconds: 4 }])).to.equal(9);
+    expect(
+      wallSeconds([
+        { step: 1, seconds: 2 },
+        { step: 2, seconds: 5 },
+        { step: 3, seconds: 1 },
+        { step: 4, seconds: 4 },
+      ]),
+    ).to.equal(9);
   });
 });
 
 describe('model card verdict on the SST-2 check', () => {
   const report = (p: number[], r: number[]) => ({
     seeds: p.map((_, i) => i + 1),
-    summary: { pretrained: { init: 'pretrained' as const, lr: 1e-3, ...meanStd(p) }, random: { init: 'random' as const, lr: 1e-3, ...meanStd(r) } },
+    summary: {
+      pretrained: { init: 'pretrained' as const, lr: 1e-3, ...meanStd(p) },
+      random: { init: 'random' as const, lr: 1e-3, ...meanStd(r) },
+    },
   });
   it('calls a difference beyond twice its standard error a benefit, and says so plainly otherwise', () => {
-    expect(benefitVerdict(report([0.8, 0.81, 0.79], [0.7, 0.71, 0.69]))).to.match(/^Pretrained weights beat a random initialization by \+10\.0 points/);
+    expect(benefitVerdict(report([0.8, 0.81, 0.79], [0.7, 0.71, 0.69]))).to.match(
+      /^Pretrained weights beat a random initialization by \+10\.0 points/,
+    );
     expect(benefitVerdict(report([0.727, 0.706, 0.72], [0.74, 0.718, 0.73]))).to.match(/no clear benefit/);
-    expect(benefitVerdict(report([0.6, 0.61, 0.59], [0.7, 0.71, 0.69]))).to.match(/^A random initialization does better than the pretrained weights, by 10\.0 points/);
+    expect(benefitVerdict(report([0.6, 0.61, 0.59], [0.7, 0.71, 0.69]))).to.match(
+      /^A random initialization does better than the pretrained weights, by 10\.0 points/,
+    );
   });
 });

@@ -68,18 +68,62 @@ describe('a BertForPreTraining folder written by transformers, end to end', func
     });
     fs.writeFileSync(examples, lines.join('\n') + '\n');
     transformers(dir, [
-      ['make-checkpoint', '--out', model, '--parts', 'pretraining', '--vocab', vocab, '--max-positions', '64', '--seed', '11'],
-      ['names', '--parts', 'mlm', '--config', path.join(model, 'config.json'), '--output', path.join(dir, 'names.json')],
-      ['per-sample-fisher', '--model', model, '--as-class', 'BertForMaskedLM', '--examples', examples, '--output', path.join(dir, 'fisher-hf.safetensors')],
+      [
+        'make-checkpoint',
+        '--out',
+        model,
+        '--parts',
+        'pretraining',
+        '--vocab',
+        vocab,
+        '--max-positions',
+        '64',
+        '--seed',
+        '11',
+      ],
+      [
+        'names',
+        '--parts',
+        'mlm',
+        '--config',
+        path.join(model, 'config.json'),
+        '--output',
+        path.join(dir, 'names.json'),
+      ],
+      [
+        'per-sample-fisher',
+        '--model',
+        model,
+        '--as-class',
+        'BertForMaskedLM',
+        '--examples',
+        examples,
+        '--output',
+        path.join(dir, 'fisher-hf.safetensors'),
+      ],
     ]);
-    names = (JSON.parse(fs.readFileSync(path.join(dir, 'names.json'), 'utf8')) as { parameters: Array<[string, number[]]> }).parameters;
+    names = (
+      JSON.parse(fs.readFileSync(path.join(dir, 'names.json'), 'utf8')) as { parameters: Array<[string, number[]]> }
+    ).parameters;
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('fisher writes exactly BertForMaskedLM\'s named_parameters(), in order, equal to transformers\' per-sample Fisher', () => {
+  it("fisher writes exactly BertForMaskedLM's named_parameters(), in order, equal to transformers' per-sample Fisher", () => {
     fisherFile = path.join(dir, 'out', 'fisher.safetensors');
-    const { stderr } = fisherlab(['fisher', '--model', model, '--examples', examples, '--batch-size', '4', '--output', fisherFile]);
-    expect(stderr).to.match(/read as BertForMaskedLM \(42 tensors\); ignored bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias and the next-sentence head/);
+    const { stderr } = fisherlab([
+      'fisher',
+      '--model',
+      model,
+      '--examples',
+      examples,
+      '--batch-size',
+      '4',
+      '--output',
+      fisherFile,
+    ]);
+    expect(stderr).to.match(
+      /read as BertForMaskedLM \(42 tensors\); ignored bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias and the next-sentence head/,
+    );
     const ours = readFisher(fisherFile, { model });
     expect([...ours.tensors].map(([n, t]) => [n, t.shape])).to.deep.equal(names);
     const theirs = readSafetensors(path.join(dir, 'fisher-hf.safetensors')).tensors;
@@ -97,17 +141,51 @@ describe('a BertForPreTraining folder written by transformers, end to end', func
   });
 
   it('schedule, landscape and landscape-figure1 run on it and check the Fisher against it', () => {
-    const schedule = JSON.parse(fisherlab(['schedule', '--fisher', fisherFile, '--model', model, '--json']).stdout) as { sites: Array<{ site: string; p: number }> };
+    const schedule = JSON.parse(fisherlab(['schedule', '--fisher', fisherFile, '--model', model, '--json']).stdout) as {
+      sites: Array<{ site: string; p: number }>;
+    };
     expect(schedule.sites.map((s) => s.site)).to.have.length(1 + 2 * 3 + 1);
     expect(Math.max(...schedule.sites.slice(0, -1).map((s) => s.p))).to.be.closeTo(0.1, 1e-12);
     const surface = path.join(dir, 'out', 'top50.json');
-    fisherlab(['landscape', '--model', model, '--mask', 'top50', '--fisher', fisherFile, '--examples', examples, '--grid', '2', '--output', surface]);
+    fisherlab([
+      'landscape',
+      '--model',
+      model,
+      '--mask',
+      'top50',
+      '--fisher',
+      fisherFile,
+      '--examples',
+      examples,
+      '--grid',
+      '2',
+      '--output',
+      surface,
+    ]);
     const loss = (JSON.parse(fs.readFileSync(surface, 'utf8')) as { train_loss: number[] }).train_loss;
     expect(loss).to.have.length(4);
     loss.forEach((l) => expect(l).to.be.greaterThan(0).and.lessThan(Infinity));
     const fig1 = path.join(dir, 'out', 'figure1');
-    fisherlab(['landscape-figure1', '--model', model, '--fisher', fisherFile, '--examples', examples, '--grid', '2', '--no-hdf5', '--out', fig1]);
-    expect(fs.readdirSync(fig1).filter((f) => f.endsWith('.json')).sort()).to.include.members(['all.json', 'bottom50.json', 'top50.json']);
+    fisherlab([
+      'landscape-figure1',
+      '--model',
+      model,
+      '--fisher',
+      fisherFile,
+      '--examples',
+      examples,
+      '--grid',
+      '2',
+      '--no-hdf5',
+      '--out',
+      fig1,
+    ]);
+    expect(
+      fs
+        .readdirSync(fig1)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).to.include.members(['all.json', 'bottom50.json', 'top50.json']);
     const other = path.join(dir, 'other.safetensors');
     fs.copyFileSync(path.join(model, 'model.safetensors'), other);
     expect(() => fisherlab(['schedule', '--fisher', other, '--model', model])).to.throw(/not a Fisher file/);
@@ -121,30 +199,105 @@ describe('a BertForPreTraining folder written by transformers, end to end', func
     }
     const caps = ['--max-train', '16', '--max-eval', '16', '--epochs', '1', '--glue', glue!];
     const run = path.join(dir, 'out', 'rte-guided.json');
-    const { stderr } = fisherlab(['finetune', '--model', model, '--task', 'RTE', '--dropout', 'guided', '--fisher', fisherFile, ...caps, '--output', run]);
-    expect(stderr).to.match(/finetune: recipe small \(hidden size 32 < 768, no finetune-recipe\.json in the folder; max length 128 capped at max_position_embeddings\): lr 0\.001, batch 32, 3 epochs.* max length 64/);
+    const { stderr } = fisherlab([
+      'finetune',
+      '--model',
+      model,
+      '--task',
+      'RTE',
+      '--dropout',
+      'guided',
+      '--fisher',
+      fisherFile,
+      ...caps,
+      '--output',
+      run,
+    ]);
+    expect(stderr).to.match(
+      /finetune: recipe small \(hidden size 32 < 768, no finetune-recipe\.json in the folder; max length 128 capped at max_position_embeddings\): lr 0\.001, batch 32, 3 epochs.* max length 64/,
+    );
     expect(stderr).to.match(/overridden by flags: epochs 1/);
     expect(stderr).to.include('encoder from the folder, pooler from the folder, classifier freshly initialized');
-    const result = JSON.parse(fs.readFileSync(run, 'utf8')) as { settings: { lr: number; epochs: number }; final: { dev: { main: number } } };
+    const result = JSON.parse(fs.readFileSync(run, 'utf8')) as {
+      settings: { lr: number; epochs: number };
+      final: { dev: { main: number } };
+    };
     expect(result.settings.lr).to.equal(1e-3);
     expect(result.settings.epochs).to.equal(1);
     expect(result.final.dev.main).to.be.within(0, 1);
     const sweep = path.join(dir, 'out', 'sweep');
-    fisherlab(['sweep', '--model', model, '--tasks', 'RTE', '--methods', 'standard,guided', '--seeds', '1', '--fisher', fisherFile, ...caps, '--recipe', 'paper', '--out', sweep]);
-    const records = fs.readFileSync(path.join(sweep, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { settings: { lr: number; batchSize: number } });
+    fisherlab([
+      'sweep',
+      '--model',
+      model,
+      '--tasks',
+      'RTE',
+      '--methods',
+      'standard,guided',
+      '--seeds',
+      '1',
+      '--fisher',
+      fisherFile,
+      ...caps,
+      '--recipe',
+      'paper',
+      '--out',
+      sweep,
+    ]);
+    const records = fs
+      .readFileSync(path.join(sweep, 'results.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { settings: { lr: number; batchSize: number } });
     expect(records).to.have.length(2);
     records.forEach((r) => expect([r.settings.lr, r.settings.batchSize]).to.deep.equal([2e-5, 18]));
   });
 
   it('a BertModel folder (no masked-LM head) fine-tunes but is refused by fisher, naming the missing tensors', function () {
     const base = path.join(dir, 'bert-model');
-    transformers(dir, [['make-checkpoint', '--out', base, '--parts', 'base', '--vocab', path.join(model, 'vocab.txt'), '--max-positions', '64', '--seed', '12']]);
-    const r = spawnSync(process.execPath, [CLI, 'fisher', '--model', base, '--examples', examples, '--output', path.join(dir, 'never.safetensors')], { encoding: 'utf8' });
+    transformers(dir, [
+      [
+        'make-checkpoint',
+        '--out',
+        base,
+        '--parts',
+        'base',
+        '--vocab',
+        path.join(model, 'vocab.txt'),
+        '--max-positions',
+        '64',
+        '--seed',
+        '12',
+      ],
+    ]);
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'fisher', '--model', base, '--examples', examples, '--output', path.join(dir, 'never.safetensors')],
+      { encoding: 'utf8' },
+    );
     expect(r.status).to.equal(1);
-    expect(r.stderr).to.include(`${base}: fisher needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks cls.predictions.bias, cls.predictions.transform.dense.weight`);
+    expect(r.stderr).to.include(
+      `${base}: fisher needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks cls.predictions.bias, cls.predictions.transform.dense.weight`,
+    );
     const glue = glueDataDir();
     if (!glue) return;
-    const { stderr } = fisherlab(['finetune', '--model', base, '--task', 'RTE', '--max-train', '8', '--max-eval', '8', '--epochs', '1', '--glue', glue, '--output', path.join(dir, 'out', 'base.json')]);
+    const { stderr } = fisherlab([
+      'finetune',
+      '--model',
+      base,
+      '--task',
+      'RTE',
+      '--max-train',
+      '8',
+      '--max-eval',
+      '8',
+      '--epochs',
+      '1',
+      '--glue',
+      glue,
+      '--output',
+      path.join(dir, 'out', 'base.json'),
+    ]);
     expect(stderr).to.include('pooler from the folder');
   });
 });

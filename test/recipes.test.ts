@@ -15,7 +15,12 @@ describe('fine-tuning recipes', () => {
   const folder = (name: string, hidden: number, positions = 512): string => {
     const d = path.join(dir, name);
     fs.mkdirSync(d, { recursive: true });
-    const config = tinyConfig({ hidden_size: hidden, num_attention_heads: 4, intermediate_size: 4 * hidden, max_position_embeddings: positions });
+    const config = tinyConfig({
+      hidden_size: hidden,
+      num_attention_heads: 4,
+      intermediate_size: 4 * hidden,
+      max_position_embeddings: positions,
+    });
     fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(configToJson(config, 'BertForMaskedLM')));
     return d;
   };
@@ -25,20 +30,39 @@ describe('fine-tuning recipes', () => {
   it('the embedded model ships the small recipe, the values its sweeps and model card used', () => {
     const r = modelRecipe(defaultModelDir());
     expect(r.source).to.equal(`data/models/fisherlab-bert-l4-h128/${RECIPE_FILE}`);
-    expect({ ...r, name: undefined, source: undefined }).to.deep.equal({ ...RECIPES.small, name: undefined, source: undefined });
-    expect([r.lr, r.batchSize, r.epochs, r.warmupRatio, r.weightDecay, r.maxLength]).to.deep.equal([1e-3, 32, 3, 0.1, 0.01, 128]);
+    expect({ ...r, name: undefined, source: undefined }).to.deep.equal({
+      ...RECIPES.small,
+      name: undefined,
+      source: undefined,
+    });
+    expect([r.lr, r.batchSize, r.epochs, r.warmupRatio, r.weightDecay, r.maxLength]).to.deep.equal([
+      1e-3, 32, 3, 0.1, 0.01, 128,
+    ]);
   });
 
-  it('without a recipe file: the paper\'s for BERT-base\'s width and wider, small below; --recipe overrides', () => {
+  it("without a recipe file: the paper's for BERT-base's width and wider, small below; --recipe overrides", () => {
     const base = modelRecipe(folder('base', 768));
-    expect([base.name, base.lr, base.batchSize, base.epochs, base.warmupRatio, base.weightDecay, base.maxLength]).to.deep.equal(['paper', 2e-5, 18, 3, 0, 0, 512]);
+    expect([
+      base.name,
+      base.lr,
+      base.batchSize,
+      base.epochs,
+      base.warmupRatio,
+      base.weightDecay,
+      base.maxLength,
+    ]).to.deep.equal(['paper', 2e-5, 18, 3, 0, 0, 512]);
     expect(base.source).to.equal('hidden size 768 ≥ 768, no finetune-recipe.json in the folder');
     const small = modelRecipe(folder('small', 256));
     expect([small.name, small.lr]).to.deep.equal(['small', 1e-3]);
     expect(modelRecipe(folder('base', 768), 'small').lr).to.equal(1e-3);
     const short = modelRecipe(folder('short', 768, 128));
-    expect([short.maxLength, short.source]).to.deep.equal([128, 'hidden size 768 ≥ 768, no finetune-recipe.json in the folder; max length 512 capped at max_position_embeddings']);
-    expect(describeRecipe(base)).to.equal('recipe paper (hidden size 768 ≥ 768, no finetune-recipe.json in the folder): lr 0.00002, batch 18, 3 epochs, warm-up 0, weight decay 0, max length 512');
+    expect([short.maxLength, short.source]).to.deep.equal([
+      128,
+      'hidden size 768 ≥ 768, no finetune-recipe.json in the folder; max length 512 capped at max_position_embeddings',
+    ]);
+    expect(describeRecipe(base)).to.equal(
+      'recipe paper (hidden size 768 ≥ 768, no finetune-recipe.json in the folder): lr 0.00002, batch 18, 3 epochs, warm-up 0, weight decay 0, max length 512',
+    );
   });
 
   it('reads recipe files by name or by field, and names the file and field that is wrong', () => {
@@ -46,18 +70,55 @@ describe('fine-tuning recipes', () => {
     const file = path.join(d, RECIPE_FILE);
     fs.writeFileSync(file, JSON.stringify({ recipe: 'paper' }));
     expect(modelRecipe(d).lr).to.equal(2e-5);
-    fs.writeFileSync(file, JSON.stringify({ name: 'mine', epochs: 2, batchSize: 8, lr: 5e-4, warmupRatio: 0.06, weightDecay: 0, maxLength: 64 }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'mine',
+        epochs: 2,
+        batchSize: 8,
+        lr: 5e-4,
+        warmupRatio: 0.06,
+        weightDecay: 0,
+        maxLength: 64,
+      }),
+    );
     const mine = modelRecipe(d);
-    expect([mine.name, mine.epochs, mine.batchSize, mine.lr, mine.warmupRatio, mine.weightDecay, mine.maxLength]).to.deep.equal(['mine', 2, 8, 5e-4, 0.06, 0, 64]);
-    fs.writeFileSync(file, JSON.stringify({ epochs: 2, batchSize: 8.5, lr: 5e-4, warmupRatio: 0.06, weightDecay: 0, maxLength: 64 }));
+    expect([
+      mine.name,
+      mine.epochs,
+      mine.batchSize,
+      mine.lr,
+      mine.warmupRatio,
+      mine.weightDecay,
+      mine.maxLength,
+    ]).to.deep.equal(['mine', 2, 8, 5e-4, 0.06, 0, 64]);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ epochs: 2, batchSize: 8.5, lr: 5e-4, warmupRatio: 0.06, weightDecay: 0, maxLength: 64 }),
+    );
     expect(errorOf(() => modelRecipe(d))).to.equal(`${file}: field "batchSize" is 8.5; expected a positive integer`);
-    fs.writeFileSync(file, JSON.stringify({ epochs: 2, batchSize: 8, lr: 5e-4, warmupRatio: 0.06, weightDecay: 0, maxLength: 64, momentum: 0.9 }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        epochs: 2,
+        batchSize: 8,
+        lr: 5e-4,
+        warmupRatio: 0.06,
+        weightDecay: 0,
+        maxLength: 64,
+        momentum: 0.9,
+      }),
+    );
     expect(errorOf(() => modelRecipe(d))).to.match(/: unknown field\(s\) momentum/);
     fs.writeFileSync(file, JSON.stringify({ recipe: 'huge' }));
     expect(errorOf(() => modelRecipe(d))).to.equal(`${file}: "recipe" must be one of small, paper (got "huge")`);
     fs.writeFileSync(file, '{ "lr": ');
-    expect(errorOf(() => modelRecipe(d))).to.match(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: not a JSON recipe`));
-    expect(errorOf(() => modelRecipe(d, 'nonsense'))).to.equal('--recipe nonsense: neither a recipe name (small, paper) nor a file');
+    expect(errorOf(() => modelRecipe(d))).to.match(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: not a JSON recipe`),
+    );
+    expect(errorOf(() => modelRecipe(d, 'nonsense'))).to.equal(
+      '--recipe nonsense: neither a recipe name (small, paper) nor a file',
+    );
   });
 
   it('default run folders differ for outputs of the same name in different folders, and repeat for the same path', () => {

@@ -6,8 +6,15 @@ import * as path from 'path';
 import type { BertConfig } from '../lib/bert/config';
 import { readConfig } from '../lib/bert/config';
 import {
-  erf, gelu, randomWeights, referenceClassificationLoss, referenceForward, referenceMlmLoss,
-  type ReferenceInputs, type ReferenceOutputs, type ReferenceWeights,
+  erf,
+  gelu,
+  randomWeights,
+  referenceClassificationLoss,
+  referenceForward,
+  referenceMlmLoss,
+  type ReferenceInputs,
+  type ReferenceOutputs,
+  type ReferenceWeights,
 } from './reference/bert-f64';
 import { findPython, runScript } from './reference/python';
 
@@ -15,7 +22,10 @@ import { findPython, runScript } from './reference/python';
 function readF32Safetensors(file: string): ReferenceWeights {
   const buf = fs.readFileSync(file);
   const headerLength = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + headerLength).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const base = 8 + headerLength;
   const out: ReferenceWeights = new Map();
   for (const [name, info] of Object.entries(header)) {
@@ -75,10 +85,22 @@ describe('reference BERT (float64)', () => {
   describe('erf and gelu', () => {
     // Values from a 50-digit series evaluation (erf(-0.3) is -0.32862675945912743, rounded).
     const known: [number, number][] = [
-      [0, 0], [1e-8, 1.1283791670955126e-8], [0.1, 0.1124629160182849], [-0.3, -0.3286267594591274],
-      [0.5, 0.5204998778130465], [1, 0.8427007929497149], [1.5, 0.9661051464753108], [2, 0.9953222650189527],
-      [-2.5, -0.999593047982555], [2.9, 0.9999589021219005], [3, 0.9999779095030014], [3.1, 0.9999883513426328],
-      [4, 0.9999999845827421], [5, 0.9999999999984626], [6, 1], [-30, -1],
+      [0, 0],
+      [1e-8, 1.1283791670955126e-8],
+      [0.1, 0.1124629160182849],
+      [-0.3, -0.3286267594591274],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [1.5, 0.9661051464753108],
+      [2, 0.9953222650189527],
+      [-2.5, -0.999593047982555],
+      [2.9, 0.9999589021219005],
+      [3, 0.9999779095030014],
+      [3.1, 0.9999883513426328],
+      [4, 0.9999999845827421],
+      [5, 0.9999999999984626],
+      [6, 1],
+      [-30, -1],
     ];
     for (const [x, v] of known) {
       it(`erf(${x}) = ${v} to 1e-14 relative`, () => {
@@ -109,9 +131,14 @@ describe('reference BERT (float64)', () => {
         this.skip();
       }
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-reference-'));
-      fs.writeFileSync(path.join(dir, 'batch.json'), JSON.stringify({
-        input_ids: BATCH.inputIds, token_type_ids: BATCH.tokenTypeIds, attention_mask: BATCH.attentionMask,
-      }));
+      fs.writeFileSync(
+        path.join(dir, 'batch.json'),
+        JSON.stringify({
+          input_ids: BATCH.inputIds,
+          token_type_ids: BATCH.tokenTypeIds,
+          attention_mask: BATCH.attentionMask,
+        }),
+      );
     });
     after(() => {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -127,7 +154,15 @@ describe('reference BERT (float64)', () => {
     /** The numpy reference's outputs on BATCH for a checkpoint folder. */
     const pythonForward = (model: string): ReferenceOutputs => {
       const file = path.join(model, 'out.json');
-      runScript(python as string, ['forward', '--model', model, '--inputs', path.join(dir, 'batch.json'), '--output', file]);
+      runScript(python as string, [
+        'forward',
+        '--model',
+        model,
+        '--inputs',
+        path.join(dir, 'batch.json'),
+        '--output',
+        file,
+      ]);
       return fromPythonJson(file);
     };
 
@@ -135,7 +170,11 @@ describe('reference BERT (float64)', () => {
       ['mlm', ['--parts', 'mlm'], ['lastHiddenState', 'mlmLogits']],
       ['mlm+pooler', ['--parts', 'mlm+pooler'], ['lastHiddenState', 'pooledOutput', 'mlmLogits']],
       ['classifier', ['--parts', 'classifier', '--num-labels', '3'], ['lastHiddenState', 'pooledOutput', 'logits']],
-      ['regression', ['--parts', 'classifier', '--num-labels', '1', '--layers', '3', '--heads', '4'], ['lastHiddenState', 'pooledOutput', 'logits']],
+      [
+        'regression',
+        ['--parts', 'classifier', '--num-labels', '1', '--layers', '3', '--heads', '4'],
+        ['lastHiddenState', 'pooledOutput', 'logits'],
+      ],
     ];
     for (const [name, args, keys] of variants) {
       it(`${name}: every output within 1e-9`, () => {
@@ -143,7 +182,11 @@ describe('reference BERT (float64)', () => {
         const config = readConfig(path.join(model, 'config.json'));
         const ts = referenceForward(config, readF32Safetensors(path.join(model, 'model.safetensors')), BATCH);
         const py = pythonForward(model);
-        expect(Object.keys(ts).filter((k) => k !== 'attentions').sort()).to.deep.equal([...keys].sort()); // numpy has no attentions
+        expect(
+          Object.keys(ts)
+            .filter((k) => k !== 'attentions')
+            .sort(),
+        ).to.deep.equal([...keys].sort()); // numpy has no attentions
         expect(Object.keys(py).sort()).to.deep.equal([...keys].sort());
         for (const k of keys as (keyof ReferenceOutputs)[]) {
           expect(maxAbsDiff(ts[k], py[k]), k).to.be.below(1e-9);
@@ -152,12 +195,24 @@ describe('reference BERT (float64)', () => {
     }
 
     it('writes the safetensors layout, vocab.txt and config.json a Hugging Face folder has', () => {
-      const model = makeCheckpoint('layout', ['--seed', '3', '--parts', 'classifier', '--num-labels', '2', '--dtype', 'BF16']);
+      const model = makeCheckpoint('layout', [
+        '--seed',
+        '3',
+        '--parts',
+        'classifier',
+        '--num-labels',
+        '2',
+        '--dtype',
+        'BF16',
+      ]);
       const buf = fs.readFileSync(path.join(model, 'model.safetensors'));
       const n = Number(buf.readBigUInt64LE(0));
       const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
       expect(header.__metadata__).to.deep.equal({ format: 'pt' });
-      const entries = Object.entries(header).filter(([k]) => k !== '__metadata__') as [string, { dtype: string; shape: number[]; data_offsets: number[] }][];
+      const entries = Object.entries(header).filter(([k]) => k !== '__metadata__') as [
+        string,
+        { dtype: string; shape: number[]; data_offsets: number[] },
+      ][];
       let end = 0;
       for (const [, info] of entries) {
         expect(info.dtype).to.equal('BF16');
@@ -167,7 +222,13 @@ describe('reference BERT (float64)', () => {
       }
       expect(buf.length).to.equal(8 + n + end);
       const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
-      expect(config).to.include({ model_type: 'bert', hidden_act: 'gelu', layer_norm_eps: 1e-12, num_labels: 2, torch_dtype: 'bfloat16' });
+      expect(config).to.include({
+        model_type: 'bert',
+        hidden_act: 'gelu',
+        layer_norm_eps: 1e-12,
+        num_labels: 2,
+        torch_dtype: 'bfloat16',
+      });
       expect(config.architectures).to.deep.equal(['BertForSequenceClassification']);
       const vocab = fs.readFileSync(path.join(model, 'vocab.txt'), 'utf8').trim().split('\n');
       expect(vocab.slice(0, 6)).to.deep.equal(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'tok5']);
@@ -178,15 +239,23 @@ describe('reference BERT (float64)', () => {
       const modern = makeCheckpoint('modern', ['--seed', '5', '--parts', 'mlm+pooler']);
       const legacy = makeCheckpoint('legacy', ['--seed', '5', '--parts', 'mlm+pooler', '--legacy-names']);
       const names = [...readF32Safetensors(path.join(legacy, 'model.safetensors')).keys()];
-      expect(names).to.include.members(['bert.embeddings.LayerNorm.gamma', 'bert.embeddings.LayerNorm.beta',
-        'cls.predictions.decoder.weight', 'cls.seq_relationship.weight', 'cls.seq_relationship.bias']);
+      expect(names).to.include.members([
+        'bert.embeddings.LayerNorm.gamma',
+        'bert.embeddings.LayerNorm.beta',
+        'cls.predictions.decoder.weight',
+        'cls.seq_relationship.weight',
+        'cls.seq_relationship.bias',
+      ]);
       expect(names.some((n) => n.endsWith('LayerNorm.weight'))).to.equal(false);
       expect(pythonForward(legacy)).to.deep.equal(pythonForward(modern));
     });
 
     it('F16 and BF16 checkpoints run and stay near the F32 outputs', () => {
       const f32 = pythonForward(makeCheckpoint('f32', ['--seed', '8', '--parts', 'mlm']));
-      for (const [dtype, tol] of [['F16', 0.02], ['BF16', 0.1]] as const) {
+      for (const [dtype, tol] of [
+        ['F16', 0.02],
+        ['BF16', 0.1],
+      ] as const) {
         const low = pythonForward(makeCheckpoint(dtype, ['--seed', '8', '--parts', 'mlm', '--dtype', dtype]));
         const d = maxAbsDiff(low.lastHiddenState, f32.lastHiddenState);
         expect(d, dtype).to.be.above(0).and.below(tol);
@@ -196,10 +265,22 @@ describe('reference BERT (float64)', () => {
     it('forward accepts a single sequence on the command line', () => {
       const model = makeCheckpoint('single', ['--seed', '2', '--parts', 'mlm']);
       const file = path.join(dir, 'single.json');
-      runScript(python as string, ['forward', '--model', model, '--input-ids', '2,7,8,9,3', '--token-type-ids', '0,0,1,1,1', '--output', file]);
+      runScript(python as string, [
+        'forward',
+        '--model',
+        model,
+        '--input-ids',
+        '2,7,8,9,3',
+        '--token-type-ids',
+        '0,0,1,1,1',
+        '--output',
+        file,
+      ]);
       const config = readConfig(path.join(model, 'config.json'));
-      const ts = referenceForward(config, readF32Safetensors(path.join(model, 'model.safetensors')),
-        { inputIds: [[2, 7, 8, 9, 3]], tokenTypeIds: [[0, 0, 1, 1, 1]] });
+      const ts = referenceForward(config, readF32Safetensors(path.join(model, 'model.safetensors')), {
+        inputIds: [[2, 7, 8, 9, 3]],
+        tokenTypeIds: [[0, 0, 1, 1, 1]],
+      });
       const py = fromPythonJson(file);
       expect(maxAbsDiff(ts.lastHiddenState, py.lastHiddenState)).to.be.below(1e-9);
       expect(maxAbsDiff(ts.mlmLogits, py.mlmLogits)).to.be.below(1e-9);
@@ -209,9 +290,20 @@ describe('reference BERT (float64)', () => {
   describe('a model small enough to check by hand', () => {
     // hidden 2: LayerNorm maps [a, b] to ±[1, -1] (the sign of a - b), up to eps, before its affine part.
     const config: BertConfig = {
-      vocab_size: 3, hidden_size: 2, num_hidden_layers: 1, num_attention_heads: 1, intermediate_size: 2,
-      hidden_act: 'gelu', max_position_embeddings: 4, type_vocab_size: 1, layer_norm_eps: 1e-12,
-      hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02, num_labels: 2, pad_token_id: 0,
+      vocab_size: 3,
+      hidden_size: 2,
+      num_hidden_layers: 1,
+      num_attention_heads: 1,
+      intermediate_size: 2,
+      hidden_act: 'gelu',
+      max_position_embeddings: 4,
+      type_vocab_size: 1,
+      layer_norm_eps: 1e-12,
+      hidden_dropout_prob: 0.1,
+      attention_probs_dropout_prob: 0.1,
+      initializer_range: 0.02,
+      num_labels: 2,
+      pad_token_id: 0,
     };
     const t = (shape: number[], data: number[]) => ({ shape, data });
     const p = 'bert.encoder.layer.0';
@@ -256,41 +348,88 @@ describe('reference BERT (float64)', () => {
     // Output LayerNorm: A → [2·1 + 0.5, -3·1 - 0.5] = [2.5, -3.5]; B → [-1.5, 2.5].
     let out: ReferenceOutputs;
     before(() => {
-      out = referenceForward(config, weights, { inputIds: [[1, 2, 2], [1, 2, 2]], attentionMask: [[1, 1, 1], [1, 1, 0]] });
+      out = referenceForward(config, weights, {
+        inputIds: [
+          [1, 2, 2],
+          [1, 2, 2],
+        ],
+        attentionMask: [
+          [1, 1, 1],
+          [1, 1, 0],
+        ],
+      });
     });
     const A = [2.5, -3.5];
     const B = [-1.5, 2.5];
 
     it('averages uniformly over the valid keys only', () => {
-      expect(maxAbsDiff(out.lastHiddenState, [[B, B, B], [A, B, B]])).to.be.below(1e-9);
+      expect(
+        maxAbsDiff(out.lastHiddenState, [
+          [B, B, B],
+          [A, B, B],
+        ]),
+      ).to.be.below(1e-9);
     });
 
     it('pools with tanh(dense(h[0])) and classifies the pooled vector', () => {
-      const pooled = [[Math.tanh(-0.75), Math.tanh(1.5)], [Math.tanh(1.25), Math.tanh(-1.5)]];
+      const pooled = [
+        [Math.tanh(-0.75), Math.tanh(1.5)],
+        [Math.tanh(1.25), Math.tanh(-1.5)],
+      ];
       expect(maxAbsDiff(out.pooledOutput, pooled)).to.be.below(1e-9);
-      expect(maxAbsDiff(out.logits, pooled.map(([a, b]) => [a, a + b - 1]))).to.be.below(1e-9);
+      expect(
+        maxAbsDiff(
+          out.logits,
+          pooled.map(([a, b]) => [a, a + b - 1]),
+        ),
+      ).to.be.below(1e-9);
     });
 
     it('projects the MLM transform onto the word embeddings plus the bias', () => {
       // gelu keeps the order of [-1.5, 2.5] and [2.5, -3.5], so the transform LayerNorm gives [-1, 1] or [1, -1].
       const fromB = [-0.5 + 2 + 0.1, -0.3 - 0.2 + 0.2, 1 + 4 + 0.3]; // [-1, 1] · word rows + bias
       const fromA = [0.5 - 2 + 0.1, 0.3 + 0.2 + 0.2, -1 - 4 + 0.3]; // [1, -1] · word rows + bias
-      expect(maxAbsDiff(out.mlmLogits, [[fromB, fromB, fromB], [fromA, fromB, fromB]])).to.be.below(1e-9);
+      expect(
+        maxAbsDiff(out.mlmLogits, [
+          [fromB, fromB, fromB],
+          [fromA, fromB, fromB],
+        ]),
+      ).to.be.below(1e-9);
     });
   });
 
   describe('random weights, padding and losses', () => {
     const config: BertConfig = {
-      vocab_size: 20, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 12,
-      hidden_act: 'gelu', max_position_embeddings: 10, type_vocab_size: 2, layer_norm_eps: 1e-12,
-      hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02, num_labels: 3, pad_token_id: 0,
+      vocab_size: 20,
+      hidden_size: 8,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 12,
+      hidden_act: 'gelu',
+      max_position_embeddings: 10,
+      type_vocab_size: 2,
+      layer_norm_eps: 1e-12,
+      hidden_dropout_prob: 0.1,
+      attention_probs_dropout_prob: 0.1,
+      initializer_range: 0.02,
+      num_labels: 3,
+      pad_token_id: 0,
     };
     const parts = { pooler: true, mlm: true, classifier: true };
     const weights = randomWeights(config, parts, 42);
     const inputs: ReferenceInputs = {
-      inputIds: [[2, 5, 6, 7, 3, 0, 0], [2, 9, 10, 11, 12, 13, 3]],
-      tokenTypeIds: [[0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 1]],
-      attentionMask: [[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]],
+      inputIds: [
+        [2, 5, 6, 7, 3, 0, 0],
+        [2, 9, 10, 11, 12, 13, 3],
+      ],
+      tokenTypeIds: [
+        [0, 0, 0, 1, 1, 0, 0],
+        [0, 0, 0, 0, 1, 1, 1],
+      ],
+      attentionMask: [
+        [1, 1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 1, 1, 1],
+      ],
     };
 
     it('randomWeights is seeded and has the intended spread', () => {
@@ -324,27 +463,47 @@ describe('reference BERT (float64)', () => {
     });
 
     it('the MLM loss is the mean cross-entropy over labelled positions', () => {
-      const labels = [[-100, 4, -100, 9, -100, -100, -100], [-100, -100, 1, -100, -100, 19, -100]];
+      const labels = [
+        [-100, 4, -100, 9, -100, -100, -100],
+        [-100, -100, 1, -100, -100, 19, -100],
+      ];
       const { mlmLogits } = referenceForward(config, weights, inputs);
-      const picks: [number, number, number][] = [[0, 1, 4], [0, 3, 9], [1, 2, 1], [1, 5, 19]];
-      const expected = picks.reduce((a, [b, tok, y]) => {
-        const z = mlmLogits![b][tok];
-        return a - Math.log(Math.exp(z[y]) / z.reduce((s, v) => s + Math.exp(v), 0));
-      }, 0) / picks.length;
+      const picks: [number, number, number][] = [
+        [0, 1, 4],
+        [0, 3, 9],
+        [1, 2, 1],
+        [1, 5, 19],
+      ];
+      const expected =
+        picks.reduce((a, [b, tok, y]) => {
+          const z = mlmLogits![b][tok];
+          return a - Math.log(Math.exp(z[y]) / z.reduce((s, v) => s + Math.exp(v), 0));
+        }, 0) / picks.length;
       expect(referenceMlmLoss(config, weights, inputs, labels)).to.be.closeTo(expected, 1e-12);
-      expect(referenceMlmLoss(config, weights, inputs, labels.map((r) => r.map(() => -100)))).to.be.NaN;
+      expect(
+        referenceMlmLoss(
+          config,
+          weights,
+          inputs,
+          labels.map((r) => r.map(() => -100)),
+        ),
+      ).to.be.NaN;
     });
 
     it('the classification loss is cross-entropy, or squared error for one label', () => {
       const { logits } = referenceForward(config, weights, inputs);
       const ce = (z: number[], y: number) => -Math.log(Math.exp(z[y]) / z.reduce((s, v) => s + Math.exp(v), 0));
-      expect(referenceClassificationLoss(config, weights, inputs, [2, 0]))
-        .to.be.closeTo((ce(logits![0], 2) + ce(logits![1], 0)) / 2, 1e-12);
+      expect(referenceClassificationLoss(config, weights, inputs, [2, 0])).to.be.closeTo(
+        (ce(logits![0], 2) + ce(logits![1], 0)) / 2,
+        1e-12,
+      );
       const reg = { ...config, num_labels: 1 };
       const regWeights = randomWeights(reg, parts, 7);
       const z = referenceForward(reg, regWeights, inputs).logits!;
-      expect(referenceClassificationLoss(reg, regWeights, inputs, [0.5, -1]))
-        .to.be.closeTo(((z[0][0] - 0.5) ** 2 + (z[1][0] + 1) ** 2) / 2, 1e-12);
+      expect(referenceClassificationLoss(reg, regWeights, inputs, [0.5, -1])).to.be.closeTo(
+        ((z[0][0] - 0.5) ** 2 + (z[1][0] + 1) ** 2) / 2,
+        1e-12,
+      );
     });
 
     it('rejects misshapen or missing weights and out-of-range ids', () => {

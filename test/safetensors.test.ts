@@ -2,7 +2,13 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NamedArray, bfloat16ToFloat, halfToFloat, readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
+import {
+  NamedArray,
+  bfloat16ToFloat,
+  halfToFloat,
+  readSafetensors,
+  writeSafetensors,
+} from '../lib/weights/safetensors';
 
 /** The bytes of a safetensors file with a hand-written header (padded as given) and data buffer. */
 function build(header: unknown, data: Uint8Array, headerText?: string): Buffer {
@@ -62,8 +68,9 @@ describe('safetensors', () => {
     for (const t of tensors) {
       const r = read.tensors.get(t.name)!;
       expect(r.shape).to.deep.equal(t.shape);
-      expect(Array.from(new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.length)))
-        .to.deep.equal(Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length)));
+      expect(Array.from(new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.length))).to.deep.equal(
+        Array.from(new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length)),
+      );
     }
     expect(fs.readdirSync(dir)).to.deep.equal(['x.safetensors']);
   });
@@ -72,7 +79,7 @@ describe('safetensors', () => {
     const values = new Float32Array([1.5, -2.25, 1e-30]);
     // A header of 9 bytes puts the data at byte 17.
     const header = JSON.stringify({ t: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } });
-    const bytes = build(null, new Uint8Array(values.buffer), header + ' '.repeat((8 - ((header.length + 8) % 8)) + 1));
+    const bytes = build(null, new Uint8Array(values.buffer), header + ' '.repeat(8 - ((header.length + 8) % 8) + 1));
     expect((8 + Number(bytes.readBigUInt64LE(0))) % 4).to.not.equal(0);
     fs.writeFileSync(file(), bytes);
     expect(Array.from(readSafetensors(file()).tensors.get('t')!.data)).to.deep.equal(Array.from(values));
@@ -139,7 +146,8 @@ describe('safetensors', () => {
   describe('reports corrupt files naming the file and tensor', () => {
     const f32 = (n: number) => new Uint8Array(new Float32Array(n).fill(1).buffer);
 
-    it('a file shorter than 8 bytes', () => expectError(Buffer.from([1, 2, 3]), 'shorter than the 8-byte header length'));
+    it('a file shorter than 8 bytes', () =>
+      expectError(Buffer.from([1, 2, 3]), 'shorter than the 8-byte header length'));
 
     it('a header length beyond the end of the file', () => {
       const b = build({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(1));
@@ -153,7 +161,8 @@ describe('safetensors', () => {
       expectError(b, 'absurd');
     });
 
-    it('a header that is not JSON', () => expectError(build(null, f32(1), '{"w": {"dtype": "F32",'), 'not valid UTF-8 JSON'));
+    it('a header that is not JSON', () =>
+      expectError(build(null, f32(1), '{"w": {"dtype": "F32",'), 'not valid UTF-8 JSON'));
 
     it('a header that is not an object', () => expectError(build([1, 2], new Uint8Array(0)), 'must be a JSON object'));
 
@@ -161,33 +170,60 @@ describe('safetensors', () => {
       expectError(build({ 'enc.w': { dtype: 'F32', shape: [1] } }, f32(1)), '"enc.w"', 'no "data_offsets"'));
 
     it('an unknown dtype', () =>
-      expectError(build({ 'enc.w': { dtype: 'F33', shape: [1], data_offsets: [0, 4] } }, f32(1)), '"enc.w"', 'unknown dtype "F33"'));
+      expectError(
+        build({ 'enc.w': { dtype: 'F33', shape: [1], data_offsets: [0, 4] } }, f32(1)),
+        '"enc.w"',
+        'unknown dtype "F33"',
+      ));
 
     it('a negative or fractional dimension', () => {
-      expectError(build({ 'enc.w': { dtype: 'F32', shape: [-1, 2], data_offsets: [0, 4] } }, f32(1)), '"enc.w"', 'non-negative integers');
-      expectError(build({ 'enc.w': { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, f32(1)), '"enc.w"', 'non-negative integers');
+      expectError(
+        build({ 'enc.w': { dtype: 'F32', shape: [-1, 2], data_offsets: [0, 4] } }, f32(1)),
+        '"enc.w"',
+        'non-negative integers',
+      );
+      expectError(
+        build({ 'enc.w': { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, f32(1)),
+        '"enc.w"',
+        'non-negative integers',
+      );
     });
 
     it('data_offsets that disagree with the shape', () =>
       expectError(
         build({ 'enc.w': { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, f32(5)),
-        '"enc.w"', 'header lies about sizes', 'needs 24 bytes', 'span 20',
+        '"enc.w"',
+        'header lies about sizes',
+        'needs 24 bytes',
+        'span 20',
       ));
 
     it('offsets beyond the data buffer (a truncated file)', () => {
-      const header = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, 'enc.b': { dtype: 'F32', shape: [4], data_offsets: [8, 24] } };
+      const header = {
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        'enc.b': { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
+      };
       expectError(build(header, f32(6)).subarray(0, -4), '"enc.b"', 'beyond the 20-byte data buffer');
     });
 
     it('overlapping tensors', () => {
-      const header = { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, 'enc.b': { dtype: 'F32', shape: [2], data_offsets: [4, 12] } };
+      const header = {
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        'enc.b': { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+      };
       expectError(build(header, f32(3)), '"a"', '"enc.b"', 'overlap');
     });
 
     it('a hole between tensors and trailing bytes', () => {
-      const gap = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, 'enc.b': { dtype: 'F32', shape: [1], data_offsets: [8, 12] } };
+      const gap = {
+        a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+        'enc.b': { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+      };
       expectError(build(gap, f32(3)), '"enc.b"', 'belong to no tensor');
-      expectError(build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(2)), '4 bytes after the last tensor');
+      expectError(
+        build({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(2)),
+        '4 bytes after the last tensor',
+      );
     });
 
     it('a missing file', () => {
@@ -197,7 +233,10 @@ describe('safetensors', () => {
 
   it('accepts tensors listed out of offset order and NaN/Inf values', () => {
     const data = new Uint8Array(new Float32Array([NaN, Infinity, 3]).buffer);
-    const header = { second: { dtype: 'F32', shape: [1], data_offsets: [8, 12] }, first: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
+    const header = {
+      second: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+      first: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    };
     fs.writeFileSync(file(), build(header, data));
     const read = readSafetensors(file());
     expect([...read.tensors.keys()]).to.deep.equal(['first', 'second']);

@@ -12,7 +12,9 @@ const ABSOLUTE_PATH = /(^|[\s"'(:=])(\/[\w.-]+\/[\w.-]+|[A-Za-z]:\\[\w.-]+)/;
 
 /** Every file under a folder. */
 function walk(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 /** The strings inside a JSON value, with where they sit. */
@@ -28,23 +30,38 @@ describe('shipped data', () => {
   const files = walk(data).filter((f) => !f.split(path.sep).includes('.runs'));
 
   it('the pattern finds absolute paths and passes relative ones', () => {
-    expect(['/work/main/data/x', 'recipe: /home/u/p.json)', 'C:\\Users\\u'].map((s) => ABSOLUTE_PATH.test(s))).to.deep.equal([true, true, true]);
-    expect(['data/models/m', 'out/landscape/d.safetensors', 'mean ± std / seed', 'a/b'].map((s) => ABSOLUTE_PATH.test(s))).to.deep.equal([false, false, false, false]);
+    expect(
+      ['/work/main/data/x', 'recipe: /home/u/p.json)', 'C:\\Users\\u'].map((s) => ABSOLUTE_PATH.test(s)),
+    ).to.deep.equal([true, true, true]);
+    expect(
+      ['data/models/m', 'out/landscape/d.safetensors', 'mean ± std / seed', 'a/b'].map((s) => ABSOLUTE_PATH.test(s)),
+    ).to.deep.equal([false, false, false, false]);
   });
 
   it('holds no absolute path in any JSON, JSONL, CSV, safetensors header or HDF5 surface', async function () {
     this.timeout(60_000);
     const found: string[] = [];
     const check = (file: string, pairs: Array<[string, string]>) => {
-      for (const [where, s] of pairs) if (ABSOLUTE_PATH.test(s)) found.push(`${path.relative(data, file)} ${where}: ${s.slice(0, 120)}`);
+      for (const [where, s] of pairs)
+        if (ABSOLUTE_PATH.test(s)) found.push(`${path.relative(data, file)} ${where}: ${s.slice(0, 120)}`);
     };
     const kinds = new Set<string>();
     for (const file of files) {
       const ext = path.extname(file);
       kinds.add(ext);
       if (ext === '.json') check(file, strings(JSON.parse(fs.readFileSync(file, 'utf8')), '$'));
-      else if (ext === '.jsonl') fs.readFileSync(file, 'utf8').split('\n').forEach((l, i) => l.trim() && check(file, strings(JSON.parse(l), `line ${i + 1}`)));
-      else if (ext === '.csv') check(file, fs.readFileSync(file, 'utf8').split('\n').map((l, i): [string, string] => [`line ${i + 1}`, l]));
+      else if (ext === '.jsonl')
+        fs.readFileSync(file, 'utf8')
+          .split('\n')
+          .forEach((l, i) => l.trim() && check(file, strings(JSON.parse(l), `line ${i + 1}`)));
+      else if (ext === '.csv')
+        check(
+          file,
+          fs
+            .readFileSync(file, 'utf8')
+            .split('\n')
+            .map((l, i): [string, string] => [`line ${i + 1}`, l]),
+        );
       else if (ext === '.safetensors') check(file, Object.entries(readSafetensors(file).metadata));
       else if (ext === '.h5') check(file, strings((await readSurfaceHdf5(file)).metadata, 'fisherlab_metadata'));
     }
@@ -52,9 +69,11 @@ describe('shipped data', () => {
     expect(found).to.deep.equal([]);
   });
 
-  it('records the shipped model\'s recipe by its path from the root, however the model folder was named', () => {
+  it("records the shipped model's recipe by its path from the root, however the model folder was named", () => {
     const report = 'data/models/fisherlab-bert-l4-h128/pretrain-report.json';
     expect(pretrainingRecipe(path.join(data, 'models', 'fisherlab-bert-l4-h128')).source).to.equal(report);
-    expect(pretrainingRecipe(path.relative(process.cwd(), path.join(data, 'models', 'fisherlab-bert-l4-h128'))).source).to.equal(report);
+    expect(
+      pretrainingRecipe(path.relative(process.cwd(), path.join(data, 'models', 'fisherlab-bert-l4-h128'))).source,
+    ).to.equal(report);
   });
 });

@@ -18,7 +18,9 @@ export interface TestCluster {
 export function clusterUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'the Slurm test cluster needs root (its daemons run as root)';
   const missing = TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  return missing.length > 0 ? `${missing.join(', ')} not on PATH: install Debian's slurm-wlm and munge (bash scripts/slurm-deps.sh)` : null;
+  return missing.length > 0
+    ? `${missing.join(', ')} not on PATH: install Debian's slurm-wlm and munge (bash scripts/slurm-deps.sh)`
+    : null;
 }
 
 /**
@@ -34,22 +36,48 @@ export async function startCluster(dir: string, timeoutMs = 60_000): Promise<Tes
   const socket = path.join(munge, 'munge.socket');
   const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
   const conf = path.join(dir, 'slurm.conf');
-  fs.writeFileSync(conf, [
-    'ClusterName=fisherlab-test', `SlurmctldHost=${host}(127.0.0.1)`, `SlurmctldPort=${ctldPort}`, `SlurmdPort=${slurmdPort}`,
-    'CommunicationParameters=NoCtldInAddrAny,NoInAddrAny', 'SlurmUser=root', 'SlurmdUser=root',
-    'AuthType=auth/munge', 'CredType=cred/munge', `AuthInfo=socket=${socket}`, 'MailProg=/bin/true',
-    `StateSaveLocation=${dir}/state`, `SlurmdSpoolDir=${dir}/spool`, `SlurmctldPidFile=${dir}/slurmctld.pid`, `SlurmdPidFile=${dir}/slurmd.pid`,
-    `SlurmctldLogFile=${dir}/log/slurmctld.log`, `SlurmdLogFile=${dir}/log/slurmd.log`,
-    'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none', 'SelectType=select/cons_tres', 'SelectTypeParameters=CR_CPU',
-    'JobAcctGatherType=jobacct_gather/none', 'AccountingStorageType=accounting_storage/none', 'MpiDefault=none', 'ReturnToService=2', 'KillWait=5',
-    `NodeName=${host} NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN`,
-    `PartitionName=test Nodes=${host} Default=YES MaxTime=INFINITE State=UP`, '',
-  ].join('\n'));
+  fs.writeFileSync(
+    conf,
+    [
+      'ClusterName=fisherlab-test',
+      `SlurmctldHost=${host}(127.0.0.1)`,
+      `SlurmctldPort=${ctldPort}`,
+      `SlurmdPort=${slurmdPort}`,
+      'CommunicationParameters=NoCtldInAddrAny,NoInAddrAny',
+      'SlurmUser=root',
+      'SlurmdUser=root',
+      'AuthType=auth/munge',
+      'CredType=cred/munge',
+      `AuthInfo=socket=${socket}`,
+      'MailProg=/bin/true',
+      `StateSaveLocation=${dir}/state`,
+      `SlurmdSpoolDir=${dir}/spool`,
+      `SlurmctldPidFile=${dir}/slurmctld.pid`,
+      `SlurmdPidFile=${dir}/slurmd.pid`,
+      `SlurmctldLogFile=${dir}/log/slurmctld.log`,
+      `SlurmdLogFile=${dir}/log/slurmd.log`,
+      'ProctrackType=proctrack/linuxproc',
+      'TaskPlugin=task/none',
+      'SelectType=select/cons_tres',
+      'SelectTypeParameters=CR_CPU',
+      'JobAcctGatherType=jobacct_gather/none',
+      'AccountingStorageType=accounting_storage/none',
+      'MpiDefault=none',
+      'ReturnToService=2',
+      'KillWait=5',
+      `NodeName=${host} NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN`,
+      `PartitionName=test Nodes=${host} Default=YES MaxTime=INFINITE State=UP`,
+      '',
+    ].join('\n'),
+  );
   const env = { ...process.env, SLURM_CONF: conf };
   const pidFiles = [path.join(dir, 'slurmd.pid'), path.join(dir, 'slurmctld.pid'), path.join(munge, 'munged.pid')];
   const stop = async () => {
     spawnSync('scancel', ['--full', '--quiet', `--partition=test`], { env, timeout: 10_000 });
-    await waitFor(() => spawnSync('squeue', ['--noheader'], { env, encoding: 'utf8', timeout: 10_000 }).stdout?.trim() === '', 20_000).catch(() => undefined);
+    await waitFor(
+      () => spawnSync('squeue', ['--noheader'], { env, encoding: 'utf8', timeout: 10_000 }).stdout?.trim() === '',
+      20_000,
+    ).catch(() => undefined);
     for (const file of pidFiles) await stopDaemon(file, dir);
   };
   const daemon = (cmd: string, args: string[]) => {
@@ -58,11 +86,23 @@ export async function startCluster(dir: string, timeoutMs = 60_000): Promise<Tes
   };
   try {
     const m = (file: string) => path.join(munge, file);
-    daemon('munged', ['--force', `--socket=${socket}`, `--key-file=${m('munge.key')}`, `--log-file=${m('munged.log')}`,
-      `--pid-file=${m('munged.pid')}`, `--seed-file=${m('munged.seed')}`]);
+    daemon('munged', [
+      '--force',
+      `--socket=${socket}`,
+      `--key-file=${m('munge.key')}`,
+      `--log-file=${m('munged.log')}`,
+      `--pid-file=${m('munged.pid')}`,
+      `--seed-file=${m('munged.seed')}`,
+    ]);
     daemon('slurmctld', ['-f', conf]);
     daemon('slurmd', ['-f', conf]);
-    await waitFor(() => /^idle/.test(spawnSync('sinfo', ['--noheader', '--format=%T'], { env, encoding: 'utf8', timeout: 10_000 }).stdout ?? ''), timeoutMs);
+    await waitFor(
+      () =>
+        /^idle/.test(
+          spawnSync('sinfo', ['--noheader', '--format=%T'], { env, encoding: 'utf8', timeout: 10_000 }).stdout ?? '',
+        ),
+      timeoutMs,
+    );
   } catch (e) {
     await stop();
     throw new Error(`the test cluster in ${dir} did not start: ${(e as Error).message} (logs in ${dir}/log)`);

@@ -32,18 +32,37 @@ describe('sweeps', function () {
   before(async () => {
     dir = await sweepFixture('fisherlab-sweep-', { train: 120, dev: 40 });
     // Fisher: embeddings 3, attention_self 1, attention_output 2, output 4 → guided p 0.1/3, 0.1, 0.2/3, 0
-    const value = (n: string) => (n.startsWith('bert.embeddings.') ? 3 : n.includes('attention.self.') ? 1 : n.includes('attention.output.') ? 2 : n.includes('.output.') ? 4 : 9);
-    const fisher = parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value(name)) }));
+    const value = (n: string) =>
+      n.startsWith('bert.embeddings.')
+        ? 3
+        : n.includes('attention.self.')
+          ? 1
+          : n.includes('attention.output.')
+            ? 2
+            : n.includes('.output.')
+              ? 4
+              : 9;
+    const fisher = parameterSpecs(CONFIG, MASKED_LM).map(({ name, shape }) => ({
+      name,
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value(name)),
+    }));
     writeFisher(path.join(dir, 'fisher.safetensors'), new Map(fisher.map((t) => [t.name, t])), 10);
     spec = {
-      methods: ['standard', 'guided', 'gaussian'], tasks: ['sst2'], pcts: [50, 100], seeds: [1, 2],
-      model: path.join(dir, 'model'), fisher: path.join(dir, 'fisher.safetensors'), glueDir: path.join(dir, 'glue'), out: path.join(dir, 'sweep'),
+      methods: ['standard', 'guided', 'gaussian'],
+      tasks: ['sst2'],
+      pcts: [50, 100],
+      seeds: [1, 2],
+      model: path.join(dir, 'model'),
+      fisher: path.join(dir, 'fisher.safetensors'),
+      glueDir: path.join(dir, 'glue'),
+      out: path.join(dir, 'sweep'),
       training: { ...FINETUNE_DEFAULTS, epochs: 1, batchSize: 16, lr: 1e-2, maxLength: 32 },
     };
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('runs every cell once, seeds outermost, one JSON line per run, with each method\'s dropout', async () => {
+  it("runs every cell once, seeds outermost, one JSON line per run, with each method's dropout", async () => {
     const counter = counting();
     const outcome = await runSweep(spec, { write, finetune: counter.finetune });
     expect(outcome).to.deep.equal({ total: 12, skipped: 0, ran: 12 });
@@ -54,21 +73,41 @@ describe('sweeps', function () {
     expect(text[12]).to.equal('');
     const records = text.slice(0, 12).map((l) => JSON.parse(l) as SweepRecord);
     expect(records.map((r) => `${r.method} ${r.task} ${r.pct} ${r.seed}`)).to.deep.equal([
-      'standard SST-2 50 1', 'guided SST-2 50 1', 'gaussian SST-2 50 1', 'standard SST-2 100 1', 'guided SST-2 100 1', 'gaussian SST-2 100 1',
-      'standard SST-2 50 2', 'guided SST-2 50 2', 'gaussian SST-2 50 2', 'standard SST-2 100 2', 'guided SST-2 100 2', 'gaussian SST-2 100 2',
+      'standard SST-2 50 1',
+      'guided SST-2 50 1',
+      'gaussian SST-2 50 1',
+      'standard SST-2 100 1',
+      'guided SST-2 100 1',
+      'gaussian SST-2 100 1',
+      'standard SST-2 50 2',
+      'guided SST-2 50 2',
+      'gaussian SST-2 50 2',
+      'standard SST-2 100 2',
+      'guided SST-2 100 2',
+      'gaussian SST-2 100 2',
     ]);
     expect(records.map((r) => r.trainExamples)).to.deep.equal([60, 60, 60, 120, 120, 120, 60, 60, 60, 120, 120, 120]);
     const sites = dropoutSiteNames(CONFIG, SEQUENCE_CLASSIFICATION);
     expect(records[0].settings.dropout).to.deep.equal(methodDropout('standard', sites));
     expect(records[1].settings.dropout).to.deep.equal(methodDropout('guided', sites, { fisher: spec.fisher }));
-    expect(records[1].settings.dropout!['bert.encoder.layer.0.attention.self.dropout']).to.deep.equal({ kind: 'bernoulli', p: 0.1 });
-    expect(records[1].settings.dropout!['bert.encoder.layer.0.output.dropout']).to.deep.equal({ kind: 'bernoulli', p: 0 });
+    expect(records[1].settings.dropout!['bert.encoder.layer.0.attention.self.dropout']).to.deep.equal({
+      kind: 'bernoulli',
+      p: 0.1,
+    });
+    expect(records[1].settings.dropout!['bert.encoder.layer.0.output.dropout']).to.deep.equal({
+      kind: 'bernoulli',
+      p: 0,
+    });
     expect(records[2].settings.dropout).to.deep.equal(methodDropout('gaussian', sites));
-    expect(records.map((r) => r.fisher)).to.deep.equal(records.map((r) => (r.method === 'guided' ? path.resolve(spec.fisher!) : null)));
+    expect(records.map((r) => r.fisher)).to.deep.equal(
+      records.map((r) => (r.method === 'guided' ? path.resolve(spec.fisher!) : null)),
+    );
     // the methods reach the model: same seed and data, different training losses
     const losses = records.slice(0, 3).map((r) => r.epochs[0].trainLoss);
     expect(new Set(losses).size).to.equal(3);
-    expect(log.filter((l) => l.startsWith('sweep: ')).pop()).to.match(/^sweep: 12\/12 runs \(100\.0%\).*ETA 0s, gaussian SST-2 100% seed 2: dev /);
+    expect(log.filter((l) => l.startsWith('sweep: ')).pop()).to.match(
+      /^sweep: 12\/12 runs \(100\.0%\).*ETA 0s, gaussian SST-2 100% seed 2: dev /,
+    );
   });
 
   it('with jobs 2 runs cells in two child processes and gets the in-process results', async () => {
@@ -88,7 +127,9 @@ describe('sweeps', function () {
   });
 
   it('writes summary.csv with the mean ± sample std over seeds of every metric, as computed by hand from the lines', () => {
-    const records = lines(path.join(spec.out, 'results.jsonl')).filter(Boolean).map((l) => JSON.parse(l) as SweepRecord);
+    const records = lines(path.join(spec.out, 'results.jsonl'))
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as SweepRecord);
     const acc = records.filter((r) => r.method === 'guided' && r.pct === 50).map((r) => r.final.dev.metrics.accuracy);
     expect(acc).to.have.length(2);
     const mean = (acc[0] + acc[1]) / 2;
@@ -101,7 +142,10 @@ describe('sweeps', function () {
     expect(Number(row[6])).to.be.closeTo(mean, 1e-15);
     expect(Number(row[7])).to.be.closeTo(std, 1e-15);
     expect(csv.slice(1, 5).map((l) => l.split(',').slice(0, 5).join(','))).to.deep.equal([
-      'standard,SST-2,50,dev,main', 'standard,SST-2,50,dev,accuracy', 'standard,SST-2,100,dev,main', 'standard,SST-2,100,dev,accuracy',
+      'standard,SST-2,50,dev,main',
+      'standard,SST-2,50,dev,accuracy',
+      'standard,SST-2,100,dev,main',
+      'standard,SST-2,100,dev,accuracy',
     ]);
   });
 
@@ -117,7 +161,11 @@ describe('sweeps', function () {
     expect(readSweepResults(spec.out)).to.have.length(10);
     const resumed = counting();
     log.length = 0;
-    expect(await runSweep(spec, { write, finetune: resumed.finetune })).to.deep.equal({ total: 12, skipped: 10, ran: 2 });
+    expect(await runSweep(spec, { write, finetune: resumed.finetune })).to.deep.equal({
+      total: 12,
+      skipped: 10,
+      ran: 2,
+    });
     expect(resumed.ran).to.deep.equal(['SST-2 100 2', 'SST-2 100 2']);
     expect(log[0]).to.match(/dropped the half-written last line of .*results\.jsonl \(line 11/);
     const after = lines(file);
@@ -130,8 +178,16 @@ describe('sweeps', function () {
 
   it('refuses to mix runs of other settings into a results file', async () => {
     const counter = counting();
-    const other = { ...spec, methods: ['standard' as const], pcts: [50], seeds: [1], training: { ...spec.training, epochs: 2 } };
-    expect(await rejection(runSweep(other, { write, finetune: counter.finetune }))).to.match(/already holds standard SST-2 50% seed 1 with other settings \(epochs\)/);
+    const other = {
+      ...spec,
+      methods: ['standard' as const],
+      pcts: [50],
+      seeds: [1],
+      training: { ...spec.training, epochs: 2 },
+    };
+    expect(await rejection(runSweep(other, { write, finetune: counter.finetune }))).to.match(
+      /already holds standard SST-2 50% seed 1 with other settings \(epochs\)/,
+    );
     expect(counter.ran).to.deep.equal([]);
   });
 
@@ -143,7 +199,9 @@ describe('sweeps', function () {
       await runSweep(one, { write });
       const [record] = readSweepResults(one.out);
       expect([record.settings.model, record.fisher]).to.deep.equal(['model', 'fisher.safetensors']);
-      expect(JSON.parse(lines(path.join(spec.out, 'results.jsonl'))[1]).settings.model).to.equal(path.resolve(spec.model)); // outside the root: absolute
+      expect(JSON.parse(lines(path.join(spec.out, 'results.jsonl'))[1]).settings.model).to.equal(
+        path.resolve(spec.model),
+      ); // outside the root: absolute
     } finally {
       if (saved === undefined) delete process.env.FISHERLAB_ROOT;
       else process.env.FISHERLAB_ROOT = saved;
@@ -155,12 +213,18 @@ describe('sweeps', function () {
     fs.cpSync(spec.model, retrained.model, { recursive: true });
     const before = fs.readFileSync(path.join(spec.out, 'results.jsonl'), 'utf8');
     const same = counting();
-    expect(await runSweep(retrained, { write, finetune: same.finetune })).to.deep.equal({ total: 12, skipped: 12, ran: 0 }); // same weights elsewhere: reused
+    expect(await runSweep(retrained, { write, finetune: same.finetune })).to.deep.equal({
+      total: 12,
+      skipped: 12,
+      ran: 0,
+    }); // same weights elsewhere: reused
     const model = Bert.random(CONFIG, MASKED_LM, 1);
     saveBert(retrained.model, model, { vocabTokens: VOCAB });
     model.dispose();
     const counter = counting();
-    expect(await rejection(runSweep(retrained, { write, finetune: counter.finetune }))).to.match(/already holds standard SST-2 50% seed 1 from other weights \(model\.safetensors sha256 [0-9a-f]{16}, now [0-9a-f]{16} in .*retrained\)/);
+    expect(await rejection(runSweep(retrained, { write, finetune: counter.finetune }))).to.match(
+      /already holds standard SST-2 50% seed 1 from other weights \(model\.safetensors sha256 [0-9a-f]{16}, now [0-9a-f]{16} in .*retrained\)/,
+    );
     expect(counter.ran).to.deep.equal([]);
     fs.writeFileSync(path.join(spec.out, 'results.jsonl'), before);
   });
@@ -168,38 +232,66 @@ describe('sweeps', function () {
   it('summarizes hand-made results: mean and sample std per method, task, pct, evaluation set and metric', () => {
     const out = path.join(dir, 'hand');
     fs.mkdirSync(out);
-    const rec = (method: string, task: string, pct: number, seed: number, metrics: Record<string, number | null>, main: number) =>
-      JSON.stringify({ method, task, pct, seed, fisher: null, final: { dev: { metrics, main } } });
-    fs.writeFileSync(path.join(out, 'results.jsonl'), [
-      rec('standard', 'SST-2', 10, 1, { accuracy: 0.25 }, 0.25),
-      rec('standard', 'SST-2', 10, 2, { accuracy: 0.5 }, 0.5),
-      rec('guided', 'CoLA', 100, 1, { matthews_correlation: 0.125 }, 0.125),
-      rec('standard', 'SST-2', 10, 3, { accuracy: 0.75 }, 0.75),
-      rec('guided', 'CoLA', 100, 2, { matthews_correlation: 0.375 }, 0.375),
-      rec('gaussian', 'STS-B', 50, 1, { pearson: null, spearmanr: 0.5 }, 0.5),
-      '{"method": "standard", "task": "SS',
-    ].join('\n'));
+    const rec = (
+      method: string,
+      task: string,
+      pct: number,
+      seed: number,
+      metrics: Record<string, number | null>,
+      main: number,
+    ) => JSON.stringify({ method, task, pct, seed, fisher: null, final: { dev: { metrics, main } } });
+    fs.writeFileSync(
+      path.join(out, 'results.jsonl'),
+      [
+        rec('standard', 'SST-2', 10, 1, { accuracy: 0.25 }, 0.25),
+        rec('standard', 'SST-2', 10, 2, { accuracy: 0.5 }, 0.5),
+        rec('guided', 'CoLA', 100, 1, { matthews_correlation: 0.125 }, 0.125),
+        rec('standard', 'SST-2', 10, 3, { accuracy: 0.75 }, 0.75),
+        rec('guided', 'CoLA', 100, 2, { matthews_correlation: 0.375 }, 0.375),
+        rec('gaussian', 'STS-B', 50, 1, { pearson: null, spearmanr: 0.5 }, 0.5),
+        '{"method": "standard", "task": "SS',
+      ].join('\n'),
+    );
     const rows = summarizeSweep(readSweepResults(out));
     const s = 0.125 * Math.SQRT2;
     expect(rows.map((r) => [r.method, r.task, r.pct, r.eval, r.metric, r.n])).to.deep.equal([
-      ['guided', 'CoLA', 100, 'dev', 'main', 2], ['guided', 'CoLA', 100, 'dev', 'matthews_correlation', 2],
-      ['standard', 'SST-2', 10, 'dev', 'main', 3], ['standard', 'SST-2', 10, 'dev', 'accuracy', 3],
-      ['gaussian', 'STS-B', 50, 'dev', 'main', 1], ['gaussian', 'STS-B', 50, 'dev', 'pearson', 1], ['gaussian', 'STS-B', 50, 'dev', 'spearmanr', 1],
+      ['guided', 'CoLA', 100, 'dev', 'main', 2],
+      ['guided', 'CoLA', 100, 'dev', 'matthews_correlation', 2],
+      ['standard', 'SST-2', 10, 'dev', 'main', 3],
+      ['standard', 'SST-2', 10, 'dev', 'accuracy', 3],
+      ['gaussian', 'STS-B', 50, 'dev', 'main', 1],
+      ['gaussian', 'STS-B', 50, 'dev', 'pearson', 1],
+      ['gaussian', 'STS-B', 50, 'dev', 'spearmanr', 1],
     ]);
     const stats = rows.map((r) => [r.mean, r.std]);
     expect(stats[0][0]).to.equal(0.25);
     expect(stats[0][1]).to.be.closeTo(s, 1e-16);
     expect(stats[1][1]).to.be.closeTo(s, 1e-16);
-    expect(stats.slice(2)).to.deep.equal([[0.5, 0.25], [0.5, 0.25], [0.5, 0], [NaN, 0], [0.5, 0]]);
+    expect(stats.slice(2)).to.deep.equal([
+      [0.5, 0.25],
+      [0.5, 0.25],
+      [0.5, 0],
+      [NaN, 0],
+      [0.5, 0],
+    ]);
   });
 
   it('rejects unknown methods and tasks, guided without a Fisher, and bad percentages, before running anything', async () => {
     const counter = counting();
-    const fails = (over: Partial<SweepSpec>) => rejection(runSweep({ ...spec, out: path.join(dir, 'never'), ...over }, { write, finetune: counter.finetune }));
-    expect(await fails({ methods: ['standard', 'dropconnect' as never] })).to.equal('unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors)');
-    expect(await fails({ tasks: ['SST-2', 'SST-3'] })).to.match(/^unknown GLUE task "SST-3": expected one of CoLA, SST-2/);
-    expect(await fails({ fisher: undefined })).to.equal('sweep: guided dropout needs the pretrained model\'s Fisher file (--fisher FILE, written by `fisherlab fisher`)');
-    expect(await fails({ methods: ['guided-authors'], fisher: undefined })).to.match(/^sweep: guided-authors dropout needs/);
+    const fails = (over: Partial<SweepSpec>) =>
+      rejection(runSweep({ ...spec, out: path.join(dir, 'never'), ...over }, { write, finetune: counter.finetune }));
+    expect(await fails({ methods: ['standard', 'dropconnect' as never] })).to.equal(
+      'unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors)',
+    );
+    expect(await fails({ tasks: ['SST-2', 'SST-3'] })).to.match(
+      /^unknown GLUE task "SST-3": expected one of CoLA, SST-2/,
+    );
+    expect(await fails({ fisher: undefined })).to.equal(
+      "sweep: guided dropout needs the pretrained model's Fisher file (--fisher FILE, written by `fisherlab fisher`)",
+    );
+    expect(await fails({ methods: ['guided-authors'], fisher: undefined })).to.match(
+      /^sweep: guided-authors dropout needs/,
+    );
     expect(await fails({ pcts: [0, 50] })).to.equal('sweep: training percentage 0 is outside (0, 100]');
     expect(await fails({ seeds: [1, 1] })).to.equal('sweep: seeds listed twice in [1, 1]');
     expect(counter.ran).to.deep.equal([]);

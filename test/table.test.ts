@@ -5,7 +5,9 @@ import { escapeHtml, formatCell, formatNumber, showTable, toHtmlTable } from '..
 /** The cells of each body row of an HTML table, as raw HTML strings. */
 function bodyCells(html: string): string[][] {
   const body = /<tbody>([\s\S]*)<\/tbody>/.exec(html)![1];
-  return [...body.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]));
+  return [...body.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) =>
+    [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]),
+  );
 }
 
 /** The header cells of an HTML table. */
@@ -65,7 +67,10 @@ describe('table', () => {
       const df = new dfd.DataFrame({ task: ['sst2', 'rte'], score: [0.912345, 0.6] });
       const html = toHtmlTable(df, { digits: 3 });
       expect(headCells(html)).to.deep.equal(['task', 'score']);
-      expect(bodyCells(html)).to.deep.equal([['sst2', '0.912'], ['rte', '0.6']]);
+      expect(bodyCells(html)).to.deep.equal([
+        ['sst2', '0.912'],
+        ['rte', '0.6'],
+      ]);
       const single = df.loc({ columns: ['score'] });
       expect(bodyCells(toHtmlTable(single))).to.deep.equal([['0.9123'], ['0.6']]);
     });

@@ -5,22 +5,51 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { sharedDataDir } from '../lib/paths';
-import { basicTokenize, isChineseChar, isPunctuation, loadTokenizer, Tokenizer, truncateLongestFirst } from '../lib/bert/tokenizer';
+import {
+  basicTokenize,
+  isChineseChar,
+  isPunctuation,
+  loadTokenizer,
+  Tokenizer,
+  truncateLongestFirst,
+} from '../lib/bert/tokenizer';
 
 /** A tiny vocabulary whose greedy longest-match results can be worked out by hand. */
-const SMALL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', '##aff', '##able', 'unaff', 'a', 'ab', '##bc', 'x', '##x', '!', 'the'];
+const SMALL = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'un',
+  '##aff',
+  '##able',
+  'unaff',
+  'a',
+  'ab',
+  '##bc',
+  'x',
+  '##x',
+  '!',
+  'the',
+];
 const small = (): Tokenizer => Tokenizer.fromTokens(SMALL);
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
 
 /** Runs `fisherlab tokenize ARGS`, returning its exit status and output. */
 function tokenizeCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [CLI, 'tokenize', ...args], { encoding: 'utf8', env: { ...process.env, FISHERLAB_ROOT: process.cwd() } });
+  return spawnSync(process.execPath, [CLI, 'tokenize', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+  });
 }
 
 describe('tokenizer: character classes and basic tokenization', () => {
   it('treats ASCII symbols and Unicode P* as punctuation, letters and digits not', () => {
-    expect(['$', '^', '`', '~', '+', '<', '!', '«', '¿', '—', '。'].map(isPunctuation)).to.deep.equal(Array(11).fill(true));
+    expect(['$', '^', '`', '~', '+', '<', '!', '«', '¿', '—', '。'].map(isPunctuation)).to.deep.equal(
+      Array(11).fill(true),
+    );
     expect(['a', 'Z', '5', 'é', '中', '☃', ' '].map(isPunctuation)).to.deep.equal(Array(7).fill(false));
   });
 
@@ -39,7 +68,11 @@ describe('tokenizer: character classes and basic tokenization', () => {
   it('lower-cases and strips accents by default; keeps both when doLowerCase is false; stripAccents alone', () => {
     expect(basicTokenize('Héllo WÖRLD!')).to.deep.equal(['hello', 'world', '!']);
     expect(basicTokenize('Héllo WÖRLD!', { doLowerCase: false })).to.deep.equal(['Héllo', 'WÖRLD', '!']);
-    expect(basicTokenize('Héllo WÖRLD!', { doLowerCase: false, stripAccents: true })).to.deep.equal(['Hello', 'WORLD', '!']);
+    expect(basicTokenize('Héllo WÖRLD!', { doLowerCase: false, stripAccents: true })).to.deep.equal([
+      'Hello',
+      'WORLD',
+      '!',
+    ]);
     expect(basicTokenize('«¿Qué?»')).to.deep.equal(['«', '¿', 'que', '?', '»']);
   });
 
@@ -104,12 +137,26 @@ describe('tokenizer: WordPiece on a hand-made vocabulary', () => {
   it('batch-encodes padded to the longest, to maxLength, or not at all', () => {
     const t = small();
     const longest = t.encodeBatch(['the', 'the un ab'], ['x', 'x']);
-    expect(longest.map((e) => e.input_ids)).to.deep.equal([[2, 15, 3, 12, 3, 0, 0], [2, 15, 5, 10, 3, 12, 3]]);
-    expect(longest.map((e) => e.attention_mask)).to.deep.equal([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1]]);
-    expect(longest.map((e) => e.token_type_ids)).to.deep.equal([[0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 1, 1]]);
+    expect(longest.map((e) => e.input_ids)).to.deep.equal([
+      [2, 15, 3, 12, 3, 0, 0],
+      [2, 15, 5, 10, 3, 12, 3],
+    ]);
+    expect(longest.map((e) => e.attention_mask)).to.deep.equal([
+      [1, 1, 1, 1, 1, 0, 0],
+      [1, 1, 1, 1, 1, 1, 1],
+    ]);
+    expect(longest.map((e) => e.token_type_ids)).to.deep.equal([
+      [0, 0, 0, 1, 1, 0, 0],
+      [0, 0, 0, 0, 0, 1, 1],
+    ]);
     const fixed = t.encodeBatch(['the', 'the un ab'], undefined, { maxLength: 4, padding: 'max_length' });
-    expect(fixed.map((e) => e.input_ids)).to.deep.equal([[2, 15, 3, 0], [2, 15, 5, 3]]);
-    expect(t.encodeBatch(['the', 'un ab'], undefined, { padding: 'none' }).map((e) => e.input_ids.length)).to.deep.equal([3, 4]);
+    expect(fixed.map((e) => e.input_ids)).to.deep.equal([
+      [2, 15, 3, 0],
+      [2, 15, 5, 3],
+    ]);
+    expect(
+      t.encodeBatch(['the', 'un ab'], undefined, { padding: 'none' }).map((e) => e.input_ids.length),
+    ).to.deep.equal([3, 4]);
     expect(() => t.encodeBatch(['a', 'b'], ['c'])).to.throw(/2 texts but 1 text pairs/);
   });
 
@@ -121,8 +168,12 @@ describe('tokenizer: WordPiece on a hand-made vocabulary', () => {
 
   it('rejects an empty vocabulary, missing special tokens and duplicates, naming the line', () => {
     expect(() => Tokenizer.fromTokens([])).to.throw(/vocabulary: the vocabulary is empty/);
-    expect(() => Tokenizer.fromTokens(SMALL.filter((t) => t !== '[MASK]' && t !== '[PAD]'))).to.throw(/lacks the special token\(s\) \[PAD\] \[MASK\]/);
-    expect(() => Tokenizer.fromTokens([...SMALL, 'un'])).to.throw(/vocabulary:17: duplicate token "un" \(first on line 6\)/);
+    expect(() => Tokenizer.fromTokens(SMALL.filter((t) => t !== '[MASK]' && t !== '[PAD]'))).to.throw(
+      /lacks the special token\(s\) \[PAD\] \[MASK\]/,
+    );
+    expect(() => Tokenizer.fromTokens([...SMALL, 'un'])).to.throw(
+      /vocabulary:17: duplicate token "un" \(first on line 6\)/,
+    );
   });
 });
 
@@ -148,7 +199,9 @@ describe('tokenizer: vocab.txt and model folders', () => {
     fs.writeFileSync(file, '');
     expect(() => Tokenizer.fromVocabFile(file)).to.throw(`${file}: the vocabulary file is empty`);
     fs.writeFileSync(file, 'the\n[PAD]\n');
-    expect(() => Tokenizer.fromVocabFile(file)).to.throw(`${file}: the vocabulary lacks the special token(s) [UNK] [SEP] [CLS] [MASK]`);
+    expect(() => Tokenizer.fromVocabFile(file)).to.throw(
+      `${file}: the vocabulary lacks the special token(s) [UNK] [SEP] [CLS] [MASK]`,
+    );
     fs.writeFileSync(file, [...SMALL.slice(0, 6), 'x', 'un', 'x'].join('\n'));
     expect(() => Tokenizer.fromVocabFile(file)).to.throw(`${file}:8: duplicate token "un" (first on line 6)`);
   });
@@ -196,7 +249,9 @@ describe('tokenizer: parity with BertTokenizer on the real bert-base-uncased voc
   });
 
   it('has the 30522 tokens and the usual special ids', () => {
-    expect([bert.vocabSize, bert.padId, bert.unkId, bert.clsId, bert.sepId, bert.maskId]).to.deep.equal([30522, 0, 100, 101, 102, 103]);
+    expect([bert.vocabSize, bert.padId, bert.unkId, bert.clsId, bert.sepId, bert.maskId]).to.deep.equal([
+      30522, 0, 100, 101, 102, 103,
+    ]);
   });
 
   it('encodes "Hello, my dog is cute" to the known ids', () => {
@@ -208,10 +263,20 @@ describe('tokenizer: parity with BertTokenizer on the real bert-base-uncased voc
 
   // Every expected value below was produced by transformers' BertTokenizer (slow, Python) with this vocab.txt.
   const cases: Array<[string, string, string[], number[]?]> = [
-    ['word pieces', 'I have a new GPU!', ['i', 'have', 'a', 'new', 'gp', '##u', '!'], [1045, 2031, 1037, 2047, 14246, 2226, 999]],
+    [
+      'word pieces',
+      'I have a new GPU!',
+      ['i', 'have', 'a', 'new', 'gp', '##u', '!'],
+      [1045, 2031, 1037, 2047, 14246, 2226, 999],
+    ],
     ['accents stripped', 'Héllo wörld', ['hello', 'world'], [7592, 2088]],
     ['diaeresis and acute', 'naïve café', ['naive', 'cafe'], [15743, 7668]],
-    ['CJK, one token per ideograph (爱 is not in the vocabulary)', '我爱北京', ['我', '[UNK]', '北', '京'], [1855, 100, 1781, 1755]],
+    [
+      'CJK, one token per ideograph (爱 is not in the vocabulary)',
+      '我爱北京',
+      ['我', '[UNK]', '北', '京'],
+      [1855, 100, 1781, 1755],
+    ],
     ['CJK mixed with latin', 'I love 北京 and Tokyo東京!', ['i', 'love', '北', '京', 'and', 'tokyo', '東', '京', '!']],
     ['apostrophe', "don't", ['don', "'", 't'], [2123, 1005, 1056]],
     ['abbreviation', 'U.S.A.', ['u', '.', 's', '.', 'a', '.']],
@@ -224,7 +289,12 @@ describe('tokenizer: parity with BertTokenizer on the real bert-base-uncased voc
     ['NUL, tab, no-break space, zero-width space', 'a\u0000b\tc\u00a0d\u200be', ['ab', 'c', 'de'], [11113, 1039, 2139]],
     ['a symbol with no vocabulary match', '☃ snowman', ['[UNK]', 'snow', '##man'], [100, 4586, 2386]],
     ['upper-case accents and ß', 'ÅNGSTRÖM straße', ['ang', '##strom', 'st', '##raße'], [17076, 15687, 2358, 27807]],
-    ['[MASK] kept whole', 'the capital is [MASK] .', ['the', 'capital', 'is', '[MASK]', '.'], [1996, 3007, 2003, 103, 1012]],
+    [
+      '[MASK] kept whole',
+      'the capital is [MASK] .',
+      ['the', 'capital', 'is', '[MASK]', '.'],
+      [1996, 3007, 2003, 103, 1012],
+    ],
     ['[MASK] next to punctuation', 'the capital is [MASK].', ['the', 'capital', 'is', '[MASK]', '.']],
     // the fast (Rust) tokenizer gives ##ο ##σ here: it lower-cases without the final-sigma rule
     ['final sigma (Python and JS lower-case it to ς)', 'ΣΊΣΥΦΟΣ', ['σ', '##ι', '##σ', '##υ', '##φ', '##ος']],
@@ -257,9 +327,33 @@ describe('tokenizer: parity with BertTokenizer on the real bert-base-uncased voc
     const e10 = bert.encode(a, 'A dog sleeps', { maxLength: 10 });
     expect(e10.input_ids).to.deep.equal([101, 1996, 4248, 2829, 4419, 102, 1037, 3899, 25126, 102]);
     expect(e10.token_type_ids).to.deep.equal([0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
-    expect(bert.encode(a, 'A dog sleeps', { maxLength: 9 }).tokens).to.deep.equal(['[CLS]', 'the', 'quick', 'brown', '[SEP]', 'a', 'dog', 'sleeps', '[SEP]']);
-    expect(bert.encode('The quick brown fox', 'A dog sleeps', { maxLength: 6 }).tokens).to.deep.equal(['[CLS]', 'the', 'quick', '[SEP]', 'a', '[SEP]']);
-    expect(bert.encode(a, undefined, { maxLength: 6 }).tokens).to.deep.equal(['[CLS]', 'the', 'quick', 'brown', 'fox', '[SEP]']);
+    expect(bert.encode(a, 'A dog sleeps', { maxLength: 9 }).tokens).to.deep.equal([
+      '[CLS]',
+      'the',
+      'quick',
+      'brown',
+      '[SEP]',
+      'a',
+      'dog',
+      'sleeps',
+      '[SEP]',
+    ]);
+    expect(bert.encode('The quick brown fox', 'A dog sleeps', { maxLength: 6 }).tokens).to.deep.equal([
+      '[CLS]',
+      'the',
+      'quick',
+      '[SEP]',
+      'a',
+      '[SEP]',
+    ]);
+    expect(bert.encode(a, undefined, { maxLength: 6 }).tokens).to.deep.equal([
+      '[CLS]',
+      'the',
+      'quick',
+      'brown',
+      'fox',
+      '[SEP]',
+    ]);
     expect(bert.encode(a, undefined, { maxLength: 6, truncation: false }).tokens).to.have.length(11);
   });
 
@@ -279,7 +373,9 @@ describe('tokenizer: parity with BertTokenizer on the real bert-base-uncased voc
 
   it('decodes like Hugging Face', () => {
     expect(bert.decode([101, 7592, 1010, 2026, 3899, 2003, 10140, 102])).to.equal('[CLS] hello, my dog is cute [SEP]');
-    expect(bert.decode(bert.encode('I have a new GPU!').input_ids, { skipSpecialTokens: true })).to.equal('i have a new gpu!');
+    expect(bert.decode(bert.encode('I have a new GPU!').input_ids, { skipSpecialTokens: true })).to.equal(
+      'i have a new gpu!',
+    );
   });
 });
 
@@ -297,14 +393,29 @@ describe('fisherlab tokenize (CLI)', function () {
   it('writes one line of tokens, ids and segment ids per input line, truncated to --max-length', () => {
     const input = path.join(dir, 'in.jsonl');
     const output = path.join(dir, 'out.jsonl');
-    fs.writeFileSync(input, ['{"text": "The unaffable"}', '', '{"text": "un x x x", "text_pair": "ab abc"}'].join('\n') + '\n');
+    fs.writeFileSync(
+      input,
+      ['{"text": "The unaffable"}', '', '{"text": "un x x x", "text_pair": "ab abc"}'].join('\n') + '\n',
+    );
     const r = tokenizeCli(['--vocab', vocab, '--input', input, '--output', output, '--max-length', '7']);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('tokenized 2 lines');
-    const lines = fs.readFileSync(output, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(output, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).to.deep.equal([
-      { tokens: ['[CLS]', 'the', 'unaff', '##able', '[SEP]'], input_ids: [2, 15, 8, 7, 3], token_type_ids: [0, 0, 0, 0, 0] },
-      { tokens: ['[CLS]', 'un', 'x', '[SEP]', 'ab', '[UNK]', '[SEP]'], input_ids: [2, 5, 12, 3, 10, 1, 3], token_type_ids: [0, 0, 0, 0, 1, 1, 1] },
+      {
+        tokens: ['[CLS]', 'the', 'unaff', '##able', '[SEP]'],
+        input_ids: [2, 15, 8, 7, 3],
+        token_type_ids: [0, 0, 0, 0, 0],
+      },
+      {
+        tokens: ['[CLS]', 'un', 'x', '[SEP]', 'ab', '[UNK]', '[SEP]'],
+        input_ids: [2, 5, 12, 3, 10, 1, 3],
+        token_type_ids: [0, 0, 0, 0, 1, 1, 1],
+      },
     ]);
   });
 
@@ -349,6 +460,8 @@ describe('fisherlab tokenize (CLI)', function () {
     fs.writeFileSync(input, '{"text": "Hello, my dog is cute"}\n');
     const r = tokenizeCli(['--model', path.join(data!, 'bert-base-uncased'), '--input', input, '--output', output]);
     expect(r.status, r.stderr).to.equal(0);
-    expect(JSON.parse(fs.readFileSync(output, 'utf8')).input_ids).to.deep.equal([101, 7592, 1010, 2026, 3899, 2003, 10140, 102]);
+    expect(JSON.parse(fs.readFileSync(output, 'utf8')).input_ids).to.deep.equal([
+      101, 7592, 1010, 2026, 3899, 2003, 10140, 102,
+    ]);
   });
 });

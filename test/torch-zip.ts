@@ -24,7 +24,13 @@ export interface TorchStorage {
   bytes: Uint8Array;
 }
 
-const ITEM_SIZES: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, BFloat16Storage: 2, DoubleStorage: 8, LongStorage: 8 };
+const ITEM_SIZES: Record<string, number> = {
+  FloatStorage: 4,
+  HalfStorage: 2,
+  BFloat16Storage: 2,
+  DoubleStorage: 8,
+  LongStorage: 8,
+};
 /** The command the malicious fixture's pickle asks os.system to run; it must never run. */
 export const PWNED_MARKER = '/tmp/fisherlab-pwned-fixture';
 
@@ -66,20 +72,39 @@ export function stateDictPickle(tensors: TorchTensor[], storages: Record<string,
     const s = storages[t.storage];
     const stride = t.stride ?? t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
     p.text(t.name).global('torch._utils', '_rebuild_tensor_v2').op(0x28, 0x28).text('storage').global('torch', s.type);
-    p.text(t.storage).text('cpu').int(s.bytes.byteLength / ITEM_SIZES[s.type]).op(0x74, 0x51); // TUPLE BINPERSID
-    p.int(t.offset ?? 0).ints(t.shape).ints(stride).op(0x89).global('collections', 'OrderedDict').op(0x29, 0x52, 0x74, 0x52);
+    p.text(t.storage)
+      .text('cpu')
+      .int(s.bytes.byteLength / ITEM_SIZES[s.type])
+      .op(0x74, 0x51); // TUPLE BINPERSID
+    p.int(t.offset ?? 0)
+      .ints(t.shape)
+      .ints(stride)
+      .op(0x89)
+      .global('collections', 'OrderedDict')
+      .op(0x29, 0x52, 0x74, 0x52);
   }
   return p.op(0x75, 0x2e).bytes(); // SETITEMS STOP
 }
 
 /** A pickle whose state dict holds `os.system('touch PWNED_MARKER')` (the global as Linux pickles it: posix.system). */
 export function maliciousPickle(): Uint8Array {
-  return new PickleBytes().op(0x80, 2).global('collections', 'OrderedDict').op(0x29, 0x52, 0x28).text('bert.embeddings.word_embeddings.weight')
-    .global('posix', 'system').text(`touch ${PWNED_MARKER}`).op(0x85, 0x52, 0x75, 0x2e).bytes(); // TUPLE1 REDUCE SETITEMS STOP
+  return new PickleBytes()
+    .op(0x80, 2)
+    .global('collections', 'OrderedDict')
+    .op(0x29, 0x52, 0x28)
+    .text('bert.embeddings.word_embeddings.weight')
+    .global('posix', 'system')
+    .text(`touch ${PWNED_MARKER}`)
+    .op(0x85, 0x52, 0x75, 0x2e)
+    .bytes(); // TUPLE1 REDUCE SETITEMS STOP
 }
 
 /** The bytes of a PyTorch zip checkpoint holding `pickle` and the storages' records. */
-export function torchZip(pickle: Uint8Array, storages: Record<string, TorchStorage> = {}, archive = 'archive'): Uint8Array {
+export function torchZip(
+  pickle: Uint8Array,
+  storages: Record<string, TorchStorage> = {},
+  archive = 'archive',
+): Uint8Array {
   const files: Record<string, [Uint8Array, { level: 0; mtime: Date }]> = {};
   const mtime = new Date(Date.UTC(2000, 0, 1));
   files[`${archive}/data.pkl`] = [pickle, { level: 0, mtime }];
@@ -106,6 +131,7 @@ export function writeStateDict(file: string, tensors: NamedArray[], aliases: Rec
     storages[i] = floatStorage(t.data);
     return { name: t.name, storage: String(i), shape: t.shape };
   });
-  for (const [alias, name] of Object.entries(aliases)) entries.push({ ...entries.find((e) => e.name === name)!, name: alias });
+  for (const [alias, name] of Object.entries(aliases))
+    entries.push({ ...entries.find((e) => e.name === name)!, name: alias });
   writeTorchZip(file, entries, storages);
 }

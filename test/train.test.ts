@@ -35,7 +35,13 @@ describe('optimizer and schedule', () => {
     const b0 = [0.1, -0.2, 0.3];
     const w = tf.variable(tf.tensor1d(w0));
     const b = tf.variable(tf.tensor1d(b0));
-    const opt = new AdamW([['layer.weight', w], ['layer.bias', b]], { weightDecay: 0.1 });
+    const opt = new AdamW(
+      [
+        ['layer.weight', w],
+        ['layer.bias', b],
+      ],
+      { weightDecay: 0.1 },
+    );
     // float64 reference: loss = Σ (p - target)², gradient 2 (p - target)
     const target = [1, 2, -1];
     const ref = { w: [...w0], b: [...b0], mw: [0, 0, 0], vw: [0, 0, 0], mb: [0, 0, 0], vb: [0, 0, 0] };
@@ -76,7 +82,10 @@ describe('optimizer and schedule', () => {
   });
 
   it('clips gradients to the global norm', () => {
-    const grads = new Map([['a', tf.tensor1d([3, 0])], ['b', tf.tensor1d([0, 4])]]);
+    const grads = new Map([
+      ['a', tf.tensor1d([3, 0])],
+      ['b', tf.tensor1d([0, 4])],
+    ]);
     expect(clipGradNorm(grads, 1)).to.be.closeTo(5, 1e-6);
     expect(Array.from(grads.get('a')!.dataSync())[0]).to.be.closeTo(3 / 5, 1e-6);
     expect(Array.from(grads.get('b')!.dataSync())[1]).to.be.closeTo(4 / 5, 1e-6);
@@ -112,7 +121,14 @@ describe('training loop', function () {
   it('memorizes one batch: the loss falls from ln(vocabulary) to near zero', async () => {
     const model = Bert.random(tinyConfig(), MASKED_LM, 3);
     const { batch, labels } = data[0];
-    const res = await train({ model, totalSteps: 60, lossAt: (_, seed) => model.maskedLmLoss(batch, labels, { training: true, seed }), lr: 1e-2, warmupSteps: 5, write: quiet });
+    const res = await train({
+      model,
+      totalSteps: 60,
+      lossAt: (_, seed) => model.maskedLmLoss(batch, labels, { training: true, seed }),
+      lr: 1e-2,
+      warmupSteps: 5,
+      write: quiet,
+    });
     const losses = res.log.filter((e) => e.loss !== undefined).map((e) => e.loss!);
     expect(losses[0]).to.be.closeTo(Math.log(50), 0.3);
     expect(losses.slice(-5).reduce((a, b) => a + b, 0) / 5).to.be.below(0.3);
@@ -132,9 +148,14 @@ describe('training loop', function () {
     const rest = await train({ ...opts, model: c, lossAt: lossAt(c), runDir: path.join(dir, 'b') });
     expect(rest.resumedFrom).to.equal(7);
     for (const [name, v] of a.namedParameters()) {
-      expect(Buffer.from(c.parameter(name).dataSync().buffer).equals(Buffer.from(v.dataSync().buffer)), name).to.equal(true);
+      expect(Buffer.from(c.parameter(name).dataSync().buffer).equals(Buffer.from(v.dataSync().buffer)), name).to.equal(
+        true,
+      );
     }
-    const losses = (f: string) => readLog(f).filter((e) => e.loss !== undefined).map((e) => [e.step, e.loss]);
+    const losses = (f: string) =>
+      readLog(f)
+        .filter((e) => e.loss !== undefined)
+        .map((e) => [e.step, e.loss]);
     expect(losses(path.join(dir, 'b', 'log.jsonl'))).to.deep.equal(losses(path.join(dir, 'a', 'log.jsonl')));
     expect(full.log.filter((e) => e.loss !== undefined).length).to.equal(12);
     a.dispose();
@@ -147,7 +168,12 @@ describe('training loop', function () {
     let err: Error | null = null;
     try {
       await train({
-        model, totalSteps: 10, lr: 1e-3, checkpointEvery: 2, runDir, write: quiet,
+        model,
+        totalSteps: 10,
+        lr: 1e-3,
+        checkpointEvery: 2,
+        runDir,
+        write: quiet,
         lossAt: (step, seed) => (step === 5 ? tf.mul(lossAt(model)(step, seed), NaN) : lossAt(model)(step, seed)),
       });
     } catch (e) {
@@ -160,7 +186,16 @@ describe('training loop', function () {
   it('keeps tf.memory().numTensors flat across steps', async () => {
     const model = Bert.random(tinyConfig(), MASKED_LM, 3);
     const counts: number[] = [];
-    await train({ model, totalSteps: 8, lr: 1e-3, write: quiet, lossAt: (s, seed) => { counts.push(tf.memory().numTensors); return lossAt(model)(s, seed); } });
+    await train({
+      model,
+      totalSteps: 8,
+      lr: 1e-3,
+      write: quiet,
+      lossAt: (s, seed) => {
+        counts.push(tf.memory().numTensors);
+        return lossAt(model)(s, seed);
+      },
+    });
     expect(new Set(counts.slice(1)).size).to.equal(1);
     model.dispose();
   });

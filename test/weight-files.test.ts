@@ -12,8 +12,13 @@ import { errorOf, randomTensors, writeShardedSafetensors } from './helpers';
 import { writeStateDict } from './torch-zip';
 
 const CONFIG = parseConfig({
-  vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2,
-  intermediate_size: 16, max_position_embeddings: 16, type_vocab_size: 2,
+  vocab_size: 30,
+  hidden_size: 8,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 16,
+  max_position_embeddings: 16,
+  type_vocab_size: 2,
 });
 const WEIGHTS = randomTensors(CONFIG, MASKED_LM, 5);
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -49,7 +54,11 @@ describe('weight file layouts', () => {
     const shards = [1, 2, 3].map((k) => path.join(dir, `model-0000${k}-of-00003.safetensors`));
     const before = modelFingerprint(dir);
     expect(before).to.equal(sha(path.join(dir, 'model.safetensors.index.json'), ...shards));
-    writeSafetensors(shards[2], WEIGHTS.filter((_, i) => i % 3 === 2).map((t) => ({ ...t, data: t.data.map((x) => x + 1) })), { format: 'pt' });
+    writeSafetensors(
+      shards[2],
+      WEIGHTS.filter((_, i) => i % 3 === 2).map((t) => ({ ...t, data: t.data.map((x) => x + 1) })),
+      { format: 'pt' },
+    );
     expect(modelFingerprint(dir)).not.to.equal(before);
   });
 
@@ -62,16 +71,26 @@ describe('weight file layouts', () => {
     const name = WEIGHTS[2].name; // in shard 1
 
     write({ ...map, [name]: 'model-00003-of-00003.safetensors' });
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${index}: shard model-00003-of-00003.safetensors (holding ${name}, among others) is missing from ${dir}`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${index}: shard model-00003-of-00003.safetensors (holding ${name}, among others) is missing from ${dir}`,
+    );
     write({ ...map, [name]: 'model-00002-of-00002.safetensors' });
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${shard1}: holds tensor ${name}, but ${index} puts it in model-00002-of-00002.safetensors`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${shard1}: holds tensor ${name}, but ${index} puts it in model-00002-of-00002.safetensors`,
+    );
     const { [name]: _, ...unlisted } = map;
     write(unlisted);
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${shard1}: holds tensor ${name}, but ${index} does not list it`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${shard1}: holds tensor ${name}, but ${index} does not list it`,
+    );
     write({ ...map, 'bert.extra.weight': 'model-00002-of-00002.safetensors' });
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${index}: tensor bert.extra.weight should be in model-00002-of-00002.safetensors but is not`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${index}: tensor bert.extra.weight should be in model-00002-of-00002.safetensors but is not`,
+    );
     write({ ...map, [name]: '../model.safetensors' });
-    expect(errorOf(() => readCheckpoint(dir))).to.equal(`${index}: tensor ${name}: shard "../model.safetensors" is not a .safetensors file name in the same folder`);
+    expect(errorOf(() => readCheckpoint(dir))).to.equal(
+      `${index}: tensor ${name}: shard "../model.safetensors" is not a .safetensors file name in the same folder`,
+    );
     fs.writeFileSync(index, '{"weight_map": ');
     expect(errorOf(() => readCheckpoint(dir))).to.match(new RegExp(`^${index}: cannot read the shard index`));
   });
@@ -80,15 +99,17 @@ describe('weight file layouts', () => {
     fs.rmSync(path.join(dir, 'model.safetensors'));
     const tensors = WEIGHTS.map((w) => (w.name.endsWith('intermediate.dense.bias') ? { ...w, shape: [4, 4] } : w));
     writeShardedSafetensors(dir, tensors, 2);
-    const shard = tensors.findIndex((w) => w.name.endsWith('intermediate.dense.bias')) % 2 + 1;
+    const shard = (tensors.findIndex((w) => w.name.endsWith('intermediate.dense.bias')) % 2) + 1;
     const message = errorOf(() => readCheckpoint(dir));
-    expect(message).to.include(`${path.join(dir, 'model.safetensors.index.json')} does not match ${path.join(dir, 'config.json')}`);
+    expect(message).to.include(
+      `${path.join(dir, 'model.safetensors.index.json')} does not match ${path.join(dir, 'config.json')}`,
+    );
     expect(message).to.include(
       `wrong shape: bert.encoder.layer.0.intermediate.dense.bias (in model-0000${shard}-of-00002.safetensors) has shape [4, 4] but [16] is expected (config.json says intermediate_size 16)`,
     );
   });
 
-  it('reads pytorch_model.bin (tied decoder sharing a storage) and its sharded form; its fingerprint is the file\'s SHA-256', () => {
+  it("reads pytorch_model.bin (tied decoder sharing a storage) and its sharded form; its fingerprint is the file's SHA-256", () => {
     fs.rmSync(path.join(dir, 'model.safetensors'));
     writeStateDict(path.join(dir, 'pytorch_model.bin'), WEIGHTS, { 'cls.predictions.decoder.weight': WEIGHTS[0].name });
     expect(expectWeights(dir).warnings.join('\n')).not.to.include('differs');
@@ -108,7 +129,10 @@ describe('weight file layouts', () => {
   });
 
   it('reads by precedence, saying which file it read and which it ignored', () => {
-    writeStateDict(path.join(dir, 'pytorch_model.bin'), WEIGHTS.map((w) => ({ ...w, data: new Float32Array(w.data.length) })));
+    writeStateDict(
+      path.join(dir, 'pytorch_model.bin'),
+      WEIGHTS.map((w) => ({ ...w, data: new Float32Array(w.data.length) })),
+    );
     const ckpt = expectWeights(dir);
     expect(ckpt.warnings).to.include(`${dir}: read model.safetensors, ignored pytorch_model.bin`);
     expect(modelFingerprint(dir)).to.equal(sha(path.join(dir, 'model.safetensors')));

@@ -21,8 +21,13 @@ export interface BertConfig {
 }
 
 const REQUIRED_INTS = [
-  'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
-  'max_position_embeddings', 'type_vocab_size',
+  'vocab_size',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'intermediate_size',
+  'max_position_embeddings',
+  'type_vocab_size',
 ] as const;
 
 /** Defaults Hugging Face's BertConfig uses for fields a config.json may omit. */
@@ -61,7 +66,8 @@ export function parseConfig(raw: unknown, source = 'config.json'): BertConfig {
   };
   // num_labels: explicit field, else the length of id2label, else 2.
   let numLabels = o.num_labels;
-  if (numLabels === undefined && o.id2label && typeof o.id2label === 'object') numLabels = Object.keys(o.id2label).length;
+  if (numLabels === undefined && o.id2label && typeof o.id2label === 'object')
+    numLabels = Object.keys(o.id2label).length;
   const cfg: BertConfig = {
     vocab_size: o.vocab_size as number,
     hidden_size: o.hidden_size as number,
@@ -81,9 +87,12 @@ export function parseConfig(raw: unknown, source = 'config.json'): BertConfig {
   if (!Number.isInteger(cfg.num_labels) || cfg.num_labels < 1) {
     throw new Error(`${source}: field "num_labels" must be a positive integer (got ${JSON.stringify(numLabels)})`);
   }
-  if (o.problem_type === 'regression' || o.problem_type === 'single_label_classification') cfg.problem_type = o.problem_type;
+  if (o.problem_type === 'regression' || o.problem_type === 'single_label_classification')
+    cfg.problem_type = o.problem_type;
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
-    throw new Error(`${source}: hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}`);
+    throw new Error(
+      `${source}: hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}`,
+    );
   }
   return cfg;
 }

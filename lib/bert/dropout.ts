@@ -38,7 +38,8 @@ export class DropoutSites {
   set(name: string, setting: DropoutSetting): void {
     if (!this.index.has(name)) throw new Error(`unknown dropout site "${name}" (sites: ${this.names().join(', ')})`);
     const { kind, p } = setting;
-    if (!['none', 'bernoulli', 'gaussian'].includes(kind)) throw new Error(`dropout site "${name}": unknown kind "${kind}"`);
+    if (!['none', 'bernoulli', 'gaussian'].includes(kind))
+      throw new Error(`dropout site "${name}": unknown kind "${kind}"`);
     if (!(p >= 0 && p < 1)) throw new Error(`dropout site "${name}": probability must be in [0, 1) (got ${p})`);
     this.settings.set(name, { kind, p });
   }

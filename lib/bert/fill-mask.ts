@@ -21,7 +21,13 @@ export function fillMask(model: Bert, tokenizer: Tokenizer, text: string, topK =
     return tf.softmax(logits).arraySync() as number[][];
   });
   return positions.map((position, m) => {
-    const order = probs[m].map((p, id) => [p, id]).sort((a, b) => b[0] - a[0]).slice(0, topK);
-    return { position, candidates: order.map(([probability, id]) => ({ token: tokenizer.idToToken(id), id, probability })) };
+    const order = probs[m]
+      .map((p, id) => [p, id])
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, topK);
+    return {
+      position,
+      candidates: order.map(([probability, id]) => ({ token: tokenizer.idToToken(id), id, probability })),
+    };
   });
 }

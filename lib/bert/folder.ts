@@ -52,7 +52,9 @@ export function readCheckpoint(dir: string): Checkpoint {
   const file = readWeightFiles(files);
   const warnings: string[] = [];
   if (files.ignored.length > 0) {
-    warnings.push(`${dir}: read ${path.basename(weightsFile)}, ignored ${files.ignored.map((f) => path.basename(f)).join(', ')}`);
+    warnings.push(
+      `${dir}: read ${path.basename(weightsFile)}, ignored ${files.ignored.map((f) => path.basename(f)).join(', ')}`,
+    );
   }
   const { found, problems } = normalizeNames(file.tensors, file.dtypes, weightsFile, warnings);
   const parts: BertParts = {
@@ -62,17 +64,22 @@ export function readCheckpoint(dir: string): Checkpoint {
   };
   resolveTiedTensors(found, warnings);
   const specs = parameterSpecs(config, parts);
-  const shards = files.weightMap ? new Map([...file.origin].map(([stored, f]) => [canonicalName(stored), path.basename(f)])) : null;
+  const shards = files.weightMap
+    ? new Map([...file.origin].map(([stored, f]) => [canonicalName(stored), path.basename(f)]))
+    : null;
   problems.push(...specProblems(specs, found, config, shards));
   if (problems.length > 0) {
-    throw new Error(`${weightsFile} does not match ${configFile} (${architectureName(parts)}):\n  ${problems.join('\n  ')}`);
+    throw new Error(
+      `${weightsFile} does not match ${configFile} (${architectureName(parts)}):\n  ${problems.join('\n  ')}`,
+    );
   }
   const weights = new Map(specs.map((s) => [s.name, found.get(s.name)!] as [string, NamedArray]));
   const vocab = path.join(dir, 'vocab.txt');
   const vocabFile = fs.existsSync(vocab) ? vocab : null;
   if (vocabFile) {
     const count = countTokens(vocabFile);
-    if (count !== config.vocab_size) warnings.push(`${vocabFile} has ${count} tokens but config.json says vocab_size ${config.vocab_size}`);
+    if (count !== config.vocab_size)
+      warnings.push(`${vocabFile} has ${count} tokens but config.json says vocab_size ${config.vocab_size}`);
   } else {
     warnings.push(`${dir} has no vocab.txt: a tokenizer needs one`);
   }
@@ -82,25 +89,32 @@ export function readCheckpoint(dir: string): Checkpoint {
 /** Writes config.json, model.safetensors (F32, canonical order) and vocab.txt into a folder, each atomically. */
 export function writeCheckpoint(dir: string, contents: CheckpointContents): void {
   const { config, parts } = contents;
-  const list = contents.weights instanceof Map ? [...contents.weights.entries()] : contents.weights.map((t) => [t.name, t] as const);
+  const list =
+    contents.weights instanceof Map
+      ? [...contents.weights.entries()]
+      : contents.weights.map((t) => [t.name, t] as const);
   const byName = new Map<string, NamedArray>();
   const problems: string[] = [];
   for (const [name, t] of list) {
     if (name !== t.name) problems.push(`map key "${name}" holds a tensor named "${t.name}"`);
     else if (byName.has(name)) problems.push(`${name} is given twice`);
-    else if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) problems.push(`${name} has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
+    else if (t.data.length !== t.shape.reduce((a, b) => a * b, 1))
+      problems.push(`${name} has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
     byName.set(name, t);
   }
   const specs = parameterSpecs(config, parts);
   problems.push(...specProblems(specs, byName, config));
-  if (problems.length > 0) throw new Error(`${dir}: cannot write the checkpoint (${architectureName(parts)}):\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0)
+    throw new Error(`${dir}: cannot write the checkpoint (${architectureName(parts)}):\n  ${problems.join('\n  ')}`);
   if (contents.vocabTokens && contents.vocabFile) throw new Error(`${dir}: give vocabTokens or vocabFile, not both`);
   let vocabText: string | null = null;
   if (contents.vocabTokens) {
     const bad = contents.vocabTokens.findIndex((t) => /[\r\n]/.test(t));
     if (bad >= 0) throw new Error(`${dir}: vocabulary token ${bad} contains a line break`);
     if (contents.vocabTokens.length > config.vocab_size) {
-      throw new Error(`${dir}: ${contents.vocabTokens.length} vocabulary tokens but config vocab_size is ${config.vocab_size}`);
+      throw new Error(
+        `${dir}: ${contents.vocabTokens.length} vocabulary tokens but config vocab_size is ${config.vocab_size}`,
+      );
     }
     vocabText = contents.vocabTokens.join('\n') + '\n';
   } else if (contents.vocabFile) {
@@ -111,14 +125,24 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents): void
     }
   }
   fs.mkdirSync(dir, { recursive: true });
-  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configToJson(config, architectureName(parts)), null, 2) + '\n');
-  writeSafetensors(path.join(dir, WEIGHTS_FILE), specs.map((s) => byName.get(s.name)!), { format: 'pt', ...contents.metadata });
+  writeFileAtomic(
+    path.join(dir, 'config.json'),
+    JSON.stringify(configToJson(config, architectureName(parts)), null, 2) + '\n',
+  );
+  writeSafetensors(
+    path.join(dir, WEIGHTS_FILE),
+    specs.map((s) => byName.get(s.name)!),
+    { format: 'pt', ...contents.metadata },
+  );
   if (vocabText !== null) writeFileAtomic(path.join(dir, 'vocab.txt'), vocabText);
 }
 
 /** Maps stored names to canonical Hugging Face names, dropping buffers and heads fisherlab does not use. */
 function normalizeNames(
-  tensors: Map<string, NamedArray>, dtypes: Map<string, string>, file: string, warnings: string[],
+  tensors: Map<string, NamedArray>,
+  dtypes: Map<string, string>,
+  file: string,
+  warnings: string[],
 ): { found: Map<string, NamedArray>; problems: string[] } {
   const found = new Map<string, NamedArray>();
   const origin = new Map<string, string>();
@@ -150,7 +174,9 @@ function normalizeNames(
 
 /** The canonical name of a stored tensor name: `bert.` prefix added, LayerNorm gamma/beta renamed weight/bias. */
 function canonicalName(stored: string): string {
-  let name = stored.replace(/\.LayerNorm\.gamma$/, '.LayerNorm.weight').replace(/\.LayerNorm\.beta$/, '.LayerNorm.bias');
+  let name = stored
+    .replace(/\.LayerNorm\.gamma$/, '.LayerNorm.weight')
+    .replace(/\.LayerNorm\.beta$/, '.LayerNorm.bias');
   if (/^(embeddings|encoder|pooler)\./.test(name)) name = `bert.${name}`;
   return name;
 }
@@ -162,7 +188,9 @@ function resolveTiedTensors(found: Map<string, NamedArray>, warnings: string[]):
     found.delete(TIED_DECODER);
     const words = found.get(WORD_EMBEDDINGS);
     if (words && !sameValues(decoder, words)) {
-      warnings.push(`${TIED_DECODER} differs from ${WORD_EMBEDDINGS}; it was dropped, since the decoder is tied to the word embeddings`);
+      warnings.push(
+        `${TIED_DECODER} differs from ${WORD_EMBEDDINGS}; it was dropped, since the decoder is tied to the word embeddings`,
+      );
     }
   }
   const decoderBias = found.get(DECODER_BIAS);
@@ -170,7 +198,8 @@ function resolveTiedTensors(found: Map<string, NamedArray>, warnings: string[]):
     found.delete(DECODER_BIAS);
     const bias = found.get(MLM_BIAS);
     if (!bias) found.set(MLM_BIAS, { ...decoderBias, name: MLM_BIAS });
-    else if (!sameValues(bias, decoderBias)) warnings.push(`${DECODER_BIAS} differs from ${MLM_BIAS}; kept ${MLM_BIAS}`);
+    else if (!sameValues(bias, decoderBias))
+      warnings.push(`${DECODER_BIAS} differs from ${MLM_BIAS}; kept ${MLM_BIAS}`);
   }
 }
 
@@ -184,7 +213,12 @@ function sameValues(a: NamedArray, b: NamedArray): boolean {
 }
 
 /** Every missing, unexpected and mis-shaped tensor, one line each, with hints naming config.json's fields (and each one's shard). */
-function specProblems(specs: ParameterSpec[], found: Map<string, NamedArray>, config: BertConfig, shards: Map<string, string> | null = null): string[] {
+function specProblems(
+  specs: ParameterSpec[],
+  found: Map<string, NamedArray>,
+  config: BertConfig,
+  shards: Map<string, string> | null = null,
+): string[] {
   const problems: string[] = [];
   const expected = new Set(specs.map((s) => s.name));
   const missing = specs.filter((s) => !found.has(s.name)).map((s) => s.name);
@@ -197,17 +231,25 @@ function specProblems(specs: ParameterSpec[], found: Map<string, NamedArray>, co
     const fields = shapeFields(spec.name).map((f) => `${f} ${config[f]}`);
     const hint = fields.length > 0 ? ` (config.json says ${fields.join(', ')})` : '';
     const shard = shards?.has(spec.name) ? ` (in ${shards.get(spec.name)})` : '';
-    problems.push(`wrong shape: ${spec.name}${shard} has shape [${t.shape.join(', ')}] but [${spec.shape.join(', ')}] is expected${hint}`);
+    problems.push(
+      `wrong shape: ${spec.name}${shard} has shape [${t.shape.join(', ')}] but [${spec.shape.join(', ')}] is expected${hint}`,
+    );
   }
-  const layers = [...found.keys()].map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n)).filter((m) => m).map((m) => Number(m![1]) + 1);
+  const layers = [...found.keys()]
+    .map((n) => /^bert\.encoder\.layer\.(\d+)\./.exec(n))
+    .filter((m) => m)
+    .map((m) => Number(m![1]) + 1);
   const stored = layers.length > 0 ? Math.max(...layers) : 0;
   if ((missing.length > 0 || unexpected.length > 0) && stored !== config.num_hidden_layers) {
-    problems.push(`hint: the checkpoint has ${stored} encoder layers but config.json says num_hidden_layers ${config.num_hidden_layers}`);
+    problems.push(
+      `hint: the checkpoint has ${stored} encoder layers but config.json says num_hidden_layers ${config.num_hidden_layers}`,
+    );
   }
   return problems;
 }
 
-type SizeField = 'vocab_size' | 'hidden_size' | 'intermediate_size' | 'max_position_embeddings' | 'type_vocab_size' | 'num_labels';
+type SizeField =
+  'vocab_size' | 'hidden_size' | 'intermediate_size' | 'max_position_embeddings' | 'type_vocab_size' | 'num_labels';
 
 /** The config.json fields that set each dimension of a canonical tensor's shape. */
 function shapeFields(name: string): SizeField[] {

@@ -57,7 +57,10 @@ class Interrupted extends Error {}
 
 /** A server's answer with an error status. */
 class HttpError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -75,7 +78,8 @@ export async function downloadModel(options: DownloadOptions): Promise<Checkpoin
     stallMs: 1000 * (options.stallTimeout ?? 60),
     attempts: options.attempts ?? 3,
     progress: options.progress ?? stderrProgress(),
-    offlineAdvice: 'download on a machine that has one, or copy a Hugging Face BERT folder ' +
+    offlineAdvice:
+      'download on a machine that has one, or copy a Hugging Face BERT folder ' +
       '(config.json, model.safetensors or pytorch_model.bin, vocab.txt) here and pass --model DIR',
     statusHint: hubStatusHint,
   };
@@ -107,7 +111,7 @@ export async function downloadModel(options: DownloadOptions): Promise<Checkpoin
   if (!found) {
     throw new Error(
       `${fileUrl(endpoint, options.model, revision, '')}: the repository has none of ${WEIGHT_FILES.join(', ')} (HTTP 404 for each); ` +
-      `it may hold only TensorFlow or Flax weights: convert them with Python (from_pretrained(..., from_tf=True).save_pretrained(OUT)) and pass --model OUT.`,
+        `it may hold only TensorFlow or Flax weights: convert them with Python (from_pretrained(..., from_tf=True).save_pretrained(OUT)) and pass --model OUT.`,
     );
   }
   if (found.endsWith('.index.json')) {
@@ -120,7 +124,9 @@ export async function downloadModel(options: DownloadOptions): Promise<Checkpoin
 /** The Hub URL of one file of a model at a revision. */
 export function fileUrl(endpoint: string, model: string, revision: string, file: string): string {
   if (!/^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/.test(model) || model.includes('..')) {
-    throw new Error(`--model ${JSON.stringify(model)} is not a Hub model id (like bert-base-uncased or google/bert_uncased_L-2_H-128_A-2)`);
+    throw new Error(
+      `--model ${JSON.stringify(model)} is not a Hub model id (like bert-base-uncased or google/bert_uncased_L-2_H-128_A-2)`,
+    );
   }
   return `${endpoint}/${model}/resolve/${encodeURIComponent(revision)}/${file}`;
 }
@@ -134,7 +140,10 @@ export async function downloadFile(url: string, dest: string, settings: Transfer
       break;
     } catch (e) {
       if (!(e instanceof Interrupted) || attempt >= settings.attempts) throw e;
-      settings.progress(`${path.basename(dest)}: ${(e as Error).message}; resuming (attempt ${attempt + 1} of ${settings.attempts})`, true);
+      settings.progress(
+        `${path.basename(dest)}: ${(e as Error).message}; resuming (attempt ${attempt + 1} of ${settings.attempts})`,
+        true,
+      );
     }
   }
   fs.renameSync(part, dest);
@@ -159,7 +168,9 @@ async function transfer(url: string, part: string, label: string, settings: Tran
     if (!range || Number(range[1]) !== have) {
       await response.body?.cancel();
       fs.rmSync(part);
-      throw new Interrupted(`${url}: the server answered a Range request for bytes ${have}- with "${response.headers.get('content-range')}"`);
+      throw new Interrupted(
+        `${url}: the server answered a Range request for bytes ${have}- with "${response.headers.get('content-range')}"`,
+      );
     }
     start = have;
     total = range[3] === '*' ? null : Number(range[3]);
@@ -167,23 +178,34 @@ async function transfer(url: string, part: string, label: string, settings: Tran
     total = contentLength(response);
   } else {
     await response.body?.cancel();
-    throw new HttpError(`${url}: HTTP ${response.status} ${response.statusText}${settings.statusHint(response.status)}`, response.status);
+    throw new HttpError(
+      `${url}: HTTP ${response.status} ${response.statusText}${settings.statusHint(response.status)}`,
+      response.status,
+    );
   }
   if (linkedSize !== null && total !== null && linkedSize !== total) {
     await response.body?.cancel();
     fs.rmSync(part, { force: true });
-    throw new Error(`${url}: size mismatch: the Hub announces ${linkedSize} bytes (x-linked-size) but the server sends ${total}; nothing was saved`);
+    throw new Error(
+      `${url}: size mismatch: the Hub announces ${linkedSize} bytes (x-linked-size) but the server sends ${total}; nothing was saved`,
+    );
   }
   const expected = linkedSize ?? total;
   const received = await receive(response, part, start, { file: label, expected, settings, url });
   if (expected !== null && received !== expected) {
     fs.rmSync(part, { force: true });
-    throw new Error(`${url}: size mismatch: received ${received} bytes but ${expected} were announced; nothing was saved`);
+    throw new Error(
+      `${url}: size mismatch: received ${received} bytes but ${expected} were announced; nothing was saved`,
+    );
   }
 }
 
 /** Sends a GET (with Range when resuming), following redirects by hand to see the Hub's x-linked-size header. */
-async function request(url: string, have: number, settings: TransferSettings): Promise<{ response: Response; linkedSize: number | null }> {
+async function request(
+  url: string,
+  have: number,
+  settings: TransferSettings,
+): Promise<{ response: Response; linkedSize: number | null }> {
   let linkedSize: number | null = null;
   let current = url;
   for (let hop = 0; hop < 10; hop++) {
@@ -216,7 +238,9 @@ async function request(url: string, have: number, settings: TransferSettings): P
 
 /** Streams a response body into `part` (appending from `start`), reporting progress; returns the final size. */
 async function receive(
-  response: Response, part: string, start: number,
+  response: Response,
+  part: string,
+  start: number,
   job: { file: string; expected: number | null; settings: TransferSettings; url: string },
 ): Promise<number> {
   const handle = await fs.promises.open(part, start > 0 ? 'a' : 'w');
@@ -231,7 +255,10 @@ async function receive(
   }, job.settings.stallMs);
   const show = (final: boolean) => {
     const seconds = Math.max((Date.now() - began) / 1000, 1e-3);
-    job.settings.progress(progressLine({ file: job.file, received, total: job.expected, bytesPerSecond: (received - start) / seconds }), final);
+    job.settings.progress(
+      progressLine({ file: job.file, received, total: job.expected, bytesPerSecond: (received - start) / seconds }),
+      final,
+    );
   };
   try {
     for (;;) {
@@ -251,7 +278,10 @@ async function receive(
     clearTimeout(watchdog);
     await handle.close();
   }
-  if (stalled) throw new Interrupted(`download of ${job.url} stalled: no data for ${job.settings.stallMs / 1000} s after ${received} bytes`);
+  if (stalled)
+    throw new Interrupted(
+      `download of ${job.url} stalled: no data for ${job.settings.stallMs / 1000} s after ${received} bytes`,
+    );
   show(true);
   return received;
 }
@@ -303,13 +333,15 @@ function contentLength(response: Response): number | null {
 /** What an HTTP error status from the Hub most likely means. */
 function hubStatusHint(status: number): string {
   if (status === 404) return ': no such model, revision or file (check --model and --revision)';
-  if (status === 401 || status === 403) return ': the model does not exist, or is private or gated (fisherlab sends no login)';
+  if (status === 401 || status === 403)
+    return ': the model does not exist, or is private or gated (fisherlab sends no login)';
   return '';
 }
 
 /** The message for a request that never got an answer: no route, no DNS, refused, or timed out. */
 function unreachableMessage(url: string, error: unknown, settings: TransferSettings): string {
-  const cause = (error as Error)?.name === 'TimeoutError' ? `no answer within ${settings.connectMs / 1000} s` : causeText(error);
+  const cause =
+    (error as Error)?.name === 'TimeoutError' ? `no answer within ${settings.connectMs / 1000} s` : causeText(error);
   return `cannot reach ${new URL(url).origin} (${cause}): this machine has no network access; ${settings.offlineAdvice}`;
 }
 
@@ -318,7 +350,7 @@ function causeText(error: unknown): string {
   let e = error as { code?: string; message?: string; cause?: unknown; errors?: unknown[] } | undefined;
   let text = e?.message ?? String(error);
   for (let depth = 0; e && depth < 5; depth++) {
-    if (e.code) return e.message && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message ?? e.code;
+    if (e.code) return e.message && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : (e.message ?? e.code);
     if (e.message) text = e.message;
     e = (e.cause ?? e.errors?.[0]) as typeof e;
   }

@@ -31,7 +31,11 @@ export function loadBert(dir: string, opts: LoadOptions = {}): LoadedBert {
   const parts = opts.parts ?? ckpt.parts;
   const warnings = [...ckpt.warnings];
   const specs = parameterSpecs(config, parts);
-  const keep = new Map(specs.filter((s) => ckpt.weights.get(s.name)?.shape.join() === s.shape.join()).map((s) => [s.name, ckpt.weights.get(s.name)!]));
+  const keep = new Map(
+    specs
+      .filter((s) => ckpt.weights.get(s.name)?.shape.join() === s.shape.join())
+      .map((s) => [s.name, ckpt.weights.get(s.name)!]),
+  );
   const fresh = specs.map((s) => s.name).filter((n) => !keep.has(n));
   const dropped = [...ckpt.weights.keys()].filter((n) => !keep.has(n));
   let model: Bert;
@@ -51,19 +55,38 @@ export function loadBert(dir: string, opts: LoadOptions = {}): LoadedBert {
  * needs the pretraining loss (Fisher, landscapes, masked-LM evaluation): a pooler or next-sentence head is ignored,
  * with one line to `say`, and a folder without the masked-LM head is refused with an error naming the missing tensors.
  */
-export function loadMaskedLm(dir: string, purpose: string, say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Bert {
+export function loadMaskedLm(
+  dir: string,
+  purpose: string,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Bert {
   const { model, fresh, dropped, warnings } = loadBert(dir, { parts: MASKED_LM });
   if (fresh.length > 0) {
     model.dispose();
-    throw new Error(`${dir}: ${purpose} needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks ${fresh.join(', ')}`);
+    throw new Error(
+      `${dir}: ${purpose} needs a masked-LM head (a BertForMaskedLM or BertForPreTraining folder), but the checkpoint lacks ${fresh.join(', ')}`,
+    );
   }
-  const ignored = [...(dropped.length ? [dropped.join(', ')] : []), ...warnings.filter((w) => w.includes('next-sentence head')).map(() => 'the next-sentence head (cls.seq_relationship.*)')];
-  if (ignored.length) say(`${purpose}: ${dir} read as BertForMaskedLM (${model.namedParameters().length} tensors); ignored ${ignored.join(' and ')}`);
+  const ignored = [
+    ...(dropped.length ? [dropped.join(', ')] : []),
+    ...warnings
+      .filter((w) => w.includes('next-sentence head'))
+      .map(() => 'the next-sentence head (cls.seq_relationship.*)'),
+  ];
+  if (ignored.length)
+    say(
+      `${purpose}: ${dir} read as BertForMaskedLM (${model.namedParameters().length} tensors); ignored ${ignored.join(' and ')}`,
+    );
   return model;
 }
 
 /** Writes a Bert as a Hugging Face folder; the vocabulary is copied from `vocabFile` or written from `vocabTokens`. */
-export function saveBert(dir: string, model: Bert, vocab: { vocabFile?: string; vocabTokens?: string[] } = {}, metadata?: Record<string, string>): void {
+export function saveBert(
+  dir: string,
+  model: Bert,
+  vocab: { vocabFile?: string; vocabTokens?: string[] } = {},
+  metadata?: Record<string, string>,
+): void {
   const weights = new Map([...model.toWeights()].map(([name, w]) => [name, { name, ...w }]));
   writeCheckpoint(dir, { config: model.config, parts: model.parts, weights, ...vocab, metadata });
 }

@@ -14,7 +14,9 @@ export function defaultModelDir(): string {
 export function resolveModelDir(dir?: string): string {
   const chosen = dir ?? process.env.FISHERLAB_MODEL ?? defaultModelDir();
   if (!fs.existsSync(chosen)) {
-    const hint = dir ? '' : ' (no --model given; the embedded default is built by `fisherlab pretrain`; pass --model DIR for another Hugging Face BERT folder)';
+    const hint = dir
+      ? ''
+      : ' (no --model given; the embedded default is built by `fisherlab pretrain`; pass --model DIR for another Hugging Face BERT folder)';
     throw new Error(`model folder ${chosen} does not exist${hint}`);
   }
   return path.resolve(chosen);

@@ -91,7 +91,8 @@ export class Bert {
       if (name.includes('LayerNorm.weight')) data.fill(1);
       else if (shape.length === 2) {
         for (let i = 0; i < size; i++) data[i] = rng.normal() * config.initializer_range;
-        if (name === 'bert.embeddings.word_embeddings.weight') data.fill(0, config.pad_token_id * shape[1], (config.pad_token_id + 1) * shape[1]);
+        if (name === 'bert.embeddings.word_embeddings.weight')
+          data.fill(0, config.pad_token_id * shape[1], (config.pad_token_id + 1) * shape[1]);
       }
       return tf.tensor(data, shape);
     });
@@ -104,7 +105,8 @@ export class Bert {
       const w = weights.get(name);
       if (!w) problems.push(`missing ${name}`);
       else if (w.shape.join() !== shape.join()) problems.push(`${name} has shape [${w.shape}], expected [${shape}]`);
-      else if (w.data.length !== shape.reduce((a, b) => a * b, 1)) problems.push(`${name} has ${w.data.length} values for shape [${shape}]`);
+      else if (w.data.length !== shape.reduce((a, b) => a * b, 1))
+        problems.push(`${name} has ${w.data.length} values for shape [${shape}]`);
     }
     if (problems.length) throw new Error(`weights do not fit the configuration:\n  ${problems.join('\n  ')}`);
     return new Bert(config, parts, ({ name, shape }) => tf.tensor(weights.get(name)!.data, shape));
@@ -135,7 +137,8 @@ export class Bert {
   /** Copies of all weights as plain arrays, by name, in Hugging Face order. */
   toWeights(): Map<string, WeightArray> {
     const out = new Map<string, WeightArray>();
-    for (const [name, v] of this.namedParameters()) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    for (const [name, v] of this.namedParameters())
+      out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
     return out;
   }
 
@@ -171,7 +174,12 @@ export class Bert {
 
   /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`. */
   private linear(prefix: string, x: tf.Tensor2D, taps?: Taps): tf.Tensor2D {
-    return this.tap(prefix, x, tf.add(tf.matMul(x, this.p(`${prefix}.weight`), false, true), this.p(`${prefix}.bias`)), taps);
+    return this.tap(
+      prefix,
+      x,
+      tf.add(tf.matMul(x, this.p(`${prefix}.weight`), false, true), this.p(`${prefix}.bias`)),
+      taps,
+    );
   }
 
   private layerNorm(prefix: string, x: tf.Tensor, taps?: Taps): tf.Tensor {
@@ -198,7 +206,10 @@ export class Bert {
     const types = tf.tensor1d(batch.token_type_ids ? batch.token_type_ids.flat() : new Array(B * T).fill(0), 'int32');
     const positions = tf.tile(tf.range(0, T, 1, 'int32'), [B]);
     let h = tf.add(
-      tf.add(tf.gather(this.p('bert.embeddings.word_embeddings.weight'), ids), tf.gather(this.p('bert.embeddings.position_embeddings.weight'), positions)),
+      tf.add(
+        tf.gather(this.p('bert.embeddings.word_embeddings.weight'), ids),
+        tf.gather(this.p('bert.embeddings.position_embeddings.weight'), positions),
+      ),
       tf.gather(this.p('bert.embeddings.token_type_embeddings.weight'), types),
     ) as tf.Tensor2D;
     h = this.tap('bert.embeddings', null, h, taps);
@@ -219,8 +230,14 @@ export class Bert {
 
   /** One encoder layer on hidden states [B·T, H]. */
   private layer(
-    l: string, h: tf.Tensor2D, splitHeads: (x: tf.Tensor2D) => tf.Tensor, rows: number, maskAdd: tf.Tensor | null,
-    seed: number | undefined, taps?: Taps, attentions?: tf.Tensor[],
+    l: string,
+    h: tf.Tensor2D,
+    splitHeads: (x: tf.Tensor2D) => tf.Tensor,
+    rows: number,
+    maskAdd: tf.Tensor | null,
+    seed: number | undefined,
+    taps?: Taps,
+    attentions?: tf.Tensor[],
   ): tf.Tensor2D {
     const d = this.config.hidden_size / this.config.num_attention_heads;
     const q = splitHeads(this.linear(`${l}.attention.self.query`, h, taps));
@@ -231,8 +248,15 @@ export class Bert {
     const weights = tf.softmax(scores);
     if (attentions) attentions.push(tf.keep(weights));
     const probs = this.drop(`${l}.attention.self.dropout`, weights, seed);
-    const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [rows, this.config.hidden_size]) as tf.Tensor2D;
-    const attnOut = this.drop(`${l}.attention.output.dropout`, this.linear(`${l}.attention.output.dense`, context, taps), seed);
+    const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [
+      rows,
+      this.config.hidden_size,
+    ]) as tf.Tensor2D;
+    const attnOut = this.drop(
+      `${l}.attention.output.dropout`,
+      this.linear(`${l}.attention.output.dense`, context, taps),
+      seed,
+    );
     const a = this.layerNorm(`${l}.attention.output.LayerNorm`, tf.add(attnOut, h), taps) as tf.Tensor2D;
     const inter = gelu(this.linear(`${l}.intermediate.dense`, a, taps)) as tf.Tensor2D;
     const out = this.drop(`${l}.output.dropout`, this.linear(`${l}.output.dense`, inter, taps), seed);
@@ -256,8 +280,15 @@ export class Bert {
 
   /** Masked-LM head on hidden states [N, H] → logits [N, V], the decoder tied to the word embeddings. */
   private mlmHead(h: tf.Tensor2D, taps?: Taps): tf.Tensor2D {
-    const t = this.layerNorm('cls.predictions.transform.LayerNorm', gelu(this.linear('cls.predictions.transform.dense', h, taps)), taps) as tf.Tensor2D;
-    const logits = tf.add(tf.matMul(t, this.p('bert.embeddings.word_embeddings.weight'), false, true), this.p('cls.predictions.bias')) as tf.Tensor2D;
+    const t = this.layerNorm(
+      'cls.predictions.transform.LayerNorm',
+      gelu(this.linear('cls.predictions.transform.dense', h, taps)),
+      taps,
+    ) as tf.Tensor2D;
+    const logits = tf.add(
+      tf.matMul(t, this.p('bert.embeddings.word_embeddings.weight'), false, true),
+      this.p('cls.predictions.bias'),
+    ) as tf.Tensor2D;
     return this.tap('cls.predictions.decoder', t, logits, taps);
   }
 
@@ -285,7 +316,11 @@ export class Bert {
    * Masked-LM logits [M, V] at the M positions whose label is not -100 (row-major over batch and position), with
    * those labels; the vocabulary projection is computed only there.
    */
-  maskedLmLogits(batch: Batch, labels: number[][], opts: ForwardOptions = {}): { logits: tf.Tensor2D; targets: number[] } {
+  maskedLmLogits(
+    batch: Batch,
+    labels: number[][],
+    opts: ForwardOptions = {},
+  ): { logits: tf.Tensor2D; targets: number[] } {
     if (!this.parts.mlm) throw new Error('this model has no masked-LM head (cls.predictions.*)');
     const seed = dropoutSeed(opts);
     const flat = labels.flat();
@@ -294,13 +329,16 @@ export class Bert {
     const targets: number[] = [];
     flat.forEach((y, i) => {
       if (y !== -100) {
-        if (!Number.isInteger(y) || y < 0 || y >= this.config.vocab_size) throw new Error(`label ${y} at position ${i} is not a token id`);
+        if (!Number.isInteger(y) || y < 0 || y >= this.config.vocab_size)
+          throw new Error(`label ${y} at position ${i} is not a token id`);
         rows.push(i);
         targets.push(y);
       }
     });
     if (rows.length === 0) throw new Error('no masked positions in the batch (every label is -100)');
-    const logits = tf.tidy(() => this.mlmHead(tf.gather(this.encode(batch, seed, opts.taps), tf.tensor1d(rows, 'int32')), opts.taps));
+    const logits = tf.tidy(() =>
+      this.mlmHead(tf.gather(this.encode(batch, seed, opts.taps), tf.tensor1d(rows, 'int32')), opts.taps),
+    );
     return { logits, targets };
   }
 
@@ -316,14 +354,17 @@ export class Bert {
   classificationLoss(batch: Batch, labels: number[], opts: ForwardOptions = {}): tf.Scalar {
     if (!this.parts.classifier) throw new Error('this model has no classifier head');
     const seed = dropoutSeed(opts);
-    if (labels.length !== batch.input_ids.length) throw new Error(`got ${labels.length} labels for ${batch.input_ids.length} sequences`);
+    if (labels.length !== batch.input_ids.length)
+      throw new Error(`got ${labels.length} labels for ${batch.input_ids.length} sequences`);
     return tf.tidy(() => {
       const B = batch.input_ids.length;
       const T = batch.input_ids[0].length;
       const logits = this.classify(this.pool(this.encode(batch, seed), B, T), seed);
-      if (isRegression(this.config)) return tf.mean(tf.square(tf.sub(tf.reshape(logits, [-1]), tf.tensor1d(labels)))) as tf.Scalar;
+      if (isRegression(this.config))
+        return tf.mean(tf.square(tf.sub(tf.reshape(logits, [-1]), tf.tensor1d(labels)))) as tf.Scalar;
       labels.forEach((y, i) => {
-        if (!Number.isInteger(y) || y < 0 || y >= this.config.num_labels) throw new Error(`label ${y} of sequence ${i} is not in 0..${this.config.num_labels - 1}`);
+        if (!Number.isInteger(y) || y < 0 || y >= this.config.num_labels)
+          throw new Error(`label ${y} of sequence ${i} is not in 0..${this.config.num_labels - 1}`);
       });
       return crossEntropy(logits, labels);
     });
@@ -349,14 +390,17 @@ function checkBatch(batch: Batch, c: BertConfig): void {
   if (B === 0) throw new Error('empty batch');
   const T = batch.input_ids[0].length;
   if (T === 0) throw new Error('empty sequences');
-  if (T > c.max_position_embeddings) throw new Error(`sequence length ${T} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+  if (T > c.max_position_embeddings)
+    throw new Error(`sequence length ${T} exceeds max_position_embeddings ${c.max_position_embeddings}`);
   const check = (field: keyof Batch, limit: number) => {
     const rows = batch[field];
     if (!rows) return;
     if (rows.length !== B) throw new Error(`${field} has ${rows.length} rows, input_ids has ${B}`);
     rows.forEach((r, i) => {
       if (r.length !== T) throw new Error(`${field}[${i}] has length ${r.length}, expected ${T} (pad the batch)`);
-      for (const v of r) if (!Number.isInteger(v) || v < 0 || v >= limit) throw new Error(`${field}[${i}] contains ${v}, outside 0..${limit - 1}`);
+      for (const v of r)
+        if (!Number.isInteger(v) || v < 0 || v >= limit)
+          throw new Error(`${field}[${i}] contains ${v}, outside 0..${limit - 1}`);
     });
   };
   check('input_ids', c.vocab_size);

@@ -42,12 +42,14 @@ export interface Encoding {
 }
 
 const isControl = (ch: string): boolean => ch !== '\t' && ch !== '\n' && ch !== '\r' && /\p{C}/u.test(ch);
-const isWhitespace = (ch: string): boolean => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || /\p{Zs}/u.test(ch);
+const isWhitespace = (ch: string): boolean =>
+  ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || /\p{Zs}/u.test(ch);
 
 /** Whether a character is punctuation for BERT: every non-alphanumeric printable ASCII character, or Unicode category P*. */
 export function isPunctuation(ch: string): boolean {
   const cp = ch.codePointAt(0)!;
-  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    return true;
   return /\p{P}/u.test(ch);
 }
 
@@ -99,7 +101,11 @@ function splitOnPunctuation(word: string): string[] {
 }
 
 /** BERT's basic tokenization (Hugging Face's BasicTokenizer): the words WordPiece then splits; `neverSplit` words stay as they are. */
-export function basicTokenize(text: string, options: TokenizerOptions = {}, neverSplit: ReadonlySet<string> = new Set()): string[] {
+export function basicTokenize(
+  text: string,
+  options: TokenizerOptions = {},
+  neverSplit: ReadonlySet<string> = new Set(),
+): string[] {
   const lower = options.doLowerCase ?? true;
   const strip = options.stripAccents ?? lower;
   const words: string[] = [];
@@ -120,7 +126,7 @@ export function wordpiece(word: string, vocab: ReadonlyMap<string, number>): str
   const chars = Array.from(word);
   if (chars.length > MAX_INPUT_CHARS_PER_WORD) return ['[UNK]'];
   const pieces: string[] = [];
-  for (let start = 0; start < chars.length; ) {
+  for (let start = 0; start < chars.length;) {
     let end = chars.length;
     let piece: string | null = null;
     for (; end > start; end--) {
@@ -143,7 +149,16 @@ const SPECIAL_SPLIT = new RegExp(`(${SPECIAL_TOKENS.map(escapeRegExp).join('|')}
 
 /** Hugging Face's clean_up_tokenization replacements, applied in this order. */
 const CLEAN_UP: ReadonlyArray<[string, string]> = [
-  [' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"], [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"],
+  [' .', '.'],
+  [' ?', '?'],
+  [' !', '!'],
+  [' ,', ','],
+  [" ' ", "'"],
+  [" n't", "n't"],
+  [" 'm", "'m"],
+  [" 's", "'s"],
+  [" 've", "'ve"],
+  [" 're", "'re"],
 ];
 
 /** A BERT WordPiece tokenizer over a fixed vocabulary (id = position in the token list). */
@@ -176,11 +191,13 @@ export class Tokenizer {
     const vocab = new Map<string, number>();
     tokens.forEach((token, i) => {
       const first = vocab.get(token);
-      if (first !== undefined) throw new Error(`${source}:${i + 1}: duplicate token ${JSON.stringify(token)} (first on line ${first + 1})`);
+      if (first !== undefined)
+        throw new Error(`${source}:${i + 1}: duplicate token ${JSON.stringify(token)} (first on line ${first + 1})`);
       vocab.set(token, i);
     });
     const missing = SPECIAL_TOKENS.filter((t) => !vocab.has(t));
-    if (missing.length > 0) throw new Error(`${source}: the vocabulary lacks the special token(s) ${missing.join(' ')}`);
+    if (missing.length > 0)
+      throw new Error(`${source}: the vocabulary lacks the special token(s) ${missing.join(' ')}`);
     return new Tokenizer([...tokens], vocab, options);
   }
 
@@ -207,7 +224,8 @@ export class Tokenizer {
   /** The token of an id; throws when the id is outside the vocabulary. */
   idToToken(id: number): string {
     const token = this.tokens[id];
-    if (token === undefined) throw new RangeError(`token id ${id} is outside the vocabulary (size ${this.tokens.length})`);
+    if (token === undefined)
+      throw new RangeError(`token id ${id} is outside the vocabulary (size ${this.tokens.length})`);
     return token;
   }
 
@@ -247,16 +265,22 @@ export class Tokenizer {
       throw new Error(`encodeBatch: ${texts.length} texts but ${textPairs.length} text pairs`);
     }
     const padding = options.padding ?? 'longest';
-    const encodings = texts.map((t, i) => this.encode(t, textPairs?.[i], { maxLength: options.maxLength, truncation: options.truncation }));
+    const encodings = texts.map((t, i) =>
+      this.encode(t, textPairs?.[i], { maxLength: options.maxLength, truncation: options.truncation }),
+    );
     if (padding === 'none') return encodings;
-    if (padding === 'max_length' && options.maxLength === undefined) throw new Error("encodeBatch: padding 'max_length' needs maxLength");
-    const length = padding === 'max_length' ? options.maxLength! : Math.max(0, ...encodings.map((e) => e.input_ids.length));
+    if (padding === 'max_length' && options.maxLength === undefined)
+      throw new Error("encodeBatch: padding 'max_length' needs maxLength");
+    const length =
+      padding === 'max_length' ? options.maxLength! : Math.max(0, ...encodings.map((e) => e.input_ids.length));
     return encodings.map((e) => this.pad(e, length));
   }
 
   /** Turns ids back into text as Hugging Face's decode does: wordpieces joined, spaces before punctuation and contractions removed. */
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
-    const tokens = ids.map((id) => this.idToToken(id)).filter((t) => !(options.skipSpecialTokens && SPECIAL_SET.has(t)));
+    const tokens = ids
+      .map((id) => this.idToToken(id))
+      .filter((t) => !(options.skipSpecialTokens && SPECIAL_SET.has(t)));
     const text = tokens.join(' ').replace(/ ##/g, '').trim();
     return CLEAN_UP.reduce((t, [from, to]) => t.split(from).join(to), text);
   }
@@ -307,7 +331,8 @@ export function loadTokenizer(dir: string, overrides: TokenizerOptions = {}): To
       options.doLowerCase = c.do_lower_case;
     }
     if (c.strip_accents !== undefined && c.strip_accents !== null) {
-      if (typeof c.strip_accents !== 'boolean') throw new Error(`${configFile}: "strip_accents" must be true, false or null`);
+      if (typeof c.strip_accents !== 'boolean')
+        throw new Error(`${configFile}: "strip_accents" must be true, false or null`);
       options.stripAccents = c.strip_accents;
     }
   }

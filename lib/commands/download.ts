@@ -14,7 +14,9 @@ export function register(program: Command): void {
   program
     .command('download')
     .summary('download a Hugging Face BERT folder (resumable)')
-    .description('download a Hugging Face BERT checkpoint (config.json, vocab.txt, and model.safetensors, sharded safetensors or pytorch_model.bin) into a folder')
+    .description(
+      'download a Hugging Face BERT checkpoint (config.json, vocab.txt, and model.safetensors, sharded safetensors or pytorch_model.bin) into a folder',
+    )
     .requiredOption('--model <id>', 'model id on the Hub, e.g. bert-base-uncased or google/bert_uncased_L-2_H-128_A-2')
     .requiredOption('--to <dir>', 'destination folder (created when absent)')
     .option('--endpoint <url>', `Hub address (default: $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})`)
@@ -37,11 +39,19 @@ Example:
     )
     .action(async (opts: { model: string; to: string; endpoint?: string; revision: string; timeout: number }) => {
       const checkpoint = await downloadModel({
-        model: opts.model, to: opts.to, endpoint: opts.endpoint, revision: opts.revision, connectTimeout: opts.timeout,
+        model: opts.model,
+        to: opts.to,
+        endpoint: opts.endpoint,
+        revision: opts.revision,
+        connectTimeout: opts.timeout,
       });
       for (const w of checkpoint.warnings) console.error(`warning: ${w}`);
       const values = [...checkpoint.weights.values()].reduce((n, t) => n + t.data.length, 0);
-      const parts = Object.entries(checkpoint.parts).filter(([, on]) => on).map(([k]) => k).join(', ') || 'encoder only';
+      const parts =
+        Object.entries(checkpoint.parts)
+          .filter(([, on]) => on)
+          .map(([k]) => k)
+          .join(', ') || 'encoder only';
       console.log(`${opts.to}: ${checkpoint.weights.size} tensors, ${values} parameters (${parts}), verified`);
     });
 }

@@ -37,25 +37,45 @@ function keepOption(value: string, list: KeepFisher[]): KeepFisher[] {
 export function register(program: Command): void {
   program
     .command('fisher-stability')
-    .summary('stability of the Fisher estimate under sub-sampling (the paper\'s Table 1; resumable)')
-    .description('estimate the empirical Fisher diagonal (as `fisherlab fisher --fraction` does) on seeded sub-samples of the training split at several percentages and seeds, and once on a larger reference sub-sample; keep per estimate only a summary (per-tensor means, group and dropout-site scores) in OUT/estimates/, and write the stability table (Spearman correlation of per-tensor means and of site scores with the reference, whether the site order and the guided-dropout schedule change) to OUT/stability.json and OUT/stability.csv. Each estimate runs in its own folder with checkpoints; running the same command again skips finished estimates and resumes the unfinished one (Ctrl-C saves and stops)')
+    .summary("stability of the Fisher estimate under sub-sampling (the paper's Table 1; resumable)")
+    .description(
+      'estimate the empirical Fisher diagonal (as `fisherlab fisher --fraction` does) on seeded sub-samples of the training split at several percentages and seeds, and once on a larger reference sub-sample; keep per estimate only a summary (per-tensor means, group and dropout-site scores) in OUT/estimates/, and write the stability table (Spearman correlation of per-tensor means and of site scores with the reference, whether the site order and the guided-dropout schedule change) to OUT/stability.json and OUT/stability.csv. Each estimate runs in its own folder with checkpoints; running the same command again skips finished estimates and resumes the unfinished one (Ctrl-C saves and stops)',
+    )
     .option('--model <dir>', 'Hugging Face BertForMaskedLM folder (default: the embedded model)')
-    .option('--fractions <list>', 'sub-sample sizes in PERCENT of the training split, comma-separated', '0.25,0.5,1,2,5')
+    .option(
+      '--fractions <list>',
+      'sub-sample sizes in PERCENT of the training split, comma-separated',
+      '0.25,0.5,1,2,5',
+    )
     .option('--seeds <list>', 'seeds of the sub-samples and their masks, comma-separated', '1,2,3')
     .option('--reference-fraction <percent>', 'size of the reference estimate, in percent', '10')
-    .option('--reference-seed <n>', 'seed of the reference (keep it out of --seeds: a sub-sample of the same seed is nested in it)', '0')
-    .option('--corpus <sources>', 'corpus sources (default: the model\'s pretraining corpus, else brown,sotu)')
-    .option('--max-length <n>', 'tokens per packed sequence (default: the model\'s pretraining length, else 128)')
+    .option(
+      '--reference-seed <n>',
+      'seed of the reference (keep it out of --seeds: a sub-sample of the same seed is nested in it)',
+      '0',
+    )
+    .option('--corpus <sources>', "corpus sources (default: the model's pretraining corpus, else brown,sotu)")
+    .option('--max-length <n>', "tokens per packed sequence (default: the model's pretraining length, else 128)")
     .option('--batch-size <n>', 'samples per forward/backward pass', '16')
-    .option('--keep <percent:seed:file>', 'also write the full Fisher tensors of this estimate to FILE (repeatable)', keepOption, [])
+    .option(
+      '--keep <percent:seed:file>',
+      'also write the full Fisher tensors of this estimate to FILE (repeatable)',
+      keepOption,
+      [],
+    )
     .requiredOption('--out <dir>', 'study folder (summaries, run folders, stability table)')
-    .addHelpText('after', '\nExample (about 10,000 samples, ~18 min on 2 CPU cores for the embedded model):\n  npx fisherlab fisher-stability --fractions 0.25,0.5,1,2,5 --seeds 1,2,3 --reference-fraction 10 \\\n    --keep 1:1:data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --out data/fisher/fisherlab-bert-l4-h128-stability')
+    .addHelpText(
+      'after',
+      '\nExample (about 10,000 samples, ~18 min on 2 CPU cores for the embedded model):\n  npx fisherlab fisher-stability --fractions 0.25,0.5,1,2,5 --seeds 1,2,3 --reference-fraction 10 \\\n    --keep 1:1:data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --out data/fisher/fisherlab-bert-l4-h128-stability',
+    )
     .action(async (opts: StabilityOpts) => {
       await initBackend();
       const maxLength = opts.maxLength === undefined ? undefined : number(opts.maxLength, '--max-length');
       const inputs = studyInputs(resolveModelDir(opts.model), { corpus: opts.corpus, maxLength });
       const { recipe } = inputs;
-      console.error(`fisher-stability: ${inputs.sequences.length} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`);
+      console.error(
+        `fisher-stability: ${inputs.sequences.length} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`,
+      );
       let interrupted = false;
       process.once('SIGINT', () => {
         interrupted = true;
@@ -76,7 +96,9 @@ export function register(program: Command): void {
       inputs.model.dispose();
       if (result.rows) {
         showTable(result.rows.map((r) => ({ ...r })));
-        console.log(`wrote ${path.join(opts.out, TABLE_CSV)}: ${result.computed.length} estimates computed, ${result.skipped.length} skipped, ${formatDuration((Date.now() - began) / 1000)}`);
+        console.log(
+          `wrote ${path.join(opts.out, TABLE_CSV)}: ${result.computed.length} estimates computed, ${result.skipped.length} skipped, ${formatDuration((Date.now() - began) / 1000)}`,
+        );
       }
     });
 }

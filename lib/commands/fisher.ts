@@ -34,22 +34,31 @@ export function register(program: Command): void {
   program
     .command('fisher')
     .summary('empirical Fisher diagonal of a masked-LM BERT (resumable)')
-    .description('estimate the empirical Fisher diagonal F = mean over samples of the squared gradient of each sample\'s own masked-LM loss (the paper\'s Eq. 3), in evaluation mode (no dropout), for every parameter tensor; over a seeded sub-sample of the training split of the pretraining corpus (packed and masked 15% as pretraining does; corpus, split and length come from the model\'s pretrain-report.json when it has one) or over pre-masked examples; writes a safetensors file with one tensor per parameter name and the settings as metadata; progress with ETA on stderr, atomic checkpoints in --run-dir, and running the same command again resumes (Ctrl-C saves and stops)')
+    .description(
+      "estimate the empirical Fisher diagonal F = mean over samples of the squared gradient of each sample's own masked-LM loss (the paper's Eq. 3), in evaluation mode (no dropout), for every parameter tensor; over a seeded sub-sample of the training split of the pretraining corpus (packed and masked 15% as pretraining does; corpus, split and length come from the model's pretrain-report.json when it has one) or over pre-masked examples; writes a safetensors file with one tensor per parameter name and the settings as metadata; progress with ETA on stderr, atomic checkpoints in --run-dir, and running the same command again resumes (Ctrl-C saves and stops)",
+    )
     .option('--model <dir>', 'Hugging Face BertForMaskedLM folder (default: the embedded model)')
     .option('--samples <n>', 'number of training sequences to sample')
     .option('--fraction <f>', 'fraction of the training sequences to sample (the paper: 0.01)')
     .option('--examples <file>', 'JSONL of pre-masked examples {input_ids, labels, attention_mask?}, used as they are')
-    .option('--corpus <sources>', 'corpus sources for --samples/--fraction (default: the model\'s pretraining corpus, else brown,sotu)')
+    .option(
+      '--corpus <sources>',
+      "corpus sources for --samples/--fraction (default: the model's pretraining corpus, else brown,sotu)",
+    )
     .option('--seed <n>', 'seed of the sub-sample and of its masks', '0')
     .option('--batch-size <n>', 'samples per forward/backward pass', '16')
-    .option('--max-length <n>', 'tokens per packed sequence (default: the model\'s pretraining length, else 128)')
+    .option('--max-length <n>', "tokens per packed sequence (default: the model's pretraining length, else 128)")
     .requiredOption('--output <file>', 'safetensors file to write')
     .option('--run-dir <dir>', 'checkpoints (default: out/fisher/<name of --output>-<hash of its absolute path>)')
     .option('--checkpoint-every <n>', 'samples between checkpoints', '1000')
     .option('--stop-after <n>', 'stop after about this many samples (a checkpoint is saved); run again to continue')
-    .addHelpText('after', '\nExamples:\n  npx fisherlab fisher --fraction 0.01 --output out/fisher/embedded-1pct.safetensors\n  npx fisherlab fisher --model DIR --examples masked.jsonl --output fisher.safetensors')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx fisherlab fisher --fraction 0.01 --output out/fisher/embedded-1pct.safetensors\n  npx fisherlab fisher --model DIR --examples masked.jsonl --output fisher.safetensors',
+    )
     .action(async (opts: FisherOpts) => {
-      if ([opts.samples, opts.fraction, opts.examples].filter((x) => x !== undefined).length !== 1) throw new Error('give exactly one of --samples, --fraction and --examples');
+      if ([opts.samples, opts.fraction, opts.examples].filter((x) => x !== undefined).length !== 1)
+        throw new Error('give exactly one of --samples, --fraction and --examples');
       const seed = number(opts.seed, '--seed');
       await initBackend();
       const dir = resolveModelDir(opts.model);
@@ -59,20 +68,34 @@ export function register(program: Command): void {
       let source: Record<string, string>;
       if (opts.examples !== undefined) {
         examples = readMaskedExamples(opts.examples, { vocabSize: model.config.vocab_size });
-        source = { examples: projectRelative(opts.examples), masking_rate: 'as in the examples file', max_length: String(Math.max(...examples.map((e) => e.input_ids.length))) };
+        source = {
+          examples: projectRelative(opts.examples),
+          masking_rate: 'as in the examples file',
+          max_length: String(Math.max(...examples.map((e) => e.input_ids.length))),
+        };
       } else {
         const recipe = pretrainingRecipe(dir);
         if (opts.corpus !== undefined) recipe.corpus = opts.corpus;
         if (opts.maxLength !== undefined) recipe.maxLength = number(opts.maxLength, '--max-length');
-        const size = opts.samples !== undefined ? { samples: number(opts.samples, '--samples') } : { fraction: number(opts.fraction!, '--fraction') };
+        const size =
+          opts.samples !== undefined
+            ? { samples: number(opts.samples, '--samples') }
+            : { fraction: number(opts.fraction!, '--fraction') };
         const drawn = corpusSamples(tokenizer!, recipe, size, seed);
         examples = drawn.examples;
         source = {
-          corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed), recipe: recipe.source,
-          training_sequences: String(drawn.available), selection: opts.samples !== undefined ? `samples ${opts.samples}` : `fraction ${opts.fraction}`,
-          masking_rate: '0.15', max_length: String(recipe.maxLength),
+          corpus: recipe.corpus,
+          held_out_fraction: String(recipe.heldOutFraction),
+          split_seed: String(recipe.splitSeed),
+          recipe: recipe.source,
+          training_sequences: String(drawn.available),
+          selection: opts.samples !== undefined ? `samples ${opts.samples}` : `fraction ${opts.fraction}`,
+          masking_rate: '0.15',
+          max_length: String(recipe.maxLength),
         };
-        console.error(`fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`);
+        console.error(
+          `fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`,
+        );
       }
       const metadata = { model: projectRelative(dir), ...source, seed: String(seed), batch_size: opts.batchSize };
       const runDir = opts.runDir ?? defaultRunDir('fisher', opts.output);
@@ -94,11 +117,18 @@ export function register(program: Command): void {
         shouldStop: () => interrupted,
       });
       if (!result.fisher) {
-        console.error(`fisher: stopped after ${result.samples} of ${examples.length} samples; run the same command again to resume`);
+        console.error(
+          `fisher: stopped after ${result.samples} of ${examples.length} samples; run the same command again to resume`,
+        );
       } else {
         writeFisher(opts.output, result.fisher, result.samples, metadata);
-        const split = describeSplit(Math.min(number(opts.batchSize, '--batch-size'), examples.length), result.microBatch);
-        console.log(`wrote ${opts.output}: ${result.fisher.size} tensors over ${result.samples} samples, mean masked-LM loss ${result.meanLoss.toFixed(4)}, ${formatDuration(result.seconds)}; ${split}`);
+        const split = describeSplit(
+          Math.min(number(opts.batchSize, '--batch-size'), examples.length),
+          result.microBatch,
+        );
+        console.log(
+          `wrote ${opts.output}: ${result.fisher.size} tensors over ${result.samples} samples, mean masked-LM loss ${result.meanLoss.toFixed(4)}, ${formatDuration(result.seconds)}; ${split}`,
+        );
       }
       model.dispose();
     });

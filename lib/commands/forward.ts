@@ -31,33 +31,46 @@ export function register(program: Command): void {
   program
     .command('forward')
     .summary('one sequence through the model, outputs as JSON')
-    .description('run one sequence through the model in evaluation mode and write input_ids, token_type_ids, attention_mask, last_hidden_state [T][H], pooled_output [H] (with a pooler) and mlm_logits [T][V] (with a masked-LM head) as JSON')
+    .description(
+      'run one sequence through the model in evaluation mode and write input_ids, token_type_ids, attention_mask, last_hidden_state [T][H], pooled_output [H] (with a pooler) and mlm_logits [T][V] (with a masked-LM head) as JSON',
+    )
     .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
-    .option('--text <text>', 'text to tokenize with the folder\'s vocab.txt')
+    .option('--text <text>', "text to tokenize with the folder's vocab.txt")
     .option('--text-pair <text>', 'second segment (token type 1)')
     .option('--input-ids <ids>', 'comma-separated token ids instead of --text, e.g. 101,7592,102')
     .option('--token-type-ids <ids>', 'comma-separated token types for --input-ids (default all 0)')
     .option('--max-length <n>', 'truncate the tokenized text to n tokens')
     .requiredOption('--output <file>', 'JSON file to write')
-    .addHelpText('after', '\nExamples:\n  npx fisherlab forward --model DIR --text "hello world" --output out.json\n  npx fisherlab forward --model DIR --input-ids 101,7592,102 --output out.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx fisherlab forward --model DIR --text "hello world" --output out.json\n  npx fisherlab forward --model DIR --input-ids 101,7592,102 --output out.json',
+    )
     .action(async (opts: ForwardOpts) => {
-      if ((opts.text === undefined) === (opts.inputIds === undefined)) throw new Error('give exactly one of --text and --input-ids');
+      if ((opts.text === undefined) === (opts.inputIds === undefined))
+        throw new Error('give exactly one of --text and --input-ids');
       await initBackend();
       const dir = resolveModelDir(opts.model);
       const { model } = loadBert(dir);
       let inputIds: number[];
       let tokenTypeIds: number[];
       if (opts.text !== undefined) {
-        const enc = loadTokenizer(dir).encode(opts.text, opts.textPair, { maxLength: opts.maxLength ? Number(opts.maxLength) : model.config.max_position_embeddings });
+        const enc = loadTokenizer(dir).encode(opts.text, opts.textPair, {
+          maxLength: opts.maxLength ? Number(opts.maxLength) : model.config.max_position_embeddings,
+        });
         inputIds = enc.input_ids;
         tokenTypeIds = enc.token_type_ids;
       } else {
         inputIds = parseIdList(opts.inputIds!, '--input-ids');
         tokenTypeIds = opts.tokenTypeIds ? parseIdList(opts.tokenTypeIds, '--token-type-ids') : inputIds.map(() => 0);
-        if (tokenTypeIds.length !== inputIds.length) throw new Error(`--token-type-ids has ${tokenTypeIds.length} values for ${inputIds.length} input ids`);
+        if (tokenTypeIds.length !== inputIds.length)
+          throw new Error(`--token-type-ids has ${tokenTypeIds.length} values for ${inputIds.length} input ids`);
       }
       const attentionMask = inputIds.map(() => 1);
-      const out = model.forward({ input_ids: [inputIds], token_type_ids: [tokenTypeIds], attention_mask: [attentionMask] });
+      const out = model.forward({
+        input_ids: [inputIds],
+        token_type_ids: [tokenTypeIds],
+        attention_mask: [attentionMask],
+      });
       const result: Record<string, unknown> = {
         input_ids: inputIds,
         token_type_ids: tokenTypeIds,

@@ -7,7 +7,14 @@ import { TASK_NAMES, TaskName, taskSpec } from '../glue/tasks';
 function taskList(value: string): TaskName[] {
   if (value.trim().toLowerCase() === 'all') return [...TASK_NAMES];
   try {
-    return [...new Set(value.split(',').filter((t) => t.trim() !== '').map((t) => taskSpec(t).name))];
+    return [
+      ...new Set(
+        value
+          .split(',')
+          .filter((t) => t.trim() !== '')
+          .map((t) => taskSpec(t).name),
+      ),
+    ];
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
@@ -29,7 +36,9 @@ export function register(program: Command): void {
   program
     .command('glue-download')
     .summary('download GLUE tasks into DIR/TASK/*.tsv (resumable)')
-    .description('download GLUE tasks from their official sources into the standard GLUE layout (DIR/TASK/train.tsv, dev.tsv, test.tsv)')
+    .description(
+      'download GLUE tasks from their official sources into the standard GLUE layout (DIR/TASK/train.tsv, dev.tsv, test.tsv)',
+    )
     .requiredOption('--tasks <list>', `comma-separated tasks (${TASK_NAMES.join(',')}) or all`, taskList)
     .requiredOption('--to <dir>', 'the GLUE root folder (created when absent), e.g. ../shared/data/glue')
     .option('--timeout <seconds>', 'give up when a server does not answer within this time', seconds, 10)
@@ -55,7 +64,9 @@ Example:
     .action(async (opts: { tasks: TaskName[]; to: string; timeout: number }) => {
       const results = await downloadGlue({ tasks: opts.tasks, to: opts.to, connectTimeout: opts.timeout });
       for (const r of results) {
-        const rows = Object.entries(r.rows).map(([split, n]) => `${split} ${n}`).join(', ');
+        const rows = Object.entries(r.rows)
+          .map(([split, n]) => `${split} ${n}`)
+          .join(', ');
         console.log(`${r.task}: ${r.status === 'complete' ? 'already complete' : `downloaded (${rows})`}`);
       }
     });

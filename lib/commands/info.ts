@@ -10,8 +10,13 @@ export function register(program: Command): void {
   program
     .command('info')
     .summary('configuration, tensors and dropout sites of a model')
-    .description('print a model folder\'s configuration, parameter count, named tensors with shapes, and dropout sites, after the TensorFlow.js backend in force with its TensorFlow version and threads')
-    .option('--model <dir>', 'Hugging Face BERT folder (config.json, weights in any layout transformers writes, vocab.txt)')
+    .description(
+      "print a model folder's configuration, parameter count, named tensors with shapes, and dropout sites, after the TensorFlow.js backend in force with its TensorFlow version and threads",
+    )
+    .option(
+      '--model <dir>',
+      'Hugging Face BERT folder (config.json, weights in any layout transformers writes, vocab.txt)',
+    )
     .option('--json', 'print one JSON object instead of text')
     .addHelpText('after', '\nExample:\n  npx fisherlab info --model data/models/bert-mini-fisherlab')
     .action(async (opts: { model?: string; json?: boolean }) => {
@@ -22,10 +27,27 @@ export function register(program: Command): void {
       const sites = model.dropoutSites().map((name) => ({ name, ...model.dropout.get(name) }));
       const backend = await backendInfo();
       if (opts.json) {
-        console.log(JSON.stringify({ backend, model: dir, architecture: architectureName(model.parts), config: model.config, parameters: model.parameterCount(), tensors, dropoutSites: sites, warnings }, null, 1));
+        console.log(
+          JSON.stringify(
+            {
+              backend,
+              model: dir,
+              architecture: architectureName(model.parts),
+              config: model.config,
+              parameters: model.parameterCount(),
+              tensors,
+              dropoutSites: sites,
+              warnings,
+            },
+            null,
+            1,
+          ),
+        );
       } else {
         const tfVersion = backend.tensorflow ? `TensorFlow ${backend.tensorflow}, ` : '';
-        console.log(`backend       ${backend.name} (${tfVersion}${backend.threads} thread${backend.threads > 1 ? 's' : ''} per op)`);
+        console.log(
+          `backend       ${backend.name} (${tfVersion}${backend.threads} thread${backend.threads > 1 ? 's' : ''} per op)`,
+        );
         console.log(`model         ${dir}`);
         console.log(`architecture  ${architectureName(model.parts)}`);
         for (const [k, v] of Object.entries(model.config)) console.log(`${k.padEnd(30)} ${v}`);

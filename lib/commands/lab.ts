@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .command('lab')
     .summary('open the notebooks in JupyterLab (loopback, with a token)')
     .description(
-      'start JupyterLab from the project\'s Jupyter environment (.venv/, made by scripts/setup.sh) on notebooks/ with ' +
+      "start JupyterLab from the project's Jupyter environment (.venv/, made by scripts/setup.sh) on notebooks/ with " +
         'the tslab kernel, listening on 127.0.0.1 with a random token; prints the URL to open and stops on Ctrl-C',
     )
     .option('--port <n>', 'port to listen on; 0 picks a free one', '8888')
@@ -30,7 +30,9 @@ export function register(program: Command): void {
       }
       console.log('lab: starting JupyterLab …');
       const lab = await startLab({ port, rootDir: opts.dir });
-      console.log(`lab: JupyterLab is serving ${opts.dir ?? 'notebooks/'} with the tslab kernel; open\n\n    ${lab.url}\n`);
+      console.log(
+        `lab: JupyterLab is serving ${opts.dir ?? 'notebooks/'} with the tslab kernel; open\n\n    ${lab.url}\n`,
+      );
       console.log('lab: Ctrl-C stops it');
       let stopping = false;
       const stop = () => {
@@ -45,6 +47,7 @@ export function register(program: Command): void {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       if (stopping) console.log('lab: stopped');
-      else throw new Error(`JupyterLab exited on its own (code ${code}); see its log above, and run fisherlab lab again`);
+      else
+        throw new Error(`JupyterLab exited on its own (code ${code}); see its log above, and run fisherlab lab again`);
     });
 }

@@ -58,32 +58,56 @@ export function parseGrid(grid: string, range: string, yRange?: string): Grid {
 export function register(program: Command): void {
   program
     .command('landscape')
-    .summary('loss surface around a model along two random directions (the paper\'s Figure 1; resumable)')
-    .description('compute the masked-LM loss at θ0 + x·d1 + y·d2 over a grid (Li et al. 2018, as the authors do for Figure 1): two seeded Gaussian directions, filter-normalized per row of every 2-D tensor, 1-D tensors (biases, LayerNorm) not perturbed unless --biasbn says otherwise; only the tensors of --mask move (all, or the top/bottom tensors by mean Fisher, split by tensor count as the authors do); the loss is the mean cross-entropy over the masked tokens of one fixed evaluation set (a seeded sub-sample of the pretraining corpus\'s training split, masked 15% once, or --examples), in evaluation mode. Writes JSON in the loss-landscape layout (xcoordinates, ycoordinates, train_loss with index nx·iy + ix) plus metadata. Progress with ETA on stderr; every finished point is saved in --run-dir and running the same command again resumes (Ctrl-C saves and stops).')
+    .summary("loss surface around a model along two random directions (the paper's Figure 1; resumable)")
+    .description(
+      "compute the masked-LM loss at θ0 + x·d1 + y·d2 over a grid (Li et al. 2018, as the authors do for Figure 1): two seeded Gaussian directions, filter-normalized per row of every 2-D tensor, 1-D tensors (biases, LayerNorm) not perturbed unless --biasbn says otherwise; only the tensors of --mask move (all, or the top/bottom tensors by mean Fisher, split by tensor count as the authors do); the loss is the mean cross-entropy over the masked tokens of one fixed evaluation set (a seeded sub-sample of the pretraining corpus's training split, masked 15% once, or --examples), in evaluation mode. Writes JSON in the loss-landscape layout (xcoordinates, ycoordinates, train_loss with index nx·iy + ix) plus metadata. Progress with ETA on stderr; every finished point is saved in --run-dir and running the same command again resumes (Ctrl-C saves and stops).",
+    )
     .option('--model <dir>', 'Hugging Face BertForMaskedLM folder (default: the embedded model)')
     .option('--fisher <file>', 'Fisher file of `fisherlab fisher` (needed by the top/bottom masks)')
-    .requiredOption('--mask <mask>', 'all | top50 | bottom50 | top:K | bottom:K (K a percentage of tensors) | names:A,B,...')
+    .requiredOption(
+      '--mask <mask>',
+      'all | top50 | bottom50 | top:K | bottom:K (K a percentage of tensors) | names:A,B,...',
+    )
     .option('--grid <n>', 'points per axis: N, or NXxNY (NXx1 without --y-range: a 1-D slice along x at y = 0)', '16')
     .option('--range <min,max>', 'x range (and y range unless --y-range)', '-1.5,1.5')
     .option('--y-range <min,max>', 'y range (default: --range)')
     .option('--eval-examples <n>', 'sequences in the fixed evaluation set', '64')
-    .option('--eval-seed <n>', 'seed of the evaluation set\'s choice and masks', '0')
-    .option('--examples <file>', 'JSONL of pre-masked examples {input_ids, labels, attention_mask?} to evaluate on, instead of the corpus')
+    .option('--eval-seed <n>', "seed of the evaluation set's choice and masks", '0')
+    .option(
+      '--examples <file>',
+      'JSONL of pre-masked examples {input_ids, labels, attention_mask?} to evaluate on, instead of the corpus',
+    )
     .option('--seed <n>', 'seed of the two directions (default 0)')
-    .option('--biasbn <mode>', '1-D tensors: zero (the authors: not perturbed), copy (Li et al.: the weights themselves), normalize (Gaussian scaled to the tensor\'s norm) (default zero)')
-    .option('--directions <file>', 'safetensors file of the directions: read when it exists, else written (default: in the run folder)')
+    .option(
+      '--biasbn <mode>',
+      "1-D tensors: zero (the authors: not perturbed), copy (Li et al.: the weights themselves), normalize (Gaussian scaled to the tensor's norm) (default zero)",
+    )
+    .option(
+      '--directions <file>',
+      'safetensors file of the directions: read when it exists, else written (default: in the run folder)',
+    )
     .option('--batch-size <n>', 'sequences per forward pass', '32')
     .requiredOption('--output <file>', 'surface JSON to write')
-    .option('--run-dir <dir>', 'partial results (default: out/landscape/<name of --output>-<hash of its absolute path>)')
+    .option(
+      '--run-dir <dir>',
+      'partial results (default: out/landscape/<name of --output>-<hash of its absolute path>)',
+    )
     .option('--stop-after <n>', 'stop after this many points (saved); run again to continue')
     .option('--jobs <n>', `processes to split the grid's rows over (${JOBS_HELP})`, String(defaultJobs()))
-    .option('--hdf5 <file>', 'also write the surface as HDF5 in the loss-landscape tool\'s layout (xcoordinates, ycoordinates, train_loss)')
+    .option(
+      '--hdf5 <file>',
+      "also write the surface as HDF5 in the loss-landscape tool's layout (xcoordinates, ycoordinates, train_loss)",
+    )
     .addOption(new Option('--rows <from:to>', 'only these rows of the grid (used by --jobs)').hideHelp())
     .addOption(new Option('--grid-json <json>', 'exact grid coordinates (used by --jobs)').hideHelp())
-    .addHelpText('after', '\nExamples:\n  npx fisherlab landscape --mask all --output out/landscape/all.json\n  npx fisherlab landscape --fisher out/fisher/embedded-1pct.safetensors --mask top50 --output out/landscape/top50.json\n  npx fisherlab landscape --mask all --jobs 2 --hdf5 out/landscape/all.h5 --output out/landscape/all.json\n  npx fisherlab landscape --mask all --grid 31x1 --range=-1,1 --output out/landscape/slice-x.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx fisherlab landscape --mask all --output out/landscape/all.json\n  npx fisherlab landscape --fisher out/fisher/embedded-1pct.safetensors --mask top50 --output out/landscape/top50.json\n  npx fisherlab landscape --mask all --jobs 2 --hdf5 out/landscape/all.h5 --output out/landscape/all.json\n  npx fisherlab landscape --mask all --grid 31x1 --range=-1,1 --output out/landscape/slice-x.json',
+    )
     .action(async (opts: LandscapeOpts) => {
       const grid = opts.gridJson ? parseGridJson(opts.gridJson) : parseGrid(opts.grid, opts.range, opts.yRange);
-      if (opts.biasbn !== undefined && !['zero', 'copy', 'normalize'].includes(opts.biasbn)) throw new Error(`--biasbn: expected zero, copy or normalize (got "${opts.biasbn}")`);
+      if (opts.biasbn !== undefined && !['zero', 'copy', 'normalize'].includes(opts.biasbn))
+        throw new Error(`--biasbn: expected zero, copy or normalize (got "${opts.biasbn}")`);
       const jobs = positiveInt(opts.jobs, '--jobs');
       await initBackend();
       let interrupted = false;
@@ -92,9 +116,16 @@ export function register(program: Command): void {
         console.error('landscape: interrupted; saving after this point');
       });
       const r = await runLandscape({
-        model: opts.model, fisher: opts.fisher, mask: opts.mask, grid,
-        evalExamples: number(opts.evalExamples, '--eval-examples'), evalSeed: number(opts.evalSeed, '--eval-seed'), examples: opts.examples,
-        seed: opts.seed === undefined ? undefined : number(opts.seed, '--seed'), biasbn: opts.biasbn as BiasBn | undefined, directions: opts.directions,
+        model: opts.model,
+        fisher: opts.fisher,
+        mask: opts.mask,
+        grid,
+        evalExamples: number(opts.evalExamples, '--eval-examples'),
+        evalSeed: number(opts.evalSeed, '--eval-seed'),
+        examples: opts.examples,
+        seed: opts.seed === undefined ? undefined : number(opts.seed, '--seed'),
+        biasbn: opts.biasbn as BiasBn | undefined,
+        directions: opts.directions,
         batchSize: number(opts.batchSize, '--batch-size'),
         runDir: opts.runDir ?? defaultRunDir('landscape', opts.output),
         rows: opts.rows === undefined ? undefined : parseRows(opts.rows, grid.y.length),
@@ -108,20 +139,28 @@ export function register(program: Command): void {
       }
       await saveSurface(r.surface, opts.output, opts.hdf5);
       const m = r.surface.metadata as SurfaceMetadata;
-      console.log(`wrote ${opts.output}${opts.hdf5 ? ` and ${opts.hdf5}` : ''}: ${r.surface.x.length}×${r.surface.y.length} points, mask ${m.mask} (${m.perturbed_tensors} tensors perturbed), lowest loss ${Math.min(...r.surface.loss).toFixed(4)}, ${r.pointsPerSecond.toFixed(3)} points/s, ${formatDuration(r.seconds)}`);
+      console.log(
+        `wrote ${opts.output}${opts.hdf5 ? ` and ${opts.hdf5}` : ''}: ${r.surface.x.length}×${r.surface.y.length} points, mask ${m.mask} (${m.perturbed_tensors} tensors perturbed), lowest loss ${Math.min(...r.surface.loss).toFixed(4)}, ${r.pointsPerSecond.toFixed(3)} points/s, ${formatDuration(r.seconds)}`,
+      );
     });
 }
 
 /** Parses the hidden --grid-json option (exact coordinates passed from a parent process). */
 function parseGridJson(text: string): Grid {
   const g = JSON.parse(text) as Grid;
-  if (!Array.isArray(g.x) || !Array.isArray(g.y) || ![...g.x, ...g.y].every((v) => typeof v === 'number' && Number.isFinite(v))) throw new Error('--grid-json: expected {"x": [numbers], "y": [numbers]}');
+  if (
+    !Array.isArray(g.x) ||
+    !Array.isArray(g.y) ||
+    ![...g.x, ...g.y].every((v) => typeof v === 'number' && Number.isFinite(v))
+  )
+    throw new Error('--grid-json: expected {"x": [numbers], "y": [numbers]}');
   return g;
 }
 
 /** Parses --rows FROM:TO (0-based, TO excluded) within a grid of `ny` rows. */
 function parseRows(text: string, ny: number): [number, number] {
   const m = /^(\d+):(\d+)$/.exec(text);
-  if (!m || !(Number(m[1]) < Number(m[2]) && Number(m[2]) <= ny)) throw new Error(`--rows: expected FROM:TO with 0 ≤ FROM < TO ≤ ${ny} (got "${text}")`);
+  if (!m || !(Number(m[1]) < Number(m[2]) && Number(m[2]) <= ny))
+    throw new Error(`--rows: expected FROM:TO with 0 ≤ FROM < TO ≤ ${ny} (got "${text}")`);
   return [Number(m[1]), Number(m[2])];
 }

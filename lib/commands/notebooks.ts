@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .command('notebooks')
     .summary('execute the notebooks headless (quick or --full)')
     .description(
-      'execute notebooks headless with the tslab kernel (nbconvert\'s ExecutePreprocessor; a notebook stops at its first failing cell), saving each executed notebook and its HTML page in <out>/notebooks (failed ones too, as far as they ran) and figures in <out>/figures; exits non-zero when any notebook fails',
+      "execute notebooks headless with the tslab kernel (nbconvert's ExecutePreprocessor; a notebook stops at its first failing cell), saving each executed notebook and its HTML page in <out>/notebooks (failed ones too, as far as they ran) and figures in <out>/figures; exits non-zero when any notebook fails",
     )
     .argument('[files...]', 'notebooks to run (default: every notebooks/NN-*.ipynb, in order)')
     .option('--full', 'full mode: FISHERLAB_FULL=1 (real data and sizes) instead of the quick mode')
@@ -42,13 +42,16 @@ export function register(program: Command): void {
     )
     .action(async (files: string[], opts: NotebooksOpts) => {
       const timeout = Number(opts.timeout);
-      if (!Number.isFinite(timeout) || timeout < 0) throw new Error(`--timeout: "${opts.timeout}" is not a number of seconds`);
+      if (!Number.isFinite(timeout) || timeout < 0)
+        throw new Error(`--timeout: "${opts.timeout}" is not a number of seconds`);
       const notebooks = files.length > 0 ? files.map((f) => path.resolve(f)) : listNotebooks();
       const missing = notebooks.filter((f) => !fs.existsSync(f));
       if (missing.length > 0) throw new Error(`no such notebook: ${missing.join(', ')}`);
       const outDir = path.resolve(opts.out ?? outputDir());
       if (ensureKernel()) console.log('registered the tslab kernel in the Jupyter environment');
-      console.log(`notebooks: running ${notebooks.length} in ${opts.full ? 'full' : 'quick'} mode; output in ${path.join(outDir, 'notebooks')}`);
+      console.log(
+        `notebooks: running ${notebooks.length} in ${opts.full ? 'full' : 'quick'} mode; output in ${path.join(outDir, 'notebooks')}`,
+      );
       const started = Date.now();
       const results: NotebookResult[] = [];
       for (const notebook of notebooks) {
@@ -66,9 +69,13 @@ export function register(program: Command): void {
   program
     .command('kernel')
     .summary('register the tslab Jupyter kernel')
-    .description('register the tslab kernel in the project\'s Jupyter environment (.venv/, or $FISHERLAB_PYTHON\'s) unless a working one is there')
+    .description(
+      "register the tslab kernel in the project's Jupyter environment (.venv/, or $FISHERLAB_PYTHON's) unless a working one is there",
+    )
     .option('--force', 'register again even if a working tslab kernel is registered')
     .action((opts: { force?: boolean }) => {
-      console.log(ensureKernel(Boolean(opts.force)) ? 'registered the tslab kernel' : 'the tslab kernel is already registered');
+      console.log(
+        ensureKernel(Boolean(opts.force)) ? 'registered the tslab kernel' : 'the tslab kernel is already registered',
+      );
     });
 }

@@ -16,7 +16,10 @@ import { number, positiveInt } from './options';
 
 /** The comma-separated items of an option. */
 function list(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The Slurm options of a job array, checked; an error when one is given to the local executor. */
@@ -24,11 +27,20 @@ function slurmOptions(o: Record<string, string | string[] | undefined>, slurm: b
   const str = (k: string) => o[k] as string | undefined;
   const int = (k: string, flag: string) => (o[k] === undefined ? undefined : positiveInt(o[k] as string, flag));
   const options = {
-    partition: str('partition'), time: str('time'), cpusPerTask: int('cpusPerTask', '--cpus-per-task'), gres: str('gres'),
-    maxParallel: int('maxParallel', '--max-parallel'), sbatchArgs: (o.sbatchArg ?? []) as string[],
+    partition: str('partition'),
+    time: str('time'),
+    cpusPerTask: int('cpusPerTask', '--cpus-per-task'),
+    gres: str('gres'),
+    maxParallel: int('maxParallel', '--max-parallel'),
+    sbatchArgs: (o.sbatchArg ?? []) as string[],
   };
-  if (!slurm && (Object.values(options).some((v) => v !== undefined && !Array.isArray(v)) || options.sbatchArgs.length > 0)) {
-    throw new Error('--partition, --time, --cpus-per-task, --gres, --max-parallel and --sbatch-arg are for --executor slurm');
+  if (
+    !slurm &&
+    (Object.values(options).some((v) => v !== undefined && !Array.isArray(v)) || options.sbatchArgs.length > 0)
+  ) {
+    throw new Error(
+      '--partition, --time, --cpus-per-task, --gres, --max-parallel and --sbatch-arg are for --executor slurm',
+    );
   }
   return options;
 }
@@ -38,44 +50,88 @@ export function register(program: Command): void {
   const command = program
     .command('sweep')
     .summary('fine-tuning sweep: methods × tasks × percentages × seeds (resumable)')
-    .description(`fine-tune every (method, task, training percentage, seed) cell, seeds outermost; each finished run is appended as one JSON line to OUT/${RESULTS_FILE}, and running the same command again skips finished runs (a half-written last line from a kill is dropped and redone); OUT/${SUMMARY_FILE} holds the mean ± sample std over seeds of the main score and every metric per cell; progress with ETA over runs on stderr. With --executor slurm the unfinished runs go to Slurm as one job array, and the next call merges the finished ones (docs/slurm.md)`)
+    .description(
+      `fine-tune every (method, task, training percentage, seed) cell, seeds outermost; each finished run is appended as one JSON line to OUT/${RESULTS_FILE}, and running the same command again skips finished runs (a half-written last line from a kill is dropped and redone); OUT/${SUMMARY_FILE} holds the mean ± sample std over seeds of the main score and every metric per cell; progress with ETA over runs on stderr. With --executor slurm the unfinished runs go to Slurm as one job array, and the next call merges the finished ones (docs/slurm.md)`,
+    )
     .option('--tasks <list>', 'GLUE tasks, comma-separated (CoLA,SST-2,MRPC,STS-B,RTE,WNLI...); or give --design')
-    .option('--design <list>', `the paper's sweeps instead of --tasks/--pcts/--seeds/--methods, under the authors' protocol unless --protocol is given: ${DESIGNS.map((d) => d.name).join(', ')} or all (one results folder; cells shared between designs run once)`)
-    .option('--methods <list>', `dropout methods, comma-separated (${DROPOUT_METHODS.join(', ')})`, 'standard,guided,gaussian')
+    .option(
+      '--design <list>',
+      `the paper's sweeps instead of --tasks/--pcts/--seeds/--methods, under the authors' protocol unless --protocol is given: ${DESIGNS.map((d) => d.name).join(', ')} or all (one results folder; cells shared between designs run once)`,
+    )
+    .option(
+      '--methods <list>',
+      `dropout methods, comma-separated (${DROPOUT_METHODS.join(', ')})`,
+      'standard,guided,gaussian',
+    )
     .option('--pcts <list>', 'training-set percentages, comma-separated', '100')
     .option('--seeds <list>', 'seeds, comma-separated', '1,2,3')
-    .option('--fisher <file>', 'the pretrained model\'s Fisher file (safetensors from `fisherlab fisher`), needed by guided methods')
+    .option(
+      '--fisher <file>',
+      "the pretrained model's Fisher file (safetensors from `fisherlab fisher`), needed by guided methods",
+    )
     .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
     .option('--jobs <n>', `runs at a time, each in its own process (${JOBS_HELP})`, String(defaultJobs()))
-    .addOption(new Option('--executor <name>', 'local: runs here (--jobs at a time); slurm: submits the unfinished runs as one Slurm job array (see docs/slurm.md)').choices(['local', 'slurm']).default('local'))
-    .option('--status', 'with the Slurm executor: say which runs of OUT are done, running, pending and failed (with their logs), and exit')
-    .option('--wait', 'with --executor slurm: wait until the sweep\'s jobs end, then merge their runs and show the status')
+    .addOption(
+      new Option(
+        '--executor <name>',
+        'local: runs here (--jobs at a time); slurm: submits the unfinished runs as one Slurm job array (see docs/slurm.md)',
+      )
+        .choices(['local', 'slurm'])
+        .default('local'),
+    )
+    .option(
+      '--status',
+      'with the Slurm executor: say which runs of OUT are done, running, pending and failed (with their logs), and exit',
+    )
+    .option(
+      '--wait',
+      "with --executor slurm: wait until the sweep's jobs end, then merge their runs and show the status",
+    )
     .option('--partition <name>', 'Slurm partition')
     .option('--time <limit>', 'Slurm time limit per run (e.g. 2:00:00)')
     .option('--cpus-per-task <n>', 'Slurm CPUs per run')
     .option('--gres <spec>', 'Slurm generic resources per run (e.g. gpu:1)')
     .option('--max-parallel <n>', 'Slurm: runs at a time (the %K of --array)')
-    .option('--sbatch-arg <arg>', 'a further sbatch argument, e.g. --sbatch-arg=--mem=8G (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[]);
+    .option(
+      '--sbatch-arg <arg>',
+      'a further sbatch argument, e.g. --sbatch-arg=--mem=8G (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    );
   addTrainingOptions(command)
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
-    .addHelpText('after', `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --jobs 2 --out data/results/fisherlab-bert-l4-h128\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT`)
+    .addHelpText(
+      'after',
+      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --jobs 2 --out data/results/fisherlab-bert-l4-h128\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT`,
+    )
     .action(async (o: Record<string, string>, cmd: Command) => {
       if (o.status !== undefined) {
         for (const line of formatStatus(o.out, sweepStatus(o.out))) console.log(line);
         return;
       }
       const slurm = slurmOptions(o, o.executor === 'slurm');
-      if ((o.tasks === undefined) === (o.design === undefined)) throw new Error('give either --tasks (with --pcts, --seeds, --methods) or --design');
+      if ((o.tasks === undefined) === (o.design === undefined))
+        throw new Error('give either --tasks (with --pcts, --seeds, --methods) or --design');
       const model = resolveModelDir(o.model);
       const training = trainingSettings(o, model, 'sweep');
       // The designs run under the authors' protocol unless --protocol says otherwise.
       if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli') training.protocol = DESIGN_PROTOCOL;
       const base = { model, fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
-      const specs = o.design !== undefined
-        ? designSpecs(parseDesigns(o.design), base)
-        : [{ ...base, methods: list(o.methods) as DropoutMethod[], tasks: list(o.tasks), pcts: list(o.pcts).map((p) => number(p, '--pcts')), seeds: list(o.seeds).map((s) => number(s, '--seeds')) }];
+      const specs =
+        o.design !== undefined
+          ? designSpecs(parseDesigns(o.design), base)
+          : [
+              {
+                ...base,
+                methods: list(o.methods) as DropoutMethod[],
+                tasks: list(o.tasks),
+                pcts: list(o.pcts).map((p) => number(p, '--pcts')),
+                seeds: list(o.seeds).map((s) => number(s, '--seeds')),
+              },
+            ];
       if (o.executor === 'slurm') {
-        if (cmd.getOptionValueSource('jobs') === 'cli') throw new Error('--jobs is for --executor local; with slurm, --max-parallel limits the runs at a time');
+        if (cmd.getOptionValueSource('jobs') === 'cli')
+          throw new Error('--jobs is for --executor local; with slurm, --max-parallel limits the runs at a time');
         let r = submitSweep(specs, slurm, (line) => console.error(line));
         if (o.wait !== undefined) {
           await awaitSweep(o.out);
@@ -84,23 +140,33 @@ export function register(program: Command): void {
           for (const line of formatStatus(o.out, sweepStatus(o.out))) console.error(line);
         }
         const submitted = `${r.submitted} submitted${r.job ? ` as job ${r.job}` : ''}`;
-        console.log(r.done === r.total ? `sweep: all ${r.total} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`
-          : `sweep: ${r.done} of ${r.total} runs done, ${r.queued} already queued, ${submitted}; see \`fisherlab sweep --status --out ${o.out}\`, and run this command again when they end`);
+        console.log(
+          r.done === r.total
+            ? `sweep: all ${r.total} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`
+            : `sweep: ${r.done} of ${r.total} runs done, ${r.queued} already queued, ${submitted}; see \`fisherlab sweep --status --out ${o.out}\`, and run this command again when they end`,
+        );
         return;
       }
       await initBackend();
       let ran = 0;
       for (const spec of specs) ran += (await runSweep(spec, { jobs: positiveInt(o.jobs, '--jobs') })).ran;
-      console.log(`sweep: ${ran} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`);
+      console.log(
+        `sweep: ${ran} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`,
+      );
     });
 
   program
     .command('sweep-run', { hidden: true })
-    .description('one run of a sweep in its own process: fine-tune with the settings of a JSON file and write the result as JSON (used by sweep --jobs and the Slurm tasks)')
+    .description(
+      'one run of a sweep in its own process: fine-tune with the settings of a JSON file and write the result as JSON (used by sweep --jobs and the Slurm tasks)',
+    )
     .requiredOption('--settings <file>', 'FinetuneSettings as JSON (with --record: a SweepTask)')
     .requiredOption('--glue <dir>', 'GLUE folder')
     .requiredOption('--output <file>', 'result JSON')
-    .option('--record', 'the settings file is a planned sweep run (cell, model fingerprint, Fisher file, settings); write its results.jsonl line')
+    .option(
+      '--record',
+      'the settings file is a planned sweep run (cell, model fingerprint, Fisher file, settings); write its results.jsonl line',
+    )
     .action(async (o: { settings: string; glue: string; output: string; record?: boolean }) => {
       const input = JSON.parse(fs.readFileSync(o.settings, 'utf8')) as FinetuneSettings | SweepTask;
       await initBackend();

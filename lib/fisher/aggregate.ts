@@ -25,7 +25,14 @@ export type FisherInput = FisherTensors | readonly TensorMean[];
 
 /** Kinds of parameter groups, in architectural order. */
 export const GROUP_KINDS = [
-  'embeddings', 'attention_self', 'attention_output', 'intermediate', 'output', 'mlm_head', 'pooler', 'classifier',
+  'embeddings',
+  'attention_self',
+  'attention_output',
+  'intermediate',
+  'output',
+  'mlm_head',
+  'pooler',
+  'classifier',
 ] as const;
 export type GroupKind = (typeof GROUP_KINDS)[number];
 
@@ -77,12 +84,17 @@ export function groupOf(name: string): GroupRef {
     return { group: `${layer}.${kind}`, kind, layer };
   }
   const outside: Array<[string, GroupKind]> = [
-    ['bert.embeddings.', 'embeddings'], ['cls.predictions.', 'mlm_head'], ['bert.pooler.', 'pooler'], ['classifier.', 'classifier'],
+    ['bert.embeddings.', 'embeddings'],
+    ['cls.predictions.', 'mlm_head'],
+    ['bert.pooler.', 'pooler'],
+    ['classifier.', 'classifier'],
   ];
   for (const [prefix, kind] of outside) {
     if (name.startsWith(prefix)) return { group: kind, kind, layer: null };
   }
-  throw new Error(`fisher: "${name}" is not a BERT parameter name (expected bert.embeddings.*, bert.encoder.layer.N.*, bert.pooler.*, cls.predictions.* or classifier.*)`);
+  throw new Error(
+    `fisher: "${name}" is not a BERT parameter name (expected bert.embeddings.*, bert.encoder.layer.N.*, bert.pooler.*, cls.predictions.* or classifier.*)`,
+  );
 }
 
 /** The names in Hugging Face `named_parameters()` order; the layer count and the parts present (pooler, MLM head, classifier) come from the names. */
@@ -93,18 +105,30 @@ export function parameterOrder(names: Iterable<string>): string[] {
     const { layer } = groupOf(n);
     if (layer !== null) layers = Math.max(layers, layer + 1);
   }
-  const parts = { pooler: given.has('bert.pooler.dense.weight'), mlm: given.has('cls.predictions.bias'), classifier: given.has('classifier.weight') };
+  const parts = {
+    pooler: given.has('bert.pooler.dense.weight'),
+    mlm: given.has('cls.predictions.bias'),
+    classifier: given.has('classifier.weight'),
+  };
   // Only the names of parameterSpecs are used, so every size is 1.
   const cfg: BertConfig = {
-    ...CONFIG_DEFAULTS, vocab_size: 1, hidden_size: 1, num_hidden_layers: layers, num_attention_heads: 1,
-    intermediate_size: 1, max_position_embeddings: 1, type_vocab_size: 1,
+    ...CONFIG_DEFAULTS,
+    vocab_size: 1,
+    hidden_size: 1,
+    num_hidden_layers: layers,
+    num_attention_heads: 1,
+    intermediate_size: 1,
+    max_position_embeddings: 1,
+    type_vocab_size: 1,
   };
   const order = parameterSpecs(cfg, parts).map((s) => s.name);
   const missing = order.filter((n) => !given.has(n));
   const known = new Set(order);
   const extra = [...given].filter((n) => !known.has(n));
   if (missing.length > 0 || extra.length > 0) {
-    throw new Error(`fisher: not the parameter set of a ${layers}-layer BERT: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`);
+    throw new Error(
+      `fisher: not the parameter set of a ${layers}-layer BERT: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`,
+    );
   }
   return order;
 }
@@ -114,7 +138,10 @@ export function tensorMeans(fisher: FisherTensors): TensorMean[] {
   return parameterOrder(fisher.keys()).map((name, index) => {
     const { shape, data } = fisher.get(name)!;
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size !== data.length) throw new Error(`fisher: tensor "${name}" has shape [${shape.join(', ')}] (${size} entries) but ${data.length} values`);
+    if (size !== data.length)
+      throw new Error(
+        `fisher: tensor "${name}" has shape [${shape.join(', ')}] (${size} entries) but ${data.length} values`,
+      );
     if (size === 0) throw new Error(`fisher: tensor "${name}" is empty`);
     let sum = 0;
     for (let i = 0; i < data.length; i++) sum += data[i];
@@ -137,9 +164,10 @@ export function groupScores(fisher: FisherInput, weighting: GroupWeighting = 'te
   }
   return [...groups.values()].map(({ ref, members }) => {
     const size = members.reduce((s, t) => s + t.size, 0);
-    const score = weighting === 'tensor'
-      ? members.reduce((s, t) => s + t.mean, 0) / members.length
-      : members.reduce((s, t) => s + t.mean * t.size, 0) / size;
+    const score =
+      weighting === 'tensor'
+        ? members.reduce((s, t) => s + t.mean, 0) / members.length
+        : members.reduce((s, t) => s + t.mean * t.size, 0) / size;
     return { ...ref, score, tensors: members.map((t) => t.name), size };
   });
 }

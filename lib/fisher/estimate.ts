@@ -74,35 +74,65 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
   const batchSize = o.batchSize ?? 16;
   const checkpointEvery = o.checkpointEvery ?? 1000;
   if (n === 0) throw new Error('fisher: no examples');
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fisher: batch size must be a positive integer (got ${batchSize})`);
-  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new Error(`fisher: checkpointEvery must be a positive integer (got ${checkpointEvery})`);
-  if (!model.parts.mlm) throw new Error('fisher: the model has no masked-LM head (cls.predictions.*); the Fisher of the pretraining loss needs a BertForMaskedLM');
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`fisher: batch size must be a positive integer (got ${batchSize})`);
+  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1)
+    throw new Error(`fisher: checkpointEvery must be a positive integer (got ${checkpointEvery})`);
+  if (!model.parts.mlm)
+    throw new Error(
+      'fisher: the model has no masked-LM head (cls.predictions.*); the Fisher of the pretraining loss needs a BertForMaskedLM',
+    );
   const names = model.namedParameters().map(([name]) => name);
   const sums = model.namedParameters().map(([, v]) => new Float64Array(v.size));
   let lossSum = 0;
   let start = 0;
   let ckpts: CheckpointDir | null = null;
   if (o.runDir) {
-    checkRunSettings(o.runDir, { ...o.settings, samples: n, batch_size: batchSize, examples_sha256: fingerprintExamples(examples), weights_sha256: fingerprintWeights(model) });
+    checkRunSettings(o.runDir, {
+      ...o.settings,
+      samples: n,
+      batch_size: batchSize,
+      examples_sha256: fingerprintExamples(examples),
+      weights_sha256: fingerprintWeights(model),
+    });
     ckpts = new CheckpointDir(path.join(o.runDir, 'checkpoints'));
     const latest = ckpts.latest();
     if (latest) ({ samples: start, lossSum } = loadSums(latest.dir, names, sums));
   }
   const save = (done: number) =>
     ckpts?.save(done, (dir) => {
-      writeFileAtomic(path.join(dir, SUMS_FILE), sums.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)));
-      writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify({ samples: done, lossSum, tensors: names.map((name, k) => [name, sums[k].length]) }) + '\n');
+      writeFileAtomic(
+        path.join(dir, SUMS_FILE),
+        sums.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)),
+      );
+      writeFileAtomic(
+        path.join(dir, STATE_FILE),
+        JSON.stringify({ samples: done, lossSum, tensors: names.map((name, k) => [name, sums[k].length]) }) + '\n',
+      );
     });
 
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (start > 0) say(`fisher: resuming after ${start} of ${n} samples`);
   const masked = (e: MaskedExample) => e.labels.filter((y) => y !== IGNORE_INDEX).length;
-  const work = examples.slice(start).reduce((f, e) => f + trainingFlops(model.config, { sequences: 1, tokens: e.input_ids.length, masked: masked(e) }), 0);
+  const work = examples
+    .slice(start)
+    .reduce(
+      (f, e) => f + trainingFlops(model.config, { sequences: 1, tokens: e.input_ids.length, masked: masked(e) }),
+      0,
+    );
   if (start < n) say(estimateLine(`fisher: ${n - start} samples`, work, 'fisher', tf.getBackend()));
-  const progress = new Progress('fisher', n, { startDone: start, write: o.write, intervalMs: o.progressIntervalMs, unit: 'samples' });
+  const progress = new Progress('fisher', n, {
+    startDone: start,
+    write: o.write,
+    intervalMs: o.progressIntervalMs,
+    unit: 'samples',
+  });
   const seqLen = Math.max(...examples.map((e) => e.input_ids.length));
   const maskedPerSequence = Math.max(...examples.map(masked));
-  const micro = microBatchSize({ config: model.config, kind: 'fisher', batch: Math.min(batchSize, n), seqLen, maskedPerSequence }, { batchFlag: '--batch-size' });
+  const micro = microBatchSize(
+    { config: model.config, kind: 'fisher', batch: Math.min(batchSize, n), seqLen, maskedPerSequence },
+    { batchFlag: '--batch-size' },
+  );
   const began = Date.now();
   let done = start;
   while (done < n) {
@@ -112,7 +142,9 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
     const bad = result.losses.findIndex((l) => !Number.isFinite(l));
     if (bad >= 0) {
       tf.dispose([...result.sums.values()]);
-      throw new Error(`fisher: the masked-LM loss of sample ${done + bad} is ${result.losses[bad]}; the model's weights or the example are broken (nothing was written)`);
+      throw new Error(
+        `fisher: the masked-LM loss of sample ${done + bad} is ${result.losses[bad]}; the model's weights or the example are broken (nothing was written)`,
+      );
     }
     names.forEach((name, k) => {
       const part = result.sums.get(name)!.dataSync();
@@ -130,7 +162,14 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
     await new Promise((r) => setImmediate(r)); // lets signals be handled
   }
   const fisher = done === n ? meanTensors(model, sums, n) : null;
-  return { fisher, samples: done, resumedFrom: start, meanLoss: lossSum / done, seconds: (Date.now() - began) / 1000, microBatch: micro };
+  return {
+    fisher,
+    samples: done,
+    resumedFrom: start,
+    meanLoss: lossSum / done,
+    seconds: (Date.now() - began) / 1000,
+    microBatch: micro,
+  };
 }
 
 /** The running sums divided by n, as float32 tensors by name; a non-finite value is an error. */
@@ -148,12 +187,18 @@ function meanTensors(model: Bert, sums: Float64Array[], n: number): Map<string, 
 
 /** Restores the running sums from a checkpoint folder (in place), returning the samples done and the loss sum. */
 function loadSums(dir: string, names: string[], sums: Float64Array[]): { samples: number; lossSum: number } {
-  const state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as { samples: number; lossSum: number; tensors: Array<[string, number]> };
+  const state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as {
+    samples: number;
+    lossSum: number;
+    tensors: Array<[string, number]>;
+  };
   const expected = names.map((name, k) => [name, sums[k].length]);
-  if (JSON.stringify(state.tensors) !== JSON.stringify(expected)) throw new Error(`${dir}: the checkpoint's tensors do not match the model's`);
+  if (JSON.stringify(state.tensors) !== JSON.stringify(expected))
+    throw new Error(`${dir}: the checkpoint's tensors do not match the model's`);
   const bytes = fs.readFileSync(path.join(dir, SUMS_FILE));
   const total = sums.reduce((a, s) => a + s.byteLength, 0);
-  if (bytes.byteLength !== total) throw new Error(`${path.join(dir, SUMS_FILE)}: ${bytes.byteLength} bytes, expected ${total}`);
+  if (bytes.byteLength !== total)
+    throw new Error(`${path.join(dir, SUMS_FILE)}: ${bytes.byteLength} bytes, expected ${total}`);
   let offset = 0;
   for (const sum of sums) {
     new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength).set(bytes.subarray(offset, offset + sum.byteLength));
@@ -169,7 +214,10 @@ function checkRunSettings(runDir: string, settings: Record<string, string | numb
     const before = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string | number>;
     const keys = [...new Set([...Object.keys(before), ...Object.keys(settings)])];
     const diff = keys.filter((k) => before[k] !== settings[k]);
-    if (diff.length) throw new Error(`${runDir} holds a Fisher run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(settings[k])}`).join(', ')}); use another run folder or the same settings`);
+    if (diff.length)
+      throw new Error(
+        `${runDir} holds a Fisher run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(settings[k])}`).join(', ')}); use another run folder or the same settings`,
+      );
   } else {
     fs.mkdirSync(runDir, { recursive: true });
     writeFileAtomic(file, JSON.stringify(settings, null, 1) + '\n');
@@ -199,8 +247,20 @@ export function fisherlabVersion(): string {
 }
 
 /** Writes Fisher tensors as safetensors, atomically, with `kind`, `samples`, `mode`, `fisherlab_version` and `backend` added to the metadata. */
-export function writeFisher(file: string, fisher: Map<string, NamedArray>, samples: number, metadata: Record<string, string> = {}): void {
-  writeSafetensors(file, fisher, { kind: FISHER_KIND, samples: String(samples), mode: 'eval', fisherlab_version: fisherlabVersion(), backend: backendName(), ...metadata });
+export function writeFisher(
+  file: string,
+  fisher: Map<string, NamedArray>,
+  samples: number,
+  metadata: Record<string, string> = {},
+): void {
+  writeSafetensors(file, fisher, {
+    kind: FISHER_KIND,
+    samples: String(samples),
+    mode: 'eval',
+    fisherlab_version: fisherlabVersion(),
+    backend: backendName(),
+    ...metadata,
+  });
 }
 
 /** A Fisher file as read by `readFisher`. */
@@ -218,13 +278,22 @@ export interface FisherFile {
  */
 export function readFisher(file: string, opts: { model?: string } = {}): FisherFile {
   const { tensors, metadata } = readSafetensors(file);
-  if (metadata.kind !== FISHER_KIND) throw new Error(`${file}: not a Fisher file (its metadata has kind ${JSON.stringify(metadata.kind ?? null)}, expected "${FISHER_KIND}"; \`fisherlab fisher\` writes them)`);
+  if (metadata.kind !== FISHER_KIND)
+    throw new Error(
+      `${file}: not a Fisher file (its metadata has kind ${JSON.stringify(metadata.kind ?? null)}, expected "${FISHER_KIND}"; \`fisherlab fisher\` writes them)`,
+    );
   const samples = Number(metadata.samples);
-  if (!Number.isInteger(samples) || samples < 1) throw new Error(`${file}: metadata "samples" is ${JSON.stringify(metadata.samples ?? null)}, expected a positive integer`);
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new Error(
+      `${file}: metadata "samples" is ${JSON.stringify(metadata.samples ?? null)}, expected a positive integer`,
+    );
   if (tensors.size === 0) throw new Error(`${file}: holds no tensors`);
   for (const [name, t] of tensors) {
     const bad = t.data.findIndex((x) => !(x >= 0 && x < Infinity));
-    if (bad >= 0) throw new Error(`${file}: tensor "${name}" has the value ${t.data[bad]} at index ${bad}; a Fisher diagonal is finite and non-negative`);
+    if (bad >= 0)
+      throw new Error(
+        `${file}: tensor "${name}" has the value ${t.data[bad]} at index ${bad}; a Fisher diagonal is finite and non-negative`,
+      );
   }
   if (opts.model !== undefined) checkFisherFits(file, tensors, opts.model);
   return { tensors, metadata, samples };
@@ -237,11 +306,16 @@ function checkFisherFits(file: string, tensors: Map<string, NamedArray>, modelDi
   const problems = [
     ...specs.filter((s) => !tensors.has(s.name)).map((s) => `missing ${s.name}`),
     ...[...tensors.keys()].filter((n) => !expected.has(n)).map((n) => `not a parameter of the model: ${n}`),
-    ...specs.filter((s) => tensors.has(s.name) && tensors.get(s.name)!.shape.join() !== s.shape.join())
-      .map((s) => `${s.name} has shape [${tensors.get(s.name)!.shape.join(', ')}], the model's is [${s.shape.join(', ')}]`),
+    ...specs
+      .filter((s) => tensors.has(s.name) && tensors.get(s.name)!.shape.join() !== s.shape.join())
+      .map(
+        (s) => `${s.name} has shape [${tensors.get(s.name)!.shape.join(', ')}], the model's is [${s.shape.join(', ')}]`,
+      ),
   ];
   if (problems.length > 0) {
     const shown = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '');
-    throw new Error(`${file} is not a Fisher of the model in ${modelDir} (${specs.length} BertForMaskedLM tensors expected): ${shown}`);
+    throw new Error(
+      `${file} is not a Fisher of the model in ${modelDir} (${specs.length} BertForMaskedLM tensors expected): ${shown}`,
+    );
   }
 }

@@ -23,9 +23,24 @@ export async function onePercentFisher(modelDir: string): Promise<string> {
   if (fs.existsSync(file)) return file;
   const model = loadMaskedLm(modelDir, 'fisher');
   try {
-    const { examples, available } = corpusSamples(loadTokenizer(modelDir), pretrainingRecipe(modelDir), { fraction: 0.01 }, 1);
-    const result = await estimateFisher({ model, examples, padId: model.config.pad_token_id, runDir: file.replace(/\.safetensors$/, '') });
-    writeFisher(file, result.fisher!, result.samples, { model: modelDir, selection: 'fraction 0.01', seed: '1', training_sequences: String(available) });
+    const { examples, available } = corpusSamples(
+      loadTokenizer(modelDir),
+      pretrainingRecipe(modelDir),
+      { fraction: 0.01 },
+      1,
+    );
+    const result = await estimateFisher({
+      model,
+      examples,
+      padId: model.config.pad_token_id,
+      runDir: file.replace(/\.safetensors$/, ''),
+    });
+    writeFisher(file, result.fisher!, result.samples, {
+      model: modelDir,
+      selection: 'fraction 0.01',
+      seed: '1',
+      training_sequences: String(available),
+    });
   } finally {
     model.dispose();
   }

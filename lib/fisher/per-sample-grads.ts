@@ -50,14 +50,25 @@ export function tapShapes(model: Bert, rows: number, maskedRows: number): Map<st
  * tapped forward and backward pass in evaluation mode, added sample by sample to `into` (running sums of earlier
  * micro-batches, taken over and disposed). Every sample needs at least one label other than -100.
  */
-export function squaredGradSums(model: Bert, batch: Batch, labels: number[][], into?: ReadonlyMap<string, tf.Tensor>): SquaredGradSums {
-  if (!model.parts.mlm) throw new Error('per-sample gradients of the masked-LM loss need a masked-LM head (cls.predictions.*)');
+export function squaredGradSums(
+  model: Bert,
+  batch: Batch,
+  labels: number[][],
+  into?: ReadonlyMap<string, tf.Tensor>,
+): SquaredGradSums {
+  if (!model.parts.mlm)
+    throw new Error('per-sample gradients of the masked-LM loss need a masked-LM head (cls.predictions.*)');
   const counts = labels.map((row) => row.filter((y) => y !== IGNORE_INDEX).length);
   const empty = counts.findIndex((c) => c === 0);
-  if (empty >= 0) throw new Error(`sample ${empty} of the batch has no masked position (every label is -100), so it has no loss`);
+  if (empty >= 0)
+    throw new Error(`sample ${empty} of the batch has no masked position (every label is -100), so it has no loss`);
   const B = batch.input_ids.length;
   const T = batch.input_ids[0].length;
-  const shapes = tapShapes(model, B * T, counts.reduce((a, b) => a + b, 0));
+  const shapes = tapShapes(
+    model,
+    B * T,
+    counts.reduce((a, b) => a + b, 0),
+  );
   const sites = [...shapes.keys()];
   const zeros = [...shapes.values()].map((shape) => tf.zeros(shape));
   const inputs = new Map<string, tf.Tensor>();
@@ -84,7 +95,11 @@ export function squaredGradSumsInParts(model: Bert, batch: Batch, labels: number
   let sums: Map<string, tf.Tensor> | undefined;
   const losses: number[] = [];
   for (let at = 0; at < labels.length; at += size) {
-    const part: Batch = { input_ids: rows(batch.input_ids, at)!, token_type_ids: rows(batch.token_type_ids, at), attention_mask: rows(batch.attention_mask, at) };
+    const part: Batch = {
+      input_ids: rows(batch.input_ids, at)!,
+      token_type_ids: rows(batch.token_type_ids, at),
+      attention_mask: rows(batch.attention_mask, at),
+    };
     const result = squaredGradSums(model, part, rows(labels, at)!, sums);
     sums = result.sums;
     losses.push(...result.losses);
@@ -144,7 +159,10 @@ const BATCHED_FLOATS = 1 << 25;
 function addSamples(total: tf.Tensor | undefined, perSample: tf.Tensor): tf.Tensor {
   if (wholeBatch()) return addTo(total, tf.sum(perSample, 0));
   for (let n = 0; n < perSample.shape[0]; n++) {
-    total = addTo(total, tf.tidy(() => tf.squeeze(tf.slice(perSample, [n], [1]), [0])));
+    total = addTo(
+      total,
+      tf.tidy(() => tf.squeeze(tf.slice(perSample, [n], [1]), [0])),
+    );
   }
   return total!;
 }
@@ -161,32 +179,51 @@ function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefine
 }
 
 /** `total` + Σ_n (a_nᵀ b_n + extra(n))², element-wise, one sample at a time; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. */
-function sumSquaredOuter(a: tf.Tensor, b: tf.Tensor, rows: Rows, total: tf.Tensor | undefined, extra?: (n: number) => tf.Tensor): tf.Tensor {
+function sumSquaredOuter(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  rows: Rows,
+  total: tf.Tensor | undefined,
+  extra?: (n: number) => tf.Tensor,
+): tf.Tensor {
   const [B, c, p, q] = [rows.count.length, rows.count[0], a.shape[1]!, b.shape[1]!];
   if (wholeBatch() && !extra && rows.count.every((k) => k === c)) {
     // samples of equal row counts (the encoder's): a_nᵀ b_n for a chunk of samples in one batched matMul
     const chunk = Math.max(1, Math.floor(BATCHED_FLOATS / (p * q)));
     for (let from = 0; from < B; from += chunk) {
       const k = Math.min(chunk, B - from);
-      total = addTo(total, tf.tidy(() => {
-        const a3 = tf.reshape(tf.slice(a, [from * c, 0], [k * c, p]), [k, c, p]);
-        const b3 = tf.reshape(tf.slice(b, [from * c, 0], [k * c, q]), [k, c, q]);
-        return tf.sum(tf.square(tf.matMul(a3, b3, true, false)), 0);
-      }));
+      total = addTo(
+        total,
+        tf.tidy(() => {
+          const a3 = tf.reshape(tf.slice(a, [from * c, 0], [k * c, p]), [k, c, p]);
+          const b3 = tf.reshape(tf.slice(b, [from * c, 0], [k * c, q]), [k, c, q]);
+          return tf.sum(tf.square(tf.matMul(a3, b3, true, false)), 0);
+        }),
+      );
     }
     return total!;
   }
   for (let n = 0; n < rows.count.length; n++) {
-    total = addTo(total, tf.tidy(() => {
-      const g = tf.matMul(rowsOfSample(a, rows, n), rowsOfSample(b, rows, n), true, false);
-      return tf.square(extra ? tf.add(g, extra(n)) : g);
-    }));
+    total = addTo(
+      total,
+      tf.tidy(() => {
+        const g = tf.matMul(rowsOfSample(a, rows, n), rowsOfSample(b, rows, n), true, false);
+        return tf.square(extra ? tf.add(g, extra(n)) : g);
+      }),
+    );
   }
   return total!;
 }
 
 /** `into` plus the per-parameter sums of squared per-sample gradients from the tapped gradients dY and the recorded inputs. */
-function tensorSums(model: Bert, batch: Batch, counts: number[], dY: Map<string, tf.Tensor>, inputs: Map<string, tf.Tensor>, into: ReadonlyMap<string, tf.Tensor>): Map<string, tf.Tensor> {
+function tensorSums(
+  model: Bert,
+  batch: Batch,
+  counts: number[],
+  dY: Map<string, tf.Tensor>,
+  inputs: Map<string, tf.Tensor>,
+  into: ReadonlyMap<string, tf.Tensor>,
+): Map<string, tf.Tensor> {
   const { hidden_size: H, vocab_size: V, type_vocab_size: TV, max_position_embeddings: P } = model.config;
   const B = batch.input_ids.length;
   const T = batch.input_ids[0].length;
@@ -209,11 +246,18 @@ function tensorSums(model: Bert, batch: Batch, counts: number[], dY: Map<string,
 
   const dE = dY.get(EMBEDDINGS)!;
   const dLogits = dY.get(DECODER)!;
-  const scatter = (n: number) => tf.unsortedSegmentSum(rowsOfSample(dE, encoderRows, n), tf.tensor1d(batch.input_ids[n], 'int32'), V);
+  const scatter = (n: number) =>
+    tf.unsortedSegmentSum(rowsOfSample(dE, encoderRows, n), tf.tensor1d(batch.input_ids[n], 'int32'), V);
   out.set(WORD, sumSquaredOuter(dLogits, inputs.get(DECODER)!, headRows, into.get(WORD), scatter));
-  const types = (batch.token_type_ids ?? batch.input_ids.map((row) => row.map(() => 0))).flatMap((row, n) => row.map((type) => n * TV + type));
+  const types = (batch.token_type_ids ?? batch.input_ids.map((row) => row.map(() => 0))).flatMap((row, n) =>
+    row.map((type) => n * TV + type),
+  );
   const squares = tf.tidy(() => [
-    tf.pad(tf.square(tf.reshape(dE, [B, T, H])), [[0, 0], [0, P - T], [0, 0]]),
+    tf.pad(tf.square(tf.reshape(dE, [B, T, H])), [
+      [0, 0],
+      [0, P - T],
+      [0, 0],
+    ]),
     tf.square(tf.reshape(tf.unsortedSegmentSum(dE, tf.tensor1d(types, 'int32'), B * TV), [B, TV, H])),
   ]);
   out.set(POSITION, addSamples(into.get(POSITION), squares[0]));

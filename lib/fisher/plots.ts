@@ -32,8 +32,14 @@ export interface ParameterFigureOptions extends FigureOptions {
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 /** One colour per group kind (Tableau 10), the same in every figure. */
 const KIND_PALETTE: Record<GroupKind, string> = {
-  embeddings: '#4c78a8', attention_self: '#f58518', attention_output: '#e45756', intermediate: '#72b7b2',
-  output: '#54a24b', mlm_head: '#eeca3b', pooler: '#b279a2', classifier: '#ff9da6',
+  embeddings: '#4c78a8',
+  attention_self: '#f58518',
+  attention_output: '#e45756',
+  intermediate: '#72b7b2',
+  output: '#54a24b',
+  mlm_head: '#eeca3b',
+  pooler: '#b279a2',
+  classifier: '#ff9da6',
 };
 
 /** Every scalar Fisher score of every tensor, sorted ascending. */
@@ -54,7 +60,8 @@ export function sortedScalars(fisher: FisherTensors): Float32Array {
  * j = 0 … m − 1, so the minimum and maximum are kept and the values stay ascending; all points when n ≤ maxPoints.
  */
 export function quantilePoints(sorted: ArrayLike<number>, maxPoints = 2000): SortedPoint[] {
-  if (!(Number.isInteger(maxPoints) && maxPoints >= 2)) throw new Error(`fisher plots: maxPoints must be an integer >= 2 (got ${maxPoints})`);
+  if (!(Number.isInteger(maxPoints) && maxPoints >= 2))
+    throw new Error(`fisher plots: maxPoints must be an integer >= 2 (got ${maxPoints})`);
   const n = sorted.length;
   const m = Math.min(n, maxPoints);
   const points: SortedPoint[] = [];
@@ -66,11 +73,15 @@ export function quantilePoints(sorted: ArrayLike<number>, maxPoints = 2000): Sor
 }
 
 /** Sorted per-parameter Fisher scores (the paper's parameter-level figures), downsampled to quantiles of `sorted`. */
-export function sortedParameterScoresSpec(sorted: ArrayLike<number>, options: ParameterFigureOptions = {}): TopLevelSpec {
+export function sortedParameterScoresSpec(
+  sorted: ArrayLike<number>,
+  options: ParameterFigureOptions = {},
+): TopLevelSpec {
   const n = sorted.length;
   if (n === 0) throw new Error('fisher plots: no Fisher scores');
   for (let i = 1; i < n; i++) {
-    if (!(sorted[i - 1] <= sorted[i])) throw new Error(`fisher plots: scores are not sorted ascending (index ${i}); use sortedScalars`);
+    if (!(sorted[i - 1] <= sorted[i]))
+      throw new Error(`fisher plots: scores are not sorted ascending (index ${i}); use sortedScalars`);
   }
   const points = quantilePoints(sorted, options.maxPoints);
   const min = sorted[0];
@@ -86,7 +97,10 @@ export function sortedParameterScoresSpec(sorted: ArrayLike<number>, options: Pa
   if (zeros > 0) subtitle.push(`${zeros} scores are 0 and cannot be drawn on the log scale`);
   return {
     $schema: SCHEMA,
-    title: { text: `Sorted per-parameter Fisher scores${options.normalized ? ' (min-max normalized)' : ''}${modelSuffix(options)}`, subtitle },
+    title: {
+      text: `Sorted per-parameter Fisher scores${options.normalized ? ' (min-max normalized)' : ''}${modelSuffix(options)}`,
+      subtitle,
+    },
     data: { values },
     ...(options.normalized ? {} : { transform: [{ filter: 'datum.value > 0' }] }),
     mark: { type: 'line', interpolate: 'step-after' },
@@ -101,15 +115,33 @@ export function sortedParameterScoresSpec(sorted: ArrayLike<number>, options: Pa
 
 /** Per-tensor mean Fisher scores sorted ascending (the paper's per-"layer" figure), log scale, coloured by group kind. */
 export function sortedTensorMeansSpec(fisher: FisherInput, options: FigureOptions = {}): TopLevelSpec {
-  const values = ascendingTensors(fisher).map((t, position) => ({ position, name: t.name, index: t.index, mean: t.mean, kind: groupOf(t.name).kind }));
+  const values = ascendingTensors(fisher).map((t, position) => ({
+    position,
+    name: t.name,
+    index: t.index,
+    mean: t.mean,
+    kind: groupOf(t.name).kind,
+  }));
   return {
     $schema: SCHEMA,
-    title: { text: `Sorted per-tensor mean Fisher scores${modelSuffix(options)}`, subtitle: `${values.length} parameter tensors${zeroNote(values.map((v) => v.mean))}` },
+    title: {
+      text: `Sorted per-tensor mean Fisher scores${modelSuffix(options)}`,
+      subtitle: `${values.length} parameter tensors${zeroNote(values.map((v) => v.mean))}`,
+    },
     data: { values },
     transform: [{ filter: 'datum.mean > 0' }],
     layer: [
-      { mark: { type: 'line', color: '#bbbbbb' }, encoding: { x: { field: 'position', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative' } } },
-      { mark: { type: 'point', filled: true }, encoding: { color: kindColor(values.map((v) => v.kind)), tooltip: [{ field: 'name' }, { field: 'mean', format: '.3e' }] } },
+      {
+        mark: { type: 'line', color: '#bbbbbb' },
+        encoding: { x: { field: 'position', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative' } },
+      },
+      {
+        mark: { type: 'point', filled: true },
+        encoding: {
+          color: kindColor(values.map((v) => v.kind)),
+          tooltip: [{ field: 'name' }, { field: 'mean', format: '.3e' }],
+        },
+      },
     ],
     encoding: {
       x: { field: 'position', type: 'quantitative', title: 'parameter tensors, sorted by mean Fisher score' },
@@ -120,17 +152,27 @@ export function sortedTensorMeansSpec(fisher: FisherInput, options: FigureOption
 
 /** Per-tensor mean Fisher scores in architectural order (x = tensor index), log scale, coloured by group kind. */
 export function tensorMeansSpec(fisher: FisherInput, options: FigureOptions = {}): TopLevelSpec {
-  const values = [...meansOf(fisher)].sort((a, b) => a.index - b.index)
+  const values = [...meansOf(fisher)]
+    .sort((a, b) => a.index - b.index)
     .map((t) => ({ index: t.index, name: t.name, mean: t.mean, kind: groupOf(t.name).kind }));
   return {
     $schema: SCHEMA,
-    title: { text: `Mean Fisher score per tensor, in architectural order${modelSuffix(options)}`, subtitle: `${values.length} parameter tensors in named_parameters() order${zeroNote(values.map((v) => v.mean))}` },
+    title: {
+      text: `Mean Fisher score per tensor, in architectural order${modelSuffix(options)}`,
+      subtitle: `${values.length} parameter tensors in named_parameters() order${zeroNote(values.map((v) => v.mean))}`,
+    },
     data: { values },
     transform: [{ filter: 'datum.mean > 0' }],
     mark: { type: 'bar' },
     encoding: {
       x: { field: 'index', type: 'quantitative', title: 'tensor index' },
-      y: { field: 'mean', type: 'quantitative', title: 'mean Fisher score', scale: logBarScale(values.map((v) => v.mean)), stack: null },
+      y: {
+        field: 'mean',
+        type: 'quantitative',
+        title: 'mean Fisher score',
+        scale: logBarScale(values.map((v) => v.mean)),
+        stack: null,
+      },
       color: kindColor(values.map((v) => v.kind)),
       tooltip: [{ field: 'name' }, { field: 'mean', format: '.3e' }],
     },
@@ -142,13 +184,22 @@ export function dropoutSiteScoresSpec(sites: readonly SiteScore[], options: Figu
   const values = sites.map((s, order) => ({ order, site: s.site, label: s.group, score: s.score, kind: s.kind }));
   return {
     $schema: SCHEMA,
-    title: { text: `Fisher score of the group preceding each dropout site${modelSuffix(options)}`, subtitle: `${values.length} dropout sites in forward order${zeroNote(values.map((v) => v.score))}` },
+    title: {
+      text: `Fisher score of the group preceding each dropout site${modelSuffix(options)}`,
+      subtitle: `${values.length} dropout sites in forward order${zeroNote(values.map((v) => v.score))}`,
+    },
     data: { values },
     transform: [{ filter: 'datum.score > 0' }],
     mark: { type: 'bar' },
     encoding: {
       x: { field: 'label', type: 'nominal', sort: null, title: 'dropout site (after group)' },
-      y: { field: 'score', type: 'quantitative', title: 'group Fisher score', scale: logBarScale(values.map((v) => v.score)), stack: null },
+      y: {
+        field: 'score',
+        type: 'quantitative',
+        title: 'group Fisher score',
+        scale: logBarScale(values.map((v) => v.score)),
+        stack: null,
+      },
       color: kindColor(values.map((v) => v.kind)),
       tooltip: [{ field: 'site' }, { field: 'score', format: '.3e' }],
     },
@@ -156,17 +207,37 @@ export function dropoutSiteScoresSpec(sites: readonly SiteScore[], options: Figu
 }
 
 /** The guided-dropout schedule: each site's Fisher score (log x) against its assigned p. */
-export function scheduleSpec(sites: readonly SiteScore[], schedule: ReadonlyMap<string, number>, options: FigureOptions = {}): TopLevelSpec {
+export function scheduleSpec(
+  sites: readonly SiteScore[],
+  schedule: ReadonlyMap<string, number>,
+  options: FigureOptions = {},
+): TopLevelSpec {
   const ranks = siteRanks(sites);
-  const values = sites.map((s) => ({ site: s.site, label: s.group, score: s.score, p: scheduledP(schedule, s.site), rank: ranks.get(s.site)!, kind: s.kind }));
+  const values = sites.map((s) => ({
+    site: s.site,
+    label: s.group,
+    score: s.score,
+    p: scheduledP(schedule, s.site),
+    rank: ranks.get(s.site)!,
+    kind: s.kind,
+  }));
   return {
     $schema: SCHEMA,
-    title: { text: `Guided dropout: site Fisher score vs assigned p${modelSuffix(options)}`, subtitle: `${values.length} dropout sites; p falls linearly with the Fisher rank${zeroNote(values.map((v) => v.score))}` },
+    title: {
+      text: `Guided dropout: site Fisher score vs assigned p${modelSuffix(options)}`,
+      subtitle: `${values.length} dropout sites; p falls linearly with the Fisher rank${zeroNote(values.map((v) => v.score))}`,
+    },
     data: { values },
     transform: [{ filter: 'datum.score > 0' }],
     layer: [
       { mark: { type: 'line', color: '#bbbbbb' }, encoding: { order: { field: 'rank', type: 'quantitative' } } },
-      { mark: { type: 'point', filled: true, size: 60 }, encoding: { color: kindColor(values.map((v) => v.kind)), tooltip: [{ field: 'site' }, { field: 'score', format: '.3e' }, { field: 'p', format: '.5f' }] } },
+      {
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: {
+          color: kindColor(values.map((v) => v.kind)),
+          tooltip: [{ field: 'site' }, { field: 'score', format: '.3e' }, { field: 'p', format: '.5f' }],
+        },
+      },
     ],
     encoding: {
       x: { field: 'score', type: 'quantitative', title: 'group Fisher score', scale: { type: 'log' } },
@@ -176,16 +247,35 @@ export function scheduleSpec(sites: readonly SiteScore[], schedule: ReadonlyMap<
 }
 
 /** Side by side: the authors' BERT-base schedule (paper.md §1.5) and ours, p against Fisher rank, coloured by group kind. */
-export function authorsScheduleComparisonSpec(sites: readonly SiteScore[], schedule: ReadonlyMap<string, number>, options: FigureOptions = {}): TopLevelSpec {
+export function authorsScheduleComparisonSpec(
+  sites: readonly SiteScore[],
+  schedule: ReadonlyMap<string, number>,
+  options: FigureOptions = {},
+): TopLevelSpec {
   const ours = options.model ?? 'ours';
   const ranks = siteRanks(sites);
   const values = [
-    ...AUTHORS_BERT_BASE_SCHEDULE.map((r) => ({ model: 'BERT-base (authors)', rank: r.rank, p: r.p, kind: r.kind, site: r.site })),
-    ...sites.map((s) => ({ model: ours, rank: ranks.get(s.site)!, p: scheduledP(schedule, s.site), kind: s.kind, site: s.site })),
+    ...AUTHORS_BERT_BASE_SCHEDULE.map((r) => ({
+      model: 'BERT-base (authors)',
+      rank: r.rank,
+      p: r.p,
+      kind: r.kind,
+      site: r.site,
+    })),
+    ...sites.map((s) => ({
+      model: ours,
+      rank: ranks.get(s.site)!,
+      p: scheduledP(schedule, s.site),
+      kind: s.kind,
+      site: s.site,
+    })),
   ];
   return {
     $schema: SCHEMA,
-    title: { text: 'Guided-dropout schedule: the authors\' BERT-base and ours', subtitle: 'rank 0 = lowest Fisher score; the colour is the kind of group preceding the site' },
+    title: {
+      text: "Guided-dropout schedule: the authors' BERT-base and ours",
+      subtitle: 'rank 0 = lowest Fisher score; the colour is the kind of group preceding the site',
+    },
     data: { values },
     mark: { type: 'bar' },
     encoding: {
@@ -202,15 +292,19 @@ export function authorsScheduleComparisonSpec(sites: readonly SiteScore[], sched
 /** Spearman correlation with the reference against sub-sample size, one line per seed; panels: tensor means, site scores. */
 export function stabilitySpec(rows: readonly StabilityRow[], options: FigureOptions = {}): TopLevelSpec {
   const ref = rows.find((r) => r.reference);
-  const values = rows.filter((r) => !r.reference).flatMap((r) => [
-    { sampleSize: r.sampleSize, seed: String(r.seed), measure: 'per-tensor means', spearman: r.tensorSpearman },
-    { sampleSize: r.sampleSize, seed: String(r.seed), measure: 'dropout-site scores', spearman: r.siteSpearman },
-  ]);
+  const values = rows
+    .filter((r) => !r.reference)
+    .flatMap((r) => [
+      { sampleSize: r.sampleSize, seed: String(r.seed), measure: 'per-tensor means', spearman: r.tensorSpearman },
+      { sampleSize: r.sampleSize, seed: String(r.seed), measure: 'dropout-site scores', spearman: r.siteSpearman },
+    ]);
   return {
     $schema: SCHEMA,
     title: {
       text: `Stability of the Fisher ranking under sub-sampling${modelSuffix(options)}`,
-      subtitle: ref ? `Spearman correlation with the reference estimate (n = ${ref.sampleSize}, seed ${ref.seed})` : 'Spearman correlation with the reference estimate',
+      subtitle: ref
+        ? `Spearman correlation with the reference estimate (n = ${ref.sampleSize}, seed ${ref.seed})`
+        : 'Spearman correlation with the reference estimate',
     },
     data: { values },
     mark: { type: 'line', point: true },
@@ -226,7 +320,12 @@ export function stabilitySpec(rows: readonly StabilityRow[], options: FigureOpti
 /** Colour by group kind, legend limited to the kinds present, colours fixed per kind. */
 function kindColor(kinds: readonly GroupKind[]) {
   const present = GROUP_KINDS.filter((k) => kinds.includes(k));
-  return { field: 'kind', type: 'nominal', title: 'group', scale: { domain: present, range: present.map((k) => KIND_PALETTE[k]) } } as const;
+  return {
+    field: 'kind',
+    type: 'nominal',
+    title: 'group',
+    scale: { domain: present, range: present.map((k) => KIND_PALETTE[k]) },
+  } as const;
 }
 
 /** A log scale for bars, starting at the power of ten below the smallest positive value so that every bar shows. */

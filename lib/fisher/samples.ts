@@ -21,7 +21,13 @@ export interface PretrainingRecipe {
 }
 
 /** `fisherlab pretrain`'s defaults, for model folders without a pretrain-report.json. */
-const DEFAULT_RECIPE: PretrainingRecipe = { corpus: 'brown,sotu', heldOutFraction: 0.05, splitSeed: 0, maxLength: 128, source: 'defaults' };
+const DEFAULT_RECIPE: PretrainingRecipe = {
+  corpus: 'brown,sotu',
+  heldOutFraction: 0.05,
+  splitSeed: 0,
+  maxLength: 128,
+  source: 'defaults',
+};
 
 /** The pretraining recipe of a model folder, from its pretrain-report.json when it has one, else pretrain's defaults. */
 export function pretrainingRecipe(modelDir: string): PretrainingRecipe {
@@ -29,7 +35,12 @@ export function pretrainingRecipe(modelDir: string): PretrainingRecipe {
   if (!fs.existsSync(file)) return DEFAULT_RECIPE;
   const s = (JSON.parse(fs.readFileSync(file, 'utf8')) as { settings?: Record<string, unknown> }).settings ?? {};
   const { corpus, heldOutFraction, seed, maxLength } = s;
-  if (typeof corpus !== 'string' || typeof heldOutFraction !== 'number' || typeof seed !== 'number' || typeof maxLength !== 'number') {
+  if (
+    typeof corpus !== 'string' ||
+    typeof heldOutFraction !== 'number' ||
+    typeof seed !== 'number' ||
+    typeof maxLength !== 'number'
+  ) {
     throw new Error(`${file}: "settings" lacks corpus, heldOutFraction, seed or maxLength`);
   }
   return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: projectRelative(file) };
@@ -43,9 +54,11 @@ export interface SampleSize {
 
 /** The number of samples a size asks for out of `available` (a fraction rounds down, as the authors' int(N·pct/100), but is at least 1). */
 export function sampleCount(size: SampleSize, available: number): number {
-  if ((size.samples === undefined) === (size.fraction === undefined)) throw new Error('give exactly one of samples and fraction');
+  if ((size.samples === undefined) === (size.fraction === undefined))
+    throw new Error('give exactly one of samples and fraction');
   if (size.fraction !== undefined) {
-    if (!(size.fraction > 0 && size.fraction <= 1)) throw new Error(`fraction must be in (0, 1] (got ${size.fraction})`);
+    if (!(size.fraction > 0 && size.fraction <= 1))
+      throw new Error(`fraction must be in (0, 1] (got ${size.fraction})`);
     return Math.max(1, Math.floor(size.fraction * available + 1e-9));
   }
   const n = size.samples!;
@@ -55,18 +68,37 @@ export function sampleCount(size: SampleSize, available: number): number {
 }
 
 /** The packed sequences of one part (training or held-out split) of a recipe's corpus, as pretraining packed them. */
-export function recipeSequences(tokenizer: Tokenizer, recipe: PretrainingRecipe, part: 'train' | 'heldOut'): number[][] {
-  const split = splitCorpus(loadCorpus(recipe.corpus), { heldOutFraction: recipe.heldOutFraction, seed: recipe.splitSeed });
-  return packSequences(tokenizer, split[part].map((d) => d.sentences), { maxLength: recipe.maxLength });
+export function recipeSequences(
+  tokenizer: Tokenizer,
+  recipe: PretrainingRecipe,
+  part: 'train' | 'heldOut',
+): number[][] {
+  const split = splitCorpus(loadCorpus(recipe.corpus), {
+    heldOutFraction: recipe.heldOutFraction,
+    seed: recipe.splitSeed,
+  });
+  return packSequences(
+    tokenizer,
+    split[part].map((d) => d.sentences),
+    { maxLength: recipe.maxLength },
+  );
 }
 
 /**
  * n of the training split's packed sequences, chosen by `seed` and masked (15%) with that seed by maskedExample,
  * in sequence order; with the number of sequences available.
  */
-export function corpusSamples(tokenizer: Tokenizer, recipe: PretrainingRecipe, size: SampleSize, seed: number): { examples: MaskedExample[]; available: number } {
+export function corpusSamples(
+  tokenizer: Tokenizer,
+  recipe: PretrainingRecipe,
+  size: SampleSize,
+  seed: number,
+): { examples: MaskedExample[]; available: number } {
   const sequences = recipeSequences(tokenizer, recipe, 'train');
   const n = sampleCount(size, sequences.length);
-  const examples = fixedMaskedSet(sequences, n, seed, mlmVocab(tokenizer)).map(({ input_ids, labels }) => ({ input_ids, labels }));
+  const examples = fixedMaskedSet(sequences, n, seed, mlmVocab(tokenizer)).map(({ input_ids, labels }) => ({
+    input_ids,
+    labels,
+  }));
   return { examples, available: sequences.length };
 }

@@ -64,7 +64,9 @@ export function fisherStability(estimates: readonly LabelledFisher[], options: S
   return estimates.map((e, i) => {
     const s = summaries[i];
     if (s.means.map((t) => t.name).join('\n') !== refNames) {
-      throw new Error(`fisher stability: estimate ${i} (n=${e.sampleSize}, seed ${e.seed}) has other tensors than the reference`);
+      throw new Error(
+        `fisher stability: estimate ${i} (n=${e.sampleSize}, seed ${e.seed}) has other tensors than the reference`,
+      );
     }
     const moved = ref.sites.filter((site) => s.ranks.get(site.site) !== ref.ranks.get(site.site)).length;
     const pChange = Math.max(...ref.sites.map((site) => Math.abs(s.p.get(site.site)! - ref.p.get(site.site)!)));
@@ -72,7 +74,10 @@ export function fisherStability(estimates: readonly LabelledFisher[], options: S
       sampleSize: e.sampleSize,
       seed: e.seed,
       reference: i === refIndex,
-      tensorSpearman: spearman(s.means.map((t) => t.mean), ref.means.map((t) => t.mean)),
+      tensorSpearman: spearman(
+        s.means.map((t) => t.mean),
+        ref.means.map((t) => t.mean),
+      ),
       siteSpearman: spearman(scores(s.sites), scores(ref.sites)),
       sameSiteOrder: moved === 0,
       sitesMoved: moved,

@@ -110,7 +110,9 @@ export interface FisherStudyResult {
 }
 
 /** What a study of one model folder draws on: the model, padding id, training sequences, masking vocabulary and settings. */
-export type StudyInputs = Pick<FisherStudyOptions, 'model' | 'padId' | 'sequences' | 'mask' | 'settings'> & { recipe: PretrainingRecipe };
+export type StudyInputs = Pick<FisherStudyOptions, 'model' | 'padId' | 'sequences' | 'mask' | 'settings'> & {
+  recipe: PretrainingRecipe;
+};
 
 /**
  * Loads a masked-LM model folder and packs the training split of its pretraining corpus as `fisherlab fisher` does
@@ -125,33 +127,56 @@ export function studyInputs(modelDir: string, overrides: { corpus?: string; maxL
   if (overrides.maxLength !== undefined) recipe.maxLength = overrides.maxLength;
   const sequences = recipeSequences(tokenizer, recipe, 'train');
   const settings = {
-    model: projectRelative(modelDir), model_sha256: modelFingerprint(modelDir), corpus: recipe.corpus, held_out_fraction: String(recipe.heldOutFraction), split_seed: String(recipe.splitSeed),
-    recipe: recipe.source, masking_rate: '0.15', max_length: String(recipe.maxLength),
+    model: projectRelative(modelDir),
+    model_sha256: modelFingerprint(modelDir),
+    corpus: recipe.corpus,
+    held_out_fraction: String(recipe.heldOutFraction),
+    split_seed: String(recipe.splitSeed),
+    recipe: recipe.source,
+    masking_rate: '0.15',
+    max_length: String(recipe.maxLength),
   };
   return { model, padId: model.config.pad_token_id, sequences, mask: mlmVocab(tokenizer), settings, recipe };
 }
 
 /** The sub-sample of `fisherlab fisher --fraction percent/100 --seed seed`: seeded sequences masked with the same seed. */
-export function studyExamples(sequences: readonly (readonly number[])[], percent: number, seed: number, mask: SeededMaskOptions): MaskedExample[] {
+export function studyExamples(
+  sequences: readonly (readonly number[])[],
+  percent: number,
+  seed: number,
+  mask: SeededMaskOptions,
+): MaskedExample[] {
   const n = sampleCount({ fraction: percent / 100 }, sequences.length);
   return fixedMaskedSet(sequences, n, seed, mask).map(({ input_ids, labels }) => ({ input_ids, labels }));
 }
 
 /** The study's estimates: every (percent, seed) of the grid in that order, then the reference. */
-export function studyDesign(o: Pick<FisherStudyOptions, 'percents' | 'seeds' | 'referencePercent' | 'referenceSeed'>, available: number): EstimateSpec[] {
+export function studyDesign(
+  o: Pick<FisherStudyOptions, 'percents' | 'seeds' | 'referencePercent' | 'referenceSeed'>,
+  available: number,
+): EstimateSpec[] {
   const unique = (xs: number[], what: string) => {
     if (xs.length === 0) throw new Error(`fisher study: no ${what}`);
     if (new Set(xs).size !== xs.length) throw new Error(`fisher study: ${what} listed twice: ${xs.join(', ')}`);
   };
   unique(o.percents, 'percentages');
   unique(o.seeds, 'seeds');
-  for (const p of [...o.percents, o.referencePercent]) if (!(p > 0 && p <= 100)) throw new Error(`fisher study: percentages must be in (0, 100] (got ${p})`);
-  for (const s of [...o.seeds, o.referenceSeed]) if (!(Number.isInteger(s) && s >= 0)) throw new Error(`fisher study: seeds must be non-negative integers (got ${s})`);
+  for (const p of [...o.percents, o.referencePercent])
+    if (!(p > 0 && p <= 100)) throw new Error(`fisher study: percentages must be in (0, 100] (got ${p})`);
+  for (const s of [...o.seeds, o.referenceSeed])
+    if (!(Number.isInteger(s) && s >= 0))
+      throw new Error(`fisher study: seeds must be non-negative integers (got ${s})`);
   if (o.percents.includes(o.referencePercent) && o.seeds.includes(o.referenceSeed)) {
-    throw new Error(`fisher study: the reference (${o.referencePercent}%, seed ${o.referenceSeed}) is also in the grid; give it another seed or size`);
+    throw new Error(
+      `fisher study: the reference (${o.referencePercent}%, seed ${o.referenceSeed}) is also in the grid; give it another seed or size`,
+    );
   }
   const spec = (percent: number, seed: number, reference: boolean): EstimateSpec => ({
-    id: `pct${percent}-seed${seed}`, percent, seed, reference, samples: sampleCount({ fraction: percent / 100 }, available),
+    id: `pct${percent}-seed${seed}`,
+    percent,
+    seed,
+    reference,
+    samples: sampleCount({ fraction: percent / 100 }, available),
   });
   const grid = [...o.percents].sort((a, b) => a - b).flatMap((p) => o.seeds.map((s) => spec(p, s, false)));
   return [...grid, spec(o.referencePercent, o.referenceSeed, true)];
@@ -164,32 +189,53 @@ export async function runFisherStudy(o: FisherStudyOptions): Promise<FisherStudy
   const design = studyDesign(o, o.sequences.length);
   const keep = o.keep ?? [];
   for (const k of keep) {
-    if (!design.some((e) => e.percent === k.percent && e.seed === k.seed)) throw new Error(`fisher study: cannot keep the Fisher of ${k.percent}% seed ${k.seed}: not an estimate of the study`);
+    if (!design.some((e) => e.percent === k.percent && e.seed === k.seed))
+      throw new Error(
+        `fisher study: cannot keep the Fisher of ${k.percent}% seed ${k.seed}: not an estimate of the study`,
+      );
   }
   const settings = { ...o.settings, training_sequences: String(o.sequences.length), batch_size: String(batchSize) };
   writeStudyFile(o.outDir, settings, design);
 
   const keepFile = (e: EstimateSpec) => keep.find((k) => k.percent === e.percent && k.seed === e.seed)?.file;
-  const finished = (e: EstimateSpec) => fs.existsSync(summaryFile(o.outDir, e.id)) && !(keepFile(e) && !fs.existsSync(keepFile(e)!));
+  const finished = (e: EstimateSpec) =>
+    fs.existsSync(summaryFile(o.outDir, e.id)) && !(keepFile(e) && !fs.existsSync(keepFile(e)!));
   const todo = design.filter((e) => !finished(e));
   const skipped = design.filter((e) => finished(e)).map((e) => e.id);
   const total = design.reduce((a, e) => a + e.samples, 0);
   const doneBefore = total - todo.reduce((a, e) => a + e.samples, 0);
-  say(`fisher-stability: ${design.length} estimates, ${total} samples in all; ${skipped.length} already done (${doneBefore} samples)`);
-  const progress = new Progress('fisher-stability', total, { startDone: doneBefore, write: say, intervalMs: 0, unit: 'samples' });
+  say(
+    `fisher-stability: ${design.length} estimates, ${total} samples in all; ${skipped.length} already done (${doneBefore} samples)`,
+  );
+  const progress = new Progress('fisher-stability', total, {
+    startDone: doneBefore,
+    write: say,
+    intervalMs: 0,
+    unit: 'samples',
+  });
 
   const computed: string[] = [];
   let done = doneBefore;
   for (const e of todo) {
-    say(`fisher-stability: estimate ${e.id} (${e.percent}% = ${e.samples} samples, seed ${e.seed}${e.reference ? ', the reference' : ''})`);
+    say(
+      `fisher-stability: estimate ${e.id} (${e.percent}% = ${e.samples} samples, seed ${e.seed}${e.reference ? ', the reference' : ''})`,
+    );
     const metadata = { ...settings, selection: `fraction ${e.percent / 100}`, seed: String(e.seed) };
     const runDir = path.join(o.outDir, 'runs', e.id);
     const result = await estimateFisher({
-      model: o.model, examples: studyExamples(o.sequences, e.percent, e.seed, o.mask), padId: o.padId, batchSize, runDir,
-      settings: metadata, shouldStop: o.shouldStop, write: o.write,
+      model: o.model,
+      examples: studyExamples(o.sequences, e.percent, e.seed, o.mask),
+      padId: o.padId,
+      batchSize,
+      runDir,
+      settings: metadata,
+      shouldStop: o.shouldStop,
+      write: o.write,
     });
     if (!result.fisher) {
-      say(`fisher-stability: stopped in ${e.id} after ${result.samples} of ${e.samples} samples; run the same command again to resume`);
+      say(
+        `fisher-stability: stopped in ${e.id} after ${result.samples} of ${e.samples} samples; run the same command again to resume`,
+      );
       return { summaries: readSummaries(o.outDir, design.filter(finished)), rows: null, computed, skipped };
     }
     const file = keepFile(e);
@@ -197,7 +243,13 @@ export async function runFisherStudy(o: FisherStudyOptions): Promise<FisherStudy
     const means = tensorMeans(result.fisher);
     const groups = groupScores(means);
     const summary: EstimateSummary = {
-      ...e, seconds: result.seconds, resumedFrom: result.resumedFrom, meanLoss: result.meanLoss, tensorMeans: means, groups, sites: dropoutSiteScores(groups),
+      ...e,
+      seconds: result.seconds,
+      resumedFrom: result.resumedFrom,
+      meanLoss: result.meanLoss,
+      tensorMeans: means,
+      groups,
+      sites: dropoutSiteScores(groups),
     };
     fs.mkdirSync(path.dirname(summaryFile(o.outDir, e.id)), { recursive: true });
     writeFileAtomic(summaryFile(o.outDir, e.id), JSON.stringify(summary) + '\n');
@@ -218,7 +270,10 @@ export async function runFisherStudy(o: FisherStudyOptions): Promise<FisherStudy
 export function stabilityRows(summaries: readonly EstimateSummary[]): StudyRow[] {
   const reference = summaries.findIndex((s) => s.reference);
   if (reference < 0) throw new Error('fisher study: no reference estimate among the summaries');
-  const rows = fisherStability(summaries.map((s) => ({ sampleSize: s.samples, seed: s.seed, fisher: s.tensorMeans })), { reference });
+  const rows = fisherStability(
+    summaries.map((s) => ({ sampleSize: s.samples, seed: s.seed, fisher: s.tensorMeans })),
+    { reference },
+  );
   return rows.map((r, i) => ({ percent: summaries[i].percent, ...r }));
 }
 
@@ -232,14 +287,27 @@ export interface FisherStudy {
 
 /** Reads a finished study folder written by `runFisherStudy`; errors name the missing file. */
 export function readFisherStudy(dir: string): FisherStudy {
-  const { settings, design } = readJson<{ settings: Record<string, string>; design: EstimateSpec[] }>(path.join(dir, STUDY_FILE));
+  const { settings, design } = readJson<{ settings: Record<string, string>; design: EstimateSpec[] }>(
+    path.join(dir, STUDY_FILE),
+  );
   const rows = readJson<StudyRow[]>(path.join(dir, TABLE_JSON));
   return { settings, design, summaries: readSummaries(dir, design), rows };
 }
 
 /** The table as CSV, one line per row. */
 export function studyCsv(rows: readonly StudyRow[]): string {
-  const columns: Array<keyof StudyRow> = ['percent', 'sampleSize', 'seed', 'reference', 'tensorSpearman', 'siteSpearman', 'sameSiteOrder', 'sitesMoved', 'scheduleChanged', 'maxPChange'];
+  const columns: Array<keyof StudyRow> = [
+    'percent',
+    'sampleSize',
+    'seed',
+    'reference',
+    'tensorSpearman',
+    'siteSpearman',
+    'sameSiteOrder',
+    'sitesMoved',
+    'scheduleChanged',
+    'maxPChange',
+  ];
   return [columns.join(','), ...rows.map((r) => columns.map((c) => String(r[c])).join(','))].join('\n') + '\n';
 }
 
@@ -250,7 +318,10 @@ function writeStudyFile(dir: string, settings: Record<string, string>, design: E
     const before = readJson<{ settings: Record<string, string> }>(file).settings;
     const keys = [...new Set([...Object.keys(before), ...Object.keys(settings)])];
     const diff = keys.filter((k) => before[k] !== settings[k]);
-    if (diff.length) throw new Error(`${dir} holds a Fisher study with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} → ${JSON.stringify(settings[k] ?? null)}`).join(', ')}); use another folder`);
+    if (diff.length)
+      throw new Error(
+        `${dir} holds a Fisher study with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} → ${JSON.stringify(settings[k] ?? null)}`).join(', ')}); use another folder`,
+      );
   }
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(file, JSON.stringify({ settings, design }, null, 1) + '\n');

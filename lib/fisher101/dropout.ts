@@ -43,7 +43,13 @@ export function bernoulliDropoutLoss(data: Dataset, beta: Vector, rates: Vector)
 }
 
 /** A Monte Carlo estimate of `bernoulliDropoutLoss`: the mean over `draws` passes over the data, each with fresh random masks. */
-export function bernoulliDropoutLossMonteCarlo(data: Dataset, beta: Vector, rates: Vector, draws: number, rng: Rng): Estimate {
+export function bernoulliDropoutLossMonteCarlo(
+  data: Dataset,
+  beta: Vector,
+  rates: Vector,
+  draws: number,
+  rng: Rng,
+): Estimate {
   const passes = Array.from({ length: draws }, () => {
     let s = 0;
     data.x.forEach((row, i) => {
@@ -63,7 +69,7 @@ const NORMAL_QUADRATURE = (() => {
   const h = 0.05;
   return Array.from({ length: 401 }, (_, k) => {
     const z = -10 + k * h;
-    return { z, w: (h * Math.exp(-z * z / 2)) / Math.sqrt(2 * Math.PI) };
+    return { z, w: (h * Math.exp((-z * z) / 2)) / Math.sqrt(2 * Math.PI) };
   });
 })();
 

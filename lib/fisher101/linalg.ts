@@ -65,6 +65,11 @@ export function solve(A: Matrix, b: Vector): Vector {
 /** The inverse of a square non-singular matrix (column by column with `solve`). */
 export function inverse(A: Matrix): Matrix {
   const n = A.length;
-  const columns = Array.from({ length: n }, (_, j) => solve(A, Array.from({ length: n }, (_, i) => (i === j ? 1 : 0))));
+  const columns = Array.from({ length: n }, (_, j) =>
+    solve(
+      A,
+      Array.from({ length: n }, (_, i) => (i === j ? 1 : 0)),
+    ),
+  );
   return Array.from({ length: n }, (_, i) => columns.map((col) => col[i]));
 }

@@ -71,7 +71,11 @@ export function logisticFisher(x: Matrix, theta: Vector): Matrix {
   const F = zeros(theta.length);
   for (const row of x) {
     const p = sigmoid(dot(row, theta));
-    for (const [y, probability] of [[1, p], [0, 1 - p]]) addOuter(F, row, probability * (y - p) ** 2);
+    for (const [y, probability] of [
+      [1, p],
+      [0, 1 - p],
+    ])
+      addOuter(F, row, probability * (y - p) ** 2);
   }
   return scale(F, 1 / x.length);
 }
@@ -111,7 +115,8 @@ export function fitLogistic(data: Dataset, tolerance = 1e-10, maxIterations = 50
   let loss = logisticLoss(data, theta);
   for (let iteration = 1; iteration <= maxIterations; iteration++) {
     const g = logisticGradient(data, theta);
-    if (Math.max(...g.map(Math.abs)) < tolerance) return { theta, iterations: iteration - 1, converged: !separates(data, theta) };
+    if (Math.max(...g.map(Math.abs)) < tolerance)
+      return { theta, iterations: iteration - 1, converged: !separates(data, theta) };
     let step: Vector;
     try {
       step = solve(logisticHessian(data.x, theta), g);

@@ -90,7 +90,12 @@ export async function downloadGlue(options: GlueDownloadOptions): Promise<GlueTa
     try {
       const rows = await installTask(task, options.sources?.[name] ?? GLUE_SOURCES[name], work, target, settings);
       fs.rmSync(work, { recursive: true, force: true });
-      settings.progress(`${name}: ${Object.entries(rows).map(([s, n]) => `${s} ${n}`).join(', ')} → ${target}`, true);
+      settings.progress(
+        `${name}: ${Object.entries(rows)
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', ')} → ${target}`,
+        true,
+      );
       results.push({ task: name, status: 'downloaded', rows });
     } catch (e) {
       if (fs.readdirSync(work).length === 0) fs.rmdirSync(work);
@@ -101,7 +106,13 @@ export async function downloadGlue(options: GlueDownloadOptions): Promise<GlueTa
 }
 
 /** Fetches a task's sources into `work`, unpacks and reads them back there, then moves missing files into `target`; returns rows per split. */
-async function installTask(task: TaskSpec, source: GlueSource, work: string, target: string, settings: TransferSettings): Promise<Record<string, number>> {
+async function installTask(
+  task: TaskSpec,
+  source: GlueSource,
+  work: string,
+  target: string,
+  settings: TransferSettings,
+): Promise<Record<string, number>> {
   const staged = path.join(work, 'glue');
   fs.rmSync(staged, { recursive: true, force: true });
   if ('zip' in source) {
@@ -109,12 +120,25 @@ async function installTask(task: TaskSpec, source: GlueSource, work: string, tar
     await fetchOnce(source.zip, zip, settings);
     await extractZip(zip, path.join(staged, task.folder));
   } else {
-    const files = { train: 'msr_paraphrase_train.txt', test: 'msr_paraphrase_test.txt', devIds: 'dev_ids.tsv' } as const;
-    for (const key of ['train', 'test', 'devIds'] as const) await fetchOnce(source.mrpc[key], path.join(work, files[key]), settings);
-    formatMrpc(path.join(work, files.train), path.join(work, files.test), path.join(work, files.devIds), path.join(staged, task.folder));
+    const files = {
+      train: 'msr_paraphrase_train.txt',
+      test: 'msr_paraphrase_test.txt',
+      devIds: 'dev_ids.tsv',
+    } as const;
+    for (const key of ['train', 'test', 'devIds'] as const)
+      await fetchOnce(source.mrpc[key], path.join(work, files[key]), settings);
+    formatMrpc(
+      path.join(work, files.train),
+      path.join(work, files.test),
+      path.join(work, files.devIds),
+      path.join(staged, task.folder),
+    );
   }
   const absent = missingFiles(task, path.join(staged, task.folder));
-  if (absent.length > 0) throw new Error(`${task.name}: the download lacks ${absent.join(', ')} (is ${sourceUrls(source)} still in GLUE's layout?); nothing was installed`);
+  if (absent.length > 0)
+    throw new Error(
+      `${task.name}: the download lacks ${absent.join(', ')} (is ${sourceUrls(source)} still in GLUE's layout?); nothing was installed`,
+    );
   const rows = Object.fromEntries(taskSplits(task).map((split) => [split, loadTask(staged, task.name, split).length]));
   moveMissing(path.join(staged, task.folder), target);
   return rows;
@@ -122,7 +146,9 @@ async function installTask(task: TaskSpec, source: GlueSource, work: string, tar
 
 /** The split files (NAME.tsv) a task folder lacks. */
 function missingFiles(task: TaskSpec, folder: string): string[] {
-  return taskSplits(task).map((split) => `${split}.tsv`).filter((f) => !fs.existsSync(path.join(folder, f)));
+  return taskSplits(task)
+    .map((split) => `${split}.tsv`)
+    .filter((f) => !fs.existsSync(path.join(folder, f)));
 }
 
 /** A source's URLs, for messages. */
@@ -163,7 +189,9 @@ interface ZipEntry {
 export async function extractZip(zipFile: string, dest: string): Promise<void> {
   const fd = fs.openSync(zipFile, 'r');
   try {
-    const files = readCentralDirectory(fd, zipFile).filter((e) => !e.name.endsWith('/') && !/(^|\/)(__MACOSX\/|\.DS_Store$)/.test(e.name));
+    const files = readCentralDirectory(fd, zipFile).filter(
+      (e) => !e.name.endsWith('/') && !/(^|\/)(__MACOSX\/|\.DS_Store$)/.test(e.name),
+    );
     if (files.length === 0) throw new Error(`${zipFile}: the archive holds no files`);
     const top = files[0].name.split('/')[0];
     const strip = files.every((e) => e.name.startsWith(`${top}/`)) ? top.length + 1 : 0;
@@ -189,17 +217,21 @@ function readCentralDirectory(fd: number, zipFile: string): ZipEntry[] {
   fs.readSync(fd, tail, 0, tailSize, size - tailSize);
   let eocd = -1;
   for (let i = tailSize - 22; i >= 0 && eocd < 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) eocd = i;
-  if (eocd < 0) throw new Error(`${zipFile}: not a zip archive (no end-of-central-directory record); delete it and run again`);
+  if (eocd < 0)
+    throw new Error(`${zipFile}: not a zip archive (no end-of-central-directory record); delete it and run again`);
   const count = tail.readUInt16LE(eocd + 10);
   const dirSize = tail.readUInt32LE(eocd + 12);
   const dirOffset = tail.readUInt32LE(eocd + 16);
-  if (count === 0xffff || dirOffset === 0xffffffff) throw new Error(`${zipFile}: ZIP64 archives are not supported; unzip it with \`unzip\``);
-  if (dirOffset + dirSize > size) throw new Error(`${zipFile}: truncated (the central directory ends after the file); delete it and run again`);
+  if (count === 0xffff || dirOffset === 0xffffffff)
+    throw new Error(`${zipFile}: ZIP64 archives are not supported; unzip it with \`unzip\``);
+  if (dirOffset + dirSize > size)
+    throw new Error(`${zipFile}: truncated (the central directory ends after the file); delete it and run again`);
   const dir = Buffer.alloc(dirSize);
   fs.readSync(fd, dir, 0, dirSize, dirOffset);
   const entries: ZipEntry[] = [];
   for (let at = 0, k = 0; k < count; k++) {
-    if (at + 46 > dirSize || dir.readUInt32LE(at) !== 0x02014b50) throw new Error(`${zipFile}: damaged central directory at entry ${k + 1}`);
+    if (at + 46 > dirSize || dir.readUInt32LE(at) !== 0x02014b50)
+      throw new Error(`${zipFile}: damaged central directory at entry ${k + 1}`);
     const nameLength = dir.readUInt16LE(at + 28);
     const entry: ZipEntry = {
       name: dir.toString('utf8', at + 46, at + 46 + nameLength),
@@ -210,8 +242,12 @@ function readCentralDirectory(fd: number, zipFile: string): ZipEntry[] {
       headerOffset: dir.readUInt32LE(at + 42),
     };
     if (dir.readUInt16LE(at + 8) & 1) throw new Error(`${zipFile}: ${entry.name} is encrypted`);
-    if (entry.method !== 0 && entry.method !== 8) throw new Error(`${zipFile}: ${entry.name} uses compression method ${entry.method} (only stored and deflated are supported)`);
-    if ([entry.compressedSize, entry.size, entry.headerOffset].includes(0xffffffff)) throw new Error(`${zipFile}: ZIP64 archives are not supported; unzip it with \`unzip\``);
+    if (entry.method !== 0 && entry.method !== 8)
+      throw new Error(
+        `${zipFile}: ${entry.name} uses compression method ${entry.method} (only stored and deflated are supported)`,
+      );
+    if ([entry.compressedSize, entry.size, entry.headerOffset].includes(0xffffffff))
+      throw new Error(`${zipFile}: ZIP64 archives are not supported; unzip it with \`unzip\``);
     entries.push(entry);
     at += 46 + nameLength + dir.readUInt16LE(at + 30) + dir.readUInt16LE(at + 32);
   }
@@ -234,7 +270,12 @@ async function extractEntry(fd: number, zipFile: string, entry: ZipEntry, out: s
     },
   });
   const tmp = `${out}.tmp`;
-  const input = fs.createReadStream('', { fd, autoClose: false, start: dataStart, end: dataStart + entry.compressedSize - 1 });
+  const input = fs.createReadStream('', {
+    fd,
+    autoClose: false,
+    start: dataStart,
+    end: dataStart + entry.compressedSize - 1,
+  });
   const stages = entry.method === 8 ? [zlib.createInflateRaw()] : [];
   try {
     if (entry.compressedSize === 0) fs.writeFileSync(tmp, '');
@@ -245,7 +286,9 @@ async function extractEntry(fd: number, zipFile: string, entry: ZipEntry, out: s
   }
   if (size !== entry.size || crc !== entry.crc) {
     fs.rmSync(tmp, { force: true });
-    throw new Error(`${zipFile}: ${entry.name} is damaged (size ${size} of ${entry.size}, CRC ${crc.toString(16)} instead of ${entry.crc.toString(16)}); delete the zip and run again`);
+    throw new Error(
+      `${zipFile}: ${entry.name} is damaged (size ${size} of ${entry.size}, CRC ${crc.toString(16)} instead of ${entry.crc.toString(16)}); delete the zip and run again`,
+    );
   }
   fs.renameSync(tmp, out);
 }
@@ -271,13 +314,19 @@ function crc32(bytes: Uint8Array, crc: number): number {
  */
 export function formatMrpc(trainFile: string, testFile: string, devIdsFile: string, dir: string): void {
   const rows = (file: string) => {
-    const lines = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/\r$/, ''));
     if (lines[lines.length - 1] === '') lines.pop();
     return lines;
   };
   const fields = (line: string, file: string, at: number) => {
     const cells = line.trim().split('\t');
-    if (cells.length !== 5) throw new Error(`${file}:${at}: expected 5 tab-separated columns (Quality, #1 ID, #2 ID, #1 String, #2 String), found ${cells.length}`);
+    if (cells.length !== 5)
+      throw new Error(
+        `${file}:${at}: expected 5 tab-separated columns (Quality, #1 ID, #2 ID, #1 String, #2 String), found ${cells.length}`,
+      );
     return cells;
   };
   const devIds = new Set(rows(devIdsFile).map((l) => l.trim().split('\t').join('\t')));
@@ -288,7 +337,12 @@ export function formatMrpc(trainFile: string, testFile: string, devIdsFile: stri
     const cells = fields(line, trainFile, i + 2);
     (devIds.has(`${cells[1]}\t${cells[2]}`) ? dev : kept).push(cells.join('\t'));
   });
-  const test = ['index\t#1 ID\t#2 ID\t#1 String\t#2 String', ...rows(testFile).slice(1).map((line, i) => [i, ...fields(line, testFile, i + 2).slice(1)].join('\t'))];
+  const test = [
+    'index\t#1 ID\t#2 ID\t#1 String\t#2 String',
+    ...rows(testFile)
+      .slice(1)
+      .map((line, i) => [i, ...fields(line, testFile, i + 2).slice(1)].join('\t')),
+  ];
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'train.tsv'), `${kept.join('\n')}\n`);
   fs.writeFileSync(path.join(dir, 'dev.tsv'), `${dev.join('\n')}\n`);

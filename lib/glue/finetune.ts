@@ -75,17 +75,27 @@ interface Encoded {
 }
 
 /** Fine-tunes a model folder on a GLUE task under the given protocol and returns per-epoch and final scores. */
-export async function finetune(s: FinetuneSettings, glueDir: string, opts: { write?: (line: string) => void } = {}): Promise<FinetuneResult> {
+export async function finetune(
+  s: FinetuneSettings,
+  glueDir: string,
+  opts: { write?: (line: string) => void } = {},
+): Promise<FinetuneResult> {
   const task = taskSpec(s.task);
   const { train: trainSet, eval: evalSets } = finetuneSplit(s, glueDir);
   const tokenizer = loadTokenizer(s.model);
   const regression = task.labelValues === null;
-  const configOverrides = { num_labels: task.numLabels, ...(regression ? { problem_type: 'regression' as const } : {}) };
+  const configOverrides = {
+    num_labels: task.numLabels,
+    ...(regression ? { problem_type: 'regression' as const } : {}),
+  };
   const loaded = loadBert(s.model, { parts: SEQUENCE_CLASSIFICATION, configOverrides, seed: s.seed });
   let model = loaded.model;
   const say = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const pooler = loaded.fresh.includes('bert.pooler.dense.weight') ? 'freshly initialized (the folder has none)' : 'from the folder';
-  if (s.init === 'pretrained') say(`finetune ${s.task}: encoder from the folder, pooler ${pooler}, classifier freshly initialized`);
+  const pooler = loaded.fresh.includes('bert.pooler.dense.weight')
+    ? 'freshly initialized (the folder has none)'
+    : 'from the folder';
+  if (s.init === 'pretrained')
+    say(`finetune ${s.task}: encoder from the folder, pooler ${pooler}, classifier freshly initialized`);
   if (s.init === 'random') {
     const config = model.config;
     model.dispose();
@@ -102,15 +112,39 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
   const stepsPerEpoch = Math.ceil(trainData.length / s.batchSize);
   const totalSteps = stepsPerEpoch * s.epochs;
   const epochs: EpochResult[] = [];
-  const seqLen = Math.max(...trainData.map((e) => e.ids.length), ...Object.values(evalData).flat().map((e) => e.ids.length));
-  const micro = microBatchSize({ config: model.config, kind: 'train', batch: s.batchSize, seqLen, maskedPerSequence: 0 }, { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) });
-  if (micro < s.batchSize) (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(`finetune ${s.task}: ${describeSplit(s.batchSize, micro)}`);
-  const flops = (data: Encoded[], pass: typeof forwardFlops) => data.reduce((f, e) => f + pass(model.config, { sequences: 1, tokens: e.ids.length }), 0);
-  const work = s.epochs * (flops(trainData, trainingFlops) + Object.values(evalData).reduce((f, d) => f + flops(d, forwardFlops), 0));
-  (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(estimateLine(`finetune ${s.task}: ${totalSteps} steps`, work, 'train', tf.getBackend()));
-  const evalBatch = microBatchSize({ config: model.config, kind: 'eval', batch: 64, seqLen, maskedPerSequence: 0 }, { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) });
+  const seqLen = Math.max(
+    ...trainData.map((e) => e.ids.length),
+    ...Object.values(evalData)
+      .flat()
+      .map((e) => e.ids.length),
+  );
+  const micro = microBatchSize(
+    { config: model.config, kind: 'train', batch: s.batchSize, seqLen, maskedPerSequence: 0 },
+    { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) },
+  );
+  if (micro < s.batchSize)
+    (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+      `finetune ${s.task}: ${describeSplit(s.batchSize, micro)}`,
+    );
+  const flops = (data: Encoded[], pass: typeof forwardFlops) =>
+    data.reduce((f, e) => f + pass(model.config, { sequences: 1, tokens: e.ids.length }), 0);
+  const work =
+    s.epochs *
+    (flops(trainData, trainingFlops) + Object.values(evalData).reduce((f, d) => f + flops(d, forwardFlops), 0));
+  (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+    estimateLine(`finetune ${s.task}: ${totalSteps} steps`, work, 'train', tf.getBackend()),
+  );
+  const evalBatch = microBatchSize(
+    { config: model.config, kind: 'eval', batch: 64, seqLen, maskedPerSequence: 0 },
+    { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) },
+  );
   const evaluate = (step: number) => {
-    const scores = Object.fromEntries(Object.entries(evalData).map(([name, data]) => [name, score(model, tokenizer, data, s.task, regression, evalBatch)]));
+    const scores = Object.fromEntries(
+      Object.entries(evalData).map(([name, data]) => [
+        name,
+        score(model, tokenizer, data, s.task, regression, evalBatch),
+      ]),
+    );
     epochs.push({ epoch: Math.round(step / stepsPerEpoch), step, trainLoss: NaN, scores });
     return Object.fromEntries(Object.entries(scores).map(([name, sc]) => [name, sc.main]));
   };
@@ -137,15 +171,31 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
         cached = epoch;
       }
       const rows = order[at % stepsPerEpoch].map((i) => trainData[i]);
-      if (shard.count === 1) return model.classificationLoss(pad(rows, tokenizer.padId), rows.map((r) => r.label), { training: true, seed });
+      if (shard.count === 1)
+        return model.classificationLoss(
+          pad(rows, tokenizer.padId),
+          rows.map((r) => r.label),
+          { training: true, seed },
+        );
       // the loss is a mean over the batch's sequences: each micro-batch's mean counts by its share of them
       const { part, weight } = batchPart(rows, shard.index, shard.count);
-      return tf.tidy(() => tf.mul(model.classificationLoss(pad(part, tokenizer.padId), part.map((r) => r.label), { training: true, seed: mixSeed(seed, shard.index) }), weight));
+      return tf.tidy(() =>
+        tf.mul(
+          model.classificationLoss(
+            pad(part, tokenizer.padId),
+            part.map((r) => r.label),
+            { training: true, seed: mixSeed(seed, shard.index) },
+          ),
+          weight,
+        ),
+      );
     },
   });
   model.dispose();
   for (const e of epochs) {
-    const losses = result.log.filter((l) => l.loss !== undefined && l.step > e.step - stepsPerEpoch && l.step <= e.step).map((l) => l.loss!);
+    const losses = result.log
+      .filter((l) => l.loss !== undefined && l.step > e.step - stepsPerEpoch && l.step <= e.step)
+      .map((l) => l.loss!);
     e.trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
   }
   return {
@@ -160,7 +210,10 @@ export async function finetune(s: FinetuneSettings, glueDir: string, opts: { wri
 }
 
 /** The training examples and evaluation sets of a run: protocol, then paucity, then the quick-run caps. */
-export function finetuneSplit(s: FinetuneSettings, glueDir: string): { train: Example[]; eval: Record<string, Example[]> } {
+export function finetuneSplit(
+  s: FinetuneSettings,
+  glueDir: string,
+): { train: Example[]; eval: Record<string, Example[]> } {
   const trainSplit = loadTask(glueDir, s.task, 'train');
   const dev = loadDevSets(glueDir, s.task);
   const split = s.protocol === 'authors' ? authorsSplit(trainSplit, dev, s.seed) : officialSplit(trainSplit, dev);
@@ -183,7 +236,14 @@ function pad(rows: Encoded[], padId: number): Batch {
 }
 
 /** Predictions of the model (evaluation mode) on encoded examples, scored with the task's metrics. */
-function score(model: Bert, tokenizer: Tokenizer, data: Encoded[], task: string, regression: boolean, batchSize = 64): TaskScore {
+function score(
+  model: Bert,
+  tokenizer: Tokenizer,
+  data: Encoded[],
+  task: string,
+  regression: boolean,
+  batchSize = 64,
+): TaskScore {
   const predictions: number[] = [];
   for (let i = 0; i < data.length; i += batchSize) {
     const rows = data.slice(i, i + batchSize);
@@ -193,5 +253,9 @@ function score(model: Bert, tokenizer: Tokenizer, data: Encoded[], task: string,
     });
     predictions.push(...out);
   }
-  return taskMetrics(task, predictions, data.map((d) => d.label));
+  return taskMetrics(
+    task,
+    predictions,
+    data.map((d) => d.label),
+  );
 }

@@ -32,13 +32,19 @@ export function glueDataDir(): string | null {
 export function loadTask(dataDir: string, taskName: string, split: string): Example[] {
   const task = taskSpec(taskName);
   const splits = taskSplits(task);
-  if (!splits.includes(split)) throw new Error(`GLUE task ${task.name} has no split ${JSON.stringify(split)}: expected one of ${splits.join(', ')}`);
+  if (!splits.includes(split))
+    throw new Error(
+      `GLUE task ${task.name} has no split ${JSON.stringify(split)}: expected one of ${splits.join(', ')}`,
+    );
   const folder = path.join(dataDir, task.folder);
   const file = path.join(folder, `${split}.tsv`);
   const hint = `get it with \`npx fisherlab glue-download --tasks ${task.name} --to ${dataDir}\``;
-  if (!fs.existsSync(folder)) throw new Error(`GLUE task ${task.name}: no folder ${folder} (looked for ${file}); ${hint}`);
+  if (!fs.existsSync(folder))
+    throw new Error(`GLUE task ${task.name}: no folder ${folder} (looked for ${file}); ${hint}`);
   if (!fs.existsSync(file)) {
-    throw new Error(`GLUE task ${task.name}: ${file} does not exist (the folder holds: ${fs.readdirSync(folder).join(', ') || 'nothing'}); ${hint}, which fills in missing files`);
+    throw new Error(
+      `GLUE task ${task.name}: ${file} does not exist (the folder holds: ${fs.readdirSync(folder).join(', ') || 'nothing'}); ${hint}, which fills in missing files`,
+    );
   }
   return parseTaskFile(task, fs.readFileSync(file, 'utf8'), file, !task.testSplits.includes(split));
 }
@@ -58,7 +64,10 @@ function parseTaskFile(task: TaskSpec, content: string, file: string, labelled: 
   const columns = headerless ?? splitLine(lines[0]);
   const column = (name: string) => {
     const i = columns.indexOf(name);
-    if (i < 0) throw new Error(`${file}:1: the header has no column ${JSON.stringify(name)} (it has ${columns.map((c) => JSON.stringify(c)).join(', ')})`);
+    if (i < 0)
+      throw new Error(
+        `${file}:1: the header has no column ${JSON.stringify(name)} (it has ${columns.map((c) => JSON.stringify(c)).join(', ')})`,
+      );
     return i;
   };
   const textAt = column(task.text);
@@ -69,7 +78,9 @@ function parseTaskFile(task: TaskSpec, content: string, file: string, labelled: 
     const line = i + 1;
     const cells = splitLine(lines[i]);
     if (cells.length !== columns.length) {
-      throw new Error(`${file}:${line}: expected ${columns.length} tab-separated columns (${columns.join(', ')}), found ${cells.length}: ${preview(lines[i])}`);
+      throw new Error(
+        `${file}:${line}: expected ${columns.length} tab-separated columns (${columns.join(', ')}), found ${cells.length}: ${preview(lines[i])}`,
+      );
     }
     const text = cells[textAt];
     if (text.trim() === '') throw new Error(`${file}:${line}: empty ${task.text} in ${preview(lines[i])}`);
@@ -94,12 +105,16 @@ function splitLine(line: string): string[] {
 function parseLabel(task: TaskSpec, value: string, where: string): number {
   if (task.labelValues) {
     const index = task.labelValues.indexOf(value);
-    if (index < 0) throw new Error(`${where}: unknown ${task.label} ${JSON.stringify(value)}: expected one of ${task.labelValues.join(', ')}`);
+    if (index < 0)
+      throw new Error(
+        `${where}: unknown ${task.label} ${JSON.stringify(value)}: expected one of ${task.labelValues.join(', ')}`,
+      );
     return index;
   }
   const [low, high] = task.range!;
   const score = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value) ? Number(value) : NaN;
-  if (!(score >= low && score <= high)) throw new Error(`${where}: ${task.label} ${JSON.stringify(value)} is not a number in [${low}, ${high}]`);
+  if (!(score >= low && score <= high))
+    throw new Error(`${where}: ${task.label} ${JSON.stringify(value)} is not a number in [${low}, ${high}]`);
   return score;
 }
 

@@ -93,7 +93,7 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
 export function ranks(values: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
   const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]] === values[order[start]]) end++;
     const rank = (start + 1 + end) / 2;
@@ -104,13 +104,20 @@ export function ranks(values: ArrayLike<number>): Float64Array {
 }
 
 /** A task's metrics on one evaluation set (class indices, or scores for STS-B) and its main score. */
-export function taskMetrics(task: string | TaskSpec, predictions: ArrayLike<number>, labels: ArrayLike<number>): TaskScore {
+export function taskMetrics(
+  task: string | TaskSpec,
+  predictions: ArrayLike<number>,
+  labels: ArrayLike<number>,
+): TaskScore {
   const spec = typeof task === 'string' ? taskSpec(task) : task;
   for (let i = 0; i < Math.min(labels.length, predictions.length); i++) {
-    if (Number.isNaN(labels[i])) throw new Error(`${spec.name}: label ${i} is NaN (test files have no labels; score on a labelled set)`);
+    if (Number.isNaN(labels[i]))
+      throw new Error(`${spec.name}: label ${i} is NaN (test files have no labels; score on a labelled set)`);
     const p = predictions[i];
     if (spec.labelValues && !(Number.isInteger(p) && p >= 0 && p < spec.numLabels)) {
-      throw new Error(`${spec.name}: prediction ${i} is ${p}, not a class index in 0..${spec.numLabels - 1} (take the argmax of the logits)`);
+      throw new Error(
+        `${spec.name}: prediction ${i} is ${p}, not a class index in 0..${spec.numLabels - 1} (take the argmax of the logits)`,
+      );
     }
   }
   const compute: Record<MetricName, () => number> = {

@@ -58,6 +58,7 @@ export function paucity(train: Example[], pct: number, seed: number): Example[] 
 
 /** A seed as given, when it is a non-negative integer below 2^32. */
 function checkSeed(seed: number): number {
-  if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) throw new Error(`seed ${seed} is not an integer in [0, 2^32)`);
+  if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32))
+    throw new Error(`seed ${seed} is not an integer in [0, 2^32)`);
   return seed;
 }

@@ -59,20 +59,29 @@ export function modelRecipe(modelDir: string, choice?: string): ResolvedRecipe {
   const config = readConfig(path.join(modelDir, 'config.json'));
   const r = chooseRecipe(modelDir, config.hidden_size, choice);
   if (r.maxLength <= config.max_position_embeddings) return r;
-  return { ...r, maxLength: config.max_position_embeddings, source: `${r.source}; max length ${r.maxLength} capped at max_position_embeddings` };
+  return {
+    ...r,
+    maxLength: config.max_position_embeddings,
+    source: `${r.source}; max length ${r.maxLength} capped at max_position_embeddings`,
+  };
 }
 
 /** The recipe named by `choice`, the folder's file or the model's width, uncapped. */
 function chooseRecipe(modelDir: string, hidden: number, choice?: string): ResolvedRecipe {
   if (choice !== undefined) {
     if (choice in RECIPES) return { name: choice, ...RECIPES[choice as RecipeName], source: '--recipe' };
-    if (!fs.existsSync(choice)) throw new Error(`--recipe ${choice}: neither a recipe name (${Object.keys(RECIPES).join(', ')}) nor a file`);
+    if (!fs.existsSync(choice))
+      throw new Error(`--recipe ${choice}: neither a recipe name (${Object.keys(RECIPES).join(', ')}) nor a file`);
     return readRecipeFile(choice, '--recipe');
   }
   const file = path.join(modelDir, RECIPE_FILE);
   if (fs.existsSync(file)) return readRecipeFile(file, projectRelative(file));
   const name: RecipeName = hidden >= PAPER_RECIPE_MIN_HIDDEN ? 'paper' : 'small';
-  return { name, ...RECIPES[name], source: `hidden size ${hidden} ${hidden >= PAPER_RECIPE_MIN_HIDDEN ? '≥' : '<'} ${PAPER_RECIPE_MIN_HIDDEN}, no ${RECIPE_FILE} in the folder` };
+  return {
+    name,
+    ...RECIPES[name],
+    source: `hidden size ${hidden} ${hidden >= PAPER_RECIPE_MIN_HIDDEN ? '≥' : '<'} ${PAPER_RECIPE_MIN_HIDDEN}, no ${RECIPE_FILE} in the folder`,
+  };
 }
 
 /** A recipe file: `{"recipe": NAME}`, or every field of FinetuneRecipe (with an optional "name"); errors name the file and field. */
@@ -83,20 +92,36 @@ export function readRecipeFile(file: string, source: string): ResolvedRecipe {
   } catch (e) {
     throw new Error(`${file}: not a JSON recipe (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file}: a recipe is a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${file}: a recipe is a JSON object`);
   if (json.recipe !== undefined) {
-    if (typeof json.recipe !== 'string' || !(json.recipe in RECIPES)) throw new Error(`${file}: "recipe" must be one of ${Object.keys(RECIPES).join(', ')} (got ${JSON.stringify(json.recipe)})`);
+    if (typeof json.recipe !== 'string' || !(json.recipe in RECIPES))
+      throw new Error(
+        `${file}: "recipe" must be one of ${Object.keys(RECIPES).join(', ')} (got ${JSON.stringify(json.recipe)})`,
+      );
     return { name: json.recipe, ...RECIPES[json.recipe as RecipeName], source };
   }
   const known = new Set<string>([...FIELDS, 'name', 'description']);
   const unknown = Object.keys(json).filter((k) => !known.has(k));
-  if (unknown.length) throw new Error(`${file}: unknown field(s) ${unknown.join(', ')} (a recipe has ${FIELDS.join(', ')}, and optionally name and description)`);
+  if (unknown.length)
+    throw new Error(
+      `${file}: unknown field(s) ${unknown.join(', ')} (a recipe has ${FIELDS.join(', ')}, and optionally name and description)`,
+    );
   const recipe = {} as FinetuneRecipe;
   for (const f of FIELDS) {
     const v = json[f];
     const integer = f === 'epochs' || f === 'batchSize' || f === 'maxLength';
-    const ok = typeof v === 'number' && Number.isFinite(v) && v >= 0 && (!integer || (Number.isInteger(v) && v > 0)) && (f !== 'lr' || v > 0) && (f !== 'warmupRatio' || v <= 1);
-    if (!ok) throw new Error(`${file}: field "${f}" is ${JSON.stringify(v ?? null)}; expected ${integer ? 'a positive integer' : f === 'warmupRatio' ? 'a number in [0, 1]' : 'a positive number'}`);
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      v >= 0 &&
+      (!integer || (Number.isInteger(v) && v > 0)) &&
+      (f !== 'lr' || v > 0) &&
+      (f !== 'warmupRatio' || v <= 1);
+    if (!ok)
+      throw new Error(
+        `${file}: field "${f}" is ${JSON.stringify(v ?? null)}; expected ${integer ? 'a positive integer' : f === 'warmupRatio' ? 'a number in [0, 1]' : 'a positive number'}`,
+      );
     recipe[f] = v as number;
   }
   return { name: typeof json.name === 'string' ? json.name : path.basename(file, '.json'), ...recipe, source };

@@ -21,17 +21,24 @@ import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './
  * the classifier's; their code also leaves the noise on at evaluation, a bug we do not copy: here, as for every
  * method, evaluation is deterministic.
  */
-export const DROPOUT_METHODS = ['standard', 'none', 'guided', 'guided-authors', 'gaussian', 'gaussian-authors'] as const;
+export const DROPOUT_METHODS = [
+  'standard',
+  'none',
+  'guided',
+  'guided-authors',
+  'gaussian',
+  'gaussian-authors',
+] as const;
 export type DropoutMethod = (typeof DROPOUT_METHODS)[number];
 
 /** One line per method, for command-line help. */
 export const METHODS_HELP = [
-  '  standard          Bernoulli p = 0.1 at every site (BERT\'s default)',
+  "  standard          Bernoulli p = 0.1 at every site (BERT's default)",
   '  none              no dropout',
   '  guided            Bernoulli, p linear in the Fisher rank of the group each site follows: 0.1 (lowest) → 0 (highest); classifier 0.1',
-  '  guided-authors    the same with the authors\' values: 0.099 → 0 (step 0.00275 on BERT-base\'s 37 sites)',
+  "  guided-authors    the same with the authors' values: 0.099 → 0 (step 0.00275 on BERT-base's 37 sites)",
   '  gaussian          multiplicative N(1, p/(1−p)) noise, p = 0.1, at every site, training only',
-  '  gaussian-authors  the authors\' Gaussian baseline: std p/(1−p) (not sqrt) at every site; training only here (their noise at evaluation is a bug)',
+  "  gaussian-authors  the authors' Gaussian baseline: std p/(1−p) (not sqrt) at every site; training only here (their noise at evaluation is a bug)",
 ].join('\n');
 
 /** BERT's dropout probability at every site (hidden_dropout_prob = attention_probs_dropout_prob = 0.1). */
@@ -66,17 +73,22 @@ export interface MethodOptions extends Omit<GuidedOptions, 'authors'> {
 
 /** The method named `name`, or an error listing the methods. */
 export function parseDropoutMethod(name: string): DropoutMethod {
-  if (!(DROPOUT_METHODS as readonly string[]).includes(name)) throw new Error(`unknown dropout method "${name}" (methods: ${DROPOUT_METHODS.join(', ')})`);
+  if (!(DROPOUT_METHODS as readonly string[]).includes(name))
+    throw new Error(`unknown dropout method "${name}" (methods: ${DROPOUT_METHODS.join(', ')})`);
   return name as DropoutMethod;
 }
 
 /** The guided schedule of the encoder's dropout sites, in forward order; it depends on the pretrained model's Fisher only. */
 export function guidedSchedule(fisher: FisherInput, opts: GuidedOptions = {}): ScheduleRow[] {
   if (opts.authors && (opts.pUpper !== undefined || opts.pLower !== undefined)) {
-    throw new Error('guided dropout: the authors\' schedule fixes its own range (0.099 → 0); do not give P_upper or P_lower with it');
+    throw new Error(
+      "guided dropout: the authors' schedule fixes its own range (0.099 → 0); do not give P_upper or P_lower with it",
+    );
   }
   const sites = dropoutSiteScores(groupScores(fisher));
-  const probs = opts.authors ? authorsSchedule(sites) : linearSchedule(sites, opts.pUpper ?? P_UPPER, opts.pLower ?? P_LOWER);
+  const probs = opts.authors
+    ? authorsSchedule(sites)
+    : linearSchedule(sites, opts.pUpper ?? P_UPPER, opts.pLower ?? P_LOWER);
   const rank = siteRanks(sites);
   return sites.map((s) => ({ ...s, rank: rank.get(s.site)!, p: probs.get(s.site)! }));
 }
@@ -87,7 +99,11 @@ export function modelDropoutSites(modelDir: string): string[] {
 }
 
 /** Site → setting for every one of `sites` under a method (the guided ones need `opts.fisher`, matching the sites). */
-export function methodDropout(method: DropoutMethod, sites: readonly string[], opts: MethodOptions = {}): Record<string, DropoutSetting> {
+export function methodDropout(
+  method: DropoutMethod,
+  sites: readonly string[],
+  opts: MethodOptions = {},
+): Record<string, DropoutSetting> {
   parseDropoutMethod(method);
   if (!method.startsWith('guided') && (opts.pUpper !== undefined || opts.pLower !== undefined)) {
     throw new Error(`dropout method ${method}: pUpper and pLower apply to guided dropout only`);
@@ -108,8 +124,15 @@ export function methodDropout(method: DropoutMethod, sites: readonly string[], o
 }
 
 /** Guided settings for `sites`: the schedule's p at every encoder site, STANDARD_P at the classifier's; the sites must be the Fisher's. */
-function guidedDropout(authors: boolean, sites: readonly string[], opts: MethodOptions): Record<string, DropoutSetting> {
-  if (opts.fisher === undefined) throw new Error(`dropout method guided${authors ? '-authors' : ''} needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`);
+function guidedDropout(
+  authors: boolean,
+  sites: readonly string[],
+  opts: MethodOptions,
+): Record<string, DropoutSetting> {
+  if (opts.fisher === undefined)
+    throw new Error(
+      `dropout method guided${authors ? '-authors' : ''} needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`,
+    );
   const fisher = typeof opts.fisher === 'string' ? readFisher(opts.fisher, { model: opts.model }).tensors : opts.fisher;
   const schedule = guidedSchedule(fisher, { pUpper: opts.pUpper, pLower: opts.pLower, authors });
   const p = new Map(schedule.map((r) => [r.site, r.p]));
@@ -117,7 +140,9 @@ function guidedDropout(authors: boolean, sites: readonly string[], opts: MethodO
   const unscheduled = sites.filter((s) => !p.has(s));
   const absent = schedule.map((r) => r.site).filter((s) => !sites.includes(s));
   if (unscheduled.length > 0 || absent.length > 0) {
-    throw new Error(`guided dropout: the Fisher does not fit the model (its sites without a Fisher score: [${unscheduled.join(', ')}]; Fisher sites the model lacks: [${absent.join(', ')}])`);
+    throw new Error(
+      `guided dropout: the Fisher does not fit the model (its sites without a Fisher score: [${unscheduled.join(', ')}]; Fisher sites the model lacks: [${absent.join(', ')}])`,
+    );
   }
   return Object.fromEntries(sites.map((s) => [s, { kind: 'bernoulli', p: p.get(s)! }]));
 }

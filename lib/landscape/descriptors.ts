@@ -78,7 +78,8 @@ export function describeSurface(s: LossSurface, opts: DescribeOptions = {}): Sur
   const threshold = opts.basinThreshold ?? 1;
   const edges = opts.radialEdges ?? DEFAULT_RADIAL_EDGES;
   if (!(threshold >= 0)) throw new Error(`describeSurface: basin threshold must be ≥ 0 (got ${threshold})`);
-  if (edges.some((e, i) => !(e > (i ? edges[i - 1] : 0)))) throw new Error(`describeSurface: radial edges must be positive and increasing (got ${edges.join(', ')})`);
+  if (edges.some((e, i) => !(e > (i ? edges[i - 1] : 0))))
+    throw new Error(`describeSurface: radial edges must be positive and increasing (got ${edges.join(', ')})`);
 
   let minK = 0;
   let maxK = 0;
@@ -97,7 +98,13 @@ export function describeSurface(s: LossSurface, opts: DescribeOptions = {}): Sur
       const r = Math.hypot(s.x[k % nx], s.y[Math.floor(k / nx)]);
       if (r >= bounds[b] && r < bounds[b + 1]) inBin.push(v);
     });
-    if (inBin.length) radial.push({ rMin: bounds[b], rMax: bounds[b + 1], points: inBin.length, mean: inBin.reduce((a, v) => a + v, 0) / inBin.length });
+    if (inBin.length)
+      radial.push({
+        rMin: bounds[b],
+        rMax: bounds[b + 1],
+        points: inBin.length,
+        mean: inBin.reduce((a, v) => a + v, 0) / inBin.length,
+      });
   }
 
   const ring: number[] = [];

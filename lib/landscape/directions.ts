@@ -40,7 +40,8 @@ function nameHash(name: string): number {
 
 /** Rescales each row of `d` (a [rows, cols] tensor, row-major) in place to the norm of the same row of `w`: d_r ← d_r·‖w_r‖/(‖d_r‖ + 1e-10). */
 export function filterNormalize(d: Float32Array, w: Float32Array, rows: number): void {
-  if (d.length !== w.length || rows < 1 || d.length % rows !== 0) throw new Error(`filterNormalize: ${d.length} direction values, ${w.length} weights, ${rows} rows`);
+  if (d.length !== w.length || rows < 1 || d.length % rows !== 0)
+    throw new Error(`filterNormalize: ${d.length} direction values, ${w.length} weights, ${rows} rows`);
   const cols = d.length / rows;
   for (let r = 0; r < rows; r++) scaleToNorm(d, w, r * cols, (r + 1) * cols);
 }
@@ -58,7 +59,11 @@ function scaleToNorm(d: Float32Array, w: Float32Array, begin: number, end: numbe
 }
 
 /** A seeded Gaussian direction, filter-normalized per row for 2-D tensors, 1-D tensors as `biasbn` says (default zero). */
-export function randomDirection(weights: ReadonlyMap<string, WeightArray>, seed: number, biasbn: BiasBn = 'zero'): Direction {
+export function randomDirection(
+  weights: ReadonlyMap<string, WeightArray>,
+  seed: number,
+  biasbn: BiasBn = 'zero',
+): Direction {
   const out: Direction = new Map();
   for (const [name, w] of weights) {
     const data = new Float32Array(w.data.length);
@@ -88,7 +93,11 @@ export function axisSeeds(seed: number): { x: number; y: number } {
 }
 
 /** Two directions from one seed (x and y from different derived seeds, see `axisSeeds`). */
-export function directionPair(weights: ReadonlyMap<string, WeightArray>, seed: number, biasbn: BiasBn = 'zero'): DirectionPair {
+export function directionPair(
+  weights: ReadonlyMap<string, WeightArray>,
+  seed: number,
+  biasbn: BiasBn = 'zero',
+): DirectionPair {
   const seeds = axisSeeds(seed);
   return { x: randomDirection(weights, seeds.x, biasbn), y: randomDirection(weights, seeds.y, biasbn) };
 }
@@ -96,14 +105,21 @@ export function directionPair(weights: ReadonlyMap<string, WeightArray>, seed: n
 /** Writes a direction pair as one safetensors file (`x.NAME`, `y.NAME`), atomically, with `kind` added to the metadata. */
 export function writeDirections(file: string, pair: DirectionPair, metadata: Record<string, string> = {}): void {
   const tensors: NamedArray[] = [];
-  for (const axis of ['x', 'y'] as const) for (const t of pair[axis].values()) tensors.push({ name: `${axis}.${t.name}`, shape: t.shape, data: t.data });
+  for (const axis of ['x', 'y'] as const)
+    for (const t of pair[axis].values()) tensors.push({ name: `${axis}.${t.name}`, shape: t.shape, data: t.data });
   writeSafetensors(file, tensors, { ...metadata, kind: DIRECTIONS_KIND });
 }
 
 /** Reads a directions file; with `weights`, checks that both directions have exactly their names and shapes. Errors name the file. */
-export function readDirections(file: string, weights?: ReadonlyMap<string, WeightArray>): { pair: DirectionPair; metadata: Record<string, string> } {
+export function readDirections(
+  file: string,
+  weights?: ReadonlyMap<string, WeightArray>,
+): { pair: DirectionPair; metadata: Record<string, string> } {
   const { tensors, metadata } = readSafetensors(file);
-  if (metadata.kind !== DIRECTIONS_KIND) throw new Error(`${file}: not a directions file (metadata kind ${JSON.stringify(metadata.kind ?? null)}, expected "${DIRECTIONS_KIND}")`);
+  if (metadata.kind !== DIRECTIONS_KIND)
+    throw new Error(
+      `${file}: not a directions file (metadata kind ${JSON.stringify(metadata.kind ?? null)}, expected "${DIRECTIONS_KIND}")`,
+    );
   const pair: DirectionPair = { x: new Map(), y: new Map() };
   for (const [full, t] of tensors) {
     const m = /^([xy])\.(.+)$/.exec(full);
@@ -115,9 +131,13 @@ export function readDirections(file: string, weights?: ReadonlyMap<string, Weigh
       const d = pair[axis];
       const missing = [...weights.keys()].filter((n) => !d.has(n));
       const extra = [...d.keys()].filter((n) => !weights.has(n));
-      const badShape = [...weights].filter(([n, w]) => d.has(n) && d.get(n)!.shape.join() !== w.shape.join()).map(([n]) => n);
+      const badShape = [...weights]
+        .filter(([n, w]) => d.has(n) && d.get(n)!.shape.join() !== w.shape.join())
+        .map(([n]) => n);
       if (missing.length || extra.length || badShape.length) {
-        throw new Error(`${file}: the ${axis} direction does not fit the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}], other shape [${badShape.join(', ')}]`);
+        throw new Error(
+          `${file}: the ${axis} direction does not fit the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}], other shape [${badShape.join(', ')}]`,
+        );
       }
     }
   }

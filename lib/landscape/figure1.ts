@@ -49,8 +49,19 @@ export async function computeFigure1(o: Figure1Options): Promise<Map<Figure1Name
   for (const set of FIGURE1_SETS) {
     const json = path.join(o.outDir, `${set.name}.json`);
     const r = await runLandscape({
-      model: o.model, fisher: o.fisher, mask: set.mask, grid: o.grid, evalExamples: o.evalExamples, evalSeed: o.evalSeed, examples: o.examples, seed: o.seed,
-      directions, runDir: path.join(o.runDir, set.name), jobs: o.jobs, write: o.write, shouldStop: o.shouldStop,
+      model: o.model,
+      fisher: o.fisher,
+      mask: set.mask,
+      grid: o.grid,
+      evalExamples: o.evalExamples,
+      evalSeed: o.evalSeed,
+      examples: o.examples,
+      seed: o.seed,
+      directions,
+      runDir: path.join(o.runDir, set.name),
+      jobs: o.jobs,
+      write: o.write,
+      shouldStop: o.shouldStop,
     });
     if (!r.surface) return null;
     await saveSurface(r.surface, json, o.hdf5 === false ? undefined : json.replace(/\.json$/, '.h5'));
@@ -64,7 +75,8 @@ export function readFigure1(dir: string): Map<Figure1Name, LossSurface> {
   const out = new Map<Figure1Name, LossSurface>();
   for (const set of FIGURE1_SETS) {
     const file = path.join(dir, `${set.name}.json`);
-    if (!fs.existsSync(file)) throw new Error(`${dir}: no ${set.name}.json (compute the surfaces with \`fisherlab landscape-figure1\`)`);
+    if (!fs.existsSync(file))
+      throw new Error(`${dir}: no ${set.name}.json (compute the surfaces with \`fisherlab landscape-figure1\`)`);
     out.set(set.name, readSurface(file));
   }
   return out;
@@ -78,7 +90,11 @@ export function readPaperFigure1(file: string): Map<Figure1Name, LossSurface> {
     if (!s) throw new Error(`${file}: no surface "${name}"`);
     return s;
   };
-  return new Map<Figure1Name, LossSurface>([['all', pick('all')], ['top50', pick('top')], ['bottom50', pick('bottom')]]);
+  return new Map<Figure1Name, LossSurface>([
+    ['all', pick('all')],
+    ['top50', pick('top')],
+    ['bottom50', pick('bottom')],
+  ]);
 }
 
 /** One row of the comparison table: a model's surface and its descriptors. */
@@ -88,9 +104,17 @@ export interface DescriptorRow extends SurfaceDescriptors {
 }
 
 /** The descriptors of each surface of each model (vocabulary sizes give the uniform-guess loss). */
-export function figure1Descriptors(models: ReadonlyArray<{ model: string; vocabSize: number; surfaces: Map<Figure1Name, LossSurface> }>, basinThreshold = 1): DescriptorRow[] {
+export function figure1Descriptors(
+  models: ReadonlyArray<{ model: string; vocabSize: number; surfaces: Map<Figure1Name, LossSurface> }>,
+  basinThreshold = 1,
+): DescriptorRow[] {
   return models.flatMap(({ model, vocabSize, surfaces }) =>
-    FIGURE1_SETS.filter((s) => surfaces.has(s.name)).map((s) => ({ model, set: s.name, ...describeSurface(surfaces.get(s.name)!, { vocabSize, basinThreshold }) })));
+    FIGURE1_SETS.filter((s) => surfaces.has(s.name)).map((s) => ({
+      model,
+      set: s.name,
+      ...describeSurface(surfaces.get(s.name)!, { vocabSize, basinThreshold }),
+    })),
+  );
 }
 
 /** The comparison table: one row per model and surface, with the columns a reader compares. */
@@ -134,13 +158,26 @@ export function figure1Observations(rows: readonly DescriptorRow[]): Observation
   if (lnV === null) throw new Error('figure1Observations: the vocabulary size is needed (ln V)');
   const f = (v: number) => v.toFixed(2);
   return [
-    { observation: 'perturbing the top-50% tensors leaves a wider basin than perturbing all', holds: top.basinPoints > all.basinPoints, evidence: `basin ${top.basinPoints} vs ${all.basinPoints} points` },
-    { observation: 'the top-50% surface plateaus near ln V (within 1 nat)', holds: Math.abs(top.plateau - lnV) <= 1, evidence: `rim ${f(top.plateau)}, ln V ${f(lnV)}` },
     {
-      observation: 'the bottom-50% surface resembles the full one (its rim rises at least half as far above the centre)',
+      observation: 'perturbing the top-50% tensors leaves a wider basin than perturbing all',
+      holds: top.basinPoints > all.basinPoints,
+      evidence: `basin ${top.basinPoints} vs ${all.basinPoints} points`,
+    },
+    {
+      observation: 'the top-50% surface plateaus near ln V (within 1 nat)',
+      holds: Math.abs(top.plateau - lnV) <= 1,
+      evidence: `rim ${f(top.plateau)}, ln V ${f(lnV)}`,
+    },
+    {
+      observation:
+        'the bottom-50% surface resembles the full one (its rim rises at least half as far above the centre)',
       holds: bottom.plateau - bottom.centre >= 0.5 * (all.plateau - all.centre),
       evidence: `rises ${f(bottom.plateau - bottom.centre)} vs ${f(all.plateau - all.centre)} nats`,
     },
-    { observation: 'perturbing all tensors climbs far above ln V (> 2 nats)', holds: all.plateau - lnV > 2, evidence: `rim ${f(all.plateau)}, ln V ${f(lnV)}` },
+    {
+      observation: 'perturbing all tensors climbs far above ln V (> 2 nats)',
+      holds: all.plateau - lnV > 2,
+      evidence: `rim ${f(all.plateau)}, ln V ${f(lnV)}`,
+    },
   ];
 }

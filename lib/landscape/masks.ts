@@ -8,9 +8,7 @@ import type { Direction, DirectionPair } from './directions';
 
 /** A mask: `all`, `top`/`bottom` with a percentage of tensors, or `names`. */
 export type MaskSpec =
-  | { kind: 'all' }
-  | { kind: 'top' | 'bottom'; percent: number }
-  | { kind: 'names'; names: string[] };
+  { kind: 'all' } | { kind: 'top' | 'bottom'; percent: number } | { kind: 'names'; names: string[] };
 
 /** Parses `all`, `top50`, `bottom50`, `top:K`, `bottom:K` (K a percentage) or `names:A,B,...`. */
 export function parseMask(text: string): MaskSpec {
@@ -22,7 +20,11 @@ export function parseMask(text: string): MaskSpec {
     return { kind: pct[1] as 'top' | 'bottom', percent };
   }
   if (text.startsWith('names:')) {
-    const names = text.slice(6).split(',').map((s) => s.trim()).filter(Boolean);
+    const names = text
+      .slice(6)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (names.length === 0) throw new Error(`mask "${text}": no tensor names after "names:"`);
     return { kind: 'names', names };
   }
@@ -53,9 +55,15 @@ export function maskedTensors(spec: MaskSpec, names: readonly string[], fisher?:
     const scored = new Set(meansOf(fisher).map((t) => t.name));
     const unscored = names.filter((n) => !scored.has(n));
     const foreign = [...scored].filter((n) => !names.includes(n));
-    if (unscored.length || foreign.length) throw new Error(`mask: the Fisher estimate is not over the model's tensors: missing [${unscored.join(', ')}], unexpected [${foreign.join(', ')}]`);
+    if (unscored.length || foreign.length)
+      throw new Error(
+        `mask: the Fisher estimate is not over the model's tensors: missing [${unscored.join(', ')}], unexpected [${foreign.join(', ')}]`,
+      );
     const sets = spec.percent === 50 ? topBottomSets(fisher, 0.5) : null;
-    const picked = spec.kind === 'top' ? sets?.top ?? topPercent(fisher, spec.percent) : sets?.bottom ?? bottomPercent(fisher, spec.percent);
+    const picked =
+      spec.kind === 'top'
+        ? (sets?.top ?? topPercent(fisher, spec.percent))
+        : (sets?.bottom ?? bottomPercent(fisher, spec.percent));
     chosen = new Set(picked);
   }
   return names.filter((n) => chosen.has(n));
@@ -65,7 +73,8 @@ export function maskedTensors(spec: MaskSpec, names: readonly string[], fisher?:
 export function maskDirection(direction: Direction, keep: readonly string[]): Direction {
   const inside = new Set(keep);
   const out: Direction = new Map();
-  for (const [name, t] of direction) out.set(name, inside.has(name) ? t : { name, shape: t.shape, data: new Float32Array(t.data.length) });
+  for (const [name, t] of direction)
+    out.set(name, inside.has(name) ? t : { name, shape: t.shape, data: new Float32Array(t.data.length) });
   return out;
 }
 

@@ -42,7 +42,8 @@ function spacing(s: LossSurface, title: string): { dx: number; dy: number } {
   const step = (c: number[], what: string): number => {
     if (c.length < 2) throw new Error(`plot "${title}": a heatmap needs at least 2 ${what} coordinates`);
     const d = (c[c.length - 1] - c[0]) / (c.length - 1);
-    if (c.some((v, i) => Math.abs(v - (c[0] + i * d)) > 1e-6 * Math.abs(d))) throw new Error(`plot "${title}": ${what} coordinates are not evenly spaced`);
+    if (c.some((v, i) => Math.abs(v - (c[0] + i * d)) > 1e-6 * Math.abs(d)))
+      throw new Error(`plot "${title}": ${what} coordinates are not evenly spaced`);
     return d;
   };
   return { dx: step(s.x, 'x'), dy: step(s.y, 'y') };
@@ -62,7 +63,14 @@ function range(surfaces: readonly LossSurface[]): [number, number] {
 }
 
 /** A panel: a group with its own data, x/y scales and axes, coloured by the named colour scale. */
-function panelGroup(p: Panel, id: string, color: string, thresholds: number[], o: LandscapeOptions, legend: boolean): Record<string, unknown> {
+function panelGroup(
+  p: Panel,
+  id: string,
+  color: string,
+  thresholds: number[],
+  o: LandscapeOptions,
+  legend: boolean,
+): Record<string, unknown> {
   const S = o.size ?? 200;
   const { x, y, loss } = p.surface;
   const { dx, dy } = spacing(p.surface, p.title);
@@ -72,8 +80,17 @@ function panelGroup(p: Panel, id: string, color: string, thresholds: number[], o
   const nx = x.length;
   const ny = y.length;
   const clampAt = (i: number, n: number) => Math.min(n - 1, Math.max(0, i - 1));
-  const padded = Array.from({ length: (nx + 2) * (ny + 2) }, (_, k) => loss[nx * clampAt(Math.floor(k / (nx + 2)), ny) + clampAt(k % (nx + 2), nx)]);
-  const grid = { width: nx + 2, height: ny + 2, values: padded, scale: [S / nx, -S / ny], translate: [-S / nx, S + S / ny] };
+  const padded = Array.from(
+    { length: (nx + 2) * (ny + 2) },
+    (_, k) => loss[nx * clampAt(Math.floor(k / (nx + 2)), ny) + clampAt(k % (nx + 2), nx)],
+  );
+  const grid = {
+    width: nx + 2,
+    height: ny + 2,
+    values: padded,
+    scale: [S / nx, -S / ny],
+    translate: [-S / nx, S + S / ny],
+  };
   const marks: unknown[] = [];
   if (o.heatmap !== false) {
     marks.push({
@@ -81,8 +98,10 @@ function panelGroup(p: Panel, id: string, color: string, thresholds: number[], o
       from: { data: `cells_${id}` },
       encode: {
         update: {
-          x: { scale: 'x', signal: `datum.x - ${dx / 2}` }, x2: { scale: 'x', signal: `datum.x + ${dx / 2}` },
-          y: { scale: 'y', signal: `datum.y - ${dy / 2}` }, y2: { scale: 'y', signal: `datum.y + ${dy / 2}` },
+          x: { scale: 'x', signal: `datum.x - ${dx / 2}` },
+          x2: { scale: 'x', signal: `datum.x + ${dx / 2}` },
+          y: { scale: 'y', signal: `datum.y - ${dy / 2}` },
+          y2: { scale: 'y', signal: `datum.y + ${dy / 2}` },
           fill: { scale: color, field: 'loss' },
           tooltip: { signal: "{x: datum.x, y: datum.y, loss: format(datum.loss, '.4f')}" },
         },
@@ -112,11 +131,29 @@ function panelGroup(p: Panel, id: string, color: string, thresholds: number[], o
     data: [
       { name: `cells_${id}`, values: cells },
       { name: `grid_${id}`, values: [{ grid }] },
-      { name: `contours_${id}`, source: `grid_${id}`, transform: [{ type: 'isocontour', field: 'grid', thresholds, smooth: true }] },
+      {
+        name: `contours_${id}`,
+        source: `grid_${id}`,
+        transform: [{ type: 'isocontour', field: 'grid', thresholds, smooth: true }],
+      },
     ],
     scales: [
-      { name: 'x', type: 'linear', domain: [x[0] - dx / 2, x[x.length - 1] + dx / 2], range: [0, S], zero: false, nice: false },
-      { name: 'y', type: 'linear', domain: [y[0] - dy / 2, y[y.length - 1] + dy / 2], range: [S, 0], zero: false, nice: false },
+      {
+        name: 'x',
+        type: 'linear',
+        domain: [x[0] - dx / 2, x[x.length - 1] + dx / 2],
+        range: [0, S],
+        zero: false,
+        nice: false,
+      },
+      {
+        name: 'y',
+        type: 'linear',
+        domain: [y[0] - dy / 2, y[y.length - 1] + dy / 2],
+        range: [S, 0],
+        zero: false,
+        nice: false,
+      },
     ],
     axes: [
       { orient: 'bottom', scale: 'x', title: 'x (direction 1)', tickCount: 5 },
@@ -129,13 +166,24 @@ function panelGroup(p: Panel, id: string, color: string, thresholds: number[], o
 
 /** Rows of loss-surface panels (heatmap and/or contours) on one colour scale, or one per row; contour levels follow the same scale. */
 export function landscapeSpec(rows: readonly PanelRow[], o: LandscapeOptions = {}): VegaSpec {
-  if (rows.length === 0 || rows.some((r) => r.panels.length === 0)) throw new Error('landscapeSpec: every row needs at least one panel');
+  if (rows.length === 0 || rows.some((r) => r.panels.length === 0))
+    throw new Error('landscapeSpec: every row needs at least one panel');
   const columns = Math.max(...rows.map((r) => r.panels.length));
   const perRow = o.scale === 'row';
-  const groups = perRow ? rows.map((r) => r.panels.map((p) => p.surface)) : [rows.flatMap((r) => r.panels.map((p) => p.surface))];
+  const groups = perRow
+    ? rows.map((r) => r.panels.map((p) => p.surface))
+    : [rows.flatMap((r) => r.panels.map((p) => p.surface))];
   const scales = groups.map((surfaces, i) => {
     const domain = o.domain ?? range(surfaces);
-    return { name: `color${i}`, type: 'linear', domain, range: { scheme: 'viridis' }, clamp: true, zero: false, nice: false };
+    return {
+      name: `color${i}`,
+      type: 'linear',
+      domain,
+      range: { scheme: 'viridis' },
+      clamp: true,
+      zero: false,
+      nice: false,
+    };
   });
   const marks: unknown[] = [];
   rows.forEach((row, r) => {
@@ -147,7 +195,14 @@ export function landscapeSpec(rows: readonly PanelRow[], o: LandscapeOptions = {
       const last = k === row.panels.length - 1 && (perRow || r === 0);
       const panel = p ? { ...p, title: rows.length > 1 ? `${row.label}: ${p.title}` : p.title } : null;
       // An empty group keeps the layout's columns aligned when rows have fewer panels.
-      marks.push(panel ? panelGroup(panel, `${r}_${k}`, `color${c}`, thresholds, o, last) : { type: 'group', encode: { update: { width: { value: o.size ?? 200 }, height: { value: o.size ?? 200 } } } });
+      marks.push(
+        panel
+          ? panelGroup(panel, `${r}_${k}`, `color${c}`, thresholds, o, last)
+          : {
+              type: 'group',
+              encode: { update: { width: { value: o.size ?? 200 }, height: { value: o.size ?? 200 } } },
+            },
+      );
     }
   });
   return {
@@ -176,21 +231,37 @@ export interface SlicePoint {
 export function centerSlices(s: LossSurface): SlicePoint[] {
   const nearest = (c: number[]): number[] => {
     const best = Math.min(...c.map(Math.abs));
-    return c.map((v, i) => [v, i]).filter(([v]) => Math.abs(Math.abs(v) - best) <= 1e-9 * Math.max(1, best)).map(([, i]) => i);
+    return c
+      .map((v, i) => [v, i])
+      .filter(([v]) => Math.abs(Math.abs(v) - best) <= 1e-9 * Math.max(1, best))
+      .map(([, i]) => i);
   };
   const nx = s.x.length;
   const rows = nearest(s.y);
   const cols = nearest(s.x);
   const mean = (vals: number[]) => vals.reduce((a, b) => a + b, 0) / vals.length;
   return [
-    ...s.x.map((coordinate, ix) => ({ along: 'x' as const, coordinate, loss: mean(rows.map((iy) => s.loss[nx * iy + ix])) })),
-    ...s.y.map((coordinate, iy) => ({ along: 'y' as const, coordinate, loss: mean(cols.map((ix) => s.loss[nx * iy + ix])) })),
+    ...s.x.map((coordinate, ix) => ({
+      along: 'x' as const,
+      coordinate,
+      loss: mean(rows.map((iy) => s.loss[nx * iy + ix])),
+    })),
+    ...s.y.map((coordinate, iy) => ({
+      along: 'y' as const,
+      coordinate,
+      loss: mean(cols.map((ix) => s.loss[nx * iy + ix])),
+    })),
   ];
 }
 
 /** Line charts of the centre slices of several surfaces, one panel per axis, one line per surface. */
-export function sliceSpec(series: ReadonlyArray<{ label: string; surface: LossSurface }>, title = 'loss along each direction through the centre'): TopLevelSpec {
-  const values = series.flatMap(({ label, surface }) => centerSlices(surface).map((p) => ({ ...p, along: `along ${p.along}`, surface: label })));
+export function sliceSpec(
+  series: ReadonlyArray<{ label: string; surface: LossSurface }>,
+  title = 'loss along each direction through the centre',
+): TopLevelSpec {
+  const values = series.flatMap(({ label, surface }) =>
+    centerSlices(surface).map((p) => ({ ...p, along: `along ${p.along}`, surface: label })),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -210,21 +281,56 @@ export function sliceSpec(series: ReadonlyArray<{ label: string; surface: LossSu
 }
 
 /** Mean loss by distance from the centre, minus the centre loss, one line per surface and one panel per model; dashed: ln V − centre. */
-export function radialSpec(rows: ReadonlyArray<{ model: string; set: string; centre: number; uniformLoss: number | null; radial: ReadonlyArray<{ rMin: number; rMax: number; mean: number }> }>): TopLevelSpec {
-  const values = rows.flatMap((r) => r.radial.map((b) => ({ model: r.model, set: r.set, r: Number.isFinite(b.rMax) ? (b.rMin + b.rMax) / 2 : b.rMin + 0.25, rise: b.mean - r.centre })));
-  const uniform = rows.filter((r) => r.uniformLoss !== null).map((r) => ({ model: r.model, set: r.set, rise: r.uniformLoss! - r.centre }));
+export function radialSpec(
+  rows: ReadonlyArray<{
+    model: string;
+    set: string;
+    centre: number;
+    uniformLoss: number | null;
+    radial: ReadonlyArray<{ rMin: number; rMax: number; mean: number }>;
+  }>,
+): TopLevelSpec {
+  const values = rows.flatMap((r) =>
+    r.radial.map((b) => ({
+      model: r.model,
+      set: r.set,
+      r: Number.isFinite(b.rMax) ? (b.rMin + b.rMax) / 2 : b.rMin + 0.25,
+      rise: b.mean - r.centre,
+    })),
+  );
+  const uniform = rows
+    .filter((r) => r.uniformLoss !== null)
+    .map((r) => ({ model: r.model, set: r.set, rise: r.uniformLoss! - r.centre }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Loss rise with distance from the pretrained weights', subtitle: 'mean over each ring of the grid, minus the loss at the centre; dashed: ln(vocabulary) − centre, the rise to a uniform guess' },
+    title: {
+      text: 'Loss rise with distance from the pretrained weights',
+      subtitle:
+        'mean over each ring of the grid, minus the loss at the centre; dashed: ln(vocabulary) − centre, the rise to a uniform guess',
+    },
     facet: { column: { field: 'model', type: 'nominal', title: null, sort: [...new Set(rows.map((r) => r.model))] } },
     resolve: { scale: { y: 'independent' } },
-    data: { values: [...values.map((v) => ({ ...v, kind: 'ring' })), ...uniform.map((u) => ({ ...u, kind: 'uniform' }))] },
+    data: {
+      values: [...values.map((v) => ({ ...v, kind: 'ring' })), ...uniform.map((u) => ({ ...u, kind: 'uniform' }))],
+    },
     spec: {
       width: 260,
       height: 220,
       layer: [
-        { transform: [{ filter: "datum.kind === 'ring'" }], mark: { type: 'line', point: true }, encoding: { x: { field: 'r', type: 'quantitative', title: 'distance from the centre √(x² + y²)' }, y: { field: 'rise', type: 'quantitative', title: 'mean loss − centre loss (nats)' }, color: { field: 'set', type: 'nominal', title: 'perturbed' } } },
-        { transform: [{ filter: "datum.kind === 'uniform'" }], mark: { type: 'rule', strokeDash: [5, 4], color: '#888' }, encoding: { y: { field: 'rise', type: 'quantitative', aggregate: 'mean' } } },
+        {
+          transform: [{ filter: "datum.kind === 'ring'" }],
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'r', type: 'quantitative', title: 'distance from the centre √(x² + y²)' },
+            y: { field: 'rise', type: 'quantitative', title: 'mean loss − centre loss (nats)' },
+            color: { field: 'set', type: 'nominal', title: 'perturbed' },
+          },
+        },
+        {
+          transform: [{ filter: "datum.kind === 'uniform'" }],
+          mark: { type: 'rule', strokeDash: [5, 4], color: '#888' },
+          encoding: { y: { field: 'rise', type: 'quantitative', aggregate: 'mean' } },
+        },
       ],
     },
   } as TopLevelSpec;

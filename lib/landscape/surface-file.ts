@@ -46,27 +46,41 @@ export interface SurfaceMetadata {
 export const SURFACE_FORMAT = 'fisherlab-loss-surface';
 
 /** Checks coordinates and values (finite numbers, strictly increasing coordinates, nx·ny values) and returns the surface; errors start with `where`. */
-export function checkSurface(x: unknown, y: unknown, loss: unknown, metadata: Record<string, unknown>, where: string): LossSurface {
+export function checkSurface(
+  x: unknown,
+  y: unknown,
+  loss: unknown,
+  metadata: Record<string, unknown>,
+  where: string,
+): LossSurface {
   const numbers = (v: unknown, what: string): number[] => {
-    if (!Array.isArray(v) || v.length === 0) throw new Error(`${where}: "${what}" must be a non-empty array of numbers`);
+    if (!Array.isArray(v) || v.length === 0)
+      throw new Error(`${where}: "${what}" must be a non-empty array of numbers`);
     const bad = v.findIndex((z) => typeof z !== 'number' || !Number.isFinite(z));
     if (bad >= 0) throw new Error(`${where}: ${what}[${bad}] = ${JSON.stringify(v[bad])} is not a finite number`);
     return v as number[];
   };
   const xs = numbers(x, 'xcoordinates');
   const ys = numbers(y, 'ycoordinates');
-  for (const [c, what] of [[xs, 'xcoordinates'], [ys, 'ycoordinates']] as const) {
+  for (const [c, what] of [
+    [xs, 'xcoordinates'],
+    [ys, 'ycoordinates'],
+  ] as const) {
     const bad = c.findIndex((v, i) => i > 0 && !(v > c[i - 1]));
     if (bad >= 0) throw new Error(`${where}: "${what}" must be strictly increasing (index ${bad})`);
   }
   const values = numbers(loss, 'train_loss');
-  if (values.length !== xs.length * ys.length) throw new Error(`${where}: "train_loss" has ${values.length} values, expected ${xs.length}×${ys.length} = ${xs.length * ys.length}`);
+  if (values.length !== xs.length * ys.length)
+    throw new Error(
+      `${where}: "train_loss" has ${values.length} values, expected ${xs.length}×${ys.length} = ${xs.length * ys.length}`,
+    );
   return { x: xs, y: ys, loss: values, metadata };
 }
 
 /** The loss at grid indices (ix, iy). */
 export function lossAt(surface: LossSurface, ix: number, iy: number): number {
-  if (!(ix >= 0 && ix < surface.x.length && iy >= 0 && iy < surface.y.length)) throw new Error(`lossAt: (${ix}, ${iy}) is outside the ${surface.x.length}×${surface.y.length} grid`);
+  if (!(ix >= 0 && ix < surface.x.length && iy >= 0 && iy < surface.y.length))
+    throw new Error(`lossAt: (${ix}, ${iy}) is outside the ${surface.x.length}×${surface.y.length} grid`);
   return surface.loss[surface.x.length * iy + ix];
 }
 
@@ -74,7 +88,17 @@ export function lossAt(surface: LossSurface, ix: number, iy: number): number {
 export function writeSurface(file: string, surface: LossSurface): void {
   const s = checkSurface(surface.x, surface.y, surface.loss, surface.metadata, file);
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeFileAtomic(file, JSON.stringify({ format: SURFACE_FORMAT, version: 1, xcoordinates: s.x, ycoordinates: s.y, train_loss: s.loss, metadata: s.metadata }) + '\n');
+  writeFileAtomic(
+    file,
+    JSON.stringify({
+      format: SURFACE_FORMAT,
+      version: 1,
+      xcoordinates: s.x,
+      ycoordinates: s.y,
+      train_loss: s.loss,
+      metadata: s.metadata,
+    }) + '\n',
+  );
 }
 
 /** Reads every surface of a file: one for fisherlab's files (named by its mask, else "surface"), one per entry for the authors' set. */
@@ -90,16 +114,31 @@ export function readSurfaces(file: string): Map<string, LossSurface> {
   const out = new Map<string, LossSurface>();
   if ('xcoordinates' in r) {
     const metadata = (r.metadata ?? {}) as Record<string, unknown>;
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw new Error(`${file}: "metadata" must be an object`);
-    out.set(typeof metadata.mask === 'string' ? metadata.mask : 'surface', checkSurface(r.xcoordinates, r.ycoordinates, r.train_loss, metadata, file));
+    if (typeof metadata !== 'object' || Array.isArray(metadata))
+      throw new Error(`${file}: "metadata" must be an object`);
+    out.set(
+      typeof metadata.mask === 'string' ? metadata.mask : 'surface',
+      checkSurface(r.xcoordinates, r.ycoordinates, r.train_loss, metadata, file),
+    );
   } else if (typeof r.surfaces === 'object' && r.surfaces !== null && !Array.isArray(r.surfaces)) {
     for (const [name, s] of Object.entries(r.surfaces as Record<string, Record<string, unknown>>)) {
       if (typeof s !== 'object' || s === null) throw new Error(`${file}: surface "${name}" must be an object`);
-      out.set(name, checkSurface(s.x, s.y, s.loss_row_major_y_then_x, { name, source: r.source ?? null }, `${file}: surface "${name}"`));
+      out.set(
+        name,
+        checkSurface(
+          s.x,
+          s.y,
+          s.loss_row_major_y_then_x,
+          { name, source: r.source ?? null },
+          `${file}: surface "${name}"`,
+        ),
+      );
     }
     if (out.size === 0) throw new Error(`${file}: "surfaces" is empty`);
   } else {
-    throw new Error(`${file}: neither a surface (xcoordinates, ycoordinates, train_loss) nor a set of surfaces ("surfaces")`);
+    throw new Error(
+      `${file}: neither a surface (xcoordinates, ycoordinates, train_loss) nor a set of surfaces ("surfaces")`,
+    );
   }
   return out;
 }

@@ -89,7 +89,8 @@ export async function readSurfaceHdf5(file: string, lossName = 'train_loss'): Pr
       if (d === null) return undefined;
       if (!(d instanceof h5wasm.Dataset)) throw new Error(`${file}: "${name}" is not a dataset`);
       const v = (d as H5Dataset).value;
-      if (!ArrayBuffer.isView(v) || v instanceof BigInt64Array || v instanceof BigUint64Array) throw new Error(`${file}: "${name}" is not a numeric array`);
+      if (!ArrayBuffer.isView(v) || v instanceof BigInt64Array || v instanceof BigUint64Array)
+        throw new Error(`${file}: "${name}" is not a numeric array`);
       return Array.from(v as Float64Array);
     };
     const x = values('xcoordinates');
@@ -97,7 +98,8 @@ export async function readSurfaceHdf5(file: string, lossName = 'train_loss'): Pr
     const loss = values(lossName);
     if (!loss) throw new Error(`${file}: no "${lossName}" dataset (has ${f.keys().join(', ')})`);
     const attr = f.attrs.fisherlab_metadata?.value;
-    const metadata = typeof attr === 'string' ? (JSON.parse(attr) as Record<string, unknown>) : { source: path.resolve(file) };
+    const metadata =
+      typeof attr === 'string' ? (JSON.parse(attr) as Record<string, unknown>) : { source: path.resolve(file) };
     return checkSurface(x, values('ycoordinates') ?? [0], loss, metadata, file);
   } finally {
     f.close();

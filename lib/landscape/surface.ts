@@ -41,7 +41,9 @@ export class Perturbation {
       const dx = pair.x.get(name);
       const dy = pair.y.get(name);
       if (!dx || !dy) throw new Error(`landscape: no direction for parameter ${name}`);
-      for (const d of [dx, dy]) if (d.shape.join() !== v.shape.join()) throw new Error(`landscape: direction of ${name} has shape [${d.shape}], the weights [${v.shape}]`);
+      for (const d of [dx, dy])
+        if (d.shape.join() !== v.shape.join())
+          throw new Error(`landscape: direction of ${name} has shape [${d.shape}], the weights [${v.shape}]`);
       if (dx.data.every((z) => z === 0) && dy.data.every((z) => z === 0)) continue;
       this.active.push(name);
       this.parts.push({ v, w0: (v.dataSync() as Float32Array).slice(), dx: dx.data, dy: dy.data });
@@ -151,33 +153,65 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   if (total === 0) throw new Error('landscape: empty grid');
   if (![...grid.x, ...grid.y].every(Number.isFinite)) throw new Error('landscape: grid coordinates must be finite');
   if (o.examples.length === 0) throw new Error('landscape: no evaluation examples');
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`landscape: batch size must be a positive integer (got ${batchSize})`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`landscape: batch size must be a positive integer (got ${batchSize})`);
   const seqLen = Math.max(...o.examples.map((e) => e.input_ids.length));
   const maskedPerSequence = Math.max(...o.examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length));
   // batches that do not fit in memory are evaluated in micro-batches (the loss changes only by float rounding)
-  const batches = evalBatches(o.examples, o.padId, microBatchSize({ config: model.config, kind: 'eval', batch: batchSize, seqLen, maskedPerSequence }, { batchFlag: '--batch-size' }));
+  const batches = evalBatches(
+    o.examples,
+    o.padId,
+    microBatchSize(
+      { config: model.config, kind: 'eval', batch: batchSize, seqLen, maskedPerSequence },
+      { batchFlag: '--batch-size' },
+    ),
+  );
   const maskedTokens = batches.reduce((s, b) => s + b.count, 0);
   if (maskedTokens === 0) throw new Error('landscape: the evaluation set has no masked positions');
 
   const loss: Array<number | null> = new Array(total).fill(null);
   let start = 0;
   if (o.runDir) {
-    checkRunSettings(o.runDir, { ...o.settings, x: JSON.stringify(grid.x), y: JSON.stringify(grid.y), batch_size: batchSize, ...fingerprints(o) });
+    checkRunSettings(o.runDir, {
+      ...o.settings,
+      x: JSON.stringify(grid.x),
+      y: JSON.stringify(grid.y),
+      batch_size: batchSize,
+      ...fingerprints(o),
+    });
     const file = path.join(o.runDir, POINTS_FILE);
     if (fs.existsSync(file)) {
       const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { done: number; loss: number[] };
-      if (!(Number.isInteger(saved.done) && saved.done <= total && saved.loss.length === saved.done)) throw new Error(`${file}: not a partial surface of this grid`);
+      if (!(Number.isInteger(saved.done) && saved.done <= total && saved.loss.length === saved.done))
+        throw new Error(`${file}: not a partial surface of this grid`);
       saved.loss.forEach((l, k) => (loss[k] = l));
       start = saved.done;
     }
   }
-  const save = (done: number) => o.runDir && writeFileAtomic(path.join(o.runDir, POINTS_FILE), JSON.stringify({ done, loss: loss.slice(0, done) }) + '\n');
+  const save = (done: number) =>
+    o.runDir &&
+    writeFileAtomic(path.join(o.runDir, POINTS_FILE), JSON.stringify({ done, loss: loss.slice(0, done) }) + '\n');
 
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (start > 0 && start < total) say(`landscape: resuming after ${start} of ${total} points`);
-  const perPoint = o.examples.reduce((f, e) => f + forwardFlops(model.config, { sequences: 1, tokens: e.input_ids.length, masked: e.labels.filter((y) => y !== IGNORE_INDEX).length }), 0);
-  if (start < total) say(estimateLine(`landscape: ${total - start} points`, (total - start) * perPoint, 'eval', tf.getBackend()));
-  const progress = new Progress('landscape', total, { startDone: start, write: o.write, intervalMs: o.progressIntervalMs, unit: 'points' });
+  const perPoint = o.examples.reduce(
+    (f, e) =>
+      f +
+      forwardFlops(model.config, {
+        sequences: 1,
+        tokens: e.input_ids.length,
+        masked: e.labels.filter((y) => y !== IGNORE_INDEX).length,
+      }),
+    0,
+  );
+  if (start < total)
+    say(estimateLine(`landscape: ${total - start} points`, (total - start) * perPoint, 'eval', tf.getBackend()));
+  const progress = new Progress('landscape', total, {
+    startDone: start,
+    write: o.write,
+    intervalMs: o.progressIntervalMs,
+    unit: 'points',
+  });
   const perturbation = new Perturbation(model, o.pair);
   const began = Date.now();
   let done = start;
@@ -185,7 +219,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     while (done < total) {
       perturbation.set(grid.x[done % nx], grid.y[Math.floor(done / nx)]);
       const value = setLoss(model, batches, maskedTokens);
-      if (!Number.isFinite(value)) throw new Error(`landscape: the loss at point ${done} (x ${grid.x[done % nx]}, y ${grid.y[Math.floor(done / nx)]}) is ${value}; the earlier points are saved`);
+      if (!Number.isFinite(value))
+        throw new Error(
+          `landscape: the loss at point ${done} (x ${grid.x[done % nx]}, y ${grid.y[Math.floor(done / nx)]}) is ${value}; the earlier points are saved`,
+        );
       loss[done] = value;
       done += 1;
       save(done);
@@ -215,9 +252,16 @@ function fingerprints(o: SweepOptions): Record<string, string> {
   const directions = createHash('sha256');
   for (const [name, v] of o.model.namedParameters()) {
     weights.update(name).update(bytes(v.dataSync() as Float32Array));
-    directions.update(name).update(bytes(o.pair.x.get(name)?.data ?? new Float32Array())).update(bytes(o.pair.y.get(name)?.data ?? new Float32Array()));
+    directions
+      .update(name)
+      .update(bytes(o.pair.x.get(name)?.data ?? new Float32Array()))
+      .update(bytes(o.pair.y.get(name)?.data ?? new Float32Array()));
   }
-  return { examples_sha256: examples.digest('hex'), weights_sha256: weights.digest('hex'), directions_sha256: directions.digest('hex') };
+  return {
+    examples_sha256: examples.digest('hex'),
+    weights_sha256: weights.digest('hex'),
+    directions_sha256: directions.digest('hex'),
+  };
 }
 
 /** The bytes of a Float32Array (a view). */
@@ -230,8 +274,13 @@ function checkRunSettings(runDir: string, settings: Record<string, string | numb
   const file = path.join(runDir, SETTINGS_FILE);
   if (fs.existsSync(file)) {
     const before = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string | number>;
-    const diff = [...new Set([...Object.keys(before), ...Object.keys(settings)])].filter((k) => before[k] !== settings[k]);
-    if (diff.length) throw new Error(`${runDir} holds a landscape run with other settings (${diff.join(', ')} differ); use another run folder or the same settings`);
+    const diff = [...new Set([...Object.keys(before), ...Object.keys(settings)])].filter(
+      (k) => before[k] !== settings[k],
+    );
+    if (diff.length)
+      throw new Error(
+        `${runDir} holds a landscape run with other settings (${diff.join(', ')} differ); use another run folder or the same settings`,
+      );
   } else {
     fs.mkdirSync(runDir, { recursive: true });
     writeFileAtomic(file, JSON.stringify(settings, null, 1) + '\n');

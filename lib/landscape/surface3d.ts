@@ -27,7 +27,14 @@ export interface Quad {
 }
 
 /** Projects a point of the unit box (x, y in [-1, 1], z in [0, 1]) to panel coordinates; returns [u, v, depth]. */
-export function project(x: number, y: number, z: number, azimuth: number, elevation: number, size: number): [number, number, number] {
+export function project(
+  x: number,
+  y: number,
+  z: number,
+  azimuth: number,
+  elevation: number,
+  size: number,
+): [number, number, number] {
   const a = (azimuth * Math.PI) / 180;
   const e = (elevation * Math.PI) / 180;
   const xr = x * Math.cos(a) - y * Math.sin(a);
@@ -40,7 +47,11 @@ export function project(x: number, y: number, z: number, azimuth: number, elevat
 }
 
 /** The cells of a surface as projected quadrilaterals, sorted farthest first. */
-export function surfaceQuads(surface: { x: number[]; y: number[]; loss: number[] }, domain: [number, number], o: Surface3dOptions = {}): Quad[] {
+export function surfaceQuads(
+  surface: { x: number[]; y: number[]; loss: number[] },
+  domain: [number, number],
+  o: Surface3dOptions = {},
+): Quad[] {
   const { x, y, loss } = surface;
   const nx = x.length;
   if (nx < 2 || y.length < 2) throw new Error('surface3d: a 3-D view needs at least 2×2 points');
@@ -54,7 +65,12 @@ export function surfaceQuads(surface: { x: number[]; y: number[]; loss: number[]
   const quads: Quad[] = [];
   for (let iy = 0; iy + 1 < y.length; iy++) {
     for (let ix = 0; ix + 1 < nx; ix++) {
-      const corners = [[ix, iy], [ix + 1, iy], [ix + 1, iy + 1], [ix, iy + 1]].map(([i, j]) => {
+      const corners = [
+        [ix, iy],
+        [ix + 1, iy],
+        [ix + 1, iy + 1],
+        [ix, iy + 1],
+      ].map(([i, j]) => {
         const l = loss[nx * j + i];
         return { l, p: project(unit(x, i), unit(y, j), height(l), az, el, size) };
       });
@@ -70,14 +86,20 @@ export function surfaceQuads(surface: { x: number[]; y: number[]; loss: number[]
 
 /** Rows of 3-D surface panels on one colour and height scale. */
 export function surface3dSpec(rows: readonly PanelRow[], o: Surface3dOptions = {}): VegaSpec {
-  if (rows.length === 0 || rows.some((r) => r.panels.length === 0)) throw new Error('surface3dSpec: every row needs at least one panel');
+  if (rows.length === 0 || rows.some((r) => r.panels.length === 0))
+    throw new Error('surface3dSpec: every row needs at least one panel');
   const all = rows.flatMap((r) => r.panels.flatMap((p) => p.surface.loss));
   const domain = o.domain ?? [Math.min(...all), Math.max(...all)];
   const size = o.size ?? 240;
   const columns = Math.max(...rows.map((r) => r.panels.length));
   const az = o.azimuth ?? -50;
   const el = o.elevation ?? 30;
-  const base = [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([a, b]) => project(a, b, 0, az, el, size));
+  const base = [
+    [-1, -1],
+    [1, -1],
+    [1, 1],
+    [-1, 1],
+  ].map(([a, b]) => project(a, b, 0, az, el, size));
   const marks = rows.flatMap((row, r) =>
     Array.from({ length: columns }, (_, k) => {
       const p = row.panels[k];
@@ -89,13 +111,50 @@ export function surface3dSpec(rows: readonly PanelRow[], o: Surface3dOptions = {
         encode: { update: { width: { value: size }, height: { value: size } } },
         data: [{ name: `quads_${id}`, values: surfaceQuads(p.surface, domain as [number, number], o) }],
         marks: [
-          { type: 'path', encode: { update: { path: { value: `M${base.map((q) => `${q[0].toFixed(2)},${q[1].toFixed(2)}`).join('L')}Z` }, stroke: { value: '#bbb' }, fill: { value: null } } } },
-          { type: 'text', encode: { update: { x: { value: (base[0][0] + base[1][0]) / 2 }, y: { value: (base[0][1] + base[1][1]) / 2 + 14 }, text: { value: 'x' }, fill: { value: '#666' } } } },
-          { type: 'text', encode: { update: { x: { value: (base[1][0] + base[2][0]) / 2 + 8 }, y: { value: (base[1][1] + base[2][1]) / 2 + 10 }, text: { value: 'y' }, fill: { value: '#666' } } } },
+          {
+            type: 'path',
+            encode: {
+              update: {
+                path: { value: `M${base.map((q) => `${q[0].toFixed(2)},${q[1].toFixed(2)}`).join('L')}Z` },
+                stroke: { value: '#bbb' },
+                fill: { value: null },
+              },
+            },
+          },
+          {
+            type: 'text',
+            encode: {
+              update: {
+                x: { value: (base[0][0] + base[1][0]) / 2 },
+                y: { value: (base[0][1] + base[1][1]) / 2 + 14 },
+                text: { value: 'x' },
+                fill: { value: '#666' },
+              },
+            },
+          },
+          {
+            type: 'text',
+            encode: {
+              update: {
+                x: { value: (base[1][0] + base[2][0]) / 2 + 8 },
+                y: { value: (base[1][1] + base[2][1]) / 2 + 10 },
+                text: { value: 'y' },
+                fill: { value: '#666' },
+              },
+            },
+          },
           {
             type: 'path',
             from: { data: `quads_${id}` },
-            encode: { update: { path: { field: 'path' }, fill: { scale: 'color', field: 'loss' }, stroke: { value: '#222' }, strokeWidth: { value: 0.25 }, strokeOpacity: { value: 0.5 } } },
+            encode: {
+              update: {
+                path: { field: 'path' },
+                fill: { scale: 'color', field: 'loss' },
+                stroke: { value: '#222' },
+                strokeWidth: { value: 0.25 },
+                strokeOpacity: { value: 0.5 },
+              },
+            },
           },
         ],
       };
@@ -107,7 +166,9 @@ export function surface3dSpec(rows: readonly PanelRow[], o: Surface3dOptions = {
     padding: 10,
     autosize: 'pad',
     layout: { columns, padding: { row: 20, column: 20 }, bounds: 'full', align: 'all' },
-    scales: [{ name: 'color', type: 'linear', domain, range: { scheme: 'viridis' }, clamp: true, zero: false, nice: false }],
+    scales: [
+      { name: 'color', type: 'linear', domain, range: { scheme: 'viridis' }, clamp: true, zero: false, nice: false },
+    ],
     legends: [{ fill: 'color', title: 'loss', orient: 'right', gradientLength: size - 40 }],
     marks,
   } as VegaSpec;

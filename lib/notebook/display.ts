@@ -26,6 +26,7 @@ export function displayBundle(bundle: MimeBundle): void {
   const main = Object.values(require.cache).find((m) => m?.exports === tslab);
   const jupyter = main && require.cache[path.join(path.dirname(main.filename), 'jupyter.js')];
   const send: unknown = jupyter?.exports?.lastWriteDisplayData;
-  if (typeof send !== 'function') throw new Error('this tslab kernel cannot send a display bundle: run npm ci (tslab 1.0.22)');
+  if (typeof send !== 'function')
+    throw new Error('this tslab kernel cannot send a display bundle: run npm ci (tslab 1.0.22)');
   send({ data: bundle, metadata: {}, transient: {} }, false);
 }

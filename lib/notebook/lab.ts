@@ -88,9 +88,15 @@ export async function startLab(options: LabOptions = {}): Promise<LabServer> {
   const token = options.token ?? randomBytes(24).toString('hex');
   const rootDir = path.resolve(options.rootDir ?? path.join(projectRoot(), 'notebooks'));
   const args = [
-    '-m', 'jupyter', 'lab', '--no-browser',
-    `--ServerApp.ip=${LOOPBACK}`, `--ServerApp.port=${port}`, '--ServerApp.port_retries=0',
-    `--ServerApp.root_dir=${rootDir}`, `--IdentityProvider.token=${token}`,
+    '-m',
+    'jupyter',
+    'lab',
+    '--no-browser',
+    `--ServerApp.ip=${LOOPBACK}`,
+    `--ServerApp.port=${port}`,
+    '--ServerApp.port_retries=0',
+    `--ServerApp.root_dir=${rootDir}`,
+    `--IdentityProvider.token=${token}`,
     ...(options.args ?? []),
     ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
   ];
@@ -103,7 +109,13 @@ export async function startLab(options: LabOptions = {}): Promise<LabServer> {
     tail = (tail + d.toString()).slice(-20_000);
     log(d.toString());
   };
-  const lastLines = () => tail.trim().split('\n').slice(-12).map((line) => line.slice(0, 300)).join('\n');
+  const lastLines = () =>
+    tail
+      .trim()
+      .split('\n')
+      .slice(-12)
+      .map((line) => line.slice(0, 300))
+      .join('\n');
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => {

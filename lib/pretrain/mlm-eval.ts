@@ -13,11 +13,22 @@ export interface MlmMetrics {
 }
 
 /** Masked-LM loss and accuracy of `model` (evaluation mode) on pre-masked examples, in batches of 64 or as many as fit in memory. */
-export function evaluateMlm(model: Bert, examples: readonly MaskedExample[], padId: number, batchSize?: number): MlmMetrics {
-  batchSize ??= microBatchSize({
-    config: model.config, kind: 'eval', batch: 64, seqLen: Math.max(...examples.map((e) => e.input_ids.length)),
-    maskedPerSequence: Math.max(...examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length)),
-  }, { batchFlag: '--eval-examples' });
+export function evaluateMlm(
+  model: Bert,
+  examples: readonly MaskedExample[],
+  padId: number,
+  batchSize?: number,
+): MlmMetrics {
+  batchSize ??= microBatchSize(
+    {
+      config: model.config,
+      kind: 'eval',
+      batch: 64,
+      seqLen: Math.max(...examples.map((e) => e.input_ids.length)),
+      maskedPerSequence: Math.max(...examples.map((e) => e.labels.filter((y) => y !== IGNORE_INDEX).length)),
+    },
+    { batchFlag: '--eval-examples' },
+  );
   let nll = 0;
   let correct = 0;
   let count = 0;
@@ -44,7 +55,12 @@ export function evaluateMlm(model: Bert, examples: readonly MaskedExample[], pad
  * sequences (add-one smoothing over the vocabulary, special tokens excluded); accuracy is that of always
  * guessing the most frequent token.
  */
-export function unigramBaseline(trainSequences: readonly (readonly number[])[], examples: readonly MaskedExample[], vocabSize: number, specialIds: ReadonlySet<number>): MlmMetrics {
+export function unigramBaseline(
+  trainSequences: readonly (readonly number[])[],
+  examples: readonly MaskedExample[],
+  vocabSize: number,
+  specialIds: ReadonlySet<number>,
+): MlmMetrics {
   const counts = new Float64Array(vocabSize).fill(1);
   for (const id of specialIds) counts[id] = 0;
   for (const seq of trainSequences) for (const id of seq) if (!specialIds.has(id)) counts[id] += 1;
@@ -74,7 +90,13 @@ export function unigramBaseline(trainSequences: readonly (readonly number[])[], 
  * `unigramBaseline`; a side whose context never occurs in training (such as [MASK]) falls back to the unigram.
  * What a model that reads only its two neighbours can do: a contextual model should beat it.
  */
-export function neighbourBigramBaseline(trainSequences: readonly (readonly number[])[], examples: readonly MaskedExample[], vocabSize: number, specialIds: ReadonlySet<number>, lambda = 0.7): MlmMetrics {
+export function neighbourBigramBaseline(
+  trainSequences: readonly (readonly number[])[],
+  examples: readonly MaskedExample[],
+  vocabSize: number,
+  specialIds: ReadonlySet<number>,
+  lambda = 0.7,
+): MlmMetrics {
   const counts = new Float64Array(vocabSize).fill(1);
   for (const id of specialIds) counts[id] = 0;
   const left = new Map<number, Map<number, number>>(); // context on the left → following token → count
@@ -94,7 +116,8 @@ export function neighbourBigramBaseline(trainSequences: readonly (readonly numbe
   const total = counts.reduce((a, b) => a + b, 0);
   let best = 0;
   for (let id = 0; id < vocabSize; id++) if (counts[id] > counts[best]) best = id;
-  const totals = (m: Map<number, Map<number, number>>) => new Map([...m].map(([ctx, row]) => [ctx, [...row.values()].reduce((a, b) => a + b, 0)]));
+  const totals = (m: Map<number, Map<number, number>>) =>
+    new Map([...m].map(([ctx, row]) => [ctx, [...row.values()].reduce((a, b) => a + b, 0)]));
   const leftTotal = totals(left);
   const rightTotal = totals(right);
   let nll = 0;
@@ -105,12 +128,19 @@ export function neighbourBigramBaseline(trainSequences: readonly (readonly numbe
       if (y === IGNORE_INDEX) return;
       const sides = [
         i > 0 ? { row: left.get(ex.input_ids[i - 1]), n: leftTotal.get(ex.input_ids[i - 1]) ?? 0 } : null,
-        i + 1 < ex.input_ids.length ? { row: right.get(ex.input_ids[i + 1]), n: rightTotal.get(ex.input_ids[i + 1]) ?? 0 } : null,
+        i + 1 < ex.input_ids.length
+          ? { row: right.get(ex.input_ids[i + 1]), n: rightTotal.get(ex.input_ids[i + 1]) ?? 0 }
+          : null,
       ].filter((x): x is { row: Map<number, number> | undefined; n: number } => x !== null);
       const p = (w: number) => {
         const unigram = Math.max(counts[w], 1) / total;
         if (sides.length === 0) return unigram;
-        return sides.reduce((a, sd) => a + (sd.n > 0 ? lambda * ((sd.row!.get(w) ?? 0) / sd.n) + (1 - lambda) * unigram : unigram), 0) / sides.length;
+        return (
+          sides.reduce(
+            (a, sd) => a + (sd.n > 0 ? lambda * ((sd.row!.get(w) ?? 0) / sd.n) + (1 - lambda) * unigram : unigram),
+            0,
+          ) / sides.length
+        );
       };
       nll -= Math.log(p(y));
       const candidates = new Set([best, ...sides.flatMap((sd) => (sd.row ? [...sd.row.keys()] : []))]);

@@ -21,13 +21,14 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '',
     `A small BERT (${s.layers} layers, hidden ${s.hidden}, ${s.heads} heads, feed-forward ${s.intermediate}, ${int(r.parameters)} parameters) that`,
     `fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on ${s.jobs > 1 ? `${s.jobs} CPU cores` : 'one CPU core'} (wasm backend). It is the`,
-    'default model of every fisherlab notebook and command, and its corpus plays the role of the paper\'s pretraining corpus',
+    "default model of every fisherlab notebook and command, and its corpus plays the role of the paper's pretraining corpus",
     '(Simple English Wikipedia) for Fisher information and loss landscapes. It is a teaching and research stand-in for',
     `bert-base-uncased, not a substitute: BertForMaskedLM-base has ${Math.round(BERT_BASE_PARAMETERS / r.parameters)}× its parameters and saw ${Math.round(BERT_BASE_TOKENS / r.tokensSeen).toLocaleString('en-US')}× its`,
     'pretraining tokens (1M steps of 256 sequences of up to 512 tokens).',
     '',
     'Files: `config.json`, `model.safetensors` (F32, Hugging Face names, BertForMaskedLM), `vocab.txt`, `pretrain-report.json`',
-    '(every number below), `pretrain-log.jsonl` (loss per step, held-out evaluations)' + (benefits.length ? ', `sst2-benefit.json`.' : '.'),
+    '(every number below), `pretrain-log.jsonl` (loss per step, held-out evaluations)' +
+      (benefits.length ? ', `sst2-benefit.json`.' : '.'),
     '',
     '## Corpus',
     '',
@@ -71,7 +72,11 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `| **this model** | **${f3(h.model.loss)}** | **${f3(h.model.accuracy)}** |`,
     `| unigram frequency (no context) | ${f3(h.unigram.loss)} | ${f3(h.unigram.accuracy)} |`,
     `| same architecture, untrained | ${f3(h.untrained.loss)} | ${f3(h.untrained.accuracy)} |`,
-    ...(h.bigram ? [`| neighbour bigrams (the two adjacent tokens only; a contextual model should beat it) | ${f3(h.bigram.loss)} | ${f3(h.bigram.accuracy)} |`] : []),
+    ...(h.bigram
+      ? [
+          `| neighbour bigrams (the two adjacent tokens only; a contextual model should beat it) | ${f3(h.bigram.loss)} | ${f3(h.bigram.accuracy)} |`,
+        ]
+      : []),
     '',
   ];
   if (benefits.length) {
@@ -86,7 +91,11 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
       '',
     );
     for (const benefit of benefits) {
-      const runsOf = (init: string, lr: number) => benefit.runs.filter((x) => x.init === init && x.lr === lr).map((x) => f3(x.accuracy)).join(', ');
+      const runsOf = (init: string, lr: number) =>
+        benefit.runs
+          .filter((x) => x.init === init && x.lr === lr)
+          .map((x) => f3(x.accuracy))
+          .join(', ');
       lines.push(
         `**${int(benefit.settings.maxTrainExamples)} training sentences**`,
         '',
@@ -135,15 +144,21 @@ export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'summary'>): str
   const diff = b.summary.pretrained.mean - b.summary.random.mean;
   const se = Math.sqrt((b.summary.pretrained.std ** 2 + b.summary.random.std ** 2) / n);
   const d = `${diff >= 0 ? '+' : ''}${(100 * diff).toFixed(1)} points (standard error ${(100 * se).toFixed(1)})`;
-  if (diff > 2 * se) return `Pretrained weights beat a random initialization by ${d}: pretraining put knowledge in the weights.`;
-  if (diff < -2 * se) return `A random initialization does better than the pretrained weights, by ${d.replace('-', '')}: this pretraining run did not help.`;
+  if (diff > 2 * se)
+    return `Pretrained weights beat a random initialization by ${d}: pretraining put knowledge in the weights.`;
+  if (diff < -2 * se)
+    return `A random initialization does better than the pretrained weights, by ${d.replace('-', '')}: this pretraining run did not help.`;
   return `Pretrained minus random: ${d}, within twice its standard error: **no clear benefit from this pretraining run**.`;
 }
 
 /** The initialization row of the training table. */
 function initialization(s: PretrainSettings): string {
   const parts = [`N(0, ${s.initializerRange}²) weights, zero biases, unit LayerNorms`];
-  if (s.positionInit === 'sinusoidal') parts.push('position embeddings from the sinusoidal table of Vaswani et al. at the same root mean square (then learned)');
-  if (s.attentionInit === 'mimetic') parts.push('each key weight equal to its query weight (mimetic, Trockman and Kolter 2023)');
+  if (s.positionInit === 'sinusoidal')
+    parts.push(
+      'position embeddings from the sinusoidal table of Vaswani et al. at the same root mean square (then learned)',
+    );
+  if (s.attentionInit === 'mimetic')
+    parts.push('each key weight equal to its query weight (mimetic, Trockman and Kolter 2023)');
   return parts.join('; ');
 }

@@ -10,7 +10,16 @@ import { writeFileAtomic } from '../util/atomic';
 import { backendName } from '../backend';
 import { corpusStats, CorpusStats, loadCorpus, splitCorpus } from './corpus';
 import type { Document } from './document';
-import { batchIndices, collate, fixedMaskedSet, IGNORE_INDEX, maskedExample, MlmVocab, mlmVocab, packSequences } from './mlm-data';
+import {
+  batchIndices,
+  collate,
+  fixedMaskedSet,
+  IGNORE_INDEX,
+  maskedExample,
+  MlmVocab,
+  mlmVocab,
+  packSequences,
+} from './mlm-data';
 import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '../train/memory-budget';
 import { batchPart } from '../train/micro-batches';
 import { evaluateMlm, MlmMetrics, neighbourBigramBaseline, unigramBaseline } from './mlm-eval';
@@ -31,7 +40,6 @@ export function sinusoidalPositions(n: number, d: number, scale: number): Float3
   }
   return out;
 }
-
 
 export interface PretrainReport {
   settings: PretrainSettings;
@@ -91,55 +99,107 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
   const tokenizer = Tokenizer.fromVocabFile(settings.vocabFile);
   const vocab = mlmVocab(tokenizer);
   const docs = loadCorpus(settings.corpus);
-  const { train: trainDocs, heldOut: heldOutDocs } = splitCorpus(docs, { heldOutFraction: settings.heldOutFraction, seed: settings.seed });
-  const pack = (d: typeof docs, maxLength: number) => packSequences(tokenizer, d.map((x) => x.sentences), { maxLength });
+  const { train: trainDocs, heldOut: heldOutDocs } = splitCorpus(docs, {
+    heldOutFraction: settings.heldOutFraction,
+    seed: settings.seed,
+  });
+  const pack = (d: typeof docs, maxLength: number) =>
+    packSequences(
+      tokenizer,
+      d.map((x) => x.sentences),
+      { maxLength },
+    );
   const sequences = pack(trainDocs, settings.maxLength);
   const shortSequences = settings.shortSteps > 0 ? pack(trainDocs, settings.shortLength) : [];
   const config = parseConfig({
-    vocab_size: tokenizer.vocabSize, hidden_size: settings.hidden, num_hidden_layers: settings.layers,
-    num_attention_heads: settings.heads, intermediate_size: settings.intermediate,
-    max_position_embeddings: settings.maxLength, type_vocab_size: 2, pad_token_id: tokenizer.padId, initializer_range: settings.initializerRange,
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: settings.hidden,
+    num_hidden_layers: settings.layers,
+    num_attention_heads: settings.heads,
+    intermediate_size: settings.intermediate,
+    max_position_embeddings: settings.maxLength,
+    type_vocab_size: 2,
+    pad_token_id: tokenizer.padId,
+    initializer_range: settings.initializerRange,
   });
   const phases = [
     { pool: shortSequences, batchSize: shortBatchSize(settings), seed: mixSeed(settings.seed, 1), first: 0 },
     { pool: sequences, batchSize: settings.batchSize, seed: settings.seed, first: settings.shortSteps },
-  ].map((p) => ({ ...p, stepsPerEpoch: Math.ceil(p.pool.length / p.batchSize), cache: { epoch: -1, order: [] as number[][] } }));
+  ].map((p) => ({
+    ...p,
+    stepsPerEpoch: Math.ceil(p.pool.length / p.batchSize),
+    cache: { epoch: -1, order: [] as number[][] },
+  }));
   const batchAt = (step: number): TrainingBatch => {
     const phase = phases[step < settings.shortSteps ? 0 : 1];
     const at = step - phase.first;
     const epoch = Math.floor(at / phase.stepsPerEpoch);
-    if (epoch !== phase.cache.epoch) phase.cache = { epoch, order: batchIndices(phase.pool.length, phase.batchSize, epoch, phase.seed) };
+    if (epoch !== phase.cache.epoch)
+      phase.cache = { epoch, order: batchIndices(phase.pool.length, phase.batchSize, epoch, phase.seed) };
     return { pool: phase.pool, indices: phase.cache.order[at % phase.stepsPerEpoch], epoch, seed: phase.seed };
   };
-  const epochs = (steps: number) => Math.min(steps, settings.shortSteps) / (phases[0].stepsPerEpoch || 1) + Math.max(0, steps - settings.shortSteps) / phases[1].stepsPerEpoch;
+  const epochs = (steps: number) =>
+    Math.min(steps, settings.shortSteps) / (phases[0].stepsPerEpoch || 1) +
+    Math.max(0, steps - settings.shortSteps) / phases[1].stepsPerEpoch;
   return {
-    vocab, trainDocs, heldOutDocs, sequences, shortSequences, heldOutSequences: pack(heldOutDocs, settings.maxLength), config, epochs, batchAt,
+    vocab,
+    trainDocs,
+    heldOutDocs,
+    sequences,
+    shortSequences,
+    heldOutSequences: pack(heldOutDocs, settings.maxLength),
+    config,
+    epochs,
+    batchAt,
     newModel: () => {
       const model = Bert.random(config, MASKED_LM, settings.seed);
       model.dropout.setAll({ kind: 'bernoulli', p: settings.dropout });
       if (settings.positionInit === 'sinusoidal') {
         const shape = [config.max_position_embeddings, config.hidden_size];
         // sin and cos have root mean square 1/√2: scaled by √2·initializer_range, the table has the rms of BERT's init
-        model.assignWeights(new Map([['bert.embeddings.position_embeddings.weight', { shape, data: sinusoidalPositions(shape[0], shape[1], Math.SQRT2 * config.initializer_range) }]]));
+        model.assignWeights(
+          new Map([
+            [
+              'bert.embeddings.position_embeddings.weight',
+              { shape, data: sinusoidalPositions(shape[0], shape[1], Math.SQRT2 * config.initializer_range) },
+            ],
+          ]),
+        );
       }
       if (settings.attentionInit === 'mimetic') {
         const w = model.toWeights();
         for (let l = 0; l < config.num_hidden_layers; l++) {
-          model.assignWeights(new Map([[`bert.encoder.layer.${l}.attention.self.key.weight`, w.get(`bert.encoder.layer.${l}.attention.self.query.weight`)!]]));
+          model.assignWeights(
+            new Map([
+              [
+                `bert.encoder.layer.${l}.attention.self.key.weight`,
+                w.get(`bert.encoder.layer.${l}.attention.self.query.weight`)!,
+              ],
+            ]),
+          );
         }
       }
       return model;
     },
     shardLoss: (model, step, seed, shard) => {
       const { pool, indices, epoch, seed: dataSeed } = batchAt(step);
-      const examples = indices.map((i) => maskedExample(pool[i], i, epoch, dataSeed, { ...vocab, probability: settings.maskProbability }));
+      const examples = indices.map((i) =>
+        maskedExample(pool[i], i, epoch, dataSeed, { ...vocab, probability: settings.maskProbability }),
+      );
       if (shard.count === 1) {
         const { batch, labels } = collate(examples, vocab.padId);
         return model.maskedLmLoss(batch, labels, { training: true, seed });
       }
-      const { part, weight } = batchPart(examples, shard.index, shard.count, (e) => e.labels.filter((l) => l !== IGNORE_INDEX).length);
+      const { part, weight } = batchPart(
+        examples,
+        shard.index,
+        shard.count,
+        (e) => e.labels.filter((l) => l !== IGNORE_INDEX).length,
+      );
       const { batch, labels } = collate(part, vocab.padId);
-      return tf.tidy(() => tf.mul(model.maskedLmLoss(batch, labels, { training: true, seed: mixSeed(seed, shard.index) }), weight));
+      return tf.tidy(() =>
+        tf.mul(model.maskedLmLoss(batch, labels, { training: true, seed: mixSeed(seed, shard.index) }), weight),
+      );
     },
   };
 }
@@ -150,9 +210,19 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
   checkSettings(settings, run.runDir);
   const problem = pretrainProblem(settings);
   const { vocab, trainDocs, heldOutDocs, sequences, shortSequences, heldOutSequences, batchAt } = problem;
-  const evalSet = fixedMaskedSet(heldOutSequences, Math.min(settings.evalExamples, heldOutSequences.length), settings.seed, vocab);
-  if (settings.shortSteps > 0) say(`pretrain: steps 1–${settings.shortSteps} on ${shortSequences.length} sequences of at most ${settings.shortLength} tokens, ${shortBatchSize(settings)} per batch`);
-  say(`pretrain: ${sequences.length} training sequences of at most ${settings.maxLength} tokens, ${heldOutSequences.length} held out; ${evalSet.length} in the evaluation set${settings.jobs > 1 ? `; each batch split over ${settings.jobs} processes` : ''}`);
+  const evalSet = fixedMaskedSet(
+    heldOutSequences,
+    Math.min(settings.evalExamples, heldOutSequences.length),
+    settings.seed,
+    vocab,
+  );
+  if (settings.shortSteps > 0)
+    say(
+      `pretrain: steps 1–${settings.shortSteps} on ${shortSequences.length} sequences of at most ${settings.shortLength} tokens, ${shortBatchSize(settings)} per batch`,
+    );
+  say(
+    `pretrain: ${sequences.length} training sequences of at most ${settings.maxLength} tokens, ${heldOutSequences.length} held out; ${evalSet.length} in the evaluation set${settings.jobs > 1 ? `; each batch split over ${settings.jobs} processes` : ''}`,
+  );
 
   const model = problem.newModel();
   const untrained = evaluateMlm(model, evalSet, vocab.padId);
@@ -190,7 +260,12 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
   }
   const report: PretrainReport = {
     settings,
-    corpus: { train: corpusStats(trainDocs), heldOut: corpusStats(heldOutDocs), trainSequences: sequences.length, heldOutSequences: heldOutSequences.length },
+    corpus: {
+      train: corpusStats(trainDocs),
+      heldOut: corpusStats(heldOutDocs),
+      trainSequences: sequences.length,
+      heldOutSequences: heldOutSequences.length,
+    },
     parameters: model.parameterCount(),
     steps: settings.steps,
     epochs: problem.epochs(settings.steps),
@@ -213,13 +288,20 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
 
 /** Micro-batches per step in this process so that its share of either phase's batch fits the memory limit. */
 function pretrainMicroBatches(s: PretrainSettings, config: BertConfig): { count: number; text: string } {
-  const phases = [{ batch: s.batchSize, seqLen: s.maxLength }, ...(s.shortSteps > 0 ? [{ batch: shortBatchSize(s), seqLen: s.shortLength }] : [])];
+  const phases = [
+    { batch: s.batchSize, seqLen: s.maxLength },
+    ...(s.shortSteps > 0 ? [{ batch: shortBatchSize(s), seqLen: s.shortLength }] : []),
+  ];
   let worst = { count: 1, text: '' };
   for (const { batch, seqLen } of phases) {
     const share = Math.ceil(batch / s.jobs);
-    const size = microBatchSize({ config, kind: 'train', batch: share, seqLen, maskedPerSequence: Math.ceil(s.maskProbability * seqLen) }, { batchFlag: '--batch-size', reserved: optimizerBytes(config) });
+    const size = microBatchSize(
+      { config, kind: 'train', batch: share, seqLen, maskedPerSequence: Math.ceil(s.maskProbability * seqLen) },
+      { batchFlag: '--batch-size', reserved: optimizerBytes(config) },
+    );
     const count = microBatchCount(share, size);
-    if (count >= worst.count) worst = { count, text: `${describeSplit(share, size)}${s.jobs > 1 ? ' in each process' : ''}` };
+    if (count >= worst.count)
+      worst = { count, text: `${describeSplit(share, size)}${s.jobs > 1 ? ' in each process' : ''}` };
   }
   return worst;
 }
@@ -243,23 +325,48 @@ export function wallSeconds(log: readonly LogEntry[]): number {
 
 /** Validates settings and refuses to resume a run folder started with different ones. */
 function checkSettings(s: PretrainSettings, runDir: string): void {
-  for (const k of ['maxLength', 'shortLength', 'layers', 'hidden', 'heads', 'intermediate', 'batchSize', 'jobs', 'steps', 'evalExamples', 'evalEvery', 'checkpointEvery'] as const) {
+  for (const k of [
+    'maxLength',
+    'shortLength',
+    'layers',
+    'hidden',
+    'heads',
+    'intermediate',
+    'batchSize',
+    'jobs',
+    'steps',
+    'evalExamples',
+    'evalEvery',
+    'checkpointEvery',
+  ] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1) throw new Error(`pretrain: ${k} must be a positive integer (got ${s[k]})`);
   }
-  if (!Number.isInteger(s.shortSteps) || s.shortSteps < 0 || s.shortSteps > s.steps) throw new Error(`pretrain: short steps must be an integer in 0..steps (got ${s.shortSteps})`);
-  if (s.shortSteps > 0 && (s.shortLength < 3 || s.shortLength >= s.maxLength)) throw new Error(`pretrain: short length must be in 3..max length − 1 (got ${s.shortLength})`);
-  if (!(ATTENTION_INITS as readonly string[]).includes(s.attentionInit)) throw new Error(`pretrain: attention init must be one of ${ATTENTION_INITS.join(', ')} (got ${s.attentionInit})`);
-  if (!(s.maskProbability > 0 && s.maskProbability < 1)) throw new Error(`pretrain: mask probability must be in (0, 1) (got ${s.maskProbability})`);
-  if (!(POSITION_INITS as readonly string[]).includes(s.positionInit)) throw new Error(`pretrain: position init must be one of ${POSITION_INITS.join(', ')} (got ${s.positionInit})`);
+  if (!Number.isInteger(s.shortSteps) || s.shortSteps < 0 || s.shortSteps > s.steps)
+    throw new Error(`pretrain: short steps must be an integer in 0..steps (got ${s.shortSteps})`);
+  if (s.shortSteps > 0 && (s.shortLength < 3 || s.shortLength >= s.maxLength))
+    throw new Error(`pretrain: short length must be in 3..max length − 1 (got ${s.shortLength})`);
+  if (!(ATTENTION_INITS as readonly string[]).includes(s.attentionInit))
+    throw new Error(`pretrain: attention init must be one of ${ATTENTION_INITS.join(', ')} (got ${s.attentionInit})`);
+  if (!(s.maskProbability > 0 && s.maskProbability < 1))
+    throw new Error(`pretrain: mask probability must be in (0, 1) (got ${s.maskProbability})`);
+  if (!(POSITION_INITS as readonly string[]).includes(s.positionInit))
+    throw new Error(`pretrain: position init must be one of ${POSITION_INITS.join(', ')} (got ${s.positionInit})`);
   if (!(s.dropout >= 0 && s.dropout < 1)) throw new Error(`pretrain: dropout must be in [0, 1) (got ${s.dropout})`);
-  if (!(s.initializerRange > 0)) throw new Error(`pretrain: initializer range must be positive (got ${s.initializerRange})`);
+  if (!(s.initializerRange > 0))
+    throw new Error(`pretrain: initializer range must be positive (got ${s.initializerRange})`);
   if (!(s.lr > 0)) throw new Error(`pretrain: lr must be positive (got ${s.lr})`);
-  if (!fs.existsSync(s.vocabFile)) throw new Error(`${s.vocabFile}: vocabulary not found (make one with \`fisherlab train-vocab\`)`);
+  if (!fs.existsSync(s.vocabFile))
+    throw new Error(`${s.vocabFile}: vocabulary not found (make one with \`fisherlab train-vocab\`)`);
   const file = path.join(runDir, 'settings.json');
   if (fs.existsSync(file)) {
     const before = completeSettings(JSON.parse(fs.readFileSync(file, 'utf8')));
-    const diff = (Object.keys(s) as Array<keyof PretrainSettings>).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(s[k]));
-    if (diff.length) throw new Error(`${runDir} holds a run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(s[k])}`).join(', ')}); use another --run-dir or the same settings`);
+    const diff = (Object.keys(s) as Array<keyof PretrainSettings>).filter(
+      (k) => JSON.stringify(before[k]) !== JSON.stringify(s[k]),
+    );
+    if (diff.length)
+      throw new Error(
+        `${runDir} holds a run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(s[k])}`).join(', ')}); use another --run-dir or the same settings`,
+      );
   } else {
     fs.mkdirSync(runDir, { recursive: true });
     writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n');

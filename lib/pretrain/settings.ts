@@ -82,7 +82,14 @@ export const SHORT_STEPS_SHARE = 0.4;
 
 /** What runs begun before a setting existed used for it: their settings.json and reports lack the key. */
 const BEFORE_SETTING: Partial<PretrainSettings> = {
-  shortLength: 16, shortSteps: 0, dropout: 0.1, positionInit: 'normal', initializerRange: 0.02, attentionInit: 'normal', maskProbability: 0.15, jobs: 1,
+  shortLength: 16,
+  shortSteps: 0,
+  dropout: 0.1,
+  positionInit: 'normal',
+  initializerRange: 0.02,
+  attentionInit: 'normal',
+  maskProbability: 0.15,
+  jobs: 1,
 };
 
 /** A run's saved settings with every key: those it predates take the value the run used. */

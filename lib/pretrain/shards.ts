@@ -36,8 +36,20 @@ export class ShardProcesses implements RemoteShards {
     const children: ChildProcess[] = [];
     const waiters: Waiter[][] = [];
     for (let shard = 1; shard < count; shard++) {
-      const args = [path.join(projectRoot(), 'bin', 'fisherlab.js'), 'pretrain-shard', '--settings', JSON.stringify(settings), '--shard', String(shard), '--shards', String(count)];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+      const args = [
+        path.join(projectRoot(), 'bin', 'fisherlab.js'),
+        'pretrain-shard',
+        '--settings',
+        JSON.stringify(settings),
+        '--shard',
+        String(shard),
+        '--shards',
+        String(count),
+      ];
+      const child = spawn(process.execPath, args, {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        serialization: 'advanced',
+      });
       const queue: Waiter[] = [];
       let tail = '';
       child.stderr!.on('data', (d: Buffer) => {
@@ -45,7 +57,9 @@ export class ShardProcesses implements RemoteShards {
       });
       child.on('message', (m: ShardReply) => queue.shift()?.resolve(m));
       const fail = (why: string) => {
-        const error = new Error(`pretrain: the process of shard ${shard} of ${count} ${why}\n${tail.replace(/^fisherlab: TensorFlow.js backend.*\n/m, '')}`);
+        const error = new Error(
+          `pretrain: the process of shard ${shard} of ${count} ${why}\n${tail.replace(/^fisherlab: TensorFlow.js backend.*\n/m, '')}`,
+        );
         for (const w of queue.splice(0)) w.reject(error);
       };
       child.on('error', (e) => fail(`could not run (${e.message})`));
@@ -64,16 +78,27 @@ export class ShardProcesses implements RemoteShards {
   }
 
   /** Sends step `step` at `weights` to every child; `gradients` gives shards 1..count-1 in shard order. */
-  request(step: number, seed: number, weights: Map<string, Float32Array>): { sent: Promise<void>; gradients: Promise<ShardGradient[]> } {
+  request(
+    step: number,
+    seed: number,
+    weights: Map<string, Float32Array>,
+  ): { sent: Promise<void>; gradients: Promise<ShardGradient[]> } {
     const message: ShardRequest = { step, seed, weights };
     const replies = this.children.map((_, i) => this.next(i));
-    const sent = Promise.all(this.children.map((child) => new Promise<void>((resolve, reject) => {
-      child.send(message, (e) => (e ? reject(e) : resolve()));
-    }))).then(() => undefined);
-    const gradients = Promise.all(replies).then((rs) => rs.map((r) => {
-      if (r.ready) throw new Error('pretrain: a shard process answered out of turn');
-      return { loss: r.loss, grads: r.grads };
-    }));
+    const sent = Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve, reject) => {
+            child.send(message, (e) => (e ? reject(e) : resolve()));
+          }),
+      ),
+    ).then(() => undefined);
+    const gradients = Promise.all(replies).then((rs) =>
+      rs.map((r) => {
+        if (r.ready) throw new Error('pretrain: a shard process answered out of turn');
+        return { loss: r.loss, grads: r.grads };
+      }),
+    );
     gradients.catch(() => {}); // marked handled: the caller awaits `sent` first and may stop there on an error
     return { sent, gradients };
   }

@@ -20,13 +20,18 @@ export function synsetText(line: string, where: string): string | null {
   if (bar < 0) throw new Error(`${where}: no " | " before the gloss (not a WordNet data line)`);
   const fields = line.slice(0, bar).split(' ');
   const count = parseInt(fields[3] ?? '', 16);
-  if (!Number.isInteger(count) || count < 1 || fields.length < 4 + 2 * count) throw new Error(`${where}: bad word count ${JSON.stringify(fields[3])}`);
-  const lemmas = Array.from({ length: count }, (_, i) => fields[4 + 2 * i].replace(/\((a|p|ip)\)$/, '').replaceAll('_', ' '));
+  if (!Number.isInteger(count) || count < 1 || fields.length < 4 + 2 * count)
+    throw new Error(`${where}: bad word count ${JSON.stringify(fields[3])}`);
+  const lemmas = Array.from({ length: count }, (_, i) =>
+    fields[4 + 2 * i].replace(/\((a|p|ip)\)$/, '').replaceAll('_', ' '),
+  );
   const gloss = line.slice(bar + 3).trim();
   const quote = gloss.indexOf('"');
   const definition = (quote < 0 ? gloss : gloss.slice(0, quote)).trim().replace(/;+$/, '').trim();
   const examples = [...gloss.matchAll(/"([^"]+)"/g)].map((m) => m[1].trim()).filter((e) => e !== '');
-  return [`${[...new Set(lemmas)].join(', ')}: ${definition}`, ...examples].map((s) => sentence(capitalize(s))).join(' ');
+  return [`${[...new Set(lemmas)].join(', ')}: ${definition}`, ...examples]
+    .map((s) => sentence(capitalize(s)))
+    .join(' ');
 }
 
 /** The glosses of the WordNet database in `dictDir` (data.noun, data.verb, data.adj, data.adv) as documents. */
@@ -38,15 +43,18 @@ export function loadWordnetGlosses(dictDir: string, split: (text: string) => str
     let block: string[] = [];
     let n = 0;
     const flush = () => {
-      if (block.length > 0) docs.push({ id: `wordnet/${part}/${++n}`, sentences: split(block.join('\n')), source: 'wordnet', genre: part });
+      if (block.length > 0)
+        docs.push({ id: `wordnet/${part}/${++n}`, sentences: split(block.join('\n')), source: 'wordnet', genre: part });
       block = [];
     };
-    fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-      const text = synsetText(line, `${file}:${i + 1}`);
-      if (text === null) return;
-      block.push(text);
-      if (block.length === SYNSETS_PER_DOCUMENT) flush();
-    });
+    fs.readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        const text = synsetText(line, `${file}:${i + 1}`);
+        if (text === null) return;
+        block.push(text);
+        if (block.length === SYNSETS_PER_DOCUMENT) flush();
+      });
     flush();
   }
   return docs;

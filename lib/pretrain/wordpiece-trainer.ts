@@ -43,11 +43,13 @@ const BERT_WHITESPACE = /[ \t\n\r\p{Zs}]+/u;
 export function countWords(sentences: Iterable<string>, lowerCase = true): Map<string, number> {
   const chunks = new Map<string, number>();
   for (const sentence of sentences) {
-    for (const chunk of sentence.split(BERT_WHITESPACE)) if (chunk !== '') chunks.set(chunk, (chunks.get(chunk) ?? 0) + 1);
+    for (const chunk of sentence.split(BERT_WHITESPACE))
+      if (chunk !== '') chunks.set(chunk, (chunks.get(chunk) ?? 0) + 1);
   }
   const counts = new Map<string, number>();
   const options = { doLowerCase: lowerCase };
-  for (const [chunk, n] of chunks) for (const word of basicTokenize(chunk, options)) counts.set(word, (counts.get(word) ?? 0) + n);
+  for (const [chunk, n] of chunks)
+    for (const word of basicTokenize(chunk, options)) counts.set(word, (counts.get(word) ?? 0) + n);
   return counts;
 }
 
@@ -71,7 +73,7 @@ class PairHeap {
   push(item: { count: number; a: number; b: number }): void {
     const h = this.items;
     h.push(item);
-    for (let i = h.length - 1; i > 0; ) {
+    for (let i = h.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (!this.before(h[i], h[parent])) break;
       [h[i], h[parent]] = [h[parent], h[i]];
@@ -86,7 +88,7 @@ class PairHeap {
     const last = h.pop();
     if (h.length > 0 && last) {
       h[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const [l, r] = [2 * i + 1, 2 * i + 2];
         let best = i;
         if (l < h.length && this.before(h[l], h[best])) best = l;
@@ -108,21 +110,34 @@ function alphabetOf(counts: ReadonlyMap<string, number>, minFrequency: number): 
     if (letters.length > MAX_INPUT_CHARS_PER_WORD) continue; // such words are [UNK] whatever the vocabulary
     for (const ch of letters) chars.set(ch, (chars.get(ch) ?? 0) + n);
   }
-  return [...chars].filter(([, n]) => n >= minFrequency).map(([ch]) => ch).sort((x, y) => x.codePointAt(0)! - y.codePointAt(0)!);
+  return [...chars]
+    .filter(([, n]) => n >= minFrequency)
+    .map(([ch]) => ch)
+    .sort((x, y) => x.codePointAt(0)! - y.codePointAt(0)!);
 }
 
 /** Trains a WordPiece vocabulary on sentences (or on counts of already basic-tokenized words); returns the tokens in BERT's order (id = index). */
-export function trainWordPiece(input: Iterable<string> | ReadonlyMap<string, number>, options: WordPieceTrainerOptions): string[] {
+export function trainWordPiece(
+  input: Iterable<string> | ReadonlyMap<string, number>,
+  options: WordPieceTrainerOptions,
+): string[] {
   const { vocabSize } = options;
   const minFrequency = options.minFrequency ?? 2;
-  if (!Number.isInteger(vocabSize) || vocabSize >= KEY_BASE) throw new Error(`vocabSize must be an integer below ${KEY_BASE} (got ${vocabSize})`);
-  if (!(Number.isInteger(minFrequency) && minFrequency >= 1)) throw new Error(`minFrequency must be an integer of at least 1 (got ${minFrequency})`);
-  const counts = input instanceof Map ? (input as ReadonlyMap<string, number>) : countWords(input as Iterable<string>, options.lowerCase ?? true);
+  if (!Number.isInteger(vocabSize) || vocabSize >= KEY_BASE)
+    throw new Error(`vocabSize must be an integer below ${KEY_BASE} (got ${vocabSize})`);
+  if (!(Number.isInteger(minFrequency) && minFrequency >= 1))
+    throw new Error(`minFrequency must be an integer of at least 1 (got ${minFrequency})`);
+  const counts =
+    input instanceof Map
+      ? (input as ReadonlyMap<string, number>)
+      : countWords(input as Iterable<string>, options.lowerCase ?? true);
 
   const alphabet = alphabetOf(counts, minFrequency);
   const tokens = [...BERT_SPECIAL_LAYOUT, ...alphabet, ...alphabet.filter(canContinue).map((ch) => `##${ch}`)];
   if (tokens.length > vocabSize) {
-    throw new Error(`vocabSize ${vocabSize} is too small: the ${BERT_SPECIAL_LAYOUT.length} special tokens and the alphabet of ${alphabet.length} characters (with ## forms) take ${tokens.length}`);
+    throw new Error(
+      `vocabSize ${vocabSize} is too small: the ${BERT_SPECIAL_LAYOUT.length} special tokens and the alphabet of ${alphabet.length} characters (with ## forms) take ${tokens.length}`,
+    );
   }
   const ids = new Map(tokens.map((t, i) => [t, i]));
 
@@ -217,7 +232,8 @@ export function vocabStats(tokens: readonly string[], sentences: Iterable<string
 /** Writes a vocabulary as vocab.txt (one token per line, trailing newline), atomically. */
 export function writeVocab(file: string, tokens: readonly string[]): void {
   tokens.forEach((t, i) => {
-    if (t === '' || /[\r\n]/.test(t)) throw new Error(`${file}: token ${i} (${JSON.stringify(t)}) is empty or holds a line break`);
+    if (t === '' || /[\r\n]/.test(t))
+      throw new Error(`${file}: token ${i} (${JSON.stringify(t)}) is empty or holds a line break`);
   });
   writeFileAtomic(file, tokens.join('\n') + '\n');
 }

@@ -21,7 +21,11 @@ export function majorityClassScore(settings: FinetuneSettings, glueDir: string):
   for (const e of split.train) counts[e.label]++;
   const majority = counts.indexOf(Math.max(...counts));
   const evalSet = split.eval[headlineSet(Object.keys(split.eval))];
-  return taskMetrics(task, evalSet.map(() => majority), evalSet.map((e) => e.label)).main;
+  return taskMetrics(
+    task,
+    evalSet.map(() => majority),
+    evalSet.map((e) => e.label),
+  ).main;
 }
 
 /** The majority-class floor of every (task, pct) cell of some sweep records, over the seeds they ran (method "majority class"). */
@@ -34,5 +38,10 @@ export function majorityClassCells(records: readonly SweepRecord[], glueDir: str
     const cell = cells.get(key) ?? cells.set(key, { task: r.task, pct: r.pct, values: [] }).get(key)!;
     cell.values.push(majorityClassScore({ ...r.settings, seed: r.seed }, glueDir));
   }
-  return [...cells.values()].map(({ values, ...c }) => ({ ...c, method: 'majority class', n: values.length, ...meanStd(values) }));
+  return [...cells.values()].map(({ values, ...c }) => ({
+    ...c,
+    method: 'majority class',
+    n: values.length,
+    ...meanStd(values),
+  }));
 }

@@ -35,12 +35,18 @@ export const DESIGNS: readonly SweepDesign[] = [
   {
     name: 'table2',
     purpose: 'Table 2: every task at its largest size, 3 seeds',
-    cells: [{ tasks: ['CoLA', 'MRPC', 'STS-B', 'RTE', 'WNLI'], pcts: [100], seeds: seeds(3) }, { tasks: ['SST-2'], pcts: [10], seeds: seeds(3) }],
+    cells: [
+      { tasks: ['CoLA', 'MRPC', 'STS-B', 'RTE', 'WNLI'], pcts: [100], seeds: seeds(3) },
+      { tasks: ['SST-2'], pcts: [10], seeds: seeds(3) },
+    ],
   },
   {
     name: 'paucity',
     purpose: 'Figure 4: score against training-set size, 3 seeds',
-    cells: [{ tasks: ['CoLA', 'MRPC', 'STS-B', 'RTE'], pcts: [10, 50, 100], seeds: seeds(3) }, { tasks: ['SST-2'], pcts: [1, 5, 10], seeds: seeds(3) }],
+    cells: [
+      { tasks: ['CoLA', 'MRPC', 'STS-B', 'RTE'], pcts: [10, 50, 100], seeds: seeds(3) },
+      { tasks: ['SST-2'], pcts: [1, 5, 10], seeds: seeds(3) },
+    ],
   },
   {
     name: 'restarts',
@@ -51,7 +57,10 @@ export const DESIGNS: readonly SweepDesign[] = [
 
 /** The designs named in a comma-separated list (`all` for every one). */
 export function parseDesigns(text: string): SweepDesign[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.includes('all')) return [...DESIGNS];
   return names.map((n) => {
     const d = DESIGNS.find((x) => x.name === n);
@@ -61,8 +70,13 @@ export function parseDesigns(text: string): SweepDesign[] {
 }
 
 /** The sweep specs of some designs on top of the shared settings: one spec per cell group, in design order. */
-export function designSpecs(designs: readonly SweepDesign[], base: Omit<SweepSpec, 'tasks' | 'pcts' | 'seeds' | 'methods'>): SweepSpec[] {
-  return designs.flatMap((d) => d.cells.map((c) => ({ ...base, methods: [...DESIGN_METHODS], tasks: c.tasks, pcts: c.pcts, seeds: c.seeds })));
+export function designSpecs(
+  designs: readonly SweepDesign[],
+  base: Omit<SweepSpec, 'tasks' | 'pcts' | 'seeds' | 'methods'>,
+): SweepSpec[] {
+  return designs.flatMap((d) =>
+    d.cells.map((c) => ({ ...base, methods: [...DESIGN_METHODS], tasks: c.tasks, pcts: c.pcts, seeds: c.seeds })),
+  );
 }
 
 /** The protocol of the designs' runs: the authors' pooled 80/20 split. */
@@ -80,16 +94,26 @@ export function shippedResultsDir(): string {
 }
 
 /** Whether a record belongs to one of the designs' cells. */
-export function inDesigns(designs: readonly SweepDesign[], r: Pick<SweepRecord, 'method' | 'task' | 'pct' | 'seed'>): boolean {
-  return (DESIGN_METHODS as readonly string[]).includes(r.method)
-    && designs.some((d) => d.cells.some((c) => c.tasks.includes(r.task) && c.pcts.includes(r.pct) && c.seeds.includes(r.seed)));
+export function inDesigns(
+  designs: readonly SweepDesign[],
+  r: Pick<SweepRecord, 'method' | 'task' | 'pct' | 'seed'>,
+): boolean {
+  return (
+    (DESIGN_METHODS as readonly string[]).includes(r.method) &&
+    designs.some((d) =>
+      d.cells.some((c) => c.tasks.includes(r.task) && c.pcts.includes(r.pct) && c.seeds.includes(r.seed)),
+    )
+  );
 }
 
 /**
  * The records of some designs: read from the shipped results (quick), or computed for the model in use into
  * out/results/<model> (full: resumable, `jobs` runs at a time, the model's 1% Fisher computed when missing).
  */
-export async function designResults(names: string, o: { full: boolean; jobs?: number; write?: (line: string) => void }): Promise<{ dir: string; records: SweepRecord[] }> {
+export async function designResults(
+  names: string,
+  o: { full: boolean; jobs?: number; write?: (line: string) => void },
+): Promise<{ dir: string; records: SweepRecord[] }> {
   const designs = parseDesigns(names);
   let dir = shippedResultsDir();
   if (o.full) {
@@ -101,6 +125,9 @@ export async function designResults(names: string, o: { full: boolean; jobs?: nu
     const base = { model, fisher: await onePercentFisher(model), glueDir, out: dir, training: designTraining(model) };
     for (const spec of designSpecs(designs, base)) await runSweep(spec, { jobs: o.jobs ?? 2, write: o.write });
   }
-  if (!fs.existsSync(path.join(dir, RESULTS_FILE))) throw new Error(`${dir} has no ${RESULTS_FILE}: run \`npx fisherlab sweep --design ${names} --out ${dir} ...\` (see its --help)`);
+  if (!fs.existsSync(path.join(dir, RESULTS_FILE)))
+    throw new Error(
+      `${dir} has no ${RESULTS_FILE}: run \`npx fisherlab sweep --design ${names} --out ${dir} ...\` (see its --help)`,
+    );
   return { dir, records: readSweepResults(dir).filter((r) => inDesigns(designs, r)) };
 }

@@ -69,20 +69,40 @@ export interface PairedDifference {
 }
 
 /** The paired difference of two methods' headline scores in one cell (null with fewer than 2 shared seeds). */
-export function pairedDifference(records: readonly SweepRecord[], task: string, pct: number, a: string, b: string): PairedDifference | null {
-  const bySeed = (method: string) => new Map(records.filter((r) => r.task === task && r.pct === pct && r.method === method).map((r) => [r.seed, headlineScore(r)]));
+export function pairedDifference(
+  records: readonly SweepRecord[],
+  task: string,
+  pct: number,
+  a: string,
+  b: string,
+): PairedDifference | null {
+  const bySeed = (method: string) =>
+    new Map(
+      records
+        .filter((r) => r.task === task && r.pct === pct && r.method === method)
+        .map((r) => [r.seed, headlineScore(r)]),
+    );
   const [sa, sb] = [bySeed(a), bySeed(b)];
   const diffs = [...sa].filter(([seed]) => sb.has(seed)).map(([seed, v]) => v - sb.get(seed)!);
   if (diffs.length < 2) return null;
   const { mean, std } = meanStd(diffs);
-  return { n: diffs.length, mean, se: std / Math.sqrt(diffs.length), wins: diffs.filter((d) => d > 0).length, losses: diffs.filter((d) => d < 0).length };
+  return {
+    n: diffs.length,
+    mean,
+    se: std / Math.sqrt(diffs.length),
+    wins: diffs.filter((d) => d > 0).length,
+    losses: diffs.filter((d) => d < 0).length,
+  };
 }
 
 /** "+0.012 ± 0.004 (3–0)", and whether the difference is beyond twice its standard error. */
 export function describeDifference(d: PairedDifference | null, digits = 3): { text: string; clear: boolean } {
   if (!d) return { text: 'n/a', clear: false };
   const sign = d.mean >= 0 ? '+' : '−';
-  return { text: `${sign}${Math.abs(d.mean).toFixed(digits)} ± ${d.se.toFixed(digits)} (${d.wins}–${d.losses})`, clear: Math.abs(d.mean) > 2 * d.se };
+  return {
+    text: `${sign}${Math.abs(d.mean).toFixed(digits)} ± ${d.se.toFixed(digits)} (${d.wins}–${d.losses})`,
+    clear: Math.abs(d.mean) > 2 * d.se,
+  };
 }
 
 /**
@@ -90,7 +110,12 @@ export function describeDifference(d: PairedDifference | null, digits = 3): { te
  * a column per method (mean ± std over seeds, the best starred), and guided minus each baseline, paired by seed;
  * `floors` (e.g. the majority class) get a column each before the methods.
  */
-export function table2(records: readonly SweepRecord[], pct: number | 'largest', methods: readonly string[] = ['standard', 'guided', 'gaussian'], floors: readonly CellScore[] = []): Array<Record<string, string | number>> {
+export function table2(
+  records: readonly SweepRecord[],
+  pct: number | 'largest',
+  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
+  floors: readonly CellScore[] = [],
+): Array<Record<string, string | number>> {
   return tasksOf(records).map((task) => {
     const own = records.filter((r) => r.task === task);
     return cellRow(records, task, pct === 'largest' ? Math.max(...own.map((r) => r.pct)) : pct, methods, floors);
@@ -98,8 +123,16 @@ export function table2(records: readonly SweepRecord[], pct: number | 'largest',
 }
 
 /** Figure 4 as a table: Table 2's columns for every task and training percentage, tasks in record order, sizes ascending. */
-export function paucityTable(records: readonly SweepRecord[], methods: readonly string[] = ['standard', 'guided', 'gaussian'], floors: readonly CellScore[] = []): Array<Record<string, string | number>> {
-  return tasksOf(records).flatMap((task) => [...new Set(records.filter((r) => r.task === task).map((r) => r.pct))].sort((a, b) => a - b).map((p) => cellRow(records, task, p, methods, floors)));
+export function paucityTable(
+  records: readonly SweepRecord[],
+  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
+  floors: readonly CellScore[] = [],
+): Array<Record<string, string | number>> {
+  return tasksOf(records).flatMap((task) =>
+    [...new Set(records.filter((r) => r.task === task).map((r) => r.pct))]
+      .sort((a, b) => a - b)
+      .map((p) => cellRow(records, task, p, methods, floors)),
+  );
 }
 
 /** The tasks of some records, in the order they first appear. */
@@ -108,10 +141,21 @@ function tasksOf(records: readonly SweepRecord[]): string[] {
 }
 
 /** One (task, pct) row: seeds, floors, each method's mean ± std (the best starred), guided minus each baseline. */
-function cellRow(records: readonly SweepRecord[], task: string, p: number, methods: readonly string[], floors: readonly CellScore[]): Record<string, string | number> {
+function cellRow(
+  records: readonly SweepRecord[],
+  task: string,
+  p: number,
+  methods: readonly string[],
+  floors: readonly CellScore[],
+): Record<string, string | number> {
   const cells = cellScores(records.filter((r) => r.task === task && r.pct === p));
-  const row: Record<string, string | number> = { task, '% of training data': p, seeds: Math.max(0, ...cells.map((c) => c.n)) };
-  for (const f of floors.filter((x) => x.task === task && x.pct === p)) row[f.method] = `${f.mean.toFixed(3)} ± ${f.std.toFixed(3)}`;
+  const row: Record<string, string | number> = {
+    task,
+    '% of training data': p,
+    seeds: Math.max(0, ...cells.map((c) => c.n)),
+  };
+  for (const f of floors.filter((x) => x.task === task && x.pct === p))
+    row[f.method] = `${f.mean.toFixed(3)} ± ${f.std.toFixed(3)}`;
   const means = methods.map((m) => cells.find((c) => c.method === m)).filter((c): c is CellScore => c !== undefined);
   const best = means.length ? means.reduce((a, b) => (b.mean > a.mean ? b : a)).method : '';
   for (const m of methods) {
@@ -126,11 +170,23 @@ function cellRow(records: readonly SweepRecord[], task: string, p: number, metho
 }
 
 /** Figure 4: mean ± std of each method's headline score against the training percentage, one panel per task; floor cells (e.g. the majority class) dashed. */
-export function paucitySpec(cells: readonly CellScore[], title = 'Score against training-set size (Figure 4)', floors: readonly string[] = ['majority class']): TopLevelSpec {
-  const values = cells.map((c) => ({ ...c, lo: c.mean - c.std, hi: c.mean + c.std, line: floors.includes(c.method) ? 'floor' : 'method' }));
+export function paucitySpec(
+  cells: readonly CellScore[],
+  title = 'Score against training-set size (Figure 4)',
+  floors: readonly string[] = ['majority class'],
+): TopLevelSpec {
+  const values = cells.map((c) => ({
+    ...c,
+    lo: c.mean - c.std,
+    hi: c.mean + c.std,
+    line: floors.includes(c.method) ? 'floor' : 'method',
+  }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: title, subtitle: 'mean over seeds; bars: ± one standard deviation; dashed: a floor; each task on its own scale' },
+    title: {
+      text: title,
+      subtitle: 'mean over seeds; bars: ± one standard deviation; dashed: a floor; each task on its own scale',
+    },
     data: { values },
     facet: { column: { field: 'task', type: 'nominal', title: null } },
     resolve: { scale: { y: 'independent' } },
@@ -138,7 +194,12 @@ export function paucitySpec(cells: readonly CellScore[], title = 'Score against 
       width: 200,
       height: 200,
       encoding: {
-        x: { field: 'pct', type: 'quantitative', scale: { type: 'log' }, title: 'training data (% of the split, log scale)' },
+        x: {
+          field: 'pct',
+          type: 'quantitative',
+          scale: { type: 'log' },
+          title: 'training data (% of the split, log scale)',
+        },
         color: { field: 'method', type: 'nominal', title: 'dropout' },
       },
       layer: [
@@ -146,10 +207,24 @@ export function paucitySpec(cells: readonly CellScore[], title = 'Score against 
           mark: { type: 'line', point: true },
           encoding: {
             y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'main score' },
-            strokeDash: { field: 'line', type: 'nominal', scale: { domain: ['method', 'floor'], range: [[1, 0], [4, 3]] }, legend: null },
+            strokeDash: {
+              field: 'line',
+              type: 'nominal',
+              scale: {
+                domain: ['method', 'floor'],
+                range: [
+                  [1, 0],
+                  [4, 3],
+                ],
+              },
+              legend: null,
+            },
           },
         },
-        { mark: { type: 'errorbar' }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'main score' }, y2: { field: 'hi' } } },
+        {
+          mark: { type: 'errorbar' },
+          encoding: { y: { field: 'lo', type: 'quantitative', title: 'main score' }, y2: { field: 'hi' } },
+        },
       ],
     },
   } as TopLevelSpec;
@@ -172,25 +247,50 @@ export interface RestartStats {
 export function restartStats(records: readonly SweepRecord[], task: string, pct: number, failAt = 0): RestartStats[] {
   const methods = [...new Set(records.filter((r) => r.task === task && r.pct === pct).map((r) => r.method))];
   return methods.map((method) => {
-    const xs = records.filter((r) => r.task === task && r.pct === pct && r.method === method).map(headlineScore).sort((a, b) => a - b);
+    const xs = records
+      .filter((r) => r.task === task && r.pct === pct && r.method === method)
+      .map(headlineScore)
+      .sort((a, b) => a - b);
     const m = xs.length >> 1;
-    return { method, n: xs.length, ...meanStd(xs), median: xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2, min: xs[0], max: xs[xs.length - 1], failed: xs.filter((x) => x <= failAt).length };
+    return {
+      method,
+      n: xs.length,
+      ...meanStd(xs),
+      median: xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2,
+      min: xs[0],
+      max: xs[xs.length - 1],
+      failed: xs.filter((x) => x <= failAt).length,
+    };
   });
 }
 
 /** One point per restart and a box per method: the spread of fine-tuning outcomes. */
 export function restartsSpec(records: readonly SweepRecord[], task: string, pct: number): TopLevelSpec {
-  const values = records.filter((r) => r.task === task && r.pct === pct).map((r) => ({ method: r.method, seed: r.seed, score: headlineScore(r) }));
+  const values = records
+    .filter((r) => r.task === task && r.pct === pct)
+    .map((r) => ({ method: r.method, seed: r.seed, score: headlineScore(r) }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: `${task} over random restarts (${pct}% of the training data)`, subtitle: 'one point per seed; box: quartiles' },
+    title: {
+      text: `${task} over random restarts (${pct}% of the training data)`,
+      subtitle: 'one point per seed; box: quartiles',
+    },
     data: { values },
     width: 320,
     height: 240,
-    encoding: { x: { field: 'method', type: 'nominal', title: 'dropout' }, y: { field: 'score', type: 'quantitative', scale: { zero: false }, title: 'main score' } },
+    encoding: {
+      x: { field: 'method', type: 'nominal', title: 'dropout' },
+      y: { field: 'score', type: 'quantitative', scale: { zero: false }, title: 'main score' },
+    },
     layer: [
       { mark: { type: 'boxplot', extent: 'min-max', opacity: 0.35 } },
-      { mark: { type: 'point', filled: true, opacity: 0.8 }, encoding: { xOffset: { field: 'seed', type: 'nominal' }, color: { field: 'method', type: 'nominal', legend: null } } },
+      {
+        mark: { type: 'point', filled: true, opacity: 0.8 },
+        encoding: {
+          xOffset: { field: 'seed', type: 'nominal' },
+          color: { field: 'method', type: 'nominal', legend: null },
+        },
+      },
     ],
   } as TopLevelSpec;
 }

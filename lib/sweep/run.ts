@@ -7,7 +7,13 @@ import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic';
 import type { DropoutSetting } from '../bert/dropout';
 import { runFisherlab } from '../util/child-process';
-import { DROPOUT_METHODS, DropoutMethod, methodDropout, modelDropoutSites, parseDropoutMethod } from '../guided-dropout/methods';
+import {
+  DROPOUT_METHODS,
+  DropoutMethod,
+  methodDropout,
+  modelDropoutSites,
+  parseDropoutMethod,
+} from '../guided-dropout/methods';
 import { finetune, FinetuneResult, FinetuneSettings } from '../glue/finetune';
 import { TASK_NAMES, taskSpec } from '../glue/tasks';
 import { modelFingerprint } from '../bert/model-dir';
@@ -21,7 +27,18 @@ export const SUMMARY_FILE = 'summary.csv';
 export const RUNS_DIR = 'runs';
 
 /** The training settings shared by every run of a sweep. */
-export type TrainingSettings = Pick<FinetuneSettings, 'protocol' | 'maxTrainExamples' | 'maxEvalExamples' | 'epochs' | 'batchSize' | 'lr' | 'warmupRatio' | 'weightDecay' | 'maxLength'>;
+export type TrainingSettings = Pick<
+  FinetuneSettings,
+  | 'protocol'
+  | 'maxTrainExamples'
+  | 'maxEvalExamples'
+  | 'epochs'
+  | 'batchSize'
+  | 'lr'
+  | 'warmupRatio'
+  | 'weightDecay'
+  | 'maxLength'
+>;
 
 /** What a sweep runs. */
 export interface SweepSpec {
@@ -114,14 +131,24 @@ export interface SummaryRow {
 export function sweepCells(spec: Pick<SweepSpec, 'methods' | 'tasks' | 'pcts' | 'seeds'>): SweepCell[] {
   const methods = spec.methods.map(parseDropoutMethod);
   const tasks = spec.tasks.map((t) => taskSpec(t).name);
-  for (const pct of spec.pcts) if (!(pct > 0 && pct <= 100)) throw new Error(`sweep: training percentage ${pct} is outside (0, 100]`);
-  for (const seed of spec.seeds) if (!(Number.isInteger(seed) && seed >= 0)) throw new Error(`sweep: seed ${seed} is not a non-negative integer`);
-  for (const [what, list] of [['methods', methods], ['tasks', tasks], ['percentages', spec.pcts], ['seeds', spec.seeds]] as const) {
+  for (const pct of spec.pcts)
+    if (!(pct > 0 && pct <= 100)) throw new Error(`sweep: training percentage ${pct} is outside (0, 100]`);
+  for (const seed of spec.seeds)
+    if (!(Number.isInteger(seed) && seed >= 0)) throw new Error(`sweep: seed ${seed} is not a non-negative integer`);
+  for (const [what, list] of [
+    ['methods', methods],
+    ['tasks', tasks],
+    ['percentages', spec.pcts],
+    ['seeds', spec.seeds],
+  ] as const) {
     if (list.length === 0) throw new Error(`sweep: no ${what} given`);
-    if (new Set<unknown>(list).size !== list.length) throw new Error(`sweep: ${what} listed twice in [${list.join(', ')}]`);
+    if (new Set<unknown>(list).size !== list.length)
+      throw new Error(`sweep: ${what} listed twice in [${list.join(', ')}]`);
   }
   const cells: SweepCell[] = [];
-  for (const seed of spec.seeds) for (const task of tasks) for (const pct of spec.pcts) for (const method of methods) cells.push({ method, task, pct, seed });
+  for (const seed of spec.seeds)
+    for (const task of tasks)
+      for (const pct of spec.pcts) for (const method of methods) cells.push({ method, task, pct, seed });
   return cells;
 }
 
@@ -133,12 +160,20 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
   const cells = sweepCells(spec);
   const dropout = methodSettings(spec);
   const settingsOf = (c: SweepCell): FinetuneSettings => ({
-    ...spec.training, task: c.task, model: spec.model, init: 'pretrained', trainPct: c.pct, seed: c.seed, dropout: dropout.get(c.method)!,
+    ...spec.training,
+    task: c.task,
+    model: spec.model,
+    init: 'pretrained',
+    trainPct: c.pct,
+    seed: c.seed,
+    dropout: dropout.get(c.method)!,
   });
   const modelSha256 = modelFingerprint(spec.model);
   const taskOf = (c: SweepCell): SweepTask => ({
-    cell: { method: c.method, task: c.task, pct: c.pct, seed: c.seed }, modelSha256,
-    fisher: c.method.startsWith('guided') ? projectRelative(spec.fisher!) : null, settings: settingsOf(c),
+    cell: { method: c.method, task: c.task, pct: c.pct, seed: c.seed },
+    modelSha256,
+    fisher: c.method.startsWith('guided') ? projectRelative(spec.fisher!) : null,
+    settings: settingsOf(c),
   });
 
   fs.mkdirSync(spec.out, { recursive: true });
@@ -146,17 +181,23 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
   const { records, partial } = fs.existsSync(file) ? parseResults(file) : { records: [], partial: null };
   if (partial !== null) {
     fs.truncateSync(file, partial.keepBytes);
-    write(`sweep: dropped the half-written last line of ${file} (line ${partial.line}, a run killed while writing); that run is redone`);
+    write(
+      `sweep: dropped the half-written last line of ${file} (line ${partial.line}, a run killed while writing); that run is redone`,
+    );
   }
   const plan: SweepPlan = { out: spec.out, cells, todo: [], records, settingsOf, taskOf };
   const done = new Map(records.map((r) => [cellKey(r), r]));
   const reusable = (where: string, old: SweepRecord, c: SweepCell) => {
     if (old.modelSha256 !== modelSha256) {
-      throw new Error(`sweep: ${where} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`);
+      throw new Error(
+        `sweep: ${where} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`,
+      );
     }
     const differ = differingFields(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
     if (differ.length > 0) {
-      throw new Error(`sweep: ${where} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`);
+      throw new Error(
+        `sweep: ${where} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`,
+      );
     }
   };
   let merged = 0;
@@ -172,13 +213,17 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
       plan.todo.push(c);
       continue;
     }
-    if (cellKey(finished) !== cellKey(c)) throw new Error(`sweep: ${runFile} holds ${cellKey(finished)}, not ${cellKey(c)}; delete it`);
+    if (cellKey(finished) !== cellKey(c))
+      throw new Error(`sweep: ${runFile} holds ${cellKey(finished)}, not ${cellKey(c)}; delete it`);
     reusable(`${runFile} (delete it to redo the run)`, finished, c);
     addRecord(plan, finished);
     done.set(cellKey(c), finished);
     merged++;
   }
-  if (merged > 0) write(`sweep: merged ${merged} finished run${merged === 1 ? '' : 's'} of ${path.join(spec.out, RUNS_DIR)} into ${file}`);
+  if (merged > 0)
+    write(
+      `sweep: merged ${merged} finished run${merged === 1 ? '' : 's'} of ${path.join(spec.out, RUNS_DIR)} into ${file}`,
+    );
   const skipped = cells.length - plan.todo.length;
   if (skipped > 0) write(`sweep: ${skipped} of ${cells.length} runs already in ${file}, skipped`);
   return plan;
@@ -200,10 +245,14 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const lane = async () => {
     for (let next = queue.shift(); next; next = queue.shift()) {
       const cell = next;
-      const result = await run(plan.settingsOf(cell), spec.glueDir, { write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write });
+      const result = await run(plan.settingsOf(cell), spec.glueDir, {
+        write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write,
+      });
       addRecord(plan, sweepRecord(plan.taskOf(cell), result));
       finished++;
-      const scores = Object.entries(result.final).map(([name, s]) => `${name} ${s.main.toFixed(4)}`).join(', ');
+      const scores = Object.entries(result.final)
+        .map(([name, s]) => `${name} ${s.main.toFixed(4)}`)
+        .join(', ');
       progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
     }
   };
@@ -214,7 +263,13 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
 
 /** The line of results.jsonl for a run: its cell, model fingerprint and Fisher file, and its result (the model path made project-relative). */
 export function sweepRecord(task: SweepTask, result: FinetuneResult): SweepRecord {
-  return { ...task.cell, modelSha256: task.modelSha256, fisher: task.fisher, ...result, settings: { ...result.settings, model: projectRelative(result.settings.model) } };
+  return {
+    ...task.cell,
+    modelSha256: task.modelSha256,
+    fisher: task.fisher,
+    ...result,
+    settings: { ...result.settings, model: projectRelative(result.settings.model) },
+  };
 }
 
 /** Appends a finished run to the plan's results.jsonl (once: the caller checked it is not there) and rewrites summary.csv. */
@@ -242,13 +297,22 @@ export function readSweepResults(dir: string): SweepRecord[] {
 /** Mean ± sample std over seeds of the main score and every metric, per (method, task, pct, evaluation set); rows fit a danfo.js DataFrame or lib/notebook/table.ts. */
 export function summarizeSweep(records: readonly SweepRecord[]): SummaryRow[] {
   const cells = new Map<string, { row: Omit<SummaryRow, 'n' | 'mean' | 'std'>; values: number[] }>();
-  const ordered = [...records].sort((a, b) => TASK_NAMES.indexOf(a.task as never) - TASK_NAMES.indexOf(b.task as never)
-    || DROPOUT_METHODS.indexOf(a.method) - DROPOUT_METHODS.indexOf(b.method) || a.pct - b.pct || a.seed - b.seed);
+  const ordered = [...records].sort(
+    (a, b) =>
+      TASK_NAMES.indexOf(a.task as never) - TASK_NAMES.indexOf(b.task as never) ||
+      DROPOUT_METHODS.indexOf(a.method) - DROPOUT_METHODS.indexOf(b.method) ||
+      a.pct - b.pct ||
+      a.seed - b.seed,
+  );
   for (const r of ordered) {
     for (const [evalSet, score] of Object.entries(r.final)) {
       for (const [metric, value] of [['main', score.main] as const, ...Object.entries(score.metrics)]) {
         const key = JSON.stringify([r.method, r.task, r.pct, evalSet, metric]);
-        const cell = cells.get(key) ?? cells.set(key, { row: { method: r.method, task: r.task, pct: r.pct, eval: evalSet, metric }, values: [] }).get(key)!;
+        const cell =
+          cells.get(key) ??
+          cells
+            .set(key, { row: { method: r.method, task: r.task, pct: r.pct, eval: evalSet, metric }, values: [] })
+            .get(key)!;
         // JSON writes NaN (an undefined correlation) as null
         cell.values.push(value ?? NaN);
       }
@@ -277,8 +341,12 @@ export function finetuneInChild(tmpDir: string): typeof finetune {
     fs.writeFileSync(settingsFile, JSON.stringify(settings));
     try {
       // The child's progress lines (with their ETA) are passed on.
-      await runFisherlab(['sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], { onLine: opts.write }).catch((e: Error) => {
-        throw new Error(`sweep: the run of ${settings.task} ${settings.trainPct}% seed ${settings.seed} failed: ${e.message}`);
+      await runFisherlab(['sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], {
+        onLine: opts.write,
+      }).catch((e: Error) => {
+        throw new Error(
+          `sweep: the run of ${settings.task} ${settings.trainPct}% seed ${settings.seed} failed: ${e.message}`,
+        );
       });
       return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as FinetuneResult;
     } finally {
@@ -297,17 +365,26 @@ export function cellKey(c: SweepCell): string {
 function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, DropoutSetting>> {
   const guided = spec.methods.filter((m) => m.startsWith('guided'));
   if (spec.fisher === undefined && guided.length > 0) {
-    throw new Error(`sweep: ${guided.join(' and ')} dropout needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`);
+    throw new Error(
+      `sweep: ${guided.join(' and ')} dropout needs the pretrained model's Fisher file (--fisher FILE, written by \`fisherlab fisher\`)`,
+    );
   }
   const sites = modelDropoutSites(spec.model);
-  return new Map(spec.methods.map((m) => [m, methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model })]));
+  return new Map(
+    spec.methods.map((m) => [
+      m,
+      methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model }),
+    ]),
+  );
 }
 
 /** Names of the fields whose values differ between two settings objects. */
 function differingFields(a: object, b: object): string[] {
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]));
+  return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter(
+    (k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]),
+  );
 }
 
 /** The finished run in a run file (written atomically), or null when there is none. */
@@ -319,14 +396,25 @@ function readRunFile(file: string): SweepRecord | null {
   } catch (e) {
     throw new Error(`sweep: ${file} is not a finished run (${(e as Error).message}); delete it to redo the run`);
   }
-  if (!isRecord(r)) throw new Error(`sweep: ${file} is not a sweep result (expected method, task, pct, seed and final); delete it to redo the run`);
+  if (!isRecord(r))
+    throw new Error(
+      `sweep: ${file} is not a sweep result (expected method, task, pct, seed and final); delete it to redo the run`,
+    );
   return r;
 }
 
 /** Whether parsed JSON has the fields of a sweep record. */
 function isRecord(r: SweepRecord): boolean {
-  return typeof r === 'object' && r !== null && (DROPOUT_METHODS as readonly string[]).includes(r.method) && typeof r.task === 'string'
-    && typeof r.pct === 'number' && typeof r.seed === 'number' && typeof r.final === 'object' && r.final !== null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    (DROPOUT_METHODS as readonly string[]).includes(r.method) &&
+    typeof r.task === 'string' &&
+    typeof r.pct === 'number' &&
+    typeof r.seed === 'number' &&
+    typeof r.final === 'object' &&
+    r.final !== null
+  );
 }
 
 /** Appends one line in a single write (then fsync), so a kill leaves at most a half-written last line. */
@@ -366,7 +454,8 @@ function parseResults(file: string): { records: SweepRecord[]; partial: { line: 
     }
     if (!isRecord(r)) throw new Error(`${where}: not a sweep result (expected method, task, pct, seed and final)`);
     const key = cellKey(r);
-    if (seen.has(key)) throw new Error(`${where}: ${key} is already on line ${seen.get(key)}; remove one of the two lines`);
+    if (seen.has(key))
+      throw new Error(`${where}: ${key} is already on line ${seen.get(key)}; remove one of the two lines`);
     seen.set(key, i + 1);
     records.push(r);
   });

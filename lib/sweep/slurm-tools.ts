@@ -45,7 +45,8 @@ export function arrayScript(s: ArrayScript): string {
     ...(o.gres !== undefined ? [`--gres=${o.gres}`] : []),
     ...(o.sbatchArgs ?? []),
   ];
-  for (const d of directives) if (/[\n\r]/.test(d)) throw new Error(`slurm: the sbatch argument ${JSON.stringify(d)} holds a line break`);
+  for (const d of directives)
+    if (/[\n\r]/.test(d)) throw new Error(`slurm: the sbatch argument ${JSON.stringify(d)} holds a line break`);
   const marker = `${shellQuote(path.resolve(s.logDir))}/"$SLURM_ARRAY_JOB_ID"_"$SLURM_ARRAY_TASK_ID".exit`;
   return [
     '#!/bin/bash',
@@ -87,7 +88,10 @@ export function taskEnd(logDir: string, job: string, index: number): TaskEnd | n
   if (!fs.existsSync(file)) return null;
   const text = fs.readFileSync(file, 'utf8').trim();
   const m = /^(exit|signal) (\S+)$/.exec(text);
-  if (!m) throw new Error(`slurm: ${file} is not an exit marker ("exit N" or "signal NAME"): ${JSON.stringify(text.slice(0, 80))}`);
+  if (!m)
+    throw new Error(
+      `slurm: ${file} is not an exit marker ("exit N" or "signal NAME"): ${JSON.stringify(text.slice(0, 80))}`,
+    );
   return m[1] === 'exit' ? { exit: Number(m[2]) } : { signal: m[2] };
 }
 
@@ -96,11 +100,15 @@ export function sbatch(script: string): string {
   const r = slurmTool('sbatch', ['--parsable', script]);
   if (r.status !== 0) {
     const why = r.stderr.trim() || r.stdout.trim();
-    throw new Error(`slurm: sbatch rejected ${script} (exit ${r.status}): ${why}; nothing was submitted: fix the options and run the same command again`);
+    throw new Error(
+      `slurm: sbatch rejected ${script} (exit ${r.status}): ${why}; nothing was submitted: fix the options and run the same command again`,
+    );
   }
   const job = r.stdout.trim().split(';')[0];
   if (!/^\d+$/.test(job)) {
-    throw new Error(`slurm: sbatch printed no job id for ${script} (stdout ${JSON.stringify(r.stdout.trim())}); check \`squeue --me\` before submitting again`);
+    throw new Error(
+      `slurm: sbatch printed no job id for ${script} (stdout ${JSON.stringify(r.stdout.trim())}); check \`squeue --me\` before submitting again`,
+    );
   }
   return job;
 }
@@ -110,7 +118,8 @@ export function queuedTasks(jobs: readonly string[]): Map<string, string> {
   const tasks = new Map<string, string>();
   if (jobs.length === 0) return tasks;
   const r = slurmTool('squeue', ['--me', '--noheader', '--array', '--format=%F|%K|%T']);
-  if (r.status !== 0) throw new Error(`slurm: squeue failed (exit ${r.status}): ${r.stderr.trim()}; is the Slurm controller reachable?`);
+  if (r.status !== 0)
+    throw new Error(`slurm: squeue failed (exit ${r.status}): ${r.stderr.trim()}; is the Slurm controller reachable?`);
   const wanted = new Set(jobs);
   for (const line of r.stdout.split('\n')) {
     const [job, index, state] = line.trim().split('|');
@@ -122,7 +131,11 @@ export function queuedTasks(jobs: readonly string[]): Map<string, string> {
 /** The accounted state (COMPLETED, TIMEOUT, CANCELLED, NODE_FAIL...) of array tasks of the jobs, or null when sacct does not answer (accounting off). */
 export function accountedStates(jobs: readonly string[]): Map<string, string> | null {
   if (jobs.length === 0) return new Map();
-  const r = slurmTool('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${jobs.join(',')}`, '--format=JobID,State'], true);
+  const r = slurmTool(
+    'sacct',
+    ['--noheader', '--parsable2', '--allocations', `--jobs=${jobs.join(',')}`, '--format=JobID,State'],
+    true,
+  );
   if (r.status !== 0) return null;
   const states = new Map<string, string>();
   for (const line of r.stdout.split('\n')) {
@@ -138,9 +151,11 @@ function slurmTool(tool: string, args: string[], optional = false): { status: nu
   if (r.error) {
     if (optional) return { status: 127, stdout: '', stderr: r.error.message };
     const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new Error(missing
-      ? `slurm: ${tool} is not on PATH: run this on a Slurm login node (or install slurm-wlm), or use --executor local`
-      : `slurm: ${tool} failed: ${r.error.message}`);
+    throw new Error(
+      missing
+        ? `slurm: ${tool} is not on PATH: run this on a Slurm login node (or install slurm-wlm), or use --executor local`
+        : `slurm: ${tool} failed: ${r.error.message}`,
+    );
   }
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }

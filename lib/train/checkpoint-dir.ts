@@ -13,7 +13,10 @@ const LATEST = 'latest.json';
 
 /** `root/ckpt-<step>/` folders and `root/latest.json` naming the newest complete one. */
 export class CheckpointDir {
-  constructor(readonly root: string, private readonly keep = 1) {}
+  constructor(
+    readonly root: string,
+    private readonly keep = 1,
+  ) {}
 
   /** The newest complete checkpoint, or null when there is none. */
   latest(): CheckpointRef | null {
@@ -25,7 +28,8 @@ export class CheckpointDir {
     } catch (e) {
       throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
     }
-    if (typeof ref.step !== 'number' || typeof ref.dir !== 'string') throw new Error(`${file}: expected {"step": number, "dir": string}`);
+    if (typeof ref.step !== 'number' || typeof ref.dir !== 'string')
+      throw new Error(`${file}: expected {"step": number, "dir": string}`);
     const dir = path.join(this.root, ref.dir);
     if (!fs.existsSync(dir)) throw new Error(`${file} names ${dir}, which does not exist`);
     return { step: ref.step, dir };
@@ -49,9 +53,13 @@ export class CheckpointDir {
 
   /** Removes partial folders and all but the `keep` newest checkpoints. */
   private prune(current: string): void {
-    const entries = fs.readdirSync(this.root).filter((n) => n.startsWith('ckpt-')).sort();
+    const entries = fs
+      .readdirSync(this.root)
+      .filter((n) => n.startsWith('ckpt-'))
+      .sort();
     const complete = entries.filter((n) => !n.endsWith('.partial'));
     const old = complete.slice(0, Math.max(0, complete.length - this.keep)).filter((n) => n !== current);
-    for (const n of [...entries.filter((n) => n.endsWith('.partial')), ...old]) fs.rmSync(path.join(this.root, n), { recursive: true, force: true });
+    for (const n of [...entries.filter((n) => n.endsWith('.partial')), ...old])
+      fs.rmSync(path.join(this.root, n), { recursive: true, force: true });
   }
 }

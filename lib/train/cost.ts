@@ -18,7 +18,10 @@ export interface PassShape {
  * feed-forward (2·H·I), twice for multiply-add; attention scores and context (2·T·H each); the masked-LM head's
  * transform and vocabulary projection at the masked positions only; a classifier's pooler per sequence.
  */
-export function forwardFlops(c: Pick<BertConfig, 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'vocab_size'>, s: PassShape): number {
+export function forwardFlops(
+  c: Pick<BertConfig, 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'vocab_size'>,
+  s: PassShape,
+): number {
   const [H, I, L, V] = [c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.vocab_size];
   const encoder = s.sequences * L * (2 * s.tokens * (4 * H * H + 2 * H * I) + 4 * s.tokens * s.tokens * H);
   const head = s.masked !== undefined ? 2 * s.masked * (H * H + V * H) : 2 * s.sequences * H * H;

@@ -30,7 +30,11 @@ export interface RemoteShards {
   /** Shards per step, including shard 0 (computed in this process). */
   count: number;
   /** Sends the step to the other processes: `sent` settles once the requests are written, `gradients` with their answers. */
-  request(step: number, seed: number, weights: Map<string, Float32Array>): { sent: Promise<void>; gradients: Promise<ShardGradient[]> };
+  request(
+    step: number,
+    seed: number,
+    weights: Map<string, Float32Array>,
+  ): { sent: Promise<void>; gradients: Promise<ShardGradient[]> };
 }
 
 export interface TrainOptions {
@@ -107,7 +111,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (latest) {
     const weights = readSafetensors(path.join(latest.dir, 'model.safetensors')).tensors;
     model.assignWeights(weights);
-    const state = JSON.parse(fs.readFileSync(path.join(latest.dir, 'state.json'), 'utf8')) as { step: number; t: number };
+    const state = JSON.parse(fs.readFileSync(path.join(latest.dir, 'state.json'), 'utf8')) as {
+      step: number;
+      t: number;
+    };
     optimizer.loadState(readSafetensors(path.join(latest.dir, 'optimizer.safetensors')).tensors, state.t);
     start = state.step;
   }
@@ -123,7 +130,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   const save = (step: number) => {
     ckpts?.save(step, (dir) => {
-      writeSafetensors(path.join(dir, 'model.safetensors'), [...model.toWeights()].map(([name, w]) => ({ name, ...w })));
+      writeSafetensors(
+        path.join(dir, 'model.safetensors'),
+        [...model.toWeights()].map(([name, w]) => ({ name, ...w })),
+      );
       writeSafetensors(path.join(dir, 'optimizer.safetensors'), optimizer.stateArrays());
       fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ step, t: optimizer.t }) + '\n');
     });
@@ -136,8 +146,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
 
   const label = o.label ?? 'train';
-  const progress = new Progress(label, o.totalSteps, { startDone: start, write: o.write, intervalMs: o.progressIntervalMs });
-  if (start > 0) (o.write ?? ((l: string) => process.stderr.write(`${l}\n`)))(`${label}: resuming from the checkpoint at step ${start}`);
+  const progress = new Progress(label, o.totalSteps, {
+    startDone: start,
+    write: o.write,
+    intervalMs: o.progressIntervalMs,
+  });
+  if (start > 0)
+    (o.write ?? ((l: string) => process.stderr.write(`${l}\n`)))(
+      `${label}: resuming from the checkpoint at step ${start}`,
+    );
   const began = Date.now();
   const end = Math.min(o.totalSteps, o.stopAfter ?? Infinity);
   let step = start;
@@ -146,14 +163,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   while (step < end) {
     const lr = linearSchedule(step, o.lr, warmup, o.totalSteps);
     const stepSeed = mixSeed(seed, step);
-    const pending = o.remote?.request(step, stepSeed, new Map(params.map(([name, v]) => [name, v.dataSync() as Float32Array])));
+    const pending = o.remote?.request(
+      step,
+      stepSeed,
+      new Map(params.map(([name, v]) => [name, v.dataSync() as Float32Array])),
+    );
     // the requests must leave before this process blocks on its own shard, or the others would wait for it
     if (pending) await pending.sent;
     const micro = o.microBatches ?? 1;
     let loss = 0;
     let named: Map<string, tf.Tensor> | null = null;
     for (let index = 0; index < micro; index++) {
-      const { value, grads } = tf.variableGrads(() => o.lossAt(step, stepSeed, { index, count: micro * (o.remote?.count ?? 1) }), params.map(([, v]) => v));
+      const { value, grads } = tf.variableGrads(
+        () => o.lossAt(step, stepSeed, { index, count: micro * (o.remote?.count ?? 1) }),
+        params.map(([, v]) => v),
+      );
       loss += value.dataSync()[0];
       value.dispose();
       named = addGradients(named, new Map(params.map(([name, v]) => [name, grads[v.name]])));
@@ -162,14 +186,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     for (const shard of pending ? await pending.gradients : []) {
       loss += shard.loss;
       for (const [name, g] of named) {
-        named.set(name, tf.tidy(() => tf.add(g, tf.tensor(shard.grads.get(name)!, g.shape))));
+        named.set(
+          name,
+          tf.tidy(() => tf.add(g, tf.tensor(shard.grads.get(name)!, g.shape))),
+        );
         g.dispose();
       }
     }
     if (!Number.isFinite(loss)) {
       tf.dispose([...named.values()]);
       const at = ckpts?.latest();
-      throw new Error(`${label}: the loss is ${loss} at step ${step}; stopped without saving it${at ? ` (the last checkpoint, step ${at.step}, is in ${at.dir})` : ''}. Try a lower learning rate.`);
+      throw new Error(
+        `${label}: the loss is ${loss} at step ${step}; stopped without saving it${at ? ` (the last checkpoint, step ${at.step}, is in ${at.dir})` : ''}. Try a lower learning rate.`,
+      );
     }
     const gradNorm = clipGradNorm(named, maxGradNorm);
     optimizer.step(named, lr);

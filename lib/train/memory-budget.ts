@@ -53,7 +53,11 @@ const F32 = 4;
  * Fitted to tf.profile peaks on 12 small shapes (bench/memory-calibrate.ts) and checked at bert-base-uncased's
  * shape (bench/memory-base.ts), rounded up by about 10%.
  */
-const LAYER: Record<StepKind, [number, number, number]> = { train: [120, 20, 14], fisher: [135, 29, 8], eval: [2, 0, 1] };
+const LAYER: Record<StepKind, [number, number, number]> = {
+  train: [120, 20, 14],
+  fisher: [135, 29, 8],
+  eval: [2, 0, 1],
+};
 const ONCE: Record<StepKind, [number, number, number]> = { train: [22, 7, 1], fisher: [46, 1, 1], eval: [40, 8, 4] };
 const HEAD: Record<StepKind, number> = { train: 10, fisher: 20, eval: 8 };
 const FIXED: Record<StepKind, [number, number]> = { train: [2, 4], fisher: [1, 2], eval: [0, 0.5] };
@@ -62,7 +66,13 @@ const MLM_TRAIN_FIXED = 8;
 
 /** The modelled bytes of one step beyond the model's weights (and, for training, its optimizer state). */
 export function stepBytes(s: Omit<StepShape, 'batch'>): StepBytes {
-  const { hidden_size: H, intermediate_size: I, num_attention_heads: A, num_hidden_layers: L, vocab_size: V } = s.config;
+  const {
+    hidden_size: H,
+    intermediate_size: I,
+    num_attention_heads: A,
+    num_hidden_layers: L,
+    vocab_size: V,
+  } = s.config;
   const T = s.seqLen;
   const widths = [H, I, A * T];
   const dot = (c: number[]) => c.reduce((sum, k, i) => sum + k * widths[i], 0);
@@ -76,7 +86,14 @@ export function stepBytes(s: Omit<StepShape, 'batch'>): StepBytes {
 export function parameterCount(c: BertConfig): number {
   const { hidden_size: H, intermediate_size: I, num_hidden_layers: L } = c;
   const layer = 4 * (H * H + H) + 2 * H * I + I + H + 4 * H;
-  return (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * H + 2 * H + L * layer + H * H + 3 * H + c.vocab_size;
+  return (
+    (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * H +
+    2 * H +
+    L * layer +
+    H * H +
+    3 * H +
+    c.vocab_size
+  );
 }
 
 /** The optimizer state's bytes (AdamW: two moments per parameter). */
@@ -90,9 +107,12 @@ export function memoryLimit(backend = tf.getBackend()): { bytes: number; what: s
   const budget = env ? parseBytes(env, 'FISHERLAB_MEMORY_BUDGET (--memory-budget)') : null;
   if (backend === 'wasm') {
     const heap = { bytes: WASM_HEAP_BYTES, what: `the wasm backend's 4 GiB address space` };
-    return budget !== null && budget < heap.bytes ? { bytes: budget, what: `a memory budget of ${formatBytes(budget)} on wasm` } : heap;
+    return budget !== null && budget < heap.bytes
+      ? { bytes: budget, what: `a memory budget of ${formatBytes(budget)} on wasm` }
+      : heap;
   }
-  if (budget !== null) return { bytes: budget, what: `a memory budget of ${formatBytes(budget)} on the ${backend} backend` };
+  if (budget !== null)
+    return { bytes: budget, what: `a memory budget of ${formatBytes(budget)} on the ${backend} backend` };
   const half = Math.floor(os.totalmem() / 2);
   return { bytes: half, what: `a memory budget of ${formatBytes(half)} (half the RAM) on the ${backend} backend` };
 }
@@ -124,7 +144,8 @@ export function microBatchSize(s: StepShape, o: SplitOptions): number {
     const need = bytesNeeded({ ...s, batch: 1 }, held);
     const c = s.config;
     const model = `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters`;
-    const raise = tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
+    const raise =
+      tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
     throw new Error(
       `a ${s.kind} step of this model (${model}) needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens ` +
         `(batch ${s.batch}, ${formatBytes(held)} already held), more than ${limit.what}. Shorten the sequences (--max-length), ` +
@@ -149,7 +170,17 @@ export function describeSplit(batch: number, size: number): string {
 /** Parses a byte size: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB), e.g. "3GiB" or "512MB". */
 export function parseBytes(text: string, flag: string): number {
   const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.exec(text);
-  const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+  };
   const bytes = m ? Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()] : NaN;
   if (!(bytes >= 1)) throw new Error(`${flag}: "${text}" is not a memory size (e.g. 3GiB, 512MB, 2000000000)`);
   return Math.floor(bytes);

@@ -7,7 +7,12 @@ import * as tf from '@tensorflow/tfjs';
  * by default; masked tokens for a masked-LM loss). A part left empty by fewer items than parts is the first item at
  * weight 0, so that it adds exact zeros.
  */
-export function batchPart<T>(items: readonly T[], index: number, count: number, size: (item: T) => number = () => 1): { part: T[]; weight: number } {
+export function batchPart<T>(
+  items: readonly T[],
+  index: number,
+  count: number,
+  size: (item: T) => number = () => 1,
+): { part: T[]; weight: number } {
   const at = (i: number) => Math.floor((i * items.length) / count);
   const part = items.slice(at(index), at(index + 1));
   if (part.length === 0) return { part: items.slice(0, 1), weight: 0 };
@@ -16,7 +21,10 @@ export function batchPart<T>(items: readonly T[], index: number, count: number, 
 }
 
 /** `total` + `grads`, element-wise by name (the first micro-batch's gradients when `total` is null); disposes both. */
-export function addGradients(total: Map<string, tf.Tensor> | null, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+export function addGradients(
+  total: Map<string, tf.Tensor> | null,
+  grads: Map<string, tf.Tensor>,
+): Map<string, tf.Tensor> {
   if (!total) return grads;
   const sum = new Map([...total].map(([name, g]) => [name, tf.add(g, grads.get(name)!)]));
   tf.dispose([...total.values(), ...grads.values()]);

@@ -26,7 +26,10 @@ export class AdamW {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
 
-  constructor(private readonly params: Array<[string, tf.Variable]>, cfg: Omit<AdamWConfig, 'lr'> = {}) {
+  constructor(
+    private readonly params: Array<[string, tf.Variable]>,
+    cfg: Omit<AdamWConfig, 'lr'> = {},
+  ) {
     this.beta1 = cfg.beta1 ?? 0.9;
     this.beta2 = cfg.beta2 ?? 0.999;
     this.eps = cfg.eps ?? 1e-8;
@@ -62,19 +65,27 @@ export class AdamW {
   /** The moment estimates as named arrays (`exp_avg.<name>`, `exp_avg_sq.<name>`), for checkpoints. */
   stateArrays(): NamedArray[] {
     const out: NamedArray[] = [];
-    for (const [prefix, map] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
-      for (const [name, t] of map) out.push({ name: `${prefix}.${name}`, shape: [...t.shape], data: t.dataSync() as Float32Array });
+    for (const [prefix, map] of [
+      ['exp_avg', this.m],
+      ['exp_avg_sq', this.v],
+    ] as const) {
+      for (const [name, t] of map)
+        out.push({ name: `${prefix}.${name}`, shape: [...t.shape], data: t.dataSync() as Float32Array });
     }
     return out;
   }
 
   /** Restores the state written by `stateArrays` and the update count. */
   loadState(arrays: Map<string, NamedArray>, t: number): void {
-    for (const [prefix, map] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
+    for (const [prefix, map] of [
+      ['exp_avg', this.m],
+      ['exp_avg_sq', this.v],
+    ] as const) {
       for (const [name, variable] of map) {
         const a = arrays.get(`${prefix}.${name}`);
         if (!a) throw new Error(`optimizer state lacks ${prefix}.${name}`);
-        if (a.shape.join() !== variable.shape.join()) throw new Error(`optimizer state ${prefix}.${name} has shape [${a.shape}], expected [${variable.shape}]`);
+        if (a.shape.join() !== variable.shape.join())
+          throw new Error(`optimizer state ${prefix}.${name} has shape [${a.shape}], expected [${variable.shape}]`);
         tf.tidy(() => variable.assign(tf.tensor(a.data, a.shape)));
       }
     }

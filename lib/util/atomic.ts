@@ -7,7 +7,10 @@ export type AtomicData = string | Uint8Array | readonly Uint8Array[];
 
 /** Writes a file so that a reader (or a crash) sees either the old content or the new, never a partial file. */
 export function writeFileAtomic(file: string, data: AtomicData): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
+  );
   const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
   let fd: number | null = null;
   try {

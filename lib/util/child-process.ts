@@ -14,14 +14,17 @@ export interface ChildOptions {
 /** Runs `fisherlab ARGS` in a child process; rejects with the command and the end of its stderr when it fails. */
 export function runFisherlab(args: string[], o: ChildOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let tail = '';
     let partial = '';
     child.stderr.on('data', (d: Buffer) => {
       tail = (tail + d).slice(-4000);
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) o.onLine?.(line);
+      for (const line of lines)
+        if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) o.onLine?.(line);
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {

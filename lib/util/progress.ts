@@ -28,7 +28,11 @@ export class Progress {
   private readonly write: (line: string) => void;
   private readonly unit: string;
 
-  constructor(private readonly label: string, private readonly total: number, opts: ProgressOptions = {}) {
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    opts: ProgressOptions = {},
+  ) {
     this.startDone = opts.startDone ?? 0;
     this.intervalMs = opts.intervalMs ?? 5000;
     this.write = opts.write ?? ((line) => process.stderr.write(`${line}\n`));

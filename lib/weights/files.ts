@@ -6,10 +6,18 @@ import { SafetensorsContents, readSafetensors } from './safetensors';
 
 /** The weight files fisherlab reads, in order of precedence: the first one a folder has is read. */
 export const WEIGHT_FILES = [
-  'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json',
+  'model.safetensors',
+  'model.safetensors.index.json',
+  'pytorch_model.bin',
+  'pytorch_model.bin.index.json',
 ] as const;
 /** Weight files of other frameworks, named in the error for a folder that has only those. */
-const OTHER_FRAMEWORKS = ['tf_model.h5', 'tf_model.h5.index.json', 'flax_model.msgpack', 'flax_model.msgpack.index.json'];
+const OTHER_FRAMEWORKS = [
+  'tf_model.h5',
+  'tf_model.h5.index.json',
+  'flax_model.msgpack',
+  'flax_model.msgpack.index.json',
+];
 
 /** Where a folder's tensors are. */
 export interface WeightFiles {
@@ -65,7 +73,9 @@ export function readWeightFiles(files: WeightFiles): WeightTensors {
       if (earlier !== undefined) throw new Error(`${file}: tensor ${name} is also in ${earlier}`);
       const listed = files.weightMap?.get(name);
       if (files.weightMap && listed !== path.basename(file)) {
-        throw new Error(`${file}: holds tensor ${name}, but ${files.main} ${listed ? `puts it in ${listed}` : 'does not list it'}`);
+        throw new Error(
+          `${file}: holds tensor ${name}, but ${files.main} ${listed ? `puts it in ${listed}` : 'does not list it'}`,
+        );
       }
       origin.set(name, file);
       dtypes.set(name, dtype);
@@ -92,10 +102,20 @@ export function readShardIndex(file: string): Map<string, string> {
     throw new Error(`${file}: no "weight_map" object of tensor names to shard files`);
   }
   const out = new Map<string, string>();
-  const suffix = path.basename(file).replace(/\.index\.json$/, '').replace(/^.*\./, '.');
+  const suffix = path
+    .basename(file)
+    .replace(/\.index\.json$/, '')
+    .replace(/^.*\./, '.');
   for (const [tensor, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string' || path.basename(shard) !== shard || !shard.endsWith(suffix) || shard.startsWith('.')) {
-      throw new Error(`${file}: tensor ${tensor}: shard ${JSON.stringify(shard)} is not a ${suffix} file name in the same folder`);
+    if (
+      typeof shard !== 'string' ||
+      path.basename(shard) !== shard ||
+      !shard.endsWith(suffix) ||
+      shard.startsWith('.')
+    ) {
+      throw new Error(
+        `${file}: tensor ${tensor}: shard ${JSON.stringify(shard)} is not a ${suffix} file name in the same folder`,
+      );
     }
     out.set(tensor, shard);
   }

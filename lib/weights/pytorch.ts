@@ -6,8 +6,16 @@ import { DTYPE_SIZES, FLOAT_DTYPES, ReadSafetensorsOptions, SafetensorsContents,
 
 /** torch's storage classes and the safetensors dtype of their elements. */
 const STORAGE_DTYPES: Record<string, string> = {
-  FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64',
-  LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  DoubleStorage: 'F64',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
 
 /** A storage named by a persistent id: one record `data/KEY` of the archive. */
@@ -35,9 +43,11 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
   }
   if (bytes.subarray(0, 4).toString('latin1') !== 'PK\x03\x04') {
     const legacy = bytes[0] === 0x80 && bytes[1] === 0x02;
-    throw new Error(legacy
-      ? `${file}: PyTorch's legacy format (torch.save before 1.6) is not read; save it again with a current torch`
-      : `${file}: not a PyTorch checkpoint (it does not start like a zip archive)`);
+    throw new Error(
+      legacy
+        ? `${file}: PyTorch's legacy format (torch.save before 1.6) is not read; save it again with a current torch`
+        : `${file}: not a PyTorch checkpoint (it does not start like a zip archive)`,
+    );
   }
   const records = (filter: (name: string) => boolean): Record<string, Uint8Array> => {
     const sizes = new Map<string, number>();
@@ -54,13 +64,18 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
     return out;
   };
   const pickles = Object.keys(records((name) => /^[^/]+\/data\.pkl$/.test(name)));
-  if (pickles.length !== 1) throw new Error(`${file}: expected one ARCHIVE/data.pkl record in the zip archive, found ${pickles.length}`);
+  if (pickles.length !== 1)
+    throw new Error(`${file}: expected one ARCHIVE/data.pkl record in the zip archive, found ${pickles.length}`);
   const prefix = pickles[0].slice(0, -'data.pkl'.length);
   const head = records((name) => name === pickles[0] || name === `${prefix}byteorder`);
   const order = head[`${prefix}byteorder`];
-  if (order && new TextDecoder().decode(order) !== 'little') throw new Error(`${file}: big-endian checkpoints are not read`);
+  if (order && new TextDecoder().decode(order) !== 'little')
+    throw new Error(`${file}: big-endian checkpoints are not read`);
   const globals = stateDictGlobals();
-  const state = unpickle(head[pickles[0]], `${file}: ${pickles[0]}`, { globals, persistentLoad: (pid) => storageRef(pid, file) });
+  const state = unpickle(head[pickles[0]], `${file}: ${pickles[0]}`, {
+    globals,
+    persistentLoad: (pid) => storageRef(pid, file),
+  });
   if (!(state instanceof Map)) throw new Error(`${file}: the pickle holds no state dict (a dict of tensors)`);
   const refs = new Map<string, TensorRef>();
   for (const [name, value] of state) {
@@ -78,14 +93,18 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
     dtypes.set(name, t.storage.dtype);
     if (!FLOAT_DTYPES.has(t.storage.dtype)) {
       if (options.skipNonFloat) continue;
-      throw new Error(`${file}: tensor "${name}" has dtype ${t.storage.dtype}; only F32, F16, BF16 and F64 can be read as float32`);
+      throw new Error(
+        `${file}: tensor "${name}" has dtype ${t.storage.dtype}; only F32, F16, BF16 and F64 can be read as float32`,
+      );
     }
     const record = `${prefix}data/${t.storage.key}`;
     const storage = storages[record];
     if (!storage) throw new Error(`${file}: tensor "${name}": its storage ${record} is not in the archive`);
     const size = DTYPE_SIZES[t.storage.dtype];
     if (storage.byteLength !== t.storage.numel * size) {
-      throw new Error(`${file}: tensor "${name}": storage ${record} has ${storage.byteLength} bytes, not ${t.storage.numel} × ${size}`);
+      throw new Error(
+        `${file}: tensor "${name}": storage ${record} has ${storage.byteLength} bytes, not ${t.storage.numel} × ${size}`,
+      );
     }
     const bytes = contiguousBytes(t, storage, size, `${file}: tensor "${name}"`);
     tensors.set(name, { name, shape: t.shape, data: decodeFloats(t.storage.dtype, bytes) });
@@ -97,13 +116,15 @@ export function readPytorch(file: string, options: ReadSafetensorsOptions = {}):
 function stateDictGlobals(): Record<string, PickleGlobal> {
   const globals: Record<string, PickleGlobal> = {
     'collections.OrderedDict': (args) => {
-      if (args.length > 0) throw new Error(`OrderedDict(...) with ${args.length} arguments; a state dict pickles it empty`);
+      if (args.length > 0)
+        throw new Error(`OrderedDict(...) with ${args.length} arguments; a state dict pickles it empty`);
       return new Map();
     },
     'torch._utils._rebuild_tensor_v2': rebuildTensor,
     'torch._utils._rebuild_parameter': (args) => args[0],
   };
-  for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) globals[`torch.${name}`] = { value: { storageDtype: dtype } };
+  for (const [name, dtype] of Object.entries(STORAGE_DTYPES))
+    globals[`torch.${name}`] = { value: { storageDtype: dtype } };
   return globals;
 }
 
@@ -111,9 +132,18 @@ function stateDictGlobals(): Record<string, PickleGlobal> {
 function rebuildTensor(args: unknown[]): TensorRef {
   const [storage, offset, shape, stride] = args;
   const ints = (v: unknown) => Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
-  if (args.length < 6 || !isStorageRef(storage) || !Number.isSafeInteger(offset) || (offset as number) < 0 || !ints(shape) || !ints(stride)
-    || (shape as number[]).length !== (stride as number[]).length) {
-    throw new Error('_rebuild_tensor_v2 with arguments that do not describe a tensor (storage, offset, size, stride...)');
+  if (
+    args.length < 6 ||
+    !isStorageRef(storage) ||
+    !Number.isSafeInteger(offset) ||
+    (offset as number) < 0 ||
+    !ints(shape) ||
+    !ints(stride) ||
+    (shape as number[]).length !== (stride as number[]).length
+  ) {
+    throw new Error(
+      '_rebuild_tensor_v2 with arguments that do not describe a tensor (storage, offset, size, stride...)',
+    );
   }
   return { storage, offset: offset as number, shape: shape as number[], stride: stride as number[] };
 }
@@ -122,9 +152,19 @@ function rebuildTensor(args: unknown[]): TensorRef {
 function storageRef(pid: unknown, file: string): StorageRef {
   const [kind, type, key, , numel] = Array.isArray(pid) ? pid : [];
   const dtype = (type as { storageDtype?: string } | undefined)?.storageDtype;
-  if (!Array.isArray(pid) || pid.length !== 5 || kind !== 'storage' || !dtype || typeof key !== 'string' || !/^\w+$/.test(key)
-    || !Number.isSafeInteger(numel) || (numel as number) < 0) {
-    throw new Error(`${file}: persistent id ${JSON.stringify(pid)} is not a storage ('storage', type, key, location, numel)`);
+  if (
+    !Array.isArray(pid) ||
+    pid.length !== 5 ||
+    kind !== 'storage' ||
+    !dtype ||
+    typeof key !== 'string' ||
+    !/^\w+$/.test(key) ||
+    !Number.isSafeInteger(numel) ||
+    (numel as number) < 0
+  ) {
+    throw new Error(
+      `${file}: persistent id ${JSON.stringify(pid)} is not a storage ('storage', type, key, location, numel)`,
+    );
   }
   return { key, dtype, numel: numel as number };
 }

@@ -27,10 +27,21 @@ export interface ReadSafetensorsOptions {
 
 /** Bytes per element of every dtype the safetensors format defines. */
 export const DTYPE_SIZES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 /** Dtypes converted to float32 when read. */
 export const FLOAT_DTYPES = new Set(['F16', 'BF16', 'F32', 'F64']);
@@ -58,18 +69,28 @@ export function readSafetensors(file: string, options: ReadSafetensorsOptions = 
 }
 
 /** Decodes the bytes of a safetensors file; `source` names the file in errors. */
-export function parseSafetensors(bytes: Uint8Array, source: string, options: ReadSafetensorsOptions = {}): SafetensorsContents {
+export function parseSafetensors(
+  bytes: Uint8Array,
+  source: string,
+  options: ReadSafetensorsOptions = {},
+): SafetensorsContents {
   if (bytes.byteLength < 8) {
-    throw new Error(`${source}: not a safetensors file: ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+    throw new Error(
+      `${source}: not a safetensors file: ${bytes.byteLength} bytes, shorter than the 8-byte header length`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw new Error(`${source}: header length ${headerLength} bytes is absurd (limit ${MAX_HEADER_BYTES}): not a safetensors file?`);
+    throw new Error(
+      `${source}: header length ${headerLength} bytes is absurd (limit ${MAX_HEADER_BYTES}): not a safetensors file?`,
+    );
   }
   const n = Number(headerLength);
   if (8 + n > bytes.byteLength) {
-    throw new Error(`${source}: header length ${n} bytes runs past the end of the ${bytes.byteLength}-byte file (truncated, or not a safetensors file)`);
+    throw new Error(
+      `${source}: header length ${n} bytes runs past the end of the ${bytes.byteLength}-byte file (truncated, or not a safetensors file)`,
+    );
   }
   const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + n), source);
   const dataStart = 8 + n;
@@ -80,7 +101,9 @@ export function parseSafetensors(bytes: Uint8Array, source: string, options: Rea
     dtypes.set(e.name, e.dtype);
     if (!FLOAT_DTYPES.has(e.dtype)) {
       if (options.skipNonFloat) continue;
-      throw new Error(`${source}: tensor "${e.name}" has dtype ${e.dtype}; only F32, F16, BF16 and F64 can be read as float32`);
+      throw new Error(
+        `${source}: tensor "${e.name}" has dtype ${e.dtype}; only F32, F16, BF16 and F64 can be read as float32`,
+      );
     }
     const region = bytes.subarray(dataStart + e.begin, dataStart + e.end);
     tensors.set(e.name, { name: e.name, shape: e.shape, data: decodeFloats(e.dtype, region) });
@@ -97,7 +120,9 @@ function parseHeader(headerBytes: Uint8Array, source: string): { entries: Entry[
     throw new Error(`${source}: the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new Error(`${source}: the header must be a JSON object of tensors (got ${Array.isArray(raw) ? 'an array' : typeof raw})`);
+    throw new Error(
+      `${source}: the header must be a JSON object of tensors (got ${Array.isArray(raw) ? 'an array' : typeof raw})`,
+    );
   }
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
@@ -107,7 +132,8 @@ function parseHeader(headerBytes: Uint8Array, source: string): { entries: Entry[
         throw new Error(`${source}: "__metadata__" must be an object of strings`);
       }
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new Error(`${source}: "__metadata__" field "${k}" must be a string (got ${JSON.stringify(v)})`);
+        if (typeof v !== 'string')
+          throw new Error(`${source}: "__metadata__" field "${k}" must be a string (got ${JSON.stringify(v)})`);
         metadata[k] = v;
       }
       continue;
@@ -121,7 +147,8 @@ function parseHeader(headerBytes: Uint8Array, source: string): { entries: Entry[
 /** Checks one tensor's header entry: dtype, shape, and offsets whose span matches the shape. */
 function parseEntry(name: string, value: unknown, source: string): Entry {
   const where = `${source}: tensor "${name}"`;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where}: header entry must be an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${where}: header entry must be an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (dtype === undefined) throw new Error(`${where}: header entry has no "dtype"`);
   if (shape === undefined) throw new Error(`${where}: header entry has no "shape"`);
@@ -132,13 +159,20 @@ function parseEntry(name: string, value: unknown, source: string): Entry {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new Error(`${where}: shape ${JSON.stringify(shape)} must be a list of non-negative integers`);
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
     throw new Error(`${where}: data_offsets ${JSON.stringify(offsets)} must be [begin, end] with 0 <= begin <= end`);
   }
   const [begin, end] = offsets as number[];
   const need = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_SIZES[dtype];
   if (end - begin !== need) {
-    throw new Error(`${where}: the header lies about sizes: shape [${shape.join(', ')}] of ${dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+    throw new Error(
+      `${where}: the header lies about sizes: shape [${shape.join(', ')}] of ${dtype} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+    );
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }
@@ -149,19 +183,27 @@ function checkLayout(entries: Entry[], bufferLength: number, source: string): vo
   let prev: Entry | null = null;
   for (const e of entries) {
     if (e.end > bufferLength) {
-      throw new Error(`${source}: tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] lie beyond the ${bufferLength}-byte data buffer (truncated file?)`);
+      throw new Error(
+        `${source}: tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] lie beyond the ${bufferLength}-byte data buffer (truncated file?)`,
+      );
     }
     if (e.begin < pos) {
-      throw new Error(`${source}: tensors "${prev!.name}" [${prev!.begin}, ${prev!.end}] and "${e.name}" [${e.begin}, ${e.end}] overlap`);
+      throw new Error(
+        `${source}: tensors "${prev!.name}" [${prev!.begin}, ${prev!.end}] and "${e.name}" [${e.begin}, ${e.end}] overlap`,
+      );
     }
     if (e.begin > pos) {
-      throw new Error(`${source}: bytes [${pos}, ${e.begin}) before tensor "${e.name}" belong to no tensor (the format forbids holes)`);
+      throw new Error(
+        `${source}: bytes [${pos}, ${e.begin}) before tensor "${e.name}" belong to no tensor (the format forbids holes)`,
+      );
     }
     pos = e.end;
     prev = e;
   }
   if (pos !== bufferLength) {
-    throw new Error(`${source}: ${bufferLength - pos} bytes after the last tensor belong to no tensor (the format forbids trailing data)`);
+    throw new Error(
+      `${source}: ${bufferLength - pos} bytes after the last tensor belong to no tensor (the format forbids trailing data)`,
+    );
   }
 }
 
@@ -169,7 +211,8 @@ function checkLayout(entries: Entry[], bufferLength: number, source: string): vo
 export function decodeFloats(dtype: string, region: Uint8Array): Float32Array {
   const view = new DataView(region.buffer, region.byteOffset, region.byteLength);
   if (dtype === 'F32') {
-    if (!LITTLE_ENDIAN) return Float32Array.from({ length: region.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));
+    if (!LITTLE_ENDIAN)
+      return Float32Array.from({ length: region.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));
     // A view when aligned (no copy of a large file); a copy otherwise, since Float32Array needs 4-byte alignment.
     if (region.byteOffset % 4 === 0) return new Float32Array(region.buffer, region.byteOffset, region.byteLength / 4);
     return new Float32Array(new Uint8Array(region).buffer);
@@ -219,17 +262,26 @@ function halfTable(): Float32Array {
 }
 
 /** Writes tensors as F32 in the given order, with optional string metadata; the file appears atomically. */
-export function writeSafetensors(file: string, tensors: readonly NamedArray[] | Map<string, NamedArray>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  file: string,
+  tensors: readonly NamedArray[] | Map<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(file, encodeSafetensors(tensors, metadata, file));
 }
 
 /** The bytes of a safetensors file (as chunks: header, then each tensor) holding the tensors as F32. */
-export function encodeSafetensors(tensors: readonly NamedArray[] | Map<string, NamedArray>, metadata: Record<string, string> = {}, source = 'safetensors'): Uint8Array[] {
+export function encodeSafetensors(
+  tensors: readonly NamedArray[] | Map<string, NamedArray>,
+  metadata: Record<string, string> = {},
+  source = 'safetensors',
+): Uint8Array[] {
   const list = tensors instanceof Map ? [...tensors.values()] : tensors;
   const header: Record<string, unknown> = Object.create(null);
   const names = new Set<string>();
   for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') throw new Error(`${source}: metadata field "${k}" must be a string (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'string')
+      throw new Error(`${source}: metadata field "${k}" must be a string (got ${JSON.stringify(v)})`);
   }
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -243,7 +295,8 @@ export function encodeSafetensors(tensors: readonly NamedArray[] | Map<string, N
       throw new Error(`${where}: shape ${JSON.stringify(t.shape)} must be a list of non-negative integers`);
     }
     const size = t.shape.reduce((a, b) => a * b, 1);
-    if (size !== t.data.length) throw new Error(`${where}: shape [${t.shape.join(', ')}] holds ${size} values but data has ${t.data.length}`);
+    if (size !== t.data.length)
+      throw new Error(`${where}: shape [${t.shape.join(', ')}] holds ${size} values but data has ${t.data.length}`);
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * size] };
     offset += 4 * size;
     chunks.push(littleEndianBytes(t.data));

@@ -47,8 +47,11 @@ function readOutputs(page: Page): Promise<Outputs> {
     const cells = Array.from(panel.querySelectorAll('.jp-CodeCell'));
     const outputs = Array.from(panel.querySelectorAll<HTMLElement>('.jp-OutputArea-output'));
     const errors = outputs
-      .filter((o) => o.dataset.mimeType === 'application/vnd.jupyter.error' ||
-        (o.dataset.mimeType === 'application/vnd.jupyter.stderr' && /error/i.test(o.innerText)))
+      .filter(
+        (o) =>
+          o.dataset.mimeType === 'application/vnd.jupyter.error' ||
+          (o.dataset.mimeType === 'application/vnd.jupyter.stderr' && /error/i.test(o.innerText)),
+      )
       .map((o) => o.innerText.slice(0, 300));
     return {
       codeCells: cells.length,
@@ -173,13 +176,21 @@ describe('JupyterLab in a browser (playwright-core, headless Chromium)', functio
     expect(out.errors).to.deep.equal([]);
     expect(out.executed).to.equal(out.codeCells);
     expect(out.charts.length, 'charts').to.be.at.least(2);
-    expect(out.charts.filter((c) => !c.drawn), 'charts not drawn').to.deep.equal([]);
+    expect(
+      out.charts.filter((c) => !c.drawn),
+      'charts not drawn',
+    ).to.deep.equal([]);
     expect(out.mimeTypes, 'a chart also as a separate PNG').to.not.include('image/png');
   });
 
-  it('nbconvert\'s HTML shows a chart display as its PNG, once', async () => {
+  it("nbconvert's HTML shows a chart display as its PNG, once", async () => {
     const spec = {
-      data: { values: [{ x: 'a', y: 1 }, { x: 'b', y: 3 }] },
+      data: {
+        values: [
+          { x: 'a', y: 1 },
+          { x: 'b', y: 3 },
+        ],
+      },
       mark: 'bar',
       encoding: { x: { field: 'x', type: 'nominal' }, y: { field: 'y', type: 'quantitative' } },
     } as const;
@@ -193,7 +204,9 @@ describe('JupyterLab in a browser (playwright-core, headless Chromium)', functio
     expect(r.status, r.stderr).to.equal(0);
     await page.goto(`file://${path.join(OUT, 'chart-bundle.html')}`);
     const images = await page.evaluate(() =>
-      Array.from(document.querySelectorAll<HTMLImageElement>('.jp-OutputArea-output img')).map((img) => img.naturalWidth),
+      Array.from(document.querySelectorAll<HTMLImageElement>('.jp-OutputArea-output img')).map(
+        (img) => img.naturalWidth,
+      ),
     );
     expect(images).to.have.length(1);
     expect(images[0]).to.be.greaterThan(0);

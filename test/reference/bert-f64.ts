@@ -164,7 +164,14 @@ function logSumExp(row: number[]): number {
 }
 
 /** Multi-head self-attention of one sequence x [T][H]; mask[t] = 0 removes key t. */
-function selfAttention(x: number[][], mask: number[], W: Map<string, Float64Array>, p: string, cfg: BertConfig, probsOut?: number[][][]): number[][] {
+function selfAttention(
+  x: number[][],
+  mask: number[],
+  W: Map<string, Float64Array>,
+  p: string,
+  cfg: BertConfig,
+  probsOut?: number[][][],
+): number[][] {
   const H = cfg.hidden_size;
   const heads = cfg.num_attention_heads;
   const d = H / heads;
@@ -195,13 +202,25 @@ function selfAttention(x: number[][], mask: number[], W: Map<string, Float64Arra
 }
 
 /** One BertLayer on one sequence: attention, dense + residual LayerNorm, GELU feed-forward + residual LayerNorm. */
-function encoderLayer(x: number[][], mask: number[], W: Map<string, Float64Array>, layer: number, cfg: BertConfig, probsOut?: number[][][]): number[][] {
+function encoderLayer(
+  x: number[][],
+  mask: number[],
+  W: Map<string, Float64Array>,
+  layer: number,
+  cfg: BertConfig,
+  probsOut?: number[][][],
+): number[][] {
   const H = cfg.hidden_size;
   const I = cfg.intermediate_size;
   const eps = cfg.layer_norm_eps;
   const p = `bert.encoder.layer.${layer}`;
   const context = selfAttention(x, mask, W, p, cfg, probsOut);
-  const attn = layerNorm(add(dense(context, W, `${p}.attention.output.dense`, H, H), x), W, `${p}.attention.output.LayerNorm`, eps);
+  const attn = layerNorm(
+    add(dense(context, W, `${p}.attention.output.dense`, H, H), x),
+    W,
+    `${p}.attention.output.LayerNorm`,
+    eps,
+  );
   const inter = dense(attn, W, `${p}.intermediate.dense`, I, H).map((row) => row.map(gelu));
   return layerNorm(add(dense(inter, W, `${p}.output.dense`, H, I), attn), W, `${p}.output.LayerNorm`, eps);
 }
@@ -225,14 +244,16 @@ function checkedInputs(cfg: BertConfig, inputs: ReferenceInputs): { types: numbe
   const ids = inputs.inputIds;
   if (ids.length === 0 || ids[0].length === 0) throw new Error('empty batch');
   const T = ids[0].length;
-  if (T > cfg.max_position_embeddings) throw new Error(`sequence length ${T} exceeds max_position_embeddings ${cfg.max_position_embeddings}`);
+  if (T > cfg.max_position_embeddings)
+    throw new Error(`sequence length ${T} exceeds max_position_embeddings ${cfg.max_position_embeddings}`);
   const types = inputs.tokenTypeIds ?? ids.map((r) => r.map(() => 0));
   const mask = inputs.attentionMask ?? ids.map((r) => r.map(() => 1));
   const check = (rows: number[][], what: string, lo: number, hi: number) => {
     if (rows.length !== ids.length) throw new Error(`${what} has ${rows.length} rows, expected ${ids.length}`);
     for (const row of rows) {
       if (row.length !== T) throw new Error(`${what} rows must all have length ${T}`);
-      for (const v of row) if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${what} value ${v} outside [${lo}, ${hi}]`);
+      for (const v of row)
+        if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${what} value ${v} outside [${lo}, ${hi}]`);
     }
   };
   check(ids, 'inputIds', 0, cfg.vocab_size - 1);
@@ -242,7 +263,11 @@ function checkedInputs(cfg: BertConfig, inputs: ReferenceInputs): { types: numbe
 }
 
 /** The float64 forward pass of Hugging Face BERT in eval mode, with whichever heads the weights include. */
-export function referenceForward(config: BertConfig, weights: ReferenceWeights, inputs: ReferenceInputs): ReferenceOutputs {
+export function referenceForward(
+  config: BertConfig,
+  weights: ReferenceWeights,
+  inputs: ReferenceInputs,
+): ReferenceOutputs {
   const W = float64Weights(config, weights);
   const parts = partsOf(weights);
   const { types, mask } = checkedInputs(config, inputs);
@@ -251,7 +276,8 @@ export function referenceForward(config: BertConfig, weights: ReferenceWeights, 
   const attentions = Array.from({ length: config.num_hidden_layers }, () => [] as number[][][][]);
   const lastHiddenState = inputs.inputIds.map((ids, b) => {
     let x = embed(ids, types[b], W, config);
-    for (let l = 0; l < config.num_hidden_layers; l++) x = encoderLayer(x, mask[b], W, l, config, (attentions[l][b] = []));
+    for (let l = 0; l < config.num_hidden_layers; l++)
+      x = encoderLayer(x, mask[b], W, l, config, (attentions[l][b] = []));
     return x;
   });
   const out: ReferenceOutputs = { lastHiddenState, attentions };
@@ -275,7 +301,12 @@ export function referenceForward(config: BertConfig, weights: ReferenceWeights, 
 }
 
 /** Mean masked-LM cross-entropy over the positions whose label is not -100 (NaN when there are none, as PyTorch). */
-export function referenceMlmLoss(config: BertConfig, weights: ReferenceWeights, inputs: ReferenceInputs, labels: number[][]): number {
+export function referenceMlmLoss(
+  config: BertConfig,
+  weights: ReferenceWeights,
+  inputs: ReferenceInputs,
+  labels: number[][],
+): number {
   const { mlmLogits } = referenceForward(config, weights, inputs);
   if (!mlmLogits) throw new Error('referenceMlmLoss: the weights have no cls.predictions.* head');
   let sum = 0;
@@ -283,7 +314,8 @@ export function referenceMlmLoss(config: BertConfig, weights: ReferenceWeights, 
   labels.forEach((row, b) =>
     row.forEach((label, t) => {
       if (label === IGNORE_INDEX) return;
-      if (!Number.isInteger(label) || label < 0 || label >= config.vocab_size) throw new Error(`MLM label ${label} outside [0, ${config.vocab_size})`);
+      if (!Number.isInteger(label) || label < 0 || label >= config.vocab_size)
+        throw new Error(`MLM label ${label} outside [0, ${config.vocab_size})`);
       const logits = mlmLogits[b][t];
       sum += logSumExp(logits) - logits[label];
       count++;
@@ -293,7 +325,12 @@ export function referenceMlmLoss(config: BertConfig, weights: ReferenceWeights, 
 }
 
 /** Mean cross-entropy of the classifier's logits, or mean squared error for regression (num_labels = 1). */
-export function referenceClassificationLoss(config: BertConfig, weights: ReferenceWeights, inputs: ReferenceInputs, labels: number[]): number {
+export function referenceClassificationLoss(
+  config: BertConfig,
+  weights: ReferenceWeights,
+  inputs: ReferenceInputs,
+  labels: number[],
+): number {
   const { logits } = referenceForward(config, weights, inputs);
   if (!logits) throw new Error('referenceClassificationLoss: the weights have no classifier.* head');
   if (labels.length !== logits.length) throw new Error(`${labels.length} labels for a batch of ${logits.length}`);
@@ -301,10 +338,13 @@ export function referenceClassificationLoss(config: BertConfig, weights: Referen
     if (config.num_labels !== 1) throw new Error('regression with num_labels ≠ 1 is not supported');
     return labels.reduce((a, y, b) => a + (logits[b][0] - y) ** 2, 0) / labels.length;
   }
-  return labels.reduce((a, y, b) => {
-    if (!Number.isInteger(y) || y < 0 || y >= config.num_labels) throw new Error(`class label ${y} outside [0, ${config.num_labels})`);
-    return a + logSumExp(logits[b]) - logits[b][y];
-  }, 0) / labels.length;
+  return (
+    labels.reduce((a, y, b) => {
+      if (!Number.isInteger(y) || y < 0 || y >= config.num_labels)
+        throw new Error(`class label ${y} outside [0, ${config.num_labels})`);
+      return a + logSumExp(logits[b]) - logits[b][y];
+    }, 0) / labels.length
+  );
 }
 
 /** mulberry32: a small seeded PRNG of uniform numbers in [0, 1). */
@@ -326,7 +366,11 @@ function normalSampler(seed: number): () => number {
 }
 
 /** Seeded random weights in canonical names: matrices N(0, 0.2), LayerNorm weights 1 + N(0, 0.1), biases N(0, 0.1). */
-export function randomWeights(config: BertConfig, parts: BertParts, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+export function randomWeights(
+  config: BertConfig,
+  parts: BertParts,
+  seed: number,
+): Map<string, { shape: number[]; data: Float32Array }> {
   const normal = normalSampler(seed);
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const { name, shape } of parameterSpecs(config, parts)) {
