@@ -40,7 +40,7 @@ const methods = values.methods.split(',').map(parseDropoutMethod);
 if (benchEachBackend()) process.exit();
 const backend = await initBackend({ quiet: true });
 const glue = glueDataDir();
-if (!glue) throw new Error('bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see README "Data")');
+if (!glue) throw new Error('bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see docs/data.md)');
 
 const modelDir = resolveModelDir();
 const tokenizer = loadTokenizer(modelDir);
