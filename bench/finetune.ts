@@ -42,7 +42,7 @@ const backend = await initBackend({ quiet: true });
 const glue = glueDataDir();
 if (!glue)
   throw new Error(
-    'bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see README "Data")',
+    'bench/finetune: no GLUE data found; set FISHERLAB_DATA to a folder holding glue/SST-2 (see docs/data.md)',
   );
 
 const modelDir = resolveModelDir();
