@@ -9,7 +9,8 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/glue/finetune';
-import { meanStd, pretrainingBenefit, summarizeRuns } from '../lib/pretrain/benefit';
+import { pretrainingBenefit, summarizeRuns } from '../lib/pretrain/benefit';
+import { meanStd } from '../lib/util/stats';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
 const VOCAB = sentimentVocab(WORDS);

@@ -35,7 +35,8 @@ import {
   simulateLabels,
   softplus,
 } from '../lib/fisher101/logistic';
-import { logSpacedCounts, mean, runningMeans, sampleVariance } from '../lib/fisher101/statistics';
+import { logSpacedCounts, runningMeans } from '../lib/fisher101/statistics';
+import { mean, sampleVariance } from '../lib/util/stats';
 
 // Monte Carlo checks allow 4 standard errors: a correct implementation fails one of them with probability ≈ 6e-5.
 const Z = 4;

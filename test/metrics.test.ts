@@ -1,6 +1,7 @@
 /** GLUE metrics against hand-computed values. */
 import { expect } from 'chai';
-import { accuracy, f1, matthewsCorrelation, pearson, ranks, spearman, taskMetrics } from '../lib/glue/metrics';
+import { accuracy, f1, matthewsCorrelation, pearson, spearman, taskMetrics } from '../lib/glue/metrics';
+import { ranks } from '../lib/util/stats';
 
 // A 2×2 confusion with tp = 4, tn = 3, fp = 2, fn = 1 (n = 10), as (prediction, label) pairs.
 const PREDICTIONS = [1, 1, 1, 1, 0, 0, 0, 1, 1, 0];

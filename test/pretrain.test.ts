@@ -12,7 +12,8 @@ import { completeSettings, PRETRAIN_DEFAULTS } from '../lib/pretrain/settings';
 import { readSafetensors } from '../lib/weights/safetensors';
 import { benefitVerdict, modelCard } from '../lib/pretrain/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
-import { meanStd, summarizeRuns } from '../lib/pretrain/benefit';
+import { summarizeRuns } from '../lib/pretrain/benefit';
+import { meanStd } from '../lib/util/stats';
 import { setupBackend } from './helpers';
 import { maskedExample } from '../lib/pretrain/mlm-data';
 

@@ -6,7 +6,7 @@ import { dropoutSiteScores, groupScores, meansOf } from './aggregate';
 import type { FisherInput, GroupWeighting, SiteScore } from './aggregate';
 import { linearSchedule, siteRanks } from '../guided-dropout/schedule';
 import type { ScoredSite } from '../guided-dropout/schedule';
-import { spearman } from '../glue/metrics';
+import { spearmanCorrelation } from '../util/stats';
 
 /** One Fisher estimate and how it was made. */
 export interface LabelledFisher {
@@ -74,11 +74,11 @@ export function fisherStability(estimates: readonly LabelledFisher[], options: S
       sampleSize: e.sampleSize,
       seed: e.seed,
       reference: i === refIndex,
-      tensorSpearman: spearman(
+      tensorSpearman: spearmanCorrelation(
         s.means.map((t) => t.mean),
         ref.means.map((t) => t.mean),
       ),
-      siteSpearman: spearman(scores(s.sites), scores(ref.sites)),
+      siteSpearman: spearmanCorrelation(scores(s.sites), scores(ref.sites)),
       sameSiteOrder: moved === 0,
       sitesMoved: moved,
       scheduleChanged: pChange > 0,

@@ -3,7 +3,7 @@ import { Rng } from '../util/random';
 import { sampleBernoulli } from './bernoulli';
 import type { Vector } from './linalg';
 import { fitLogistic, simulateFeatures, simulateLabels } from './logistic';
-import { mean, sampleVariance } from './statistics';
+import { mean, sampleVariance } from '../util/stats';
 
 /** Variances of an estimator over simulated datasets, and how many datasets gave an estimate. */
 export interface MleSpread {

@@ -5,7 +5,7 @@
 import { Rng } from '../util/random';
 import { diagonal, dot, Matrix, Vector } from './linalg';
 import { Dataset, logisticFisher, softplus } from './logistic';
-import { mean, sampleVariance } from './statistics';
+import { mean, sampleVariance } from '../util/stats';
 
 /** A Monte Carlo estimate with its standard error. */
 export interface Estimate {

@@ -1,15 +1,7 @@
 /** Sample statistics used to compare simulations with closed forms. */
 
-/** The mean of an array. */
-export function mean(values: number[]): number {
-  return values.reduce((s, v) => s + v, 0) / values.length;
-}
-
-/** The unbiased sample variance (divisor n − 1). */
-export function sampleVariance(values: number[]): number {
-  const m = mean(values);
-  return values.reduce((s, v) => s + (v - m) ** 2, 0) / (values.length - 1);
-}
+// Notebook 01 takes the mean and sample variance from this module; they live with the project's other statistics.
+export { mean, sampleVariance } from '../util/stats';
 
 /** The running means of `values` after the first n of them, for each n in `counts` (ascending). */
 export function runningMeans(values: number[], counts: number[]): number[] {

@@ -14,6 +14,7 @@ import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '
 import { batchPart } from '../train/micro-batches';
 import { batchIndices } from '../pretrain/mlm-data';
 import { mixSeed, Rng } from '../util/random';
+import { mean } from '../util/stats';
 import { FinetuneRecipe, RECIPES } from './recipes';
 import { loadTokenizer, Tokenizer } from '../bert/tokenizer';
 import { train } from '../train/loop';
@@ -196,7 +197,7 @@ export async function finetune(
     const losses = result.log
       .filter((l) => l.loss !== undefined && l.step > e.step - stepsPerEpoch && l.step <= e.step)
       .map((l) => l.loss!);
-    e.trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+    e.trainLoss = mean(losses);
   }
   return {
     settings: s,

@@ -3,6 +3,7 @@
  * metrics with its main score. Undefined cases follow the libraries the authors used: F1 and Matthews correlation
  * are 0 when their denominator is 0 (scikit-learn), Pearson and Spearman are NaN for a constant input (scipy).
  */
+import { mean, pearsonCorrelation, spearmanCorrelation } from '../util/stats';
 import { MetricName, TaskSpec, taskSpec } from './tasks';
 
 /** A task's metrics on one evaluation set, and the single number that ranks runs. */
@@ -59,48 +60,16 @@ export function matthewsCorrelation(predictions: ArrayLike<number>, labels: Arra
   return denominator === 0 ? 0 : (correct * n - cross) / denominator;
 }
 
-/** Pearson correlation; NaN when either input is constant. */
-export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  const n = checkPair(x, y);
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = x[i] - mx;
-    const dy = y[i] - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  return sxx === 0 || syy === 0 ? NaN : Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy)));
+/** Pearson correlation of predictions with labels (STS-B); NaN when either is constant. */
+export function pearson(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {
+  checkPair(predictions, labels);
+  return pearsonCorrelation(predictions, labels);
 }
 
-/** Spearman rank correlation (ties get their average rank); NaN when either input is constant. */
-export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  checkPair(x, y);
-  return pearson(ranks(x), ranks(y));
-}
-
-/** 1-based ranks, tied values sharing the mean of the ranks they span. */
-export function ranks(values: ArrayLike<number>): Float64Array {
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
-  const out = new Float64Array(values.length);
-  for (let start = 0; start < order.length;) {
-    let end = start + 1;
-    while (end < order.length && values[order[end]] === values[order[start]]) end++;
-    const rank = (start + 1 + end) / 2;
-    for (let k = start; k < end; k++) out[order[k]] = rank;
-    start = end;
-  }
-  return out;
+/** Spearman rank correlation of predictions with labels (STS-B; ties get their average rank); NaN when either is constant. */
+export function spearman(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {
+  checkPair(predictions, labels);
+  return spearmanCorrelation(predictions, labels);
 }
 
 /** A task's metrics on one evaluation set (class indices, or scores for STS-B) and its main score. */
@@ -130,7 +99,7 @@ export function taskMetrics(
   const metrics: Record<string, number> = {};
   for (const name of spec.metrics) metrics[name] = compute[name]();
   const values = spec.metrics.map((name) => metrics[name]);
-  const main = values.reduce((a, b) => a + b, 0) / values.length;
+  const main = mean(values);
   if (values.length > 1) metrics.combined_score = main;
   return { metrics, main };
 }

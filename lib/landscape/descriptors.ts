@@ -3,6 +3,7 @@
  * the loss at the centre (θ0), the size of the basin around it, the mean loss by distance from the centre, and
  * the plateau the far points reach against ln(vocabulary size), the loss of a uniform guess.
  */
+import { mean, median } from '../util/stats';
 import { lossAt, LossSurface } from './surface-file';
 
 /** The mean loss of the points whose distance from the centre r = √(x² + y²) lies in [rMin, rMax). */
@@ -64,13 +65,6 @@ export function centreLoss(s: LossSurface): { value: number; exact: boolean } {
   return { value, exact: x0 === x1 && y0 === y1 };
 }
 
-/** Median of a non-empty list. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /** Computes the descriptors of a surface. */
 export function describeSurface(s: LossSurface, opts: DescribeOptions = {}): SurfaceDescriptors {
   const nx = s.x.length;
@@ -103,7 +97,7 @@ export function describeSurface(s: LossSurface, opts: DescribeOptions = {}): Sur
         rMin: bounds[b],
         rMax: bounds[b + 1],
         points: inBin.length,
-        mean: inBin.reduce((a, v) => a + v, 0) / inBin.length,
+        mean: mean(inBin),
       });
   }
 

@@ -4,6 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { VegaSpec } from '../notebook/plot';
+import { mean } from '../util/stats';
 import type { LossSurface } from './surface-file';
 
 /** One panel: a surface and its title. */
@@ -239,7 +240,6 @@ export function centerSlices(s: LossSurface): SlicePoint[] {
   const nx = s.x.length;
   const rows = nearest(s.y);
   const cols = nearest(s.x);
-  const mean = (vals: number[]) => vals.reduce((a, b) => a + b, 0) / vals.length;
   return [
     ...s.x.map((coordinate, ix) => ({
       along: 'x' as const,

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { backendName } from '../backend';
 import { loadMaskedLm } from '../bert/load';
-import { runFisherlab } from '../util/child-process';
+import { runFisherlab, runLanes } from '../util/child-process';
 import type { Bert } from '../bert/model';
 import { fisherlabVersion, readFisher } from '../fisher/estimate';
 import { corpusSamples, pretrainingRecipe } from '../fisher/samples';
@@ -241,44 +241,42 @@ async function splitOverProcesses(
     return fs.existsSync(saved) ? (JSON.parse(fs.readFileSync(saved, 'utf8')) as { done: number }).done : 0;
   };
   const before = blocks.reduce((s, [a, b]) => s + doneIn(path.join(job.runDir, `rows-${a}-${b}`)), 0);
-  const parts = await Promise.all(
-    blocks.map(async ([a, b]) => {
-      const part = path.join(job.runDir, `rows-${a}-${b}`);
-      const output = `${part}.json`;
-      if (fs.existsSync(output)) fs.rmSync(output);
-      const args = [
-        'landscape',
-        '--model',
-        modelDir,
-        '--mask',
-        job.mask,
-        '--grid-json',
-        gridArg,
-        '--rows',
-        `${a}:${b}`,
-        '--examples',
-        examplesFile,
-        '--directions',
-        dirFile,
-        '--batch-size',
-        String(job.batchSize ?? 32),
-        '--run-dir',
-        part,
-        '--output',
-        output,
-        ...(job.fisher ? ['--fisher', job.fisher] : []),
-        ...(job.stopAfter !== undefined ? ['--stop-after', String(Math.ceil((job.stopAfter * (b - a)) / ny))] : []),
-      ];
-      await runFisherlab(args, { onLine: (line) => say(`[rows ${a}–${b - 1}] ${line}`), interruptOk: true });
-      if (!fs.existsSync(output)) return { loss: null, done: doneIn(part), maskedTokens: 0 };
-      const s = readSurface(output);
-      return {
-        loss: s.loss,
-        done: s.loss.length,
-        maskedTokens: (s.metadata.eval as { masked_tokens: number }).masked_tokens,
-      };
-    }),
-  );
+  const parts = await runLanes(blocks, blocks.length, async ([a, b]) => {
+    const part = path.join(job.runDir, `rows-${a}-${b}`);
+    const output = `${part}.json`;
+    if (fs.existsSync(output)) fs.rmSync(output);
+    const args = [
+      'landscape',
+      '--model',
+      modelDir,
+      '--mask',
+      job.mask,
+      '--grid-json',
+      gridArg,
+      '--rows',
+      `${a}:${b}`,
+      '--examples',
+      examplesFile,
+      '--directions',
+      dirFile,
+      '--batch-size',
+      String(job.batchSize ?? 32),
+      '--run-dir',
+      part,
+      '--output',
+      output,
+      ...(job.fisher ? ['--fisher', job.fisher] : []),
+      ...(job.stopAfter !== undefined ? ['--stop-after', String(Math.ceil((job.stopAfter * (b - a)) / ny))] : []),
+    ];
+    await runFisherlab(args, { onLine: (line) => say(`[rows ${a}–${b - 1}] ${line}`), interruptOk: true });
+    if (!fs.existsSync(output)) return { loss: null, done: doneIn(part), maskedTokens: 0 };
+    const s = readSurface(output);
+    return {
+      loss: s.loss,
+      done: s.loss.length,
+      maskedTokens: (s.metadata.eval as { masked_tokens: number }).masked_tokens,
+    };
+  });
   const done = parts.reduce((s, p) => s + p.done, 0);
   const complete = parts.every((p) => p.loss);
   return {

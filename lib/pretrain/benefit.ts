@@ -7,11 +7,12 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { runFisherlab } from '../util/child-process';
+import { runFisherlab, runLanes } from '../util/child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from '../glue/finetune';
 import { modelRecipe, recipeSettings } from '../glue/recipes';
 import { outputDir, projectRelative } from '../paths';
 import { findWeightFiles, identifyingFiles } from '../weights/files';
+import { meanStd } from '../util/stats';
 
 export type Init = 'pretrained' | 'random';
 
@@ -51,13 +52,6 @@ export interface BenefitOptions {
   jobs: number;
   /** Folder of finished runs (default: out/sst2-check). */
   runsDir?: string;
-}
-
-/** Mean and sample standard deviation. */
-export function meanStd(xs: readonly number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std };
 }
 
 /** Per-(init, lr) scores of the runs, and each init at its best lr. */
@@ -109,7 +103,7 @@ export async function pretrainingBenefit(
   };
   const runsDir = opts.runsDir ?? path.join(outputDir(), 'sst2-check');
   fs.mkdirSync(runsDir, { recursive: true });
-  const queue = seeds.flatMap((seed) =>
+  const arms = seeds.flatMap((seed) =>
     opts.lrs.flatMap((lr) => (['pretrained', 'random'] as const).map((init) => ({ init, lr, seed }))),
   );
   const runs: BenefitRun[] = [];
@@ -143,10 +137,7 @@ export async function pretrainingBenefit(
       `SST-2 ${init} lr ${lr} seed ${seed}: dev accuracy ${r.final.dev.metrics.accuracy.toFixed(4)} (${r.wallSeconds.toFixed(0)} s${reused ? `, reused ${output}` : ''})`,
     );
   };
-  const lanes = Array.from({ length: Math.max(1, opts.jobs) }, async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await runOne(job);
-  });
-  await Promise.all(lanes);
+  await runLanes(arms, Math.max(1, opts.jobs), runOne);
   runs.sort((a, b) => a.seed - b.seed || a.lr - b.lr || a.init.localeCompare(b.init));
   return { settings, lrs: opts.lrs, seeds, runs, ...summarizeRuns(runs, opts.lrs) };
 }

@@ -8,7 +8,7 @@ import { headlineSet } from './results';
 import type { CellScore } from './results';
 import { taskSpec } from '../glue/tasks';
 import { taskMetrics } from '../glue/metrics';
-import { meanStd } from '../pretrain/benefit';
+import { meanStd } from '../util/stats';
 import type { SweepRecord } from './run';
 
 /** The main score of predicting the most frequent training label on a run's headline evaluation set. */

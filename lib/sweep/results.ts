@@ -4,7 +4,7 @@
  * random restarts; plus the only guided-dropout numbers of the paper we have (the Lodha et al. comparison table).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { meanStd } from '../pretrain/benefit';
+import { meanStd, median } from '../util/stats';
 import type { SweepRecord } from './run';
 
 /** The authors' guided-dropout scores for BERT-base (paper.md §3, their Lodha et al. comparison table; MRPC and RTE in %). */
@@ -251,12 +251,11 @@ export function restartStats(records: readonly SweepRecord[], task: string, pct:
       .filter((r) => r.task === task && r.pct === pct && r.method === method)
       .map(headlineScore)
       .sort((a, b) => a - b);
-    const m = xs.length >> 1;
     return {
       method,
       n: xs.length,
       ...meanStd(xs),
-      median: xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2,
+      median: median(xs),
       min: xs[0],
       max: xs[xs.length - 1],
       failed: xs.filter((x) => x <= failAt).length,

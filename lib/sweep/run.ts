@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic';
 import type { DropoutSetting } from '../bert/dropout';
-import { runFisherlab } from '../util/child-process';
+import { runFisherlab, runLanes } from '../util/child-process';
 import {
   DROPOUT_METHODS,
   DropoutMethod,
@@ -18,7 +18,7 @@ import { finetune, FinetuneResult, FinetuneSettings } from '../glue/finetune';
 import { TASK_NAMES, taskSpec } from '../glue/tasks';
 import { modelFingerprint } from '../bert/model-dir';
 import { projectRelative } from '../paths';
-import { meanStd } from '../pretrain/benefit';
+import { meanStd } from '../util/stats';
 import { Progress } from '../util/progress';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -241,22 +241,17 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
 
   const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
   let finished = skipped;
-  const queue = [...todo];
-  const lane = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const cell = next;
-      const result = await run(plan.settingsOf(cell), spec.glueDir, {
-        write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write,
-      });
-      addRecord(plan, sweepRecord(plan.taskOf(cell), result));
-      finished++;
-      const scores = Object.entries(result.final)
-        .map(([name, s]) => `${name} ${s.main.toFixed(4)}`)
-        .join(', ');
-      progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, todo.length)) }, lane));
+  await runLanes(todo, jobs, async (cell) => {
+    const result = await run(plan.settingsOf(cell), spec.glueDir, {
+      write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write,
+    });
+    addRecord(plan, sweepRecord(plan.taskOf(cell), result));
+    finished++;
+    const scores = Object.entries(result.final)
+      .map(([name, s]) => `${name} ${s.main.toFixed(4)}`)
+      .join(', ');
+    progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
+  });
   writeSummaryCsv(spec.out, plan.records);
   return { total: cells.length, skipped, ran: todo.length };
 }

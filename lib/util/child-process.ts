@@ -1,4 +1,4 @@
-/** Running `fisherlab` commands in child processes (one wasm thread each), so that jobs use several cores. */
+/** Running `fisherlab` commands in child processes (one wasm thread each), and work items a few at a time, so that jobs use several cores. */
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { projectRoot } from '../paths';
@@ -32,4 +32,33 @@ export function runFisherlab(args: string[], o: ChildOptions = {}): Promise<void
       else reject(new Error(`fisherlab ${args[0]} failed (${code ?? signal}): fisherlab ${args.join(' ')}\n${tail}`));
     });
   });
+}
+
+/**
+ * Runs `work` on every item, at most `jobs` at a time, starting them in order; resolves with the results in input
+ * order. After the first failure no further item starts, and the promise rejects with that failure once the
+ * running items end.
+ */
+export async function runLanes<T, R>(
+  items: readonly T[],
+  jobs: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`runLanes: jobs must be a positive integer (got ${jobs})`);
+  const results = new Array<R>(items.length);
+  const failures: unknown[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (failures.length === 0 && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i], i);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, lane));
+  if (failures.length > 0) throw failures[0];
+  return results;
 }
