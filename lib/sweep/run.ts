@@ -166,7 +166,7 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
     init: 'pretrained',
     trainPct: c.pct,
     seed: c.seed,
-    dropout: dropout.get(c.method)!,
+    dropout: dropout(c.method, c.seed),
   });
   const modelSha256 = modelFingerprint(spec.model);
   const taskOf = (c: SweepCell): SweepTask => ({
@@ -361,8 +361,8 @@ export function cellKey(c: SweepCell): string {
   return `${c.method} ${c.task} ${c.pct}% seed ${c.seed}`;
 }
 
-/** Site → setting of each swept method (already validated) for the model's sites, computed once (guided ones from the Fisher file). */
-function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, DropoutSetting>> {
+/** Site → setting of a swept method (already validated) for the model's sites and a seed; computed once per method except `shuffled`, whose order the seed draws. */
+function methodSettings(spec: SweepSpec): (method: DropoutMethod, seed: number) => Record<string, DropoutSetting> {
   const guided = spec.methods.filter((m) => m.startsWith('guided'));
   if (spec.fisher === undefined && guided.length > 0) {
     throw new Error(
@@ -370,12 +370,10 @@ function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, Drop
     );
   }
   const sites = modelDropoutSites(spec.model);
-  return new Map(
-    spec.methods.map((m) => [
-      m,
-      methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model }),
-    ]),
-  );
+  const of = (m: DropoutMethod, seed?: number) =>
+    methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model, seed });
+  const fixed = new Map(spec.methods.filter((m) => m !== 'shuffled').map((m) => [m, of(m)]));
+  return (m, seed) => fixed.get(m) ?? of(m, seed);
 }
 
 /** Names of the fields whose values differ between two settings objects. */
