@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/atomic';
-import { openRunDir } from '../util/run-dir';
+import { openRunDir, RunControl } from '../util/run-dir';
 import { backendName } from '../backend';
 import { readConfig } from '../bert/config';
 import type { Bert } from '../bert/model';
@@ -24,8 +24,8 @@ import { squaredGradSumsInParts } from './per-sample-grads';
 import { Progress } from '../util/progress';
 import { NamedArray, readSafetensors, writeSafetensors } from '../weights/safetensors';
 
-/** What `estimateFisher` needs. */
-export interface FisherOptions {
+/** What `estimateFisher` needs; `shouldStop` is polled after every batch. */
+export interface FisherOptions extends RunControl {
   model: Bert;
   /** The masked examples, in the order they are processed; every one counts. */
   examples: ReadonlyArray<MaskedExample & { attention_mask?: number[] }>;
@@ -40,11 +40,6 @@ export interface FisherOptions {
   checkpointEvery?: number;
   /** Stop (saving a checkpoint) at the first batch boundary at or after this many samples. */
   stopAfter?: number;
-  /** Polled after every batch; true saves a checkpoint and stops (e.g. after Ctrl-C). */
-  shouldStop?: () => boolean;
-  /** Progress lines (default: stderr every 5 s). */
-  write?: (line: string) => void;
-  progressIntervalMs?: number;
 }
 
 export interface FisherResult {

@@ -13,7 +13,7 @@ import { estimateLine, forwardFlops } from '../train/cost';
 import { microBatchSize } from '../train/memory-budget';
 import { collate, IGNORE_INDEX, MaskedExample } from '../pretrain/mlm-data';
 import { Progress } from '../util/progress';
-import { openRunDir } from '../util/run-dir';
+import { openRunDir, RunControl } from '../util/run-dir';
 import type { DirectionPair } from './directions';
 
 /** The coordinates of a surface: loss k sits at (x[k % nx], y[floor(k / nx)]). */
@@ -102,8 +102,8 @@ function setLoss(model: Bert, batches: readonly EvalBatch[], total: number): num
   }
 }
 
-/** What `sweep` needs. */
-export interface SweepOptions {
+/** What `sweep` needs; `shouldStop` is polled after every point. */
+export interface SweepOptions extends RunControl {
   model: Bert;
   /** The directions, already masked (tensors outside the mask all zero). */
   pair: DirectionPair;
@@ -119,11 +119,6 @@ export interface SweepOptions {
   settings?: Record<string, string | number>;
   /** Stop (saving) once this many points are done in total; run again to continue. */
   stopAfter?: number;
-  /** Polled after every point; true saves and stops (e.g. after Ctrl-C). */
-  shouldStop?: () => boolean;
-  /** Progress lines (default: stderr every 5 s). */
-  write?: (line: string) => void;
-  progressIntervalMs?: number;
 }
 
 /** What `sweep` returns. */

@@ -55,6 +55,16 @@ export function openRunDir(dir: string, settings: object, what: string, o: RunDi
     );
 }
 
+/** How a resumable run is stopped early and reports progress. */
+export interface RunControl {
+  /** Polled wherever the run can save (after a batch, a point, a step); true saves and stops (e.g. after Ctrl-C). */
+  shouldStop?: () => boolean;
+  /** Progress lines (default: stderr every 5 s). */
+  write?: (line: string) => void;
+  /** Milliseconds between progress lines. */
+  progressIntervalMs?: number;
+}
+
 /** Ctrl-C (SIGINT) handling for a run that stops itself at its next safe point. */
 export interface Interrupt {
   /** Whether Ctrl-C was pressed. */
