@@ -13,6 +13,7 @@ import { defaultRunDir, projectRelative } from '../paths';
 import { formatDuration } from '../util/progress';
 import { loadTokenizer } from '../bert/tokenizer';
 import { number } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface FisherOpts {
   model?: string;
@@ -100,11 +101,7 @@ export function register(program: Command): void {
       const metadata = { model: projectRelative(dir), ...source, seed: String(seed), batch_size: opts.batchSize };
       const runDir = opts.runDir ?? defaultRunDir('fisher', opts.output);
       fs.mkdirSync(path.dirname(path.resolve(opts.output)), { recursive: true });
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('fisher: interrupted; saving a checkpoint after this batch');
-      });
+      const interrupt = stopOnInterrupt('fisher', 'a checkpoint after this batch');
       const result = await estimateFisher({
         model,
         examples,
@@ -114,8 +111,8 @@ export function register(program: Command): void {
         settings: metadata,
         checkpointEvery: number(opts.checkpointEvery, '--checkpoint-every'),
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       if (!result.fisher) {
         console.error(
           `fisher: stopped after ${result.samples} of ${examples.length} samples; run the same command again to resume`,

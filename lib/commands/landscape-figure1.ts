@@ -8,6 +8,7 @@ import { resolveModelDir } from '../bert/model-dir';
 import { defaultRunDir, outputDir } from '../paths';
 import { parseGrid } from './landscape';
 import { number, positiveInt } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface Figure1Opts {
   model?: string;
@@ -61,11 +62,7 @@ export function register(program: Command): void {
       const name = path.basename(dir);
       const grid = parseGrid(opts.grid, opts.range);
       await initBackend();
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('landscape-figure1: interrupted; saving after this point');
-      });
+      const interrupt = stopOnInterrupt('landscape-figure1', 'after this point');
       const outDir = opts.out ?? path.join(outputDir(), 'landscape', name);
       const surfaces = await computeFigure1({
         model: dir,
@@ -79,8 +76,8 @@ export function register(program: Command): void {
         seed: number(opts.seed, '--seed'),
         jobs: positiveInt(opts.jobs, '--jobs'),
         hdf5: opts.hdf5,
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       if (!surfaces) {
         console.error('landscape-figure1: stopped; run the same command again to resume');
         return;

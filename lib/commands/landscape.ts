@@ -8,6 +8,7 @@ import type { SurfaceMetadata } from '../landscape/surface-file';
 import { defaultRunDir } from '../paths';
 import { formatDuration } from '../util/progress';
 import { number, positiveInt } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface LandscapeOpts {
   model?: string;
@@ -110,11 +111,7 @@ export function register(program: Command): void {
         throw new Error(`--biasbn: expected zero, copy or normalize (got "${opts.biasbn}")`);
       const jobs = positiveInt(opts.jobs, '--jobs');
       await initBackend();
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('landscape: interrupted; saving after this point');
-      });
+      const interrupt = stopOnInterrupt('landscape', 'after this point');
       const r = await runLandscape({
         model: opts.model,
         fisher: opts.fisher,
@@ -131,8 +128,8 @@ export function register(program: Command): void {
         rows: opts.rows === undefined ? undefined : parseRows(opts.rows, grid.y.length),
         jobs,
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       if (!r.surface) {
         console.error(`landscape: stopped after ${r.done} of ${r.total} points; run the same command again to resume`);
         return;

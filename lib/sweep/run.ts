@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic';
+import { differingKeys } from '../util/run-dir';
 import type { DropoutSetting } from '../bert/dropout';
 import { runFisherlab } from '../util/child-process';
 import {
@@ -193,7 +194,7 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
         `sweep: ${where} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`,
       );
     }
-    const differ = differingFields(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
+    const differ = differingKeys(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
     if (differ.length > 0) {
       throw new Error(
         `sweep: ${where} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`,
@@ -374,15 +375,6 @@ function methodSettings(spec: SweepSpec): (method: DropoutMethod, seed: number) 
     methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model, seed });
   const fixed = new Map(spec.methods.filter((m) => m !== 'shuffled').map((m) => [m, of(m)]));
   return (m, seed) => fixed.get(m) ?? of(m, seed);
-}
-
-/** Names of the fields whose values differ between two settings objects. */
-function differingFields(a: object, b: object): string[] {
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter(
-    (k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]),
-  );
 }
 
 /** The finished run in a run file (written atomically), or null when there is none. */

@@ -1,6 +1,7 @@
-/** Small shared tools: atomic writes, JSON lines, seeded randomness, progress lines, child processes. */
+/** Small shared tools: atomic writes, JSON lines, seeded randomness, progress lines, child processes, run folders and Ctrl-C. */
 export * from './atomic';
 export * from './child-process';
 export * from './jsonl';
 export * from './progress';
 export * from './random';
+export * from './run-dir';
