@@ -14,11 +14,12 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher/estimate';
 import { onePercentFisher } from '../lib/fisher/one-percent';
+import { pretrainingRecipe } from '../lib/fisher/samples';
 import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
 import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { trainWordPiece, writeVocab } from '../lib/pretrain/wordpiece-trainer';
-import { setupBackend, tinyConfig } from './helpers';
+import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
 
 const ROOT = process.cwd();
@@ -508,6 +509,43 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       );
       const r3 = run(['--model', modelDir, '--output', path.join(dir, 'x.safetensors')]);
       expect(r3.stderr).to.include('give exactly one of --samples, --fraction and --examples');
+    });
+  });
+
+  describe("a model's pretraining recipe", () => {
+    it("comes from the folder's pretrain report, completed as pretrain completes settings, else pretrain's defaults", () => {
+      const hf = path.join(dir, 'recipe-hf');
+      fs.mkdirSync(hf, { recursive: true });
+      const defaults = {
+        corpus: 'brown,sotu',
+        heldOutFraction: 0.05,
+        splitSeed: 0,
+        maxLength: 128,
+        source: 'defaults',
+      };
+      const recipe = pretrainingRecipe(hf);
+      expect(recipe).to.deep.equal(defaults);
+      recipe.corpus = 'changed by a caller';
+      expect(pretrainingRecipe(hf)).to.deep.equal(defaults);
+      const pretrained = path.join(dir, 'recipe-run');
+      fs.mkdirSync(pretrained, { recursive: true });
+      const report = path.join(pretrained, 'pretrain-report.json');
+      fs.writeFileSync(report, JSON.stringify({ settings: { corpus: 'sotu', heldOutFraction: 0.1, seed: 7 } }));
+      expect(pretrainingRecipe(pretrained)).to.deep.equal({
+        corpus: 'sotu',
+        heldOutFraction: 0.1,
+        splitSeed: 7,
+        maxLength: 128,
+        source: report,
+      });
+      fs.writeFileSync(report, JSON.stringify({ settings: { corpus: 'sotu', maxLength: '64' } }));
+      expect(errorOf(() => pretrainingRecipe(pretrained))).to.equal(
+        `${report}: "settings" lacks corpus, heldOutFraction, seed or maxLength`,
+      );
+      fs.writeFileSync(report, JSON.stringify({ steps: 3 }));
+      expect(errorOf(() => pretrainingRecipe(pretrained))).to.equal(
+        `${report}: "settings" lacks corpus, heldOutFraction, seed or maxLength`,
+      );
     });
   });
 
