@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import * as path from 'path';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { readConfig } from '../bert/config';
-import { computeFigure1, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
+import { computeFigure1, FIGURE1_GRIDS, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
 import { resolveModelDir } from '../bert/model-dir';
 import { defaultRunDir, outputDir } from '../paths';
 import { parseGrid } from './landscape';
@@ -42,8 +42,8 @@ export function register(program: Command): void {
       '--run-dir <dir>',
       'directions and partial results (default: out/landscape/<name of --out>-<hash of its absolute path>-runs)',
     )
-    .option('--grid <n>', 'points per axis: N or NXxNY', '16')
-    .option('--range <min,max>', 'range of both axes', '-1.5,1.5')
+    .option('--grid <n>', 'points per axis: N or NXxNY', String(FIGURE1_GRIDS.full.points))
+    .option('--range <min,max>', 'range of both axes', FIGURE1_GRIDS.full.range.join(','))
     .option('--eval-examples <n>', 'sequences in the fixed evaluation set', '64')
     .option('--eval-seed <n>', "seed of the evaluation set's choice and masks", '0')
     .option(

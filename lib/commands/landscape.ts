@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import type { BiasBn } from '../landscape/directions';
 import { runLandscape, saveSurface } from '../landscape/run';
+import { FIGURE1_GRIDS } from '../landscape/figure1';
 import { Grid, linspace } from '../landscape/surface';
 import type { SurfaceMetadata } from '../landscape/surface-file';
 import { defaultRunDir } from '../paths';
@@ -69,8 +70,12 @@ export function register(program: Command): void {
       '--mask <mask>',
       'all | top50 | bottom50 | top:K | bottom:K (K a percentage of tensors) | names:A,B,...',
     )
-    .option('--grid <n>', 'points per axis: N, or NXxNY (NXx1 without --y-range: a 1-D slice along x at y = 0)', '16')
-    .option('--range <min,max>', 'x range (and y range unless --y-range)', '-1.5,1.5')
+    .option(
+      '--grid <n>',
+      'points per axis: N, or NXxNY (NXx1 without --y-range: a 1-D slice along x at y = 0)',
+      String(FIGURE1_GRIDS.full.points),
+    )
+    .option('--range <min,max>', 'x range (and y range unless --y-range)', FIGURE1_GRIDS.full.range.join(','))
     .option('--y-range <min,max>', 'y range (default: --range)')
     .option('--eval-examples <n>', 'sequences in the fixed evaluation set', '64')
     .option('--eval-seed <n>', "seed of the evaluation set's choice and masks", '0')
