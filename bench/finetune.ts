@@ -88,7 +88,9 @@ const models = methods.map((method) => {
     configOverrides: { num_labels: 2 },
     seed: 1,
   }).model;
-  for (const [site, setting] of Object.entries(methodDropout(method, sites, { fisher: shippedFisherFile() })))
+  for (const [site, setting] of Object.entries(
+    methodDropout(method, sites, { fisher: shippedFisherFile(), model: modelDir }),
+  ))
     model.dropout.set(site, setting);
   return model;
 });

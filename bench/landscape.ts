@@ -13,6 +13,7 @@ import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';
 import { forwardFlops } from '../lib/train/cost';
 import { pretrainingRecipe } from '../lib/fisher/samples';
+import { FIGURE1_GRIDS } from '../lib/landscape/figure1';
 import { runLandscape } from '../lib/landscape/run';
 import { linspace } from '../lib/landscape/surface';
 import { resolveModelDir } from '../lib/bert/model-dir';
@@ -21,7 +22,7 @@ import { benchEachBackend, headline } from './backends';
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
-    points: { type: 'string', default: '8' },
+    points: { type: 'string', default: String(FIGURE1_GRIDS.quick.points) },
     'eval-examples': { type: 'string', default: '64' },
     jobs: { type: 'string', default: '1,2' },
   },
@@ -36,8 +37,9 @@ const { hidden_size: H, num_hidden_layers: L, vocab_size: V } = cfg;
 // The evaluation sequences are packed to the pretraining length.
 const tokens = pretrainingRecipe(modelDir).maxLength;
 
-// A grid of `points` rows × 1 column, so that --jobs splits it evenly.
-const grid = { x: [0.25], y: linspace(-1, 1, points) };
+// One column of the quick Figure 1 grid (`points` rows × 1 column, so that --jobs splits it evenly).
+const { range } = FIGURE1_GRIDS.quick;
+const grid = { x: [0.25], y: linspace(range[0], range[1], points) };
 console.log(
   `model ${modelDir} (L${L} H${H} V${V}), backend ${backend}, ${points} points, ${evalExamples} evaluation sequences, ${os.cpus().length} cores`,
 );

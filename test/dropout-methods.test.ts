@@ -111,6 +111,35 @@ describe('dropout methods', function () {
     expect(settings.dropout).to.deep.equal({ kind: 'bernoulli', p: 0.1 });
   });
 
+  it("controls: uniform-mean puts guided's mean p on every encoder site; shuffled puts guided's p values on a seeded order", () => {
+    const guided = methodDropout('guided', sites, { fisher: fisherFile });
+    const encoder = sites.filter((s) => s !== 'dropout');
+    const guidedPs = encoder.map((s) => guided[s].p);
+    const mean = guidedPs.reduce((a, b) => a + b, 0) / guidedPs.length;
+    expect(mean).to.be.closeTo(0.05, 1e-15);
+    const uniform = methodDropout('uniform-mean', sites);
+    for (const s of encoder) {
+      expect(uniform[s].kind).to.equal('bernoulli');
+      expect(uniform[s].p).to.be.closeTo(mean, 1e-15);
+    }
+    expect(uniform.dropout).to.deep.equal({ kind: 'bernoulli', p: 0.1 });
+    const orders = new Set<string>();
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const a = methodDropout('shuffled', sites, { seed });
+      expect(methodDropout('shuffled', sites, { seed }), 'same seed, same order').to.deep.equal(a);
+      expect(a.dropout).to.deep.equal({ kind: 'bernoulli', p: 0.1 });
+      const ps = encoder.map((s) => a[s].p);
+      expect(
+        [...ps].sort((x, y) => x - y),
+        'the same p values as guided',
+      ).to.deep.equal([...guidedPs].sort((x, y) => x - y));
+      orders.add(ps.join(','));
+    }
+    expect(orders.size, 'different seeds draw different orders').to.be.greaterThan(1);
+    expect(errorOf(() => methodDropout('shuffled', sites))).to.match(/needs the run's seed/);
+    expect(methodDropout('uniform-mean', sites, { pUpper: 0.2, pLower: 0 })[encoder[0]].p).to.be.closeTo(0.1, 1e-15);
+  });
+
   it('assigns by site name, not by position', () => {
     const shuffled = [...sites].reverse();
     const a = methodDropout('guided-authors', sites, { fisher: fisherFile });
@@ -135,10 +164,13 @@ describe('dropout methods', function () {
       'guided-authors': (s) => ({ kind: 'bernoulli', p: authorsP[s] }),
       gaussian: () => ({ kind: 'gaussian', p: 0.1 }),
       'gaussian-authors': () => ({ kind: 'gaussian', p: 1 / 82 }),
+      'uniform-mean': (s) => ({ kind: 'bernoulli', p: s === 'dropout' ? 0.1 : 0.05 }),
+      shuffled: (s) => shuffledP[s],
     };
+    const shuffledP = methodDropout('shuffled', sites, { seed: 3 });
     for (const method of DROPOUT_METHODS) {
       model.dropout.setAll({ kind: 'none', p: 0.9 });
-      const settings = methodDropout(method, model.dropoutSites(), { fisher: fisherFile });
+      const settings = methodDropout(method, model.dropoutSites(), { fisher: fisherFile, seed: 3 });
       expect(Object.keys(settings), method).to.deep.equal(sites);
       for (const [site, setting] of Object.entries(settings)) model.dropout.set(site, setting);
       for (const site of sites) {
@@ -203,7 +235,7 @@ describe('dropout methods', function () {
 
   it('rejects unknown methods, guided without a Fisher, a Fisher of another model, and P options for other methods', () => {
     expect(errorOf(() => parseDropoutMethod('dropconnect'))).to.equal(
-      'unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors)',
+      'unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors, uniform-mean, shuffled)',
     );
     expect(errorOf(() => methodDropout('dropconnect' as DropoutMethod, sites))).to.match(
       /unknown dropout method "dropconnect"/,

@@ -13,11 +13,13 @@ import { saveBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher/estimate';
+import { onePercentFisher } from '../lib/fisher/one-percent';
+import { pretrainingRecipe } from '../lib/fisher/samples';
 import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
 import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { trainWordPiece, writeVocab } from '../lib/pretrain/wordpiece-trainer';
-import { setupBackend, tinyConfig } from './helpers';
+import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
 
 const ROOT = process.cwd();
@@ -427,6 +429,53 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(a.metadata.model).to.equal(modelDir);
     });
 
+    it('`fisherlab fisher --fraction 0.01 --seed 1` and onePercentFisher write the same metadata, from the pretrain report', async () => {
+      const words = ['river', 'stone', 'light', 'green', 'house', 'water', 'small', 'field'];
+      const corpus = path.join(dir, 'one-percent-corpus.txt');
+      const docs = Array.from({ length: 30 }, (_, d) =>
+        Array.from({ length: 3 }, (_, s) => `The ${words[(d + s) % 8]} is ${words[(d * 3 + s) % 8]}.`).join(' '),
+      );
+      fs.writeFileSync(corpus, docs.join('\n\n') + '\n');
+      const tokens = trainWordPiece(docs, { vocabSize: 200, minFrequency: 1 });
+      const vocabFile = path.join(dir, 'one-percent-vocab.txt');
+      writeVocab(vocabFile, tokens);
+      const cfg = tinyConfig({ vocab_size: tokens.length, pad_token_id: tokens.indexOf('[PAD]') });
+      const m = Bert.fromWeights(cfg, MASKED_LM, randomWeights(cfg, MASKED_LM, 8));
+      const modelDir = path.join(dir, 'one-percent-model');
+      saveBert(modelDir, m, { vocabFile });
+      m.dispose();
+      // Settings other than `fisherlab pretrain`'s defaults, so the recipe must come from the report.
+      const settings = { corpus, heldOutFraction: 0.1, seed: 4, maxLength: 12 };
+      fs.writeFileSync(path.join(modelDir, 'pretrain-report.json'), JSON.stringify({ settings }));
+      const output = path.join(dir, 'cli-1pct.safetensors');
+      const r = run(['--model', modelDir, '--fraction', '0.01', '--seed', '1', '--output', output]);
+      expect(r.status, r.stderr).to.equal(0);
+      const before = process.env.FISHERLAB_OUT;
+      process.env.FISHERLAB_OUT = path.join(dir, 'out');
+      let file: string;
+      try {
+        file = await onePercentFisher(modelDir);
+      } finally {
+        if (before === undefined) delete process.env.FISHERLAB_OUT;
+        else process.env.FISHERLAB_OUT = before;
+      }
+      expect(file).to.equal(path.join(dir, 'out', 'fisher', 'one-percent-model-1pct.safetensors'));
+      const cli = readFisher(output, { model: modelDir }).metadata;
+      const lib = readFisher(file, { model: modelDir }).metadata;
+      expect(Object.keys(lib).sort()).to.deep.equal(Object.keys(cli).sort());
+      expect({ ...lib, backend: '' }).to.deep.equal({ ...cli, backend: '' });
+      expect(cli).to.include({
+        corpus,
+        held_out_fraction: '0.1',
+        split_seed: '4',
+        max_length: '12',
+        selection: 'fraction 0.01',
+        seed: '1',
+        batch_size: '16',
+        recipe: path.join(modelDir, 'pretrain-report.json'),
+      });
+    });
+
     it('rejects an empty examples file, a model without an MLM head and a missing sample size, with clear messages', () => {
       const empty = path.join(dir, 'empty.jsonl');
       fs.writeFileSync(empty, '\n');
@@ -460,6 +509,43 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       );
       const r3 = run(['--model', modelDir, '--output', path.join(dir, 'x.safetensors')]);
       expect(r3.stderr).to.include('give exactly one of --samples, --fraction and --examples');
+    });
+  });
+
+  describe("a model's pretraining recipe", () => {
+    it("comes from the folder's pretrain report, completed as pretrain completes settings, else pretrain's defaults", () => {
+      const hf = path.join(dir, 'recipe-hf');
+      fs.mkdirSync(hf, { recursive: true });
+      const defaults = {
+        corpus: 'brown,sotu',
+        heldOutFraction: 0.05,
+        splitSeed: 0,
+        maxLength: 128,
+        source: 'defaults',
+      };
+      const recipe = pretrainingRecipe(hf);
+      expect(recipe).to.deep.equal(defaults);
+      recipe.corpus = 'changed by a caller';
+      expect(pretrainingRecipe(hf)).to.deep.equal(defaults);
+      const pretrained = path.join(dir, 'recipe-run');
+      fs.mkdirSync(pretrained, { recursive: true });
+      const report = path.join(pretrained, 'pretrain-report.json');
+      fs.writeFileSync(report, JSON.stringify({ settings: { corpus: 'sotu', heldOutFraction: 0.1, seed: 7 } }));
+      expect(pretrainingRecipe(pretrained)).to.deep.equal({
+        corpus: 'sotu',
+        heldOutFraction: 0.1,
+        splitSeed: 7,
+        maxLength: 128,
+        source: report,
+      });
+      fs.writeFileSync(report, JSON.stringify({ settings: { corpus: 'sotu', maxLength: '64' } }));
+      expect(errorOf(() => pretrainingRecipe(pretrained))).to.equal(
+        `${report}: "settings" lacks corpus, heldOutFraction, seed or maxLength`,
+      );
+      fs.writeFileSync(report, JSON.stringify({ steps: 3 }));
+      expect(errorOf(() => pretrainingRecipe(pretrained))).to.equal(
+        `${report}: "settings" lacks corpus, heldOutFraction, seed or maxLength`,
+      );
     });
   });
 

@@ -13,6 +13,7 @@ import { writeFisher } from '../lib/fisher/estimate';
 import {
   computeFigure1,
   figure1Descriptors,
+  figure1Grid,
   figure1Observations,
   readFigure1,
   readPaperFigure1,
@@ -32,6 +33,21 @@ describe('Figure 1 surface sets', function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-figure1-'));
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it("the full grid is the authors' 16 × 16 over [−1.5, 1.5]² (step 0.2), the shipped surfaces' grid; quick is 8 × 8 on it", () => {
+    const full = figure1Grid('full');
+    const authors = Array.from({ length: 16 }, (_, i) => -1.5 + 0.2 * i);
+    for (const axis of [full.x, full.y]) {
+      expect(axis).to.have.length(16);
+      axis.forEach((v, i) => expect(v).to.be.closeTo(authors[i], 1e-12));
+    }
+    const shipped = readFigure1(path.join('data', 'landscape', 'fisherlab-bert-l4-h128'));
+    for (const surface of shipped.values()) expect({ x: surface.x, y: surface.y }).to.deep.equal(full);
+    const quick = figure1Grid('quick');
+    expect(quick.x).to.have.length(8);
+    quick.x.forEach((v, i) => expect(v).to.be.closeTo(-1.5 + (3 / 7) * i, 1e-12));
+    expect(quick.y).to.deep.equal(quick.x);
+  });
 
   it('computes all/top50/bottom50 along one pair of directions: same centre, disjoint halves, files read back', async () => {
     const cfg = tinyConfig({ vocab_size: 40, max_position_embeddings: 12 });

@@ -10,7 +10,7 @@ import { saveBert } from '../lib/bert/load';
 import { methodDropout } from '../lib/guided-dropout/methods';
 import { finetune, FINETUNE_DEFAULTS } from '../lib/glue/finetune';
 import { writeFisher } from '../lib/fisher/estimate';
-import { readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep/run';
+import { planSweep, readSweepResults, runSweep, summarizeSweep, SweepRecord, SweepSpec } from '../lib/sweep/run';
 
 /** A finetune that counts its calls and records the cells it ran. */
 function counting(): { ran: string[]; finetune: typeof finetune } {
@@ -276,12 +276,36 @@ describe('sweeps', function () {
     ]);
   });
 
+  it("plans the controls without a Fisher: uniform-mean the same for every seed, shuffled's order drawn from each seed", () => {
+    const plan = planSweep(
+      {
+        ...spec,
+        methods: ['uniform-mean', 'shuffled'],
+        fisher: undefined,
+        pcts: [100],
+        seeds: [1, 2, 3],
+        out: path.join(dir, 'plan'),
+      },
+      write,
+    );
+    const of = (method: string, seed: number) =>
+      plan.settingsOf(plan.cells.find((c) => c.method === method && c.seed === seed)!).dropout!;
+    expect(of('uniform-mean', 1)).to.deep.equal(of('uniform-mean', 3));
+    for (const seed of [1, 2, 3]) {
+      expect(of('shuffled', seed)).to.deep.equal(
+        methodDropout('shuffled', Object.keys(of('shuffled', seed)), { seed }),
+      );
+    }
+    const orders = new Set([1, 2, 3].map((seed) => JSON.stringify(of('shuffled', seed))));
+    expect(orders.size).to.be.greaterThan(1);
+  });
+
   it('rejects unknown methods and tasks, guided without a Fisher, and bad percentages, before running anything', async () => {
     const counter = counting();
     const fails = (over: Partial<SweepSpec>) =>
       rejection(runSweep({ ...spec, out: path.join(dir, 'never'), ...over }, { write, finetune: counter.finetune }));
     expect(await fails({ methods: ['standard', 'dropconnect' as never] })).to.equal(
-      'unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors)',
+      'unknown dropout method "dropconnect" (methods: standard, none, guided, guided-authors, gaussian, gaussian-authors, uniform-mean, shuffled)',
     );
     expect(await fails({ tasks: ['SST-2', 'SST-3'] })).to.match(
       /^unknown GLUE task "SST-3": expected one of CoLA, SST-2/,

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend, tinyConfig } from './helpers';
 import { Bert, Batch } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { AdamW, clipGradNorm, linearSchedule, decays } from '../lib/train/optim';
+import { AdamW, clipGradNorm, warmupLinearDecay, decays } from '../lib/train/optim';
 import { train, readLog } from '../lib/train/loop';
 import { Rng } from '../lib/util/random';
 
@@ -94,12 +94,12 @@ describe('optimizer and schedule', () => {
   });
 
   it('warms up linearly then decays linearly to zero', () => {
-    expect(linearSchedule(0, 1e-3, 10, 110)).to.equal(0);
-    expect(linearSchedule(5, 1e-3, 10, 110)).to.be.closeTo(5e-4, 1e-12);
-    expect(linearSchedule(10, 1e-3, 10, 110)).to.be.closeTo(1e-3, 1e-12);
-    expect(linearSchedule(60, 1e-3, 10, 110)).to.be.closeTo(5e-4, 1e-12);
-    expect(linearSchedule(110, 1e-3, 10, 110)).to.equal(0);
-    expect(linearSchedule(3, 2e-5, 0, 4)).to.be.closeTo(5e-6, 1e-15);
+    expect(warmupLinearDecay(0, 1e-3, 10, 110)).to.equal(0);
+    expect(warmupLinearDecay(5, 1e-3, 10, 110)).to.be.closeTo(5e-4, 1e-12);
+    expect(warmupLinearDecay(10, 1e-3, 10, 110)).to.be.closeTo(1e-3, 1e-12);
+    expect(warmupLinearDecay(60, 1e-3, 10, 110)).to.be.closeTo(5e-4, 1e-12);
+    expect(warmupLinearDecay(110, 1e-3, 10, 110)).to.equal(0);
+    expect(warmupLinearDecay(3, 2e-5, 0, 4)).to.be.closeTo(5e-6, 1e-15);
   });
 });
 

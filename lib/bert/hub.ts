@@ -29,7 +29,7 @@ export interface DownloadOptions {
 }
 
 /** Progress of one file's transfer. */
-export interface Progress {
+export interface TransferProgress {
   file: string;
   received: number;
   total: number | null;
@@ -287,7 +287,7 @@ async function receive(
 }
 
 /** One progress line: bytes so far (of the total), rate and estimated time left. */
-export function progressLine(p: Progress): string {
+export function progressLine(p: TransferProgress): string {
   const rate = `${formatBytes(p.bytesPerSecond)}/s`;
   if (p.total === null || p.total === 0) return `${p.file}: ${formatBytes(p.received)}  ${rate}`;
   const percent = ((100 * p.received) / p.total).toFixed(0);

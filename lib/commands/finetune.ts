@@ -133,7 +133,11 @@ export function register(program: Command): void {
       const dropout =
         o.dropout === undefined
           ? undefined
-          : methodDropout(o.dropout as DropoutMethod, modelDropoutSites(model), { fisher: o.fisher, model });
+          : methodDropout(o.dropout as DropoutMethod, modelDropoutSites(model), {
+              fisher: o.fisher,
+              model,
+              seed: number(o.seed, '--seed'),
+            });
       const settings: FinetuneSettings = {
         ...trainingSettings(o, model, 'finetune'),
         task: o.task,

@@ -7,6 +7,7 @@ import { resolveModelDir } from '../bert/model-dir';
 import { formatDuration } from '../util/progress';
 import { showTable } from '../notebook/table';
 import { number } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface StabilityOpts {
   model?: string;
@@ -76,11 +77,7 @@ export function register(program: Command): void {
       console.error(
         `fisher-stability: ${inputs.sequences.length} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`,
       );
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('fisher-stability: interrupted; saving a checkpoint after this batch');
-      });
+      const interrupt = stopOnInterrupt('fisher-stability', 'a checkpoint after this batch');
       const began = Date.now();
       const result = await runFisherStudy({
         ...inputs,
@@ -91,8 +88,8 @@ export function register(program: Command): void {
         outDir: path.resolve(opts.out),
         batchSize: number(opts.batchSize, '--batch-size'),
         keep: opts.keep,
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       inputs.model.dispose();
       if (result.rows) {
         showTable(result.rows.map((r) => ({ ...r })));

@@ -1,18 +1,12 @@
 /** `fisherlab fisher`: the empirical Fisher diagonal of a masked-LM BERT over corpus samples or pre-masked examples. */
 import { Command } from 'commander';
-import * as fs from 'fs';
-import * as path from 'path';
 import { initBackend } from '../backend';
-import { loadMaskedLm } from '../bert/load';
-import { estimateFisher, writeFisher } from '../fisher/estimate';
-import { describeSplit } from '../train/memory-budget';
-import { corpusSamples, pretrainingRecipe } from '../fisher/samples';
-import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../pretrain/mlm-data';
 import { resolveModelDir } from '../bert/model-dir';
-import { defaultRunDir, projectRelative } from '../paths';
+import { buildFisher } from '../fisher/build';
+import { describeSplit } from '../train/memory-budget';
 import { formatDuration } from '../util/progress';
-import { loadTokenizer } from '../bert/tokenizer';
 import { number } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface FisherOpts {
   model?: string;
@@ -62,74 +56,36 @@ export function register(program: Command): void {
       const seed = number(opts.seed, '--seed');
       await initBackend();
       const dir = resolveModelDir(opts.model);
-      const model = loadMaskedLm(dir, 'fisher');
-      const tokenizer = opts.examples === undefined ? loadTokenizer(dir) : null;
-      let examples: Array<MaskedExample | StoredMaskedExample>;
-      let source: Record<string, string>;
-      if (opts.examples !== undefined) {
-        examples = readMaskedExamples(opts.examples, { vocabSize: model.config.vocab_size });
-        source = {
-          examples: projectRelative(opts.examples),
-          masking_rate: 'as in the examples file',
-          max_length: String(Math.max(...examples.map((e) => e.input_ids.length))),
-        };
-      } else {
-        const recipe = pretrainingRecipe(dir);
-        if (opts.corpus !== undefined) recipe.corpus = opts.corpus;
-        if (opts.maxLength !== undefined) recipe.maxLength = number(opts.maxLength, '--max-length');
-        const size =
+      const interrupt = stopOnInterrupt('fisher', 'a checkpoint after this batch');
+      const batchSize = number(opts.batchSize, '--batch-size');
+      const result = await buildFisher({
+        model: dir,
+        output: opts.output,
+        size:
           opts.samples !== undefined
             ? { samples: number(opts.samples, '--samples') }
-            : { fraction: number(opts.fraction!, '--fraction') };
-        const drawn = corpusSamples(tokenizer!, recipe, size, seed);
-        examples = drawn.examples;
-        source = {
-          corpus: recipe.corpus,
-          held_out_fraction: String(recipe.heldOutFraction),
-          split_seed: String(recipe.splitSeed),
-          recipe: recipe.source,
-          training_sequences: String(drawn.available),
-          selection: opts.samples !== undefined ? `samples ${opts.samples}` : `fraction ${opts.fraction}`,
-          masking_rate: '0.15',
-          max_length: String(recipe.maxLength),
-        };
-        console.error(
-          `fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`,
-        );
-      }
-      const metadata = { model: projectRelative(dir), ...source, seed: String(seed), batch_size: opts.batchSize };
-      const runDir = opts.runDir ?? defaultRunDir('fisher', opts.output);
-      fs.mkdirSync(path.dirname(path.resolve(opts.output)), { recursive: true });
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('fisher: interrupted; saving a checkpoint after this batch');
-      });
-      const result = await estimateFisher({
-        model,
-        examples,
-        padId: model.config.pad_token_id,
-        batchSize: number(opts.batchSize, '--batch-size'),
-        runDir,
-        settings: metadata,
+            : opts.fraction !== undefined
+              ? { fraction: number(opts.fraction, '--fraction') }
+              : undefined,
+        examples: opts.examples,
+        corpus: opts.corpus,
+        maxLength: opts.maxLength === undefined ? undefined : number(opts.maxLength, '--max-length'),
+        seed,
+        batchSize,
+        runDir: opts.runDir,
         checkpointEvery: number(opts.checkpointEvery, '--checkpoint-every'),
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       if (!result.fisher) {
         console.error(
-          `fisher: stopped after ${result.samples} of ${examples.length} samples; run the same command again to resume`,
+          `fisher: stopped after ${result.samples} of ${result.examples} samples; run the same command again to resume`,
         );
       } else {
-        writeFisher(opts.output, result.fisher, result.samples, metadata);
-        const split = describeSplit(
-          Math.min(number(opts.batchSize, '--batch-size'), examples.length),
-          result.microBatch,
-        );
+        const split = describeSplit(Math.min(batchSize, result.examples), result.microBatch);
         console.log(
           `wrote ${opts.output}: ${result.fisher.size} tensors over ${result.samples} samples, mean masked-LM loss ${result.meanLoss.toFixed(4)}, ${formatDuration(result.seconds)}; ${split}`,
         );
       }
-      model.dispose();
     });
 }

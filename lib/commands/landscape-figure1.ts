@@ -3,11 +3,12 @@ import { Command } from 'commander';
 import * as path from 'path';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { readConfig } from '../bert/config';
-import { computeFigure1, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
+import { computeFigure1, FIGURE1_GRIDS, FIGURE1_SETS, figure1Descriptors } from '../landscape/figure1';
 import { resolveModelDir } from '../bert/model-dir';
 import { defaultRunDir, outputDir } from '../paths';
 import { parseGrid } from './landscape';
 import { number, positiveInt } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface Figure1Opts {
   model?: string;
@@ -41,8 +42,8 @@ export function register(program: Command): void {
       '--run-dir <dir>',
       'directions and partial results (default: out/landscape/<name of --out>-<hash of its absolute path>-runs)',
     )
-    .option('--grid <n>', 'points per axis: N or NXxNY', '16')
-    .option('--range <min,max>', 'range of both axes', '-1.5,1.5')
+    .option('--grid <n>', 'points per axis: N or NXxNY', String(FIGURE1_GRIDS.full.points))
+    .option('--range <min,max>', 'range of both axes', FIGURE1_GRIDS.full.range.join(','))
     .option('--eval-examples <n>', 'sequences in the fixed evaluation set', '64')
     .option('--eval-seed <n>', "seed of the evaluation set's choice and masks", '0')
     .option(
@@ -61,11 +62,7 @@ export function register(program: Command): void {
       const name = path.basename(dir);
       const grid = parseGrid(opts.grid, opts.range);
       await initBackend();
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('landscape-figure1: interrupted; saving after this point');
-      });
+      const interrupt = stopOnInterrupt('landscape-figure1', 'after this point');
       const outDir = opts.out ?? path.join(outputDir(), 'landscape', name);
       const surfaces = await computeFigure1({
         model: dir,
@@ -79,8 +76,8 @@ export function register(program: Command): void {
         seed: number(opts.seed, '--seed'),
         jobs: positiveInt(opts.jobs, '--jobs'),
         hdf5: opts.hdf5,
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       if (!surfaces) {
         console.error('landscape-figure1: stopped; run the same command again to resume');
         return;

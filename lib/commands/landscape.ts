@@ -3,11 +3,13 @@ import { Command, Option } from 'commander';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import type { BiasBn } from '../landscape/directions';
 import { runLandscape, saveSurface } from '../landscape/run';
+import { FIGURE1_GRIDS } from '../landscape/figure1';
 import { Grid, linspace } from '../landscape/surface';
 import type { SurfaceMetadata } from '../landscape/surface-file';
 import { defaultRunDir } from '../paths';
 import { formatDuration } from '../util/progress';
 import { number, positiveInt } from './options';
+import { stopOnInterrupt } from '../util/run-dir';
 
 interface LandscapeOpts {
   model?: string;
@@ -68,8 +70,12 @@ export function register(program: Command): void {
       '--mask <mask>',
       'all | top50 | bottom50 | top:K | bottom:K (K a percentage of tensors) | names:A,B,...',
     )
-    .option('--grid <n>', 'points per axis: N, or NXxNY (NXx1 without --y-range: a 1-D slice along x at y = 0)', '16')
-    .option('--range <min,max>', 'x range (and y range unless --y-range)', '-1.5,1.5')
+    .option(
+      '--grid <n>',
+      'points per axis: N, or NXxNY (NXx1 without --y-range: a 1-D slice along x at y = 0)',
+      String(FIGURE1_GRIDS.full.points),
+    )
+    .option('--range <min,max>', 'x range (and y range unless --y-range)', FIGURE1_GRIDS.full.range.join(','))
     .option('--y-range <min,max>', 'y range (default: --range)')
     .option('--eval-examples <n>', 'sequences in the fixed evaluation set', '64')
     .option('--eval-seed <n>', "seed of the evaluation set's choice and masks", '0')
@@ -110,11 +116,7 @@ export function register(program: Command): void {
         throw new Error(`--biasbn: expected zero, copy or normalize (got "${opts.biasbn}")`);
       const jobs = positiveInt(opts.jobs, '--jobs');
       await initBackend();
-      let interrupted = false;
-      process.once('SIGINT', () => {
-        interrupted = true;
-        console.error('landscape: interrupted; saving after this point');
-      });
+      const interrupt = stopOnInterrupt('landscape', 'after this point');
       const r = await runLandscape({
         model: opts.model,
         fisher: opts.fisher,
@@ -131,8 +133,8 @@ export function register(program: Command): void {
         rows: opts.rows === undefined ? undefined : parseRows(opts.rows, grid.y.length),
         jobs,
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
-        shouldStop: () => interrupted,
-      });
+        shouldStop: interrupt.stopped,
+      }).finally(interrupt.dispose);
       if (!r.surface) {
         console.error(`landscape: stopped after ${r.done} of ${r.total} points; run the same command again to resume`);
         return;

@@ -13,6 +13,7 @@ import {
 } from '../pretrain/settings';
 import type { ShardReply, ShardRequest } from '../pretrain/shards';
 import { formatDuration } from '../util/progress';
+import { stopOnInterrupt } from '../util/run-dir';
 
 const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['layers', '--layers <n>', 'encoder layers'],
@@ -120,17 +121,13 @@ export function register(program: Command): void {
         : num('shortSteps', '--short-steps');
     await initBackend();
     const runDir = opts.runDir ?? defaultRunDir('pretrain', opts.out);
-    let interrupted = false;
-    process.once('SIGINT', () => {
-      interrupted = true;
-      console.error('pretrain: interrupted; saving a checkpoint after this step');
-    });
+    const interrupt = stopOnInterrupt('pretrain', 'a checkpoint after this step');
     const report = await pretrain(settings, {
       runDir,
       out: opts.out,
       stopAfter: opts.stopAfter === undefined ? undefined : num('stopAfter' as keyof PretrainSettings, '--stop-after'),
-      shouldStop: () => interrupted,
-    });
+      shouldStop: interrupt.stopped,
+    }).finally(interrupt.dispose);
     if (report) {
       const h = report.heldOut;
       console.log(

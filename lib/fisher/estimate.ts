@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../util/atomic';
+import { openRunDir, RunControl } from '../util/run-dir';
 import { backendName } from '../backend';
 import { readConfig } from '../bert/config';
 import type { Bert } from '../bert/model';
@@ -23,8 +24,8 @@ import { squaredGradSumsInParts } from './per-sample-grads';
 import { Progress } from '../util/progress';
 import { NamedArray, readSafetensors, writeSafetensors } from '../weights/safetensors';
 
-/** What `estimateFisher` needs. */
-export interface FisherOptions {
+/** What `estimateFisher` needs; `shouldStop` is polled after every batch. */
+export interface FisherOptions extends RunControl {
   model: Bert;
   /** The masked examples, in the order they are processed; every one counts. */
   examples: ReadonlyArray<MaskedExample & { attention_mask?: number[] }>;
@@ -39,11 +40,6 @@ export interface FisherOptions {
   checkpointEvery?: number;
   /** Stop (saving a checkpoint) at the first batch boundary at or after this many samples. */
   stopAfter?: number;
-  /** Polled after every batch; true saves a checkpoint and stops (e.g. after Ctrl-C). */
-  shouldStop?: () => boolean;
-  /** Progress lines (default: stderr every 5 s). */
-  write?: (line: string) => void;
-  progressIntervalMs?: number;
 }
 
 export interface FisherResult {
@@ -88,13 +84,17 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
   let start = 0;
   let ckpts: CheckpointDir | null = null;
   if (o.runDir) {
-    checkRunSettings(o.runDir, {
-      ...o.settings,
-      samples: n,
-      batch_size: batchSize,
-      examples_sha256: fingerprintExamples(examples),
-      weights_sha256: fingerprintWeights(model),
-    });
+    openRunDir(
+      o.runDir,
+      {
+        ...o.settings,
+        samples: n,
+        batch_size: batchSize,
+        examples_sha256: fingerprintExamples(examples),
+        weights_sha256: fingerprintWeights(model),
+      },
+      'Fisher run',
+    );
     ckpts = new CheckpointDir(path.join(o.runDir, 'checkpoints'));
     const latest = ckpts.latest();
     if (latest) ({ samples: start, lossSum } = loadSums(latest.dir, names, sums));
@@ -205,23 +205,6 @@ function loadSums(dir: string, names: string[], sums: Float64Array[]): { samples
     offset += sum.byteLength;
   }
   return { samples: state.samples, lossSum: state.lossSum };
-}
-
-/** Writes `runDir/settings.json` on the first sitting; later sittings must have the same settings. */
-function checkRunSettings(runDir: string, settings: Record<string, string | number>): void {
-  const file = path.join(runDir, 'settings.json');
-  if (fs.existsSync(file)) {
-    const before = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string | number>;
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(settings)])];
-    const diff = keys.filter((k) => before[k] !== settings[k]);
-    if (diff.length)
-      throw new Error(
-        `${runDir} holds a Fisher run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(settings[k])}`).join(', ')}); use another run folder or the same settings`,
-      );
-  } else {
-    fs.mkdirSync(runDir, { recursive: true });
-    writeFileAtomic(file, JSON.stringify(settings, null, 1) + '\n');
-  }
 }
 
 /** SHA-256 of the examples (ids, masks and labels), so a run folder only resumes on the same data. */

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { loadCorpus, splitCorpus } from '../pretrain/corpus';
 import { fixedMaskedSet, MaskedExample, mlmVocab, packSequences } from '../pretrain/mlm-data';
 import { projectRelative } from '../paths';
+import { completeSettings, PRETRAIN_DEFAULTS, PretrainSettings } from '../pretrain/settings';
 import type { Tokenizer } from '../bert/tokenizer';
 
 /** How a model was pretrained, as far as choosing its training and held-out sequences goes. */
@@ -20,29 +21,28 @@ export interface PretrainingRecipe {
   source: string;
 }
 
-/** `fisherlab pretrain`'s defaults, for model folders without a pretrain-report.json. */
-const DEFAULT_RECIPE: PretrainingRecipe = {
-  corpus: 'brown,sotu',
-  heldOutFraction: 0.05,
-  splitSeed: 0,
-  maxLength: 128,
-  source: 'defaults',
-};
-
-/** The pretraining recipe of a model folder, from its pretrain-report.json when it has one, else pretrain's defaults. */
+/**
+ * The pretraining recipe of a model folder: its pretrain-report.json's settings, completed as `fisherlab pretrain`
+ * completes a run's settings, or `fisherlab pretrain`'s defaults when it has no report (a Hugging Face folder).
+ */
 export function pretrainingRecipe(modelDir: string): PretrainingRecipe {
   const file = path.join(modelDir, 'pretrain-report.json');
-  if (!fs.existsSync(file)) return DEFAULT_RECIPE;
-  const s = (JSON.parse(fs.readFileSync(file, 'utf8')) as { settings?: Record<string, unknown> }).settings ?? {};
-  const { corpus, heldOutFraction, seed, maxLength } = s;
+  if (!fs.existsSync(file)) {
+    const { corpus, heldOutFraction, seed, maxLength } = PRETRAIN_DEFAULTS;
+    return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: 'defaults' };
+  }
+  const saved = (JSON.parse(fs.readFileSync(file, 'utf8')) as { settings?: Partial<PretrainSettings> }).settings;
+  const s = typeof saved === 'object' && saved !== null ? completeSettings(saved) : null;
   if (
-    typeof corpus !== 'string' ||
-    typeof heldOutFraction !== 'number' ||
-    typeof seed !== 'number' ||
-    typeof maxLength !== 'number'
+    s === null ||
+    typeof s.corpus !== 'string' ||
+    typeof s.heldOutFraction !== 'number' ||
+    typeof s.seed !== 'number' ||
+    typeof s.maxLength !== 'number'
   ) {
     throw new Error(`${file}: "settings" lacks corpus, heldOutFraction, seed or maxLength`);
   }
+  const { corpus, heldOutFraction, seed, maxLength } = s;
   return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: projectRelative(file) };
 }
 

@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic';
+import { settingsDiff } from '../util/run-dir';
 import { loadMaskedLm } from '../bert/load';
 import type { Bert } from '../bert/model';
 import { estimateFisher, writeFisher } from './estimate';
@@ -316,12 +317,9 @@ function writeStudyFile(dir: string, settings: Record<string, string>, design: E
   const file = path.join(dir, STUDY_FILE);
   if (fs.existsSync(file)) {
     const before = readJson<{ settings: Record<string, string> }>(file).settings;
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(settings)])];
-    const diff = keys.filter((k) => before[k] !== settings[k]);
+    const diff = settingsDiff(before, settings);
     if (diff.length)
-      throw new Error(
-        `${dir} holds a Fisher study with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k] ?? null)} → ${JSON.stringify(settings[k] ?? null)}`).join(', ')}); use another folder`,
-      );
+      throw new Error(`${dir} holds a Fisher study with other settings (${diff.join(', ')}); use another folder`);
   }
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(file, JSON.stringify({ settings, design }, null, 1) + '\n');

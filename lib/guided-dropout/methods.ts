@@ -9,6 +9,7 @@ import { dropoutSiteNames, SEQUENCE_CLASSIFICATION } from '../bert/parameters';
 import { dropoutSiteScores, groupScores } from '../fisher/aggregate';
 import type { FisherInput, SiteScore } from '../fisher/aggregate';
 import { readFisher } from '../fisher/estimate';
+import { mixSeed, Rng } from '../util/random';
 import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './schedule';
 
 /**
@@ -19,7 +20,10 @@ import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './
  * multiplicative N(1, p/(1−p)) noise, p = 0.1, at every site, in training only. gaussian-authors: the authors'
  * Gaussian baseline, with their std p/(1−p) (variance (p/(1−p))², not Srivastava's p/(1−p)) at every site including
  * the classifier's; their code also leaves the noise on at evaluation, a bug we do not copy: here, as for every
- * method, evaluation is deterministic.
+ * method, evaluation is deterministic. Two controls separate where guided dropout puts its p from how much it drops:
+ * uniform-mean: Bernoulli at every encoder site with guided's mean p ((P_upper + P_lower)/2 = 0.05); shuffled:
+ * guided's p values on a random order of the encoder sites, drawn from the run's seed. Both keep the classifier's 0.1
+ * and need no Fisher.
  */
 export const DROPOUT_METHODS = [
   'standard',
@@ -28,6 +32,8 @@ export const DROPOUT_METHODS = [
   'guided-authors',
   'gaussian',
   'gaussian-authors',
+  'uniform-mean',
+  'shuffled',
 ] as const;
 export type DropoutMethod = (typeof DROPOUT_METHODS)[number];
 
@@ -39,6 +45,8 @@ export const METHODS_HELP = [
   "  guided-authors    the same with the authors' values: 0.099 → 0 (step 0.00275 on BERT-base's 37 sites)",
   '  gaussian          multiplicative N(1, p/(1−p)) noise, p = 0.1, at every site, training only',
   "  gaussian-authors  the authors' Gaussian baseline: std p/(1−p) (not sqrt) at every site; training only here (their noise at evaluation is a bug)",
+  "  uniform-mean      control: Bernoulli at guided's mean p (0.05) at every encoder site; classifier 0.1",
+  "  shuffled          control: guided's p values (0.1 → 0) on a random order of the encoder sites, drawn from --seed; classifier 0.1",
 ].join('\n');
 
 /** BERT's dropout probability at every site (hidden_dropout_prob = attention_probs_dropout_prob = 0.1). */
@@ -69,6 +77,8 @@ export interface MethodOptions extends Omit<GuidedOptions, 'authors'> {
   fisher?: string | FisherInput;
   /** The model folder the Fisher file must fit (checked when `fisher` is a file). */
   model?: string;
+  /** The run's seed: it draws the order of the sites of `shuffled` (required by that method). */
+  seed?: number;
 }
 
 /** The method named `name`, or an error listing the methods. */
@@ -105,8 +115,10 @@ export function methodDropout(
   opts: MethodOptions = {},
 ): Record<string, DropoutSetting> {
   parseDropoutMethod(method);
-  if (!method.startsWith('guided') && (opts.pUpper !== undefined || opts.pLower !== undefined)) {
-    throw new Error(`dropout method ${method}: pUpper and pLower apply to guided dropout only`);
+  if (!LADDER_METHODS.includes(method) && (opts.pUpper !== undefined || opts.pLower !== undefined)) {
+    throw new Error(
+      `dropout method ${method}: pUpper and pLower apply to guided dropout only (guided, guided-authors and the controls uniform-mean, shuffled)`,
+    );
   }
   const every = (setting: DropoutSetting) => Object.fromEntries(sites.map((s) => [s, { ...setting }]));
   switch (method) {
@@ -118,6 +130,9 @@ export function methodDropout(
       return every({ kind: 'gaussian', p: STANDARD_P });
     case 'gaussian-authors':
       return every({ kind: 'gaussian', p: authorsGaussianP(STANDARD_P) });
+    case 'uniform-mean':
+    case 'shuffled':
+      return controlDropout(method, sites, opts);
     default:
       return guidedDropout(method === 'guided-authors', sites, opts);
   }
@@ -145,6 +160,41 @@ function guidedDropout(
     );
   }
   return Object.fromEntries(sites.map((s) => [s, { kind: 'bernoulli', p: p.get(s)! }]));
+}
+
+/** The methods that place guided dropout's ladder of p values (P_upper → P_lower) on the encoder's sites. */
+const LADDER_METHODS: readonly DropoutMethod[] = ['guided', 'guided-authors', 'uniform-mean', 'shuffled'];
+
+/** A stream of the seeded generator kept apart from the fine-tuning run's other draws. */
+const SHUFFLE_STREAM = 0x5eed5;
+
+/** Settings of the two controls: guided's p values, averaged (uniform-mean) or on a seeded random order (shuffled). */
+function controlDropout(
+  method: 'uniform-mean' | 'shuffled',
+  sites: readonly string[],
+  opts: MethodOptions,
+): Record<string, DropoutSetting> {
+  const encoder = sites.filter((s) => s !== CLASSIFIER_SITE);
+  const ladder = [
+    ...linearSchedule(
+      encoder.map((site, i) => ({ site, score: i })),
+      opts.pUpper ?? P_UPPER,
+      opts.pLower ?? P_LOWER,
+    ).values(),
+  ];
+  let p: number[];
+  if (method === 'uniform-mean') {
+    const mean = ladder.reduce((a, b) => a + b, 0) / Math.max(1, ladder.length);
+    p = ladder.map(() => mean);
+  } else {
+    if (opts.seed === undefined || !Number.isInteger(opts.seed))
+      throw new Error("dropout method shuffled needs the run's seed (an integer) to draw the order of the sites");
+    p = new Rng(mixSeed(opts.seed, SHUFFLE_STREAM)).shuffle(ladder);
+  }
+  const bySite = new Map(encoder.map((s, i) => [s, p[i]]));
+  return Object.fromEntries(
+    sites.map((s) => [s, { kind: 'bernoulli', p: s === CLASSIFIER_SITE ? STANDARD_P : bySite.get(s)! }]),
+  );
 }
 
 /**

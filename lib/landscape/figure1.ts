@@ -7,8 +7,29 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { describeSurface, SurfaceDescriptors } from './descriptors';
 import { runLandscape, saveSurface } from './run';
-import type { Grid } from './surface';
+import { Grid, linspace } from './surface';
 import { LossSurface, readSurface, readSurfaces } from './surface-file';
+
+/** A square Figure 1 grid: points per axis over the same range on both axes. */
+export interface Figure1GridSpec {
+  points: number;
+  range: readonly [number, number];
+}
+
+/**
+ * Figure 1's grids: `full` is the authors' 16 × 16 over [−1.5, 1.5]² (the shipped surfaces; the default of
+ * `fisherlab landscape` and `landscape-figure1`), `quick` an 8 × 8 over the same square for a fast look.
+ */
+export const FIGURE1_GRIDS = {
+  quick: { points: 8, range: [-1.5, 1.5] },
+  full: { points: 16, range: [-1.5, 1.5] },
+} as const satisfies Record<string, Figure1GridSpec>;
+
+/** The coordinates of a Figure 1 grid. */
+export function figure1Grid(kind: keyof typeof FIGURE1_GRIDS): Grid {
+  const { points, range } = FIGURE1_GRIDS[kind];
+  return { x: linspace(range[0], range[1], points), y: linspace(range[0], range[1], points) };
+}
 
 /** The three perturbation sets of Figure 1: file name, mask and a title. */
 export const FIGURE1_SETS = [

@@ -21,9 +21,10 @@ import { maskLabel, maskPair, maskedTensors, parseMask } from './masks';
 import { Grid, sweep } from './surface';
 import { LossSurface, readSurface, SurfaceMetadata, writeSurface } from './surface-file';
 import { writeSurfaceHdf5 } from './surface-hdf5';
+import type { RunControl } from '../util/run-dir';
 
-/** What a landscape job needs. */
-export interface LandscapeJob {
+/** What a landscape job needs; `shouldStop` is polled after every point. */
+export interface LandscapeJob extends RunControl {
   /** Hugging Face BertForMaskedLM folder (default: the embedded model). */
   model?: string;
   /** Fisher file, needed by the top/bottom masks. */
@@ -51,10 +52,8 @@ export interface LandscapeJob {
   rows?: [number, number];
   /** Processes to split the rows over (default 1: this process). */
   jobs?: number;
+  /** Stop (saving) once this many points are done in total; run again to continue. */
   stopAfter?: number;
-  shouldStop?: () => boolean;
-  write?: (line: string) => void;
-  progressIntervalMs?: number;
 }
 
 /** The finished surface, or null when the job stopped early (saved; run again to resume). */

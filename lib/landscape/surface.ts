@@ -13,6 +13,7 @@ import { estimateLine, forwardFlops } from '../train/cost';
 import { microBatchSize } from '../train/memory-budget';
 import { collate, IGNORE_INDEX, MaskedExample } from '../pretrain/mlm-data';
 import { Progress } from '../util/progress';
+import { openRunDir, RunControl } from '../util/run-dir';
 import type { DirectionPair } from './directions';
 
 /** The coordinates of a surface: loss k sits at (x[k % nx], y[floor(k / nx)]). */
@@ -101,8 +102,8 @@ function setLoss(model: Bert, batches: readonly EvalBatch[], total: number): num
   }
 }
 
-/** What `sweep` needs. */
-export interface SweepOptions {
+/** What `sweep` needs; `shouldStop` is polled after every point. */
+export interface SweepOptions extends RunControl {
   model: Bert;
   /** The directions, already masked (tensors outside the mask all zero). */
   pair: DirectionPair;
@@ -118,11 +119,6 @@ export interface SweepOptions {
   settings?: Record<string, string | number>;
   /** Stop (saving) once this many points are done in total; run again to continue. */
   stopAfter?: number;
-  /** Polled after every point; true saves and stops (e.g. after Ctrl-C). */
-  shouldStop?: () => boolean;
-  /** Progress lines (default: stderr every 5 s). */
-  write?: (line: string) => void;
-  progressIntervalMs?: number;
 }
 
 /** What `sweep` returns. */
@@ -141,7 +137,6 @@ export interface SweepResult {
   pointsPerSecond: number;
 }
 
-const SETTINGS_FILE = 'settings.json';
 const POINTS_FILE = 'points.json';
 
 /** Computes the loss surface over `grid`, resuming from `runDir`; the model's weights are θ0 again afterwards, bitwise. */
@@ -172,13 +167,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const loss: Array<number | null> = new Array(total).fill(null);
   let start = 0;
   if (o.runDir) {
-    checkRunSettings(o.runDir, {
-      ...o.settings,
-      x: JSON.stringify(grid.x),
-      y: JSON.stringify(grid.y),
-      batch_size: batchSize,
-      ...fingerprints(o),
-    });
+    openRunDir(
+      o.runDir,
+      {
+        ...o.settings,
+        x: JSON.stringify(grid.x),
+        y: JSON.stringify(grid.y),
+        batch_size: batchSize,
+        ...fingerprints(o),
+      },
+      'landscape run',
+      { keysOnly: true },
+    );
     const file = path.join(o.runDir, POINTS_FILE);
     if (fs.existsSync(file)) {
       const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { done: number; loss: number[] };
@@ -267,22 +267,4 @@ function fingerprints(o: SweepOptions): Record<string, string> {
 /** The bytes of a Float32Array (a view). */
 function bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** Writes `runDir/settings.json` on the first sitting; later sittings must have the same settings. */
-function checkRunSettings(runDir: string, settings: Record<string, string | number>): void {
-  const file = path.join(runDir, SETTINGS_FILE);
-  if (fs.existsSync(file)) {
-    const before = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string | number>;
-    const diff = [...new Set([...Object.keys(before), ...Object.keys(settings)])].filter(
-      (k) => before[k] !== settings[k],
-    );
-    if (diff.length)
-      throw new Error(
-        `${runDir} holds a landscape run with other settings (${diff.join(', ')} differ); use another run folder or the same settings`,
-      );
-  } else {
-    fs.mkdirSync(runDir, { recursive: true });
-    writeFileAtomic(file, JSON.stringify(settings, null, 1) + '\n');
-  }
 }

@@ -25,6 +25,7 @@ import { batchPart } from '../train/micro-batches';
 import { evaluateMlm, MlmMetrics, neighbourBigramBaseline, unigramBaseline } from './mlm-eval';
 import { Tokenizer } from '../bert/tokenizer';
 import { mixSeed } from '../util/random';
+import { openRunDir } from '../util/run-dir';
 import { ShardProcesses } from './shards';
 import { LogEntry, Shard, train } from '../train/loop';
 import { ATTENTION_INITS, completeSettings, POSITION_INITS, PretrainSettings } from './settings';
@@ -357,18 +358,8 @@ function checkSettings(s: PretrainSettings, runDir: string): void {
   if (!(s.lr > 0)) throw new Error(`pretrain: lr must be positive (got ${s.lr})`);
   if (!fs.existsSync(s.vocabFile))
     throw new Error(`${s.vocabFile}: vocabulary not found (make one with \`fisherlab train-vocab\`)`);
-  const file = path.join(runDir, 'settings.json');
-  if (fs.existsSync(file)) {
-    const before = completeSettings(JSON.parse(fs.readFileSync(file, 'utf8')));
-    const diff = (Object.keys(s) as Array<keyof PretrainSettings>).filter(
-      (k) => JSON.stringify(before[k]) !== JSON.stringify(s[k]),
-    );
-    if (diff.length)
-      throw new Error(
-        `${runDir} holds a run with other settings (${diff.map((k) => `${k}: ${JSON.stringify(before[k])} → ${JSON.stringify(s[k])}`).join(', ')}); use another --run-dir or the same settings`,
-      );
-  } else {
-    fs.mkdirSync(runDir, { recursive: true });
-    writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n');
-  }
+  openRunDir(runDir, s, 'run', {
+    advice: 'use another --run-dir or the same settings',
+    upgrade: (saved) => completeSettings(saved as Partial<PretrainSettings>),
+  });
 }

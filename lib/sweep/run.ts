@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic';
+import { differingKeys } from '../util/run-dir';
 import type { DropoutSetting } from '../bert/dropout';
 import { runFisherlab, runLanes } from '../util/child-process';
 import {
@@ -166,7 +167,7 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
     init: 'pretrained',
     trainPct: c.pct,
     seed: c.seed,
-    dropout: dropout.get(c.method)!,
+    dropout: dropout(c.method, c.seed),
   });
   const modelSha256 = modelFingerprint(spec.model);
   const taskOf = (c: SweepCell): SweepTask => ({
@@ -193,7 +194,7 @@ export function planSweep(spec: SweepSpec, write: (line: string) => void): Sweep
         `sweep: ${where} already holds ${cellKey(c)} from other weights (model.safetensors sha256 ${old.modelSha256 ?? 'not recorded'}, now ${modelSha256} in ${spec.model}); use another --out folder`,
       );
     }
-    const differ = differingFields(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
+    const differ = differingKeys(old.settings, settingsOf(c)).filter((f) => f !== 'model'); // the weights are compared above
     if (differ.length > 0) {
       throw new Error(
         `sweep: ${where} already holds ${cellKey(c)} with other settings (${differ.join(', ')}); use another --out folder, or the same settings`,
@@ -356,8 +357,8 @@ export function cellKey(c: SweepCell): string {
   return `${c.method} ${c.task} ${c.pct}% seed ${c.seed}`;
 }
 
-/** Site → setting of each swept method (already validated) for the model's sites, computed once (guided ones from the Fisher file). */
-function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, DropoutSetting>> {
+/** Site → setting of a swept method (already validated) for the model's sites and a seed; computed once per method except `shuffled`, whose order the seed draws. */
+function methodSettings(spec: SweepSpec): (method: DropoutMethod, seed: number) => Record<string, DropoutSetting> {
   const guided = spec.methods.filter((m) => m.startsWith('guided'));
   if (spec.fisher === undefined && guided.length > 0) {
     throw new Error(
@@ -365,21 +366,10 @@ function methodSettings(spec: SweepSpec): Map<DropoutMethod, Record<string, Drop
     );
   }
   const sites = modelDropoutSites(spec.model);
-  return new Map(
-    spec.methods.map((m) => [
-      m,
-      methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model }),
-    ]),
-  );
-}
-
-/** Names of the fields whose values differ between two settings objects. */
-function differingFields(a: object, b: object): string[] {
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  return [...new Set([...Object.keys(x), ...Object.keys(y)])].filter(
-    (k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]),
-  );
+  const of = (m: DropoutMethod, seed?: number) =>
+    methodDropout(m, sites, { fisher: m.startsWith('guided') ? spec.fisher : undefined, model: spec.model, seed });
+  const fixed = new Map(spec.methods.filter((m) => m !== 'shuffled').map((m) => [m, of(m)]));
+  return (m, seed) => fixed.get(m) ?? of(m, seed);
 }
 
 /** The finished run in a run file (written atomically), or null when there is none. */

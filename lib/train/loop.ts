@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Bert } from '../bert/model';
 import { CheckpointDir } from './checkpoint-dir';
 import { addGradients } from './micro-batches';
-import { AdamW, clipGradNorm, linearSchedule } from './optim';
+import { AdamW, clipGradNorm, warmupLinearDecay } from './optim';
 import { Progress } from '../util/progress';
 import { mixSeed } from '../util/random';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors';
@@ -161,7 +161,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let lastEval: Record<string, number> | undefined;
   let smoothed = NaN;
   while (step < end) {
-    const lr = linearSchedule(step, o.lr, warmup, o.totalSteps);
+    const lr = warmupLinearDecay(step, o.lr, warmup, o.totalSteps);
     const stepSeed = mixSeed(seed, step);
     const pending = o.remote?.request(
       step,

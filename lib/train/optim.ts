@@ -113,7 +113,7 @@ export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): nu
 }
 
 /** Learning rate at (0-based) step: linear warm-up from 0, then linear decay to 0 at totalSteps (get_linear_schedule_with_warmup). */
-export function linearSchedule(step: number, peak: number, warmupSteps: number, totalSteps: number): number {
+export function warmupLinearDecay(step: number, peak: number, warmupSteps: number, totalSteps: number): number {
   if (step < warmupSteps) return (peak * step) / Math.max(1, warmupSteps);
   return peak * Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
 }
