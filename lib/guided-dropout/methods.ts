@@ -10,6 +10,7 @@ import { dropoutSiteScores, groupScores } from '../fisher/aggregate';
 import type { FisherInput, SiteScore } from '../fisher/aggregate';
 import { readFisher } from '../fisher/estimate';
 import { mixSeed, Rng } from '../util/random';
+import { mean } from '../util/stats';
 import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './schedule';
 
 /**
@@ -184,8 +185,8 @@ function controlDropout(
   ];
   let p: number[];
   if (method === 'uniform-mean') {
-    const mean = ladder.reduce((a, b) => a + b, 0) / Math.max(1, ladder.length);
-    p = ladder.map(() => mean);
+    const average = mean(ladder);
+    p = ladder.map(() => average);
   } else {
     if (opts.seed === undefined || !Number.isInteger(opts.seed))
       throw new Error("dropout method shuffled needs the run's seed (an integer) to draw the order of the sites");
