@@ -11,6 +11,8 @@ import {
   restartStats,
   restartsSpec,
   table2,
+  table2Verdicts,
+  verdict,
 } from '../lib/sweep/results';
 import { designSpecs, parseDesigns } from '../lib/sweep/designs';
 import { renderVegaLite } from '../lib/notebook/plot';
@@ -110,6 +112,27 @@ describe('sweep results as the paper reports them', () => {
       'standard',
     ]);
     expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
+  });
+
+  it('verdicts of guided against each baseline: clearly better, clearly worse, or unclear, as Table 2 marks them', () => {
+    // RTE 100%: guided − standard = −0.10, −0.09, −0.10 (clearly worse); no gaussian runs (unclear).
+    const rte = [1, 2, 3].flatMap((seed, i) => [
+      rec('standard', 'RTE', 100, seed, [0.6, 0.62, 0.61][i]),
+      rec('guided', 'RTE', 100, seed, [0.5, 0.53, 0.51][i]),
+    ]);
+    const all = [...records, ...rte];
+    expect(verdict(pairedDifference(all, 'RTE', 100, 'guided', 'standard'))).to.equal('worse');
+    expect(verdict(pairedDifference(all, 'CoLA', 100, 'guided', 'standard'))).to.equal('better');
+    expect(verdict(null)).to.equal('unclear');
+    expect(table2Verdicts(all, 'largest')).to.deep.equal([
+      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: ['MNLI'] },
+      { baseline: 'gaussian', better: ['CoLA'], worse: [], unclear: ['MNLI', 'RTE'] },
+    ]);
+    // At 50% CoLA has a single seed: no paired difference, so unclear.
+    expect(table2Verdicts(all, 50, ['standard'])[0].unclear).to.include('CoLA');
+    // The verdicts agree with the "(clear)" marks of the shown table.
+    const rows = table2(all, 'largest');
+    expect(rows.map((r) => String(r['guided − standard']).endsWith('(clear)'))).to.deep.equal([true, false, true]);
   });
 
   it("Figure 4 as a table: every task and percentage, sizes ascending, with Table 2's columns", () => {

@@ -9,7 +9,8 @@ import { dropoutSiteNames, SEQUENCE_CLASSIFICATION } from '../bert/parameters';
 import { dropoutSiteScores, groupScores } from '../fisher/aggregate';
 import type { FisherInput, SiteScore } from '../fisher/aggregate';
 import { readFisher } from '../fisher/estimate';
-import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './schedule';
+import { P_LOWER, P_UPPER } from '../paper';
+import { authorsSchedule, linearSchedule, siteRanks } from './schedule';
 
 /**
  * standard: Bernoulli p = 0.1 at every site (BERT's default). none: no dropout. guided: Bernoulli with p linear in
