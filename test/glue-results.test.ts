@@ -3,9 +3,11 @@ import { expect } from 'chai';
 import {
   cellScores,
   describeDifference,
+  guidedAgainstPaper,
   headlineEval,
   headlineScore,
   pairedDifference,
+  paucityDrops,
   paucitySpec,
   paucityTable,
   restartStats,
@@ -133,6 +135,33 @@ describe('sweep results as the paper reports them', () => {
     // The verdicts agree with the "(clear)" marks of the shown table.
     const rows = table2(all, 'largest');
     expect(rows.map((r) => String(r['guided − standard']).endsWith('(clear)'))).to.deep.equal([true, false, true]);
+  });
+
+  it("sets our cells beside the authors' BERT-base numbers: their guided scores at 100% and their drop from 100% to 50%", () => {
+    const cells = cellScores(records);
+    const rows = guidedAgainstPaper(cells);
+    expect(rows.map((r) => r.task)).to.deep.equal(['CoLA', 'MRPC', 'RTE', 'STS-B']);
+    expect(rows[0]).to.deep.equal({
+      task: 'CoLA',
+      'BERT-base, guided (authors)': 0.6096,
+      'their metric': 'Matthews correlation',
+      'ours, guided': '0.347 ± 0.015',
+    });
+    expect(rows[1]['ours, guided']).to.equal('—');
+    const drops = paucityDrops(cells);
+    expect(drops[0].task).to.equal('CoLA');
+    expect(drops[0]['BERT-base guided (authors)']).to.be.closeTo(0.6096 - 0.5557, 1e-12);
+    // CoLA: standard 0.32 at 100% and 0.2 at 50%; guided 0.3467 and 0.1; gaussian has no 50% cell.
+    expect(drops[0]['ours: standard']).to.be.closeTo(0.12, 1e-12);
+    expect(drops[0]['ours: guided']).to.be.closeTo(0.34666666666 - 0.1, 1e-9);
+    expect(drops[0]['ours: gaussian']).to.be.NaN;
+    expect(Object.keys(drops[0])).to.deep.equal([
+      'task',
+      'BERT-base guided (authors)',
+      'ours: standard',
+      'ours: guided',
+      'ours: gaussian',
+    ]);
   });
 
   it("Figure 4 as a table: every task and percentage, sizes ascending, with Table 2's columns", () => {

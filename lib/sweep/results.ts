@@ -1,9 +1,10 @@
 /**
  * Reading sweep results the way the paper reports them: Table 2 (methods side by side per task, with a paired test
  * of guided against each baseline over seeds), Figure 4 (score against training-set percentage) and the spread over
- * random restarts.
+ * random restarts; and our scores beside the authors' (paper.ts).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { PAPER_GUIDED_BERT_BASE } from '../paper';
 import { meanStd } from '../pretrain/benefit';
 import type { SweepRecord } from './run';
 
@@ -184,6 +185,41 @@ function cellRow(
     row[`guided − ${base}`] = d.text + (d.clear ? ' (clear)' : '');
   }
   return row;
+}
+
+/** Our guided mean ± std beside the authors' BERT-base guided score (paper.ts) for each task they report at 100%. */
+export function guidedAgainstPaper(cells: readonly CellScore[]): Array<Record<string, string | number>> {
+  return PAPER_GUIDED_BERT_BASE.filter((p) => p.pct === 100).map((p) => {
+    const c = cells.find((x) => x.task === p.task && x.pct === 100 && x.method === 'guided');
+    return {
+      task: p.task,
+      'BERT-base, guided (authors)': p.value,
+      'their metric': p.note,
+      'ours, guided': c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}` : '—',
+    };
+  });
+}
+
+/** Per task the authors report: the score lost going from 100% to 50% of the training data, theirs (guided) and ours per method (NaN without both cells). */
+export function paucityDrops(
+  cells: readonly CellScore[],
+  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
+): Array<Record<string, string | number>> {
+  const tasks = [...new Set(PAPER_GUIDED_BERT_BASE.map((p) => p.task))];
+  const drop = (task: string, method: string) => {
+    const [full, half] = [100, 50].map((pct) =>
+      cells.find((c) => c.task === task && c.pct === pct && c.method === method),
+    );
+    return full && half ? full.mean - half.mean : NaN;
+  };
+  return tasks.map((task) => {
+    const paper = (pct: number) => PAPER_GUIDED_BERT_BASE.find((p) => p.task === task && p.pct === pct)!.value;
+    return {
+      task,
+      'BERT-base guided (authors)': paper(100) - paper(50),
+      ...Object.fromEntries(methods.map((m) => [`ours: ${m}`, drop(task, m)])),
+    };
+  });
 }
 
 /** Figure 4: mean ± std of each method's headline score against the training percentage, one panel per task; floor cells (e.g. the majority class) dashed. */
