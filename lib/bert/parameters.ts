@@ -92,6 +92,7 @@ export function parametersPerComponent(
   named: ReadonlyArray<readonly [string, { size: number }]>,
 ): Array<{ component: string; parameters: number }> {
   const counts = new Map<string, number>();
-  for (const [name, v] of named) counts.set(parameterComponent(name), (counts.get(parameterComponent(name)) ?? 0) + v.size);
+  for (const [name, v] of named)
+    counts.set(parameterComponent(name), (counts.get(parameterComponent(name)) ?? 0) + v.size);
   return [...counts].map(([component, parameters]) => ({ component, parameters }));
 }
