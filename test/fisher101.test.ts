@@ -374,6 +374,17 @@ describe('fisher101: dropout as a Fisher-weighted L2 penalty (Wager et al. 2013)
   });
 });
 
+/** A Cramér–Rao study small enough for a test: notebook 01's models with few sizes and datasets. */
+const CRAMER_RAO_SMALL = {
+  coinTheta: 0.2,
+  coinSizes: [10],
+  coinDatasets: 20,
+  thetaStar: [1, -1, 2],
+  featureScales: [2, 1, 0.5],
+  logitSizes: [100],
+  logitDatasets: 10,
+};
+
 describe("notebook 01's experiments and charts", () => {
   it('the coin converges: the streams end within 3 standard errors of I(θ) = 6.25, and the band is centred on it', () => {
     const c = coinConvergence(0.2, 20_000, [1, 2]);
@@ -402,15 +413,7 @@ describe("notebook 01's experiments and charts", () => {
 
   it('the Cramér–Rao study gives one variance and one bound per coin size, a variance and two bounds per logistic size', () => {
     const { rows, summary } = cramerRaoStudy(
-      {
-        coinTheta: 0.2,
-        coinSizes: [10, 100],
-        coinDatasets: 50,
-        thetaStar: [1, -1, 2],
-        featureScales: [2, 1, 0.5],
-        logitSizes: [200],
-        logitDatasets: 20,
-      },
+      { ...CRAMER_RAO_SMALL, coinSizes: [10, 100], coinDatasets: 50, logitSizes: [200], logitDatasets: 20 },
       new Rng(40),
     );
     expect(rows).to.have.length(2 * 2 + 3);
@@ -430,18 +433,7 @@ describe("notebook 01's experiments and charts", () => {
     const drop = logisticProblem([0.8, -1, 1.5, 0.3], [2, 1, 0.5, 1], 200, new Rng(50));
     const accuracy = dropoutPenaltyAccuracy(drop, 20, new Rng(51));
     const guided = guidedPenaltyWeights(drop);
-    const cr = cramerRaoStudy(
-      {
-        coinTheta: 0.2,
-        coinSizes: [10],
-        coinDatasets: 20,
-        thetaStar: [1, -1, 2],
-        featureScales: [2, 1, 0.5],
-        logitSizes: [100],
-        logitDatasets: 10,
-      },
-      new Rng(40),
-    );
+    const cr = cramerRaoStudy(CRAMER_RAO_SMALL, new Rng(40));
     const specs = [
       coinConvergenceSpec(c, 0.2),
       coinFisherCurveSpec(curve.estimates, curve.curve, 200),

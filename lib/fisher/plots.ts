@@ -329,6 +329,17 @@ function kindColor(kinds: readonly GroupKind[]) {
   } as const;
 }
 
+/** Colour by group kind for exactly the listed kinds, in the listed order (legend included). */
+function listedKindColor(kinds: readonly GroupKind[]) {
+  return {
+    field: 'kind',
+    type: 'nominal',
+    title: 'group',
+    sort: kinds,
+    scale: { domain: kinds, range: kinds.map((k) => KIND_PALETTE[k]) },
+  };
+}
+
 /** A log scale for bars, starting at the power of ten below the smallest positive value so that every bar shows. */
 function logBarScale(values: readonly number[]): { type: 'log'; domainMin?: number } {
   const min = Math.min(...values.filter((v) => v > 0));
@@ -386,13 +397,7 @@ export function groupScoresSpec(groups: readonly GroupScore[], options: FigureOp
         stack: null,
         title: 'group Fisher score (log scale)',
       },
-      color: {
-        field: 'kind',
-        type: 'nominal',
-        title: 'group',
-        sort: kinds,
-        scale: { domain: kinds, range: kinds.map((k) => KIND_PALETTE[k]) },
-      },
+      color: listedKindColor(kinds),
       tooltip: [{ field: 'group' }, { field: 'score', format: '.3e' }, { field: 'tensors' }],
     },
   } as TopLevelSpec;
@@ -420,13 +425,7 @@ export function siteScoresAgainstAuthorsSpec(sites: readonly SiteScore[], option
       column: { field: 'model', type: 'nominal', title: null, sort: [authorsModel, options.model] },
       x: { field: 'rank', type: 'quantitative', title: 'rank of the site (0 = lowest score)' },
       y: { field: 'score', type: 'quantitative', scale: { type: 'log' }, title: 'site Fisher score (log scale)' },
-      color: {
-        field: 'kind',
-        type: 'nominal',
-        title: 'group',
-        sort: kinds,
-        scale: { domain: kinds, range: kinds.map((k) => KIND_PALETTE[k]) },
-      },
+      color: listedKindColor(kinds),
     },
     resolve: { scale: { x: 'independent', y: 'independent' } },
   } as TopLevelSpec;
