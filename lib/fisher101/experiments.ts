@@ -281,10 +281,7 @@ export interface CramerRaoSettings {
   logitDatasets: number;
 }
 
-/**
- * The variance of the MLE over simulated datasets (± 2 SE) against the Cramér–Rao bound, for the coin's θ and the
- * logistic regression's θ₁ (its Fisher from 200,000 simulated design rows), with a summary per logistic size.
- */
+/** The variance of the MLE over simulated datasets (± 2 SE) against the Cramér–Rao bounds, for the coin and logistic θ₁. */
 export function cramerRaoStudy(s: CramerRaoSettings, rng: Rng): { rows: Rows; summary: Rows } {
   const coinFisher = bernoulliFisher(s.coinTheta);
   const designFisher = logisticFisher(simulateFeatures(200_000, s.featureScales, new Rng(41)), s.thetaStar);
@@ -352,10 +349,7 @@ export const EXCESS_SERIES = [
 /** The series of the relative-error panel, in legend order. */
 export const ERROR_SERIES = ['Bernoulli dropout at β̂', 'Bernoulli dropout at β̂/4', 'Gaussian dropout at β̂'];
 
-/**
- * Dropout's increase of the mean loss at the fit against the quadratic penalty, at uniform rates 0.02–0.5 (exact,
- * Monte Carlo over `draws` masks, Gaussian), and the penalty's relative error at rates 0.001–0.5.
- */
+/** Dropout's exact and Monte Carlo increase of the mean loss at the fit against the quadratic penalty, and the penalty's relative error. */
 export function dropoutPenaltyAccuracy(
   p: LogisticProblem,
   draws: number,
@@ -406,10 +400,7 @@ export function dropoutPenaltyAccuracy(
 /** A named set of per-coefficient dropout rates. */
 export type RateSchedule = [name: string, rates: Vector];
 
-/**
- * Uniform dropout at 0.1 and guided dropout (linear in the rank of the Fisher diagonal: 0.1 at the lowest F_jj, 0 at
- * the highest) for the fit, with each coefficient's penalty weight under both and the exact excess loss against the penalty.
- */
+/** Uniform (0.1) and guided (0.1 at the lowest F_jj to 0 at the highest) rates for the fit, with penalty weights and totals under each. */
 export function guidedPenaltyWeights(p: LogisticProblem): {
   schedules: RateSchedule[];
   weights: Array<{ coefficient: string; weight: number; schedule: string; rate: number }>;

@@ -25,10 +25,7 @@ export function scheduleReadBack(
   return { rows, mismatches };
 }
 
-/**
- * For each method set at one site: its kind and p, the expected noise variance p/(1 − p), the mean and variance of
- * the site's output on `size` ones in training (seed 7), and whether evaluation leaves them unchanged.
- */
+/** Per method set at one site: its p, the expected noise variance, the noise's mean and variance in training, and whether evaluation is the identity. */
 export function dropoutNoiseCheck(
   model: Bert,
   site: string,

@@ -30,10 +30,7 @@ export function figure1MovedTable(surfaces: ReadonlyMap<Figure1Name, LossSurface
   });
 }
 
-/**
- * Recomputes four points of a shipped surface (its row nearest y = 0: both ends and the two middle columns) with the
- * surface's own seeds and evaluation set, in a temporary run folder; the rows compare them with the shipped losses.
- */
+/** Four points of a shipped surface's row nearest y = 0, recomputed live with its own seeds, beside the shipped losses. */
 export async function recheckSurface(
   surface: LossSurface,
   modelDir: string,
