@@ -17,7 +17,7 @@ import { loadBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { methodDropout, modelDropoutSites, parseDropoutMethod } from '../lib/guided-dropout/methods';
-import { shippedFisherFile } from '../lib/fisher/one-percent';
+import { shippedPath } from '../lib/shipped';
 import { glueDataDir, loadTask } from '../lib/glue/load';
 import { batchIndices } from '../lib/pretrain/mlm-data';
 import { resolveModelDir } from '../lib/bert/model-dir';
@@ -89,7 +89,7 @@ const models = methods.map((method) => {
     seed: 1,
   }).model;
   for (const [site, setting] of Object.entries(
-    methodDropout(method, sites, { fisher: shippedFisherFile(), model: modelDir }),
+    methodDropout(method, sites, { fisher: shippedPath('fisher'), model: modelDir }),
   ))
     model.dropout.set(site, setting);
   return model;

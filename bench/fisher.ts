@@ -18,7 +18,7 @@ import { loadMaskedLm } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { collate, MaskedExample, maskTokens } from '../lib/pretrain/mlm-data';
-import { defaultModelDir } from '../lib/bert/model-dir';
+import { defaultModelDir } from '../lib/shipped';
 import { describeSplit, microBatchSize } from '../lib/train/memory-budget';
 import { squaredGradSumsInParts } from '../lib/fisher/per-sample-grads';
 import { Rng } from '../lib/util/random';

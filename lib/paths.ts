@@ -55,8 +55,3 @@ export function defaultRunDir(kind: string, target: string): string {
   const stem = path.basename(abs).replace(/\.(safetensors|json)$/, '');
   return path.join(outputDir(), kind, `${stem}-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`);
 }
-
-/** Whether notebooks and jobs run in full mode ($FISHERLAB_FULL=1) instead of quick mode. */
-export function fullMode(): boolean {
-  return ['1', 'true', 'yes'].includes((process.env.FISHERLAB_FULL ?? '').toLowerCase());
-}

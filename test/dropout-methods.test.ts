@@ -9,7 +9,14 @@ import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { Bert } from '../lib/bert/model';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import type { DropoutSetting } from '../lib/bert/dropout';
-import { DROPOUT_METHODS, guidedSchedule, methodDropout, parseDropoutMethod } from '../lib/guided-dropout/methods';
+import { dropoutNoiseCheck, kindBlocks, scheduleReadBack } from '../lib/guided-dropout/check';
+import {
+  CLASSIFIER_SITE,
+  DROPOUT_METHODS,
+  guidedSchedule,
+  methodDropout,
+  parseDropoutMethod,
+} from '../lib/guided-dropout/methods';
 import { readFisher, writeFisher } from '../lib/fisher/estimate';
 import { writeCheckpoint } from '../lib/bert/folder';
 import type { DropoutMethod } from '../lib/guided-dropout/methods';
@@ -293,6 +300,32 @@ describe('dropout methods', function () {
     );
     expect(cli.status).to.equal(1);
     expect(cli.stderr).to.include('not a Fisher file');
+  });
+
+  it("checks on a model: the p each site reads back against the schedule, kinds in Fisher order, and each method's noise", () => {
+    const schedule = guidedSchedule(readFisher(fisherFile).tensors);
+    const probe = Bert.random(config, SEQUENCE_CLASSIFICATION, 4);
+    try {
+      for (const [site, setting] of Object.entries(methodDropout('guided', sites, { fisher: fisherFile })))
+        probe.dropout.set(site, setting);
+      const { rows, mismatches } = scheduleReadBack(probe, schedule);
+      expect(mismatches).to.deep.equal([]);
+      expect(rows.find((r) => r.site === CLASSIFIER_SITE)!['schedule says']).to.equal('0.1 (classifier, kept)');
+      expect(rows.find((r) => r.site === `${L1}.output.dropout`)!['schedule says']).to.equal('0.0000');
+      probe.dropout.set(`${L1}.output.dropout`, { kind: 'bernoulli', p: 0.2 });
+      expect(scheduleReadBack(probe, schedule).mismatches).to.deep.equal([`${L1}.output.dropout`]);
+      // Ascending: L1 self (0.5), L0 self (1), L0 output-attention (3), L1 attention-output (3), embeddings (5), L0 output (6), L1 output (8).
+      expect(kindBlocks(schedule)).to.deep.equal(['attention_self', 'attention_output', 'embeddings', 'output']);
+      const noise = dropoutNoiseCheck(probe, sites[1], ['standard', 'none'], 50_000);
+      expect(noise.map((r) => [r.method, r.kind, r.p, r['evaluation = identity']])).to.deep.equal([
+        ['standard', 'bernoulli', 0.1, 'yes'],
+        ['none', 'none', 0, 'yes'],
+      ]);
+      expect(noise[0]['training: variance'] as number).to.be.closeTo(0.1 / 0.9, 0.01);
+      expect(noise[1]['training: variance']).to.equal(0);
+    } finally {
+      probe.dispose();
+    }
   });
 });
 

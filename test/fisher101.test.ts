@@ -17,7 +17,28 @@ import {
   dropoutNoiseVariance,
   gaussianDropoutLoss,
 } from '../lib/fisher101/dropout';
+import {
+  coinConvergence,
+  coinFisherCurve,
+  CRAMER_RAO_SERIES,
+  cramerRaoStudy,
+  dropoutPenaltyAccuracy,
+  fisherAlongDiagonal,
+  gaussianConvergence,
+  guidedPenaltyWeights,
+  logisticProblem,
+} from '../lib/fisher101/experiments';
 import { finiteDifferenceGradient, finiteDifferenceHessian } from '../lib/fisher101/finite-differences';
+import {
+  coinConvergenceSpec,
+  coinFisherCurveSpec,
+  cramerRaoSpec,
+  dropoutPenaltySpec,
+  fisherAlongDiagonalSpec,
+  gaussianConvergenceSpec,
+  penaltyWeightsSpec,
+} from '../lib/fisher101/plots';
+import { renderVegaLite } from '../lib/notebook/plot';
 import { gaussianFisher, gaussianScore } from '../lib/fisher101/gaussian';
 import { diagonal, dot, inverse, Matrix, maxAbsDifference, solve, Vector } from '../lib/fisher101/linalg';
 import {
@@ -351,5 +372,78 @@ describe('fisher101: dropout as a Fisher-weighted L2 penalty (Wager et al. 2013)
     const excess = (d: Dataset) => bernoulliDropoutLoss(d, beta, rates) - logisticLoss(d, beta);
     expect(excess(flipped)).to.be.closeTo(excess(data), 1e-12);
     expect(diagonal(logisticFisher(data.x, beta)).every((f) => f > 0)).to.equal(true);
+  });
+});
+
+/** A Cramér–Rao study small enough for a test: notebook 01's models with few sizes and datasets. */
+const CRAMER_RAO_SMALL = {
+  coinTheta: 0.2,
+  coinSizes: [10],
+  coinDatasets: 20,
+  thetaStar: [1, -1, 2],
+  featureScales: [2, 1, 0.5],
+  logitSizes: [100],
+  logitDatasets: 10,
+};
+
+describe("notebook 01's experiments and charts", () => {
+  it('the coin converges: the streams end within 3 standard errors of I(θ) = 6.25, and the band is centred on it', () => {
+    const c = coinConvergence(0.2, 20_000, [1, 2]);
+    expect(c.closedForm[0].series).to.equal('I(θ) = 1/(θ(1−θ)) = 6.25');
+    expect(c.final).to.have.length(2);
+    for (const v of c.final) expect(Math.abs(v - 6.25)).to.be.below(1.5 * c.finalTwoSe);
+    expect(c.band.every((b) => Math.abs((b.lo + b.hi) / 2 - 6.25) < 1e-9)).to.equal(true);
+    expect(c.running.filter((r) => r.series.endsWith('1')).map((r) => r.n)).to.deep.equal(c.closedForm.map((r) => r.n));
+  });
+
+  it('guided rates fall linearly with the rank of the Fisher diagonal: 0.1 at the lowest F_jj, 0 at the highest', () => {
+    const p = logisticProblem([0.8, -1, 1.5, 0.3], [2, 1, 0.5, 1], 400, new Rng(50));
+    const g = guidedPenaltyWeights(p);
+    const fisher = diagonal(logisticFisher(p.data.x, p.fit.theta));
+    const guided = g.schedules[1][1];
+    const lowest = fisher.indexOf(Math.min(...fisher));
+    const highest = fisher.indexOf(Math.max(...fisher));
+    expect(guided[lowest]).to.be.closeTo(0.1, 1e-12);
+    expect(guided[highest]).to.be.closeTo(0, 1e-12);
+    const ascending = [...guided].sort((a, b) => a - b);
+    [0, 0.1 / 3, 0.2 / 3, 0.1].forEach((v, i) => expect(ascending[i]).to.be.closeTo(v, 1e-12));
+    expect(g.weights).to.have.length(8);
+    // The penalty under guided rates is smaller than under uniform 0.1: no rate exceeds 0.1.
+    expect(g.totals[1].penalty).to.be.below(g.totals[0].penalty);
+  });
+
+  it('the Cramér–Rao study gives one variance and one bound per coin size, a variance and two bounds per logistic size', () => {
+    const { rows, summary } = cramerRaoStudy(
+      { ...CRAMER_RAO_SMALL, coinSizes: [10, 100], coinDatasets: 50, logitSizes: [200], logitDatasets: 20 },
+      new Rng(40),
+    );
+    expect(rows).to.have.length(2 * 2 + 3);
+    const bounds = rows.filter((r) => r.series === CRAMER_RAO_SERIES[0]).map((r) => r.bound as number);
+    expect(bounds).to.have.length(2);
+    expect(bounds[0]).to.be.closeTo(1 / (10 * 6.25), 1e-12);
+    expect(bounds[1]).to.be.closeTo(1 / (100 * 6.25), 1e-12);
+    expect(summary).to.have.length(1);
+    expect(Object.keys(summary[0])).to.include('mean θ̂₁ (θ*₁ = 1)');
+  });
+
+  it('every chart renders', async () => {
+    const c = coinConvergence(0.2, 2_000, [1]);
+    const curve = coinFisherCurve(200, new Rng(10));
+    const gauss = gaussianConvergence(1, 2, 2_000, new Rng(20));
+    const logit = logisticProblem([1, -1, 2], [2, 1, 0.5], 200, new Rng(30));
+    const drop = logisticProblem([0.8, -1, 1.5, 0.3], [2, 1, 0.5, 1], 200, new Rng(50));
+    const accuracy = dropoutPenaltyAccuracy(drop, 20, new Rng(51));
+    const guided = guidedPenaltyWeights(drop);
+    const cr = cramerRaoStudy(CRAMER_RAO_SMALL, new Rng(40));
+    const specs = [
+      coinConvergenceSpec(c, 0.2),
+      coinFisherCurveSpec(curve.estimates, curve.curve, 200),
+      gaussianConvergenceSpec(gauss.running, gauss.closedForm, 1, 2),
+      fisherAlongDiagonalSpec(fisherAlongDiagonal(logit)),
+      cramerRaoSpec(cr.rows, 20, 10),
+      dropoutPenaltySpec(accuracy.excess, accuracy.relativeError),
+      penaltyWeightsSpec(guided.weights, guided.schedules),
+    ];
+    for (const spec of specs) expect((await renderVegaLite(spec)).svg).to.match(/^<svg/);
   });
 });

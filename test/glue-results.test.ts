@@ -3,14 +3,18 @@ import { expect } from 'chai';
 import {
   cellScores,
   describeDifference,
+  guidedAgainstPaper,
   headlineEval,
   headlineScore,
   pairedDifference,
+  paucityDrops,
   paucitySpec,
   paucityTable,
   restartStats,
   restartsSpec,
   table2,
+  table2Verdicts,
+  verdict,
 } from '../lib/sweep/results';
 import { designSpecs, parseDesigns } from '../lib/sweep/designs';
 import { renderVegaLite } from '../lib/notebook/plot';
@@ -110,6 +114,54 @@ describe('sweep results as the paper reports them', () => {
       'standard',
     ]);
     expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
+  });
+
+  it('verdicts of guided against each baseline: clearly better, clearly worse, or unclear, as Table 2 marks them', () => {
+    // RTE 100%: guided − standard = −0.10, −0.09, −0.10 (clearly worse); no gaussian runs (unclear).
+    const rte = [1, 2, 3].flatMap((seed, i) => [
+      rec('standard', 'RTE', 100, seed, [0.6, 0.62, 0.61][i]),
+      rec('guided', 'RTE', 100, seed, [0.5, 0.53, 0.51][i]),
+    ]);
+    const all = [...records, ...rte];
+    expect(verdict(pairedDifference(all, 'RTE', 100, 'guided', 'standard'))).to.equal('worse');
+    expect(verdict(pairedDifference(all, 'CoLA', 100, 'guided', 'standard'))).to.equal('better');
+    expect(verdict(null)).to.equal('unclear');
+    expect(table2Verdicts(all, 'largest')).to.deep.equal([
+      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: ['MNLI'] },
+      { baseline: 'gaussian', better: ['CoLA'], worse: [], unclear: ['MNLI', 'RTE'] },
+    ]);
+    // At 50% CoLA has a single seed: no paired difference, so unclear.
+    expect(table2Verdicts(all, 50, ['standard'])[0].unclear).to.include('CoLA');
+    // The verdicts agree with the "(clear)" marks of the shown table.
+    const rows = table2(all, 'largest');
+    expect(rows.map((r) => String(r['guided − standard']).endsWith('(clear)'))).to.deep.equal([true, false, true]);
+  });
+
+  it("sets our cells beside the authors' BERT-base numbers: their guided scores at 100% and their drop from 100% to 50%", () => {
+    const cells = cellScores(records);
+    const rows = guidedAgainstPaper(cells);
+    expect(rows.map((r) => r.task)).to.deep.equal(['CoLA', 'MRPC', 'RTE', 'STS-B']);
+    expect(rows[0]).to.deep.equal({
+      task: 'CoLA',
+      'BERT-base, guided (authors)': 0.6096,
+      'their metric': 'Matthews correlation',
+      'ours, guided': '0.347 ± 0.015',
+    });
+    expect(rows[1]['ours, guided']).to.equal('—');
+    const drops = paucityDrops(cells);
+    expect(drops[0].task).to.equal('CoLA');
+    expect(drops[0]['BERT-base guided (authors)']).to.be.closeTo(0.6096 - 0.5557, 1e-12);
+    // CoLA: standard 0.32 at 100% and 0.2 at 50%; guided 0.3467 and 0.1; gaussian has no 50% cell.
+    expect(drops[0]['ours: standard']).to.be.closeTo(0.12, 1e-12);
+    expect(drops[0]['ours: guided']).to.be.closeTo(0.34666666666 - 0.1, 1e-9);
+    expect(drops[0]['ours: gaussian']).to.be.NaN;
+    expect(Object.keys(drops[0])).to.deep.equal([
+      'task',
+      'BERT-base guided (authors)',
+      'ours: standard',
+      'ours: guided',
+      'ours: gaussian',
+    ]);
   });
 
   it("Figure 4 as a table: every task and percentage, sizes ascending, with Table 2's columns", () => {

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { configToJson } from '../lib/bert/config';
 import { defaultRunDir } from '../lib/paths';
-import { defaultModelDir } from '../lib/bert/model-dir';
+import { defaultModelDir } from '../lib/shipped';
 import { describeRecipe, modelRecipe, RECIPE_FILE, RECIPES } from '../lib/glue/recipes';
 import { errorOf, tinyConfig } from './helpers';
 

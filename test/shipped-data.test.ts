@@ -5,6 +5,7 @@ import * as path from 'path';
 import { pretrainingRecipe } from '../lib/fisher/samples';
 import { readSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
 import { projectRoot } from '../lib/paths';
+import { defaultModelDir, EMBEDDED_MODEL, SHIPPED, shippedPath } from '../lib/shipped';
 import { readSafetensors } from '../lib/weights/safetensors';
 
 /** An absolute POSIX or Windows path of two or more parts, anywhere in a text. */
@@ -67,6 +68,15 @@ describe('shipped data', () => {
     }
     expect([...kinds]).to.include.members(['.json', '.jsonl', '.csv', '.safetensors', '.h5']);
     expect(found).to.deep.equal([]);
+  });
+
+  it('every path lib/shipped.ts names is shipped, and the embedded model is the default model', () => {
+    const missing = Object.values(SHIPPED).filter((p) => !fs.existsSync(path.join(projectRoot(), p)));
+    expect(missing).to.deep.equal([]);
+    expect(Object.values(SHIPPED).every((p) => p.startsWith('data/'))).to.equal(true);
+    expect(shippedPath('fisher')).to.equal(path.join(data, 'fisher', `${EMBEDDED_MODEL}-1pct.safetensors`));
+    expect(path.basename(defaultModelDir())).to.equal(EMBEDDED_MODEL);
+    expect(fs.existsSync(path.join(defaultModelDir(), 'config.json'))).to.equal(true);
   });
 
   it("records the shipped model's recipe by its path from the root, however the model folder was named", () => {

@@ -9,4 +9,5 @@ export * from './load';
 export * from './model';
 export * from './model-dir';
 export * from './parameters';
+export * from './plots';
 export * from './tokenizer';

@@ -2,13 +2,8 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { projectRoot } from '../paths';
+import { defaultModelDir } from '../shipped';
 import { findWeightFiles, identifyingFiles } from '../weights/files';
-
-/** The folder of the model fisherlab ships and uses by default. */
-export function defaultModelDir(): string {
-  return path.join(projectRoot(), 'data', 'models', 'fisherlab-bert-l4-h128');
-}
 
 /** The model folder to use: `dir` if given, else $FISHERLAB_MODEL, else the embedded default; it must exist. */
 export function resolveModelDir(dir?: string): string {

@@ -79,3 +79,20 @@ export function dropoutSiteNames(cfg: BertConfig, parts: BertParts): string[] {
   if (parts.classifier) names.push('dropout');
   return names;
 }
+
+/** The component a parameter belongs to: the embeddings, an encoder layer, the masked-LM head, or its own name. */
+export function parameterComponent(name: string): string {
+  if (name.startsWith('bert.embeddings')) return 'embeddings';
+  if (name.startsWith('cls.')) return 'masked-LM head';
+  return name.replace(/^bert\.encoder\.layer\.(\d+)\..*/, 'encoder layer $1');
+}
+
+/** Parameters per component, components in the order their first tensor comes. */
+export function parametersPerComponent(
+  named: ReadonlyArray<readonly [string, { size: number }]>,
+): Array<{ component: string; parameters: number }> {
+  const counts = new Map<string, number>();
+  for (const [name, v] of named)
+    counts.set(parameterComponent(name), (counts.get(parameterComponent(name)) ?? 0) + v.size);
+  return [...counts].map(([component, parameters]) => ({ component, parameters }));
+}

@@ -1,6 +1,7 @@
 /** The empirical Fisher: per-sample gradients, the estimate, building a Fisher file and the 1% one, aggregation, stability, the study and its plots. */
 export * from './aggregate';
 export * from './build';
+export * from './distribution';
 export * from './estimate';
 export * from './one-percent';
 export * from './per-sample-grads';

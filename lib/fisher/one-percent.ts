@@ -2,12 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildFisher } from './build';
-import { outputDir, projectRoot } from '../paths';
-
-/** The embedded model's shipped 1% Fisher (what `fisherlab fisher --fraction 0.01 --seed 1` writes). */
-export function shippedFisherFile(): string {
-  return path.join(projectRoot(), 'data', 'fisher', 'fisherlab-bert-l4-h128-1pct.safetensors');
-}
+import { outputDir } from '../paths';
 
 /** Where the 1% Fisher of a model folder is computed: out/fisher/<folder name>-1pct.safetensors. */
 export function computedFisherFile(modelDir: string): string {

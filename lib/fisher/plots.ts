@@ -4,10 +4,11 @@
  * stability of the estimate under sub-sampling. Pure functions: notebooks render them with `show(spec, name)`.
  */
 import { ascendingTensors, GROUP_KINDS, groupOf, meansOf } from './aggregate';
-import type { FisherInput, FisherTensors, GroupKind, SiteScore } from './aggregate';
+import type { FisherInput, FisherTensors, GroupKind, GroupScore, SiteScore } from './aggregate';
 import type { StabilityRow } from './stability';
 import { AUTHORS_BERT_BASE_SCHEDULE, siteRanks } from '../guided-dropout/schedule';
 import type { TopLevelSpec } from '../notebook/plot';
+import { AUTHORS_SORTED_SITE_SCORES } from '../paper';
 
 /** A point of a sorted curve: position in the sorted order and the value there. */
 export interface SortedPoint {
@@ -328,6 +329,17 @@ function kindColor(kinds: readonly GroupKind[]) {
   } as const;
 }
 
+/** Colour by group kind for exactly the listed kinds, in the listed order (legend included). */
+function listedKindColor(kinds: readonly GroupKind[]) {
+  return {
+    field: 'kind',
+    type: 'nominal',
+    title: 'group',
+    sort: kinds,
+    scale: { domain: kinds, range: kinds.map((k) => KIND_PALETTE[k]) },
+  };
+}
+
 /** A log scale for bars, starting at the power of ten below the smallest positive value so that every bar shows. */
 function logBarScale(values: readonly number[]): { type: 'log'; domainMin?: number } {
   const min = Math.min(...values.filter((v) => v > 0));
@@ -350,4 +362,71 @@ function modelSuffix(options: FigureOptions): string {
 function zeroNote(values: number[]): string {
   const zeros = values.filter((v) => !(v > 0)).length;
   return zeros > 0 ? `; ${zeros} of them are 0, not drawn on the log scale` : '';
+}
+
+/** Group Fisher scores in architectural order on a log axis bounded by the powers of ten around them, coloured by kind. */
+export function groupScoresSpec(groups: readonly GroupScore[], options: FigureOptions = {}): TopLevelSpec {
+  const scores = groups.map((g) => g.score);
+  const kinds: GroupKind[] = ['embeddings', 'attention_self', 'attention_output', 'intermediate', 'output', 'mlm_head'];
+  // Bars on a log axis need a floor: the powers of ten around the scores bound the axis.
+  const domain = [10 ** Math.floor(Math.log10(Math.min(...scores))), 10 ** Math.ceil(Math.log10(Math.max(...scores)))];
+  return {
+    title: {
+      text: `Group Fisher scores in architectural order (${options.model})`,
+      subtitle:
+        "unweighted mean of the group's per-tensor means; intermediate and the MLM head precede no dropout site",
+    },
+    data: {
+      values: groups.map((g, order) => ({
+        order,
+        group: g.group,
+        kind: g.kind,
+        score: g.score,
+        tensors: g.tensors.length,
+      })),
+    },
+    mark: { type: 'bar' },
+    width: 520,
+    height: 260,
+    encoding: {
+      x: { field: 'group', type: 'nominal', sort: null, title: null, axis: { labelAngle: -45 } },
+      y: {
+        field: 'score',
+        type: 'quantitative',
+        scale: { type: 'log', domain },
+        stack: null,
+        title: 'group Fisher score (log scale)',
+      },
+      color: listedKindColor(kinds),
+      tooltip: [{ field: 'group' }, { field: 'score', format: '.3e' }, { field: 'tensors' }],
+    },
+  } as TopLevelSpec;
+}
+
+/** The authors' BERT-base dropout-site scores (paper.ts, digitized) beside ours, each in ascending order on its own log scale. */
+export function siteScoresAgainstAuthorsSpec(sites: readonly SiteScore[], options: FigureOptions = {}): TopLevelSpec {
+  const authorsModel = 'BERT-base (authors, digitized)';
+  const authors = AUTHORS_SORTED_SITE_SCORES.flatMap(([kind, scores]) => scores.map((score) => ({ kind, score }))).map(
+    (r, rank) => ({ ...r, rank, model: authorsModel }),
+  );
+  const ranks = siteRanks(sites);
+  const ours = sites.map((s) => ({ kind: s.kind, score: s.score, rank: ranks.get(s.site)!, model: options.model }));
+  const kinds: GroupKind[] = ['embeddings', 'attention_self', 'attention_output', 'output'];
+  return {
+    title: {
+      text: 'Dropout-site scores in ascending order: BERT-base and ours',
+      subtitle: 'each panel on its own log scale; colour: the kind of group preceding the site',
+    },
+    data: { values: [...authors, ...ours] },
+    mark: { type: 'point', filled: true, size: 60 },
+    width: 300,
+    height: 240,
+    encoding: {
+      column: { field: 'model', type: 'nominal', title: null, sort: [authorsModel, options.model] },
+      x: { field: 'rank', type: 'quantitative', title: 'rank of the site (0 = lowest score)' },
+      y: { field: 'score', type: 'quantitative', scale: { type: 'log' }, title: 'site Fisher score (log scale)' },
+      color: listedKindColor(kinds),
+    },
+    resolve: { scale: { x: 'independent', y: 'independent' } },
+  } as TopLevelSpec;
 }

@@ -6,6 +6,7 @@
  * cannot equal the authors' splits: those come from Hugging Face datasets' `shuffle(seed)` (numpy's PCG64), a
  * different generator. Sizes do match theirs exactly (see paper.md §4.3).
  */
+import { AUTHORS_TEST_FRACTION } from '../paper';
 import { Rng, mixSeed } from '../util/random';
 import { Example } from './load';
 
@@ -14,9 +15,6 @@ export interface Split {
   train: Example[];
   eval: Record<string, Example[]>;
 }
-
-/** The authors' held-out fraction: `train_test_split(test_size=0.2)`. */
-export const AUTHORS_TEST_FRACTION = 0.2;
 
 /** Stream numbers that keep the two shuffles of one seed independent. */
 const SPLIT_STREAM = 1;

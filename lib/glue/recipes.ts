@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readConfig } from '../bert/config';
+import { PAPER_RECIPE } from '../paper';
 import { projectRelative } from '../paths';
 
 /** The settings a recipe fixes. */
@@ -39,11 +40,8 @@ export const RECIPES = {
    * The embedded model's: lr 1e-3 was the best of {1e-4, 3e-4, 1e-3} on SST-2 (its MODEL.md); suits small BERTs.
    */
   small: { epochs: 3, batchSize: 32, lr: 1e-3, warmupRatio: 0.1, weightDecay: 0.01, maxLength: 128 },
-  /**
-   * The authors' for BERT-base (../shared/docs/paper.md): transformers' AdamW at lr 2e-5 with the Trainer's linear
-   * decay and no warm-up, weight decay 0, batch 18, 3 epochs, sequences of up to 512 tokens.
-   */
-  paper: { epochs: 3, batchSize: 18, lr: 2e-5, warmupRatio: 0, weightDecay: 0, maxLength: 512 },
+  /** The authors' for BERT-base (paper.ts). */
+  paper: PAPER_RECIPE,
 } as const satisfies Record<string, FinetuneRecipe>;
 
 export type RecipeName = keyof typeof RECIPES;

@@ -9,9 +9,10 @@ import { dropoutSiteNames, SEQUENCE_CLASSIFICATION } from '../bert/parameters';
 import { dropoutSiteScores, groupScores } from '../fisher/aggregate';
 import type { FisherInput, SiteScore } from '../fisher/aggregate';
 import { readFisher } from '../fisher/estimate';
+import { P_LOWER, P_UPPER } from '../paper';
 import { mixSeed, Rng } from '../util/random';
 import { mean } from '../util/stats';
-import { authorsSchedule, linearSchedule, P_LOWER, P_UPPER, siteRanks } from './schedule';
+import { authorsSchedule, linearSchedule, siteRanks } from './schedule';
 
 /**
  * standard: Bernoulli p = 0.1 at every site (BERT's default). none: no dropout. guided: Bernoulli with p linear in

@@ -9,3 +9,4 @@ export * from './surface';
 export * from './surface-file';
 export * from './surface-hdf5';
 export * from './surface3d';
+export * from './tables';

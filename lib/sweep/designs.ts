@@ -9,7 +9,8 @@ import { FINETUNE_DEFAULTS } from '../glue/finetune';
 import { onePercentFisher } from '../fisher/one-percent';
 import { glueDataDir } from '../glue/load';
 import { resolveModelDir } from '../bert/model-dir';
-import { outputDir, projectRoot } from '../paths';
+import { outputDir } from '../paths';
+import { shippedPath } from '../shipped';
 import { describeRecipe, modelRecipe, recipeSettings } from '../glue/recipes';
 import { readSweepResults, RESULTS_FILE, runSweep } from './run';
 import type { SweepRecord, SweepSpec, TrainingSettings } from './run';
@@ -88,11 +89,6 @@ export function designTraining(modelDir: string): TrainingSettings {
   return { ...general, ...recipeSettings(modelRecipe(modelDir)), protocol: DESIGN_PROTOCOL };
 }
 
-/** Where the embedded model's sweep results are shipped. */
-export function shippedResultsDir(): string {
-  return path.join(projectRoot(), 'data', 'results', 'fisherlab-bert-l4-h128');
-}
-
 /** Whether a record belongs to one of the designs' cells. */
 export function inDesigns(
   designs: readonly SweepDesign[],
@@ -115,7 +111,7 @@ export async function designResults(
   o: { full: boolean; jobs?: number; write?: (line: string) => void },
 ): Promise<{ dir: string; records: SweepRecord[] }> {
   const designs = parseDesigns(names);
-  let dir = shippedResultsDir();
+  let dir = shippedPath('results');
   if (o.full) {
     const model = resolveModelDir();
     const glueDir = glueDataDir();

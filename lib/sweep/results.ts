@@ -1,23 +1,12 @@
 /**
  * Reading sweep results the way the paper reports them: Table 2 (methods side by side per task, with a paired test
  * of guided against each baseline over seeds), Figure 4 (score against training-set percentage) and the spread over
- * random restarts; plus the only guided-dropout numbers of the paper we have (the Lodha et al. comparison table).
+ * random restarts; and our scores beside the authors' (paper.ts).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { PAPER_GUIDED_BERT_BASE } from '../paper';
 import { meanStd, median } from '../util/stats';
 import type { SweepRecord } from './run';
-
-/** The authors' guided-dropout scores for BERT-base (paper.md §3, their Lodha et al. comparison table; MRPC and RTE in %). */
-export const PAPER_GUIDED_BERT_BASE: ReadonlyArray<{ task: string; pct: number; value: number; note: string }> = [
-  { task: 'CoLA', pct: 100, value: 0.6096, note: 'Matthews correlation' },
-  { task: 'MRPC', pct: 100, value: 0.8241, note: 'accuracy or F1 (not stated)' },
-  { task: 'RTE', pct: 100, value: 0.6877, note: 'accuracy' },
-  { task: 'STS-B', pct: 100, value: 0.8813, note: 'Pearson, Spearman or their mean (not stated)' },
-  { task: 'CoLA', pct: 50, value: 0.5557, note: 'Matthews correlation' },
-  { task: 'MRPC', pct: 50, value: 0.8046, note: 'accuracy or F1 (not stated)' },
-  { task: 'RTE', pct: 50, value: 0.6209, note: 'accuracy' },
-  { task: 'STS-B', pct: 50, value: 0.8502, note: 'Pearson, Spearman or their mean (not stated)' },
-];
 
 /** The evaluation set a headline score comes from, among a run's set names: MNLI's matched dev set, else the first one. */
 export function headlineSet(names: readonly string[]): string {
@@ -95,13 +84,22 @@ export function pairedDifference(
   };
 }
 
+/** How method a compares with method b in a cell: clearly better or worse (a difference beyond twice its standard error), else unclear. */
+export type Verdict = 'better' | 'worse' | 'unclear';
+
+/** The verdict of a paired difference a − b (unclear without one). */
+export function verdict(d: PairedDifference | null): Verdict {
+  if (!d || !(Math.abs(d.mean) > 2 * d.se)) return 'unclear';
+  return d.mean > 0 ? 'better' : 'worse';
+}
+
 /** "+0.012 ± 0.004 (3–0)", and whether the difference is beyond twice its standard error. */
 export function describeDifference(d: PairedDifference | null, digits = 3): { text: string; clear: boolean } {
   if (!d) return { text: 'n/a', clear: false };
   const sign = d.mean >= 0 ? '+' : '−';
   return {
     text: `${sign}${Math.abs(d.mean).toFixed(digits)} ± ${d.se.toFixed(digits)} (${d.wins}–${d.losses})`,
-    clear: Math.abs(d.mean) > 2 * d.se,
+    clear: verdict(d) !== 'unclear',
   };
 }
 
@@ -116,10 +114,30 @@ export function table2(
   methods: readonly string[] = ['standard', 'guided', 'gaussian'],
   floors: readonly CellScore[] = [],
 ): Array<Record<string, string | number>> {
-  return tasksOf(records).map((task) => {
-    const own = records.filter((r) => r.task === task);
-    return cellRow(records, task, pct === 'largest' ? Math.max(...own.map((r) => r.pct)) : pct, methods, floors);
+  return table2Cells(records, pct).map(({ task, pct: p }) => cellRow(records, task, p, methods, floors));
+}
+
+/** Table 2's tasks grouped per baseline by the verdict of guided against it, at the same percentages as `table2`. */
+export function table2Verdicts(
+  records: readonly SweepRecord[],
+  pct: number | 'largest',
+  baselines: readonly string[] = ['standard', 'gaussian'],
+): Array<{ baseline: string } & Record<Verdict, string[]>> {
+  const cells = table2Cells(records, pct);
+  return baselines.map((baseline) => {
+    const out: { baseline: string } & Record<Verdict, string[]> = { baseline, better: [], worse: [], unclear: [] };
+    for (const { task, pct: p } of cells)
+      out[verdict(pairedDifference(records, task, p, 'guided', baseline))].push(task);
+    return out;
   });
+}
+
+/** Table 2's (task, pct) cells: a task per row at `pct`, or at each task's largest swept percentage. */
+function table2Cells(records: readonly SweepRecord[], pct: number | 'largest'): Array<{ task: string; pct: number }> {
+  return tasksOf(records).map((task) => ({
+    task,
+    pct: pct === 'largest' ? Math.max(...records.filter((r) => r.task === task).map((r) => r.pct)) : pct,
+  }));
 }
 
 /** Figure 4 as a table: Table 2's columns for every task and training percentage, tasks in record order, sizes ascending. */
@@ -167,6 +185,41 @@ function cellRow(
     row[`guided − ${base}`] = d.text + (d.clear ? ' (clear)' : '');
   }
   return row;
+}
+
+/** Our guided mean ± std beside the authors' BERT-base guided score (paper.ts) for each task they report at 100%. */
+export function guidedAgainstPaper(cells: readonly CellScore[]): Array<Record<string, string | number>> {
+  return PAPER_GUIDED_BERT_BASE.filter((p) => p.pct === 100).map((p) => {
+    const c = cells.find((x) => x.task === p.task && x.pct === 100 && x.method === 'guided');
+    return {
+      task: p.task,
+      'BERT-base, guided (authors)': p.value,
+      'their metric': p.note,
+      'ours, guided': c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}` : '—',
+    };
+  });
+}
+
+/** Per task the authors report: the score lost going from 100% to 50% of the training data, theirs (guided) and ours per method (NaN without both cells). */
+export function paucityDrops(
+  cells: readonly CellScore[],
+  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
+): Array<Record<string, string | number>> {
+  const tasks = [...new Set(PAPER_GUIDED_BERT_BASE.map((p) => p.task))];
+  const drop = (task: string, method: string) => {
+    const [full, half] = [100, 50].map((pct) =>
+      cells.find((c) => c.task === task && c.pct === pct && c.method === method),
+    );
+    return full && half ? full.mean - half.mean : NaN;
+  };
+  return tasks.map((task) => {
+    const paper = (pct: number) => PAPER_GUIDED_BERT_BASE.find((p) => p.task === task && p.pct === pct)!.value;
+    return {
+      task,
+      'BERT-base guided (authors)': paper(100) - paper(50),
+      ...Object.fromEntries(methods.map((m) => [`ours: ${m}`, drop(task, m)])),
+    };
+  });
 }
 
 /** Figure 4: mean ± std of each method's headline score against the training percentage, one panel per task; floor cells (e.g. the majority class) dashed. */
