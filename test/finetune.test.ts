@@ -3,8 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
-import { parseConfig } from '../lib/bert/config';
+import { sentimentConfig, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
@@ -22,15 +21,7 @@ describe('fine-tuning', function () {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-finetune-'));
     writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 240, dev: 60, seed: 4, extraWords: 5 });
-    const config = parseConfig({
-      vocab_size: VOCAB.length,
-      hidden_size: 16,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 32,
-      max_position_embeddings: 32,
-      type_vocab_size: 2,
-    });
+    const config = sentimentConfig(VOCAB);
     const model = Bert.random(config, MASKED_LM, 0);
     saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
     model.dispose();
