@@ -93,13 +93,16 @@ describe('fine-tuning', function () {
   it('compares pretrained and random initializations at each lr and seed in parallel processes, reusing finished runs', async () => {
     const runsDir = path.join(dir, 'sst2-runs');
     const lines: string[] = [];
-    const report = await pretrainingBenefit(
-      path.join(dir, 'model'),
-      path.join(dir, 'glue'),
-      [1, 2],
-      { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
-      (l) => lines.push(l),
-    );
+    /** The SST-2 check of seeds 1 and 2 at two learning rates in two processes, into runsDir. */
+    const benefit = () =>
+      pretrainingBenefit(
+        path.join(dir, 'model'),
+        path.join(dir, 'glue'),
+        [1, 2],
+        { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
+        (l) => lines.push(l),
+      );
+    const report = await benefit();
     expect(report.runs.map((r) => `${r.init}-${r.lr}-${r.seed}`)).to.deep.equal([
       'pretrained-0.003-1',
       'random-0.003-1',
@@ -139,13 +142,7 @@ describe('fine-tuning', function () {
     );
     expect(same.final.dev.metrics.accuracy).to.equal(acc('random', 1e-2)[1]);
     // A second check reuses every run (no process is started) and gives the same report.
-    const again = await pretrainingBenefit(
-      path.join(dir, 'model'),
-      path.join(dir, 'glue'),
-      [1, 2],
-      { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
-      (l) => lines.push(l),
-    );
+    const again = await benefit();
     expect(again).to.deep.equal(report);
     expect(lines.filter((l) => /reused/.test(l))).to.have.length(8);
   });
