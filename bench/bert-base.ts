@@ -10,7 +10,7 @@
 import { parseArgs } from 'util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { BertConfig, parseConfig } from '../lib/bert/config';
+import type { BertConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { forwardFlops, trainingFlops } from '../lib/train/cost';
@@ -24,6 +24,7 @@ import { formatDuration } from '../lib/util/progress';
 import { Rng } from '../lib/util/random';
 import { train } from '../lib/train/loop';
 import { benchEachBackend, headline } from './backends';
+import { BERT_BASE } from '../test/configs';
 
 const { values } = parseArgs({
   options: {
@@ -36,15 +37,7 @@ const [fisherSamples, points, steps] = [values['fisher-samples'], values.points,
 const T = 128;
 /** 15% of 128 positions, as BERT's collator masks them. */
 const MASKED = Math.round(0.15 * T);
-const config: BertConfig = parseConfig({
-  vocab_size: 30522,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 3072,
-  max_position_embeddings: 512,
-  type_vocab_size: 2,
-});
+const config: BertConfig = BERT_BASE;
 const quiet = () => {};
 
 /** `n` sequences of T tokens ([CLS] random ids [SEP]) with MASKED positions masked (id 103) and labelled. */

@@ -1,12 +1,12 @@
 /** Measures (tf.profile) the peak bytes of one eval, train and Fisher step at bert-base-uncased's shape, next to lib/memory-budget's model. */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { parseConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { StepKind, stepBytes } from '../lib/train/memory-budget';
 import { AdamW } from '../lib/train/optim';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
+import { BERT_BASE } from '../test/configs';
 
 async function main(): Promise<void> {
   const backend = await initBackend();
@@ -14,15 +14,7 @@ async function main(): Promise<void> {
   const B = Number(args[0] ?? 1);
   const kinds = (args[1] ?? 'eval,train,fisher').split(',') as StepKind[];
   const T = 128;
-  const config = parseConfig({
-    vocab_size: 30522,
-    hidden_size: 768,
-    num_hidden_layers: 12,
-    num_attention_heads: 12,
-    intermediate_size: 3072,
-    max_position_embeddings: 512,
-    type_vocab_size: 2,
-  });
+  const config = BERT_BASE;
   const ids = Array.from({ length: B }, (_, n) =>
     Array.from({ length: T }, (_, t) => 1000 + ((n * 31 + t * 7) % 20000)),
   );

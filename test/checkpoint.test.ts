@@ -6,18 +6,9 @@ import { BertConfig, parseConfig } from '../lib/bert/config';
 import { BASE_MODEL, BertParts, MASKED_LM, SEQUENCE_CLASSIFICATION, parameterSpecs } from '../lib/bert/parameters';
 import { readCheckpoint, writeCheckpoint } from '../lib/bert/folder';
 import { NamedArray, readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
-import { errorOf, randomTensors } from './helpers';
+import { errorOf, randomTensors, weightFileConfig } from './helpers';
 
-const CONFIG: BertConfig = parseConfig({
-  vocab_size: 30,
-  hidden_size: 8,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 16,
-  max_position_embeddings: 16,
-  type_vocab_size: 2,
-  num_labels: 3,
-});
+const CONFIG: BertConfig = weightFileConfig({ num_labels: 3 });
 const TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 25 }, (_, i) => `tok${i}`)];
 
 /** The bits of a Float32Array, for bit-exact comparisons. */

@@ -4,7 +4,6 @@ import * as fs from 'fs';
 import type * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { parseConfig } from '../lib/bert/config';
 import { MASKED_LM, parameterSpecs } from '../lib/bert/parameters';
 import { writeCheckpoint } from '../lib/bert/folder';
 import { register } from '../lib/commands/download';
@@ -17,19 +16,12 @@ import {
   rejection,
   sendBytes,
   sendHalfAndCut,
+  weightFileConfig,
   writeShardedSafetensors,
 } from './helpers';
 import { writeStateDict } from './torch-zip';
 
-const CONFIG = parseConfig({
-  vocab_size: 30,
-  hidden_size: 8,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 16,
-  max_position_embeddings: 16,
-  type_vocab_size: 2,
-});
+const CONFIG = weightFileConfig();
 const TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 25 }, (_, i) => `tok${i}`)];
 
 /** How the test server misbehaves. */

@@ -3,8 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
-import { parseConfig } from '../lib/bert/config';
+import { sentimentConfig, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
@@ -23,15 +22,7 @@ describe('fine-tuning', function () {
     await setupBackend();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-finetune-'));
     writeSentimentTask(path.join(dir, 'glue'), { words: WORDS, train: 240, dev: 60, seed: 4, extraWords: 5 });
-    const config = parseConfig({
-      vocab_size: VOCAB.length,
-      hidden_size: 16,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      intermediate_size: 32,
-      max_position_embeddings: 32,
-      type_vocab_size: 2,
-    });
+    const config = sentimentConfig(VOCAB);
     const model = Bert.random(config, MASKED_LM, 0);
     saveBert(path.join(dir, 'model'), model, { vocabTokens: VOCAB });
     model.dispose();
@@ -103,13 +94,16 @@ describe('fine-tuning', function () {
   it('compares pretrained and random initializations at each lr and seed in parallel processes, reusing finished runs', async () => {
     const runsDir = path.join(dir, 'sst2-runs');
     const lines: string[] = [];
-    const report = await pretrainingBenefit(
-      path.join(dir, 'model'),
-      path.join(dir, 'glue'),
-      [1, 2],
-      { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
-      (l) => lines.push(l),
-    );
+    /** The SST-2 check of seeds 1 and 2 at two learning rates in two processes, into runsDir. */
+    const benefit = () =>
+      pretrainingBenefit(
+        path.join(dir, 'model'),
+        path.join(dir, 'glue'),
+        [1, 2],
+        { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
+        (l) => lines.push(l),
+      );
+    const report = await benefit();
     expect(report.runs.map((r) => `${r.init}-${r.lr}-${r.seed}`)).to.deep.equal([
       'pretrained-0.003-1',
       'random-0.003-1',
@@ -149,13 +143,7 @@ describe('fine-tuning', function () {
     );
     expect(same.final.dev.metrics.accuracy).to.equal(acc('random', 1e-2)[1]);
     // A second check reuses every run (no process is started) and gives the same report.
-    const again = await pretrainingBenefit(
-      path.join(dir, 'model'),
-      path.join(dir, 'glue'),
-      [1, 2],
-      { maxTrainExamples: 64, lrs: [1e-2, 3e-3], jobs: 2, runsDir },
-      (l) => lines.push(l),
-    );
+    const again = await benefit();
     expect(again).to.deep.equal(report);
     expect(lines.filter((l) => /reused/.test(l))).to.have.length(8);
   });

@@ -1,8 +1,6 @@
 /** Fisher aggregation (tensor means, groups, dropout sites, top/bottom sets) and the Fisher score figures, on hand-made inputs. */
 import { expect } from 'chai';
 import { compile } from 'vega-lite';
-import { CONFIG_DEFAULTS } from '../lib/bert/config';
-import type { BertConfig } from '../lib/bert/config';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import {
   bottomPercent,
@@ -23,31 +21,7 @@ import {
   sortedTensorMeansSpec,
   tensorMeansSpec,
 } from '../lib/fisher/plots';
-
-/** A BERT config with the given sizes and Hugging Face's defaults. */
-function config(sizes: Partial<BertConfig>): BertConfig {
-  return {
-    ...CONFIG_DEFAULTS,
-    vocab_size: 4,
-    hidden_size: 2,
-    num_hidden_layers: 2,
-    num_attention_heads: 1,
-    intermediate_size: 3,
-    max_position_embeddings: 3,
-    type_vocab_size: 2,
-    ...sizes,
-  };
-}
-
-const TINY = config({});
-const BERT_BASE = config({
-  vocab_size: 30522,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 3072,
-  max_position_embeddings: 512,
-});
+import { BERT_BASE, MICRO_CONFIG as TINY } from './configs';
 
 /**
  * The value c of each tiny tensor, chosen so group means are obvious. Per layer, times 1 (layer 0) or 1/4 (layer 1):

@@ -1,34 +1,14 @@
 /** The guided-dropout schedule (ours and the authors'), Fisher stability under sub-sampling, and their figures. */
 import { expect } from 'chai';
 import { compile } from 'vega-lite';
-import { CONFIG_DEFAULTS } from '../lib/bert/config';
-import type { BertConfig } from '../lib/bert/config';
 import { dropoutSiteNames, MASKED_LM, parameterSpecs } from '../lib/bert/parameters';
 import { dropoutSiteScores, groupOf, groupScores } from '../lib/fisher/aggregate';
 import type { TensorMean } from '../lib/fisher/aggregate';
 import { authorsScheduleComparisonSpec, scheduleSpec, stabilitySpec } from '../lib/fisher/plots';
 import { fisherStability } from '../lib/fisher/stability';
 import { AUTHORS_BERT_BASE_SCHEDULE, authorsSchedule, linearSchedule, siteRanks } from '../lib/guided-dropout/schedule';
+import { BERT_BASE, MICRO_CONFIG as TINY } from './configs';
 
-const BERT_BASE: BertConfig = {
-  ...CONFIG_DEFAULTS,
-  vocab_size: 30522,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 3072,
-  max_position_embeddings: 512,
-  type_vocab_size: 2,
-};
-const TINY: BertConfig = {
-  ...BERT_BASE,
-  vocab_size: 4,
-  hidden_size: 2,
-  num_hidden_layers: 2,
-  num_attention_heads: 1,
-  intermediate_size: 3,
-  max_position_embeddings: 3,
-};
 const TINY_NAMES = parameterSpecs(TINY, MASKED_LM).map((s) => s.name);
 
 /** 37 sites named after BERT-base's dropout sites, with the given scores. */

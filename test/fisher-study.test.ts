@@ -57,6 +57,14 @@ describe('Fisher sub-sample stability study', function () {
   let sequences: FisherStudyOptions['sequences'];
   /** The full estimate of (percent, seed) computed directly on `fisherlab fisher`'s sub-sample, by "percent/seed". */
   const direct = new Map<string, Map<string, NamedArray>>();
+  /** [percent, seed, reference] of every estimate `options` asks for, in the order of the study: the reference last. */
+  const ESTIMATES = [
+    [10, 1, false],
+    [10, 2, false],
+    [20, 1, false],
+    [20, 2, false],
+    [50, 0, true],
+  ];
 
   const options = (outDir: string, extra: Partial<FisherStudyOptions> = {}): FisherStudyOptions => ({
     model,
@@ -137,13 +145,7 @@ describe('Fisher sub-sample stability study', function () {
   it('summarises every estimate by the tensorMeans, group and site scores of the full estimate, and keeps the tensors asked for', async () => {
     const keepFile = path.join(dir, 'kept-10pct-seed1.safetensors');
     const result = await runFisherStudy(options('study', { keep: [{ percent: 10, seed: 1, file: keepFile }] }));
-    expect(result.summaries.map((s) => [s.percent, s.seed, s.reference])).to.deep.equal([
-      [10, 1, false],
-      [10, 2, false],
-      [20, 1, false],
-      [20, 2, false],
-      [50, 0, true],
-    ]);
+    expect(result.summaries.map((s) => [s.percent, s.seed, s.reference])).to.deep.equal(ESTIMATES);
     for (const s of result.summaries) {
       const full = await fullEstimate(s.percent, s.seed);
       const means = tensorMeans(full);
@@ -168,13 +170,7 @@ describe('Fisher sub-sample stability study', function () {
 
   it('writes one table row per (fraction, seed) and the reference row last, as fisherStability gives them, in JSON and CSV', async () => {
     const study = readFisherStudy(path.join(dir, 'study'));
-    expect(study.rows.map((r) => [r.percent, r.seed, r.reference])).to.deep.equal([
-      [10, 1, false],
-      [10, 2, false],
-      [20, 1, false],
-      [20, 2, false],
-      [50, 0, true],
-    ]);
+    expect(study.rows.map((r) => [r.percent, r.seed, r.reference])).to.deep.equal(ESTIMATES);
     const means: TensorMean[][] = [];
     for (const [p, s] of [
       [10, 1],
@@ -268,7 +264,7 @@ describe('Fisher sub-sample stability study', function () {
     const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
     const common = ['--model', modelDir, '--corpus', corpus, '--max-length', '16', '--batch-size', '4'];
     const kept = path.join(dir, 'cli-kept.safetensors');
-    const study = run([
+    const studyArgs = [
       'fisher-stability',
       ...common,
       '--fractions',
@@ -281,7 +277,8 @@ describe('Fisher sub-sample stability study', function () {
       `20:2:${kept}`,
       '--out',
       path.join(dir, 'cli-study'),
-    ]);
+    ];
+    const study = run(studyArgs);
     expect(study.status, study.stderr).to.equal(0);
     expect(study.stdout).to.match(/2 estimates computed, 0 skipped/);
     const single = run([
@@ -300,20 +297,7 @@ describe('Fisher sub-sample stability study', function () {
     expect(a.samples).to.equal(b.samples);
     for (const [name, t] of b.tensors)
       expect(bytes(a.tensors.get(name)!.data).equals(bytes(t.data)), name).to.equal(true);
-    const again = run([
-      'fisher-stability',
-      ...common,
-      '--fractions',
-      '20',
-      '--seeds',
-      '2',
-      '--reference-fraction',
-      '30',
-      '--keep',
-      `20:2:${kept}`,
-      '--out',
-      path.join(dir, 'cli-study'),
-    ]);
+    const again = run(studyArgs);
     expect(again.stdout).to.match(/0 estimates computed, 2 skipped/);
   });
 });

@@ -4,12 +4,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { findPython, runScript } from './reference/python';
-import { maxAbsDiff } from './helpers';
+import { findPython, runScript, skipWithoutNumpy } from './reference/python';
+import { FORWARD_INPUT_IDS as INPUT_IDS, FORWARD_TOKEN_TYPES as TOKEN_TYPES, forwardArgs, maxAbsDiff } from './helpers';
 
 const CLI = path.join(process.cwd(), 'bin', 'fisherlab.js');
-const INPUT_IDS = [2, 17, 9, 33, 41, 8, 3, 12, 25, 3];
-const TOKEN_TYPES = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
 
 /** Runs the fisherlab CLI, failing with its stderr. */
 function fisherlab(args: string[]): void {
@@ -25,10 +23,7 @@ describe('fisherlab forward against the numpy reference', function () {
   const python = findPython();
   let dir = '';
   before(function () {
-    if (!python) {
-      console.warn('    skipped: no python3 with numpy (run bash scripts/setup.sh, which installs it into .venv/)');
-      this.skip();
-    }
+    skipWithoutNumpy(this, python);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-forward-'));
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
@@ -50,28 +45,8 @@ describe('fisherlab forward against the numpy reference', function () {
       runScript(python!, ['make-checkpoint', '--out', model, '--seed', '3', ...args]);
       const want = path.join(dir, `${path.basename(model)}-numpy.json`);
       const got = path.join(dir, `${path.basename(model)}-fisherlab.json`);
-      runScript(python!, [
-        'forward',
-        '--model',
-        model,
-        '--input-ids',
-        INPUT_IDS.join(','),
-        '--token-type-ids',
-        TOKEN_TYPES.join(','),
-        '--output',
-        want,
-      ]);
-      fisherlab([
-        'forward',
-        '--model',
-        model,
-        '--input-ids',
-        INPUT_IDS.join(','),
-        '--token-type-ids',
-        TOKEN_TYPES.join(','),
-        '--output',
-        got,
-      ]);
+      runScript(python!, forwardArgs(model, want));
+      fisherlab(forwardArgs(model, got));
       const ref = JSON.parse(fs.readFileSync(want, 'utf8'));
       const out = JSON.parse(fs.readFileSync(got, 'utf8'));
       expect(out.input_ids).to.deep.equal(INPUT_IDS);

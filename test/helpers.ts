@@ -1,32 +1,39 @@
-/** Shared test helpers: backend start-up, a tiny configuration, seeded weights, error messages, and a local HTTP server. */
+/** Shared test helpers: backend start-up, the test configurations (of ./configs), seeded weights, error messages, and a local HTTP server. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Rng } from '../lib/util/random';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { initBackend } from '../lib/backend';
-import { BertConfig, parseConfig } from '../lib/bert/config';
+import type { BertConfig } from '../lib/bert/config';
 import type { BertParts } from '../lib/bert/parameters';
 import { NamedArray, writeSafetensors } from '../lib/weights/safetensors';
 import { randomWeights } from './reference/bert-f64';
+
+export { BERT_BASE, BERT_BASE_SIZES, MICRO_CONFIG, sentimentConfig, tinyConfig, weightFileConfig } from './configs';
 
 /** Starts the backend once, quietly. */
 export async function setupBackend(): Promise<string> {
   return initBackend({ quiet: true });
 }
 
-/** A tiny BERT configuration for tests (vocab 50, hidden 16, 2 layers, 2 heads). */
-export function tinyConfig(overrides: Partial<BertConfig> = {}): BertConfig {
-  return parseConfig({
-    vocab_size: 50,
-    hidden_size: 16,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    max_position_embeddings: 24,
-    type_vocab_size: 2,
-    ...overrides,
-  });
+/** The sentence pair `forward` is checked on against the references: 10 tokens, the second segment 3 long. */
+export const FORWARD_INPUT_IDS = [2, 17, 9, 33, 41, 8, 3, 12, 25, 3];
+export const FORWARD_TOKEN_TYPES = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
+
+/** The arguments of `forward` (fisherlab's and the Python references') on FORWARD_INPUT_IDS and FORWARD_TOKEN_TYPES. */
+export function forwardArgs(model: string, output: string): string[] {
+  return [
+    'forward',
+    '--model',
+    model,
+    '--input-ids',
+    FORWARD_INPUT_IDS.join(','),
+    '--token-type-ids',
+    FORWARD_TOKEN_TYPES.join(','),
+    '--output',
+    output,
+  ];
 }
 
 /** Seeded random weights (as `randomWeights` of the f64 reference draws them) as a list of named tensors in canonical order. */

@@ -30,7 +30,14 @@ import { readCheckpoint } from '../lib/bert/folder';
 import { modelFingerprint } from '../lib/bert/model-dir';
 import { sharedDataDir } from '../lib/paths';
 import { readSafetensors } from '../lib/weights/safetensors';
-import { errorOf, maxAbsDiff } from './helpers';
+import {
+  BERT_BASE_SIZES,
+  errorOf,
+  FORWARD_INPUT_IDS as INPUT_IDS,
+  FORWARD_TOKEN_TYPES as TOKEN_TYPES,
+  forwardArgs,
+  maxAbsDiff,
+} from './helpers';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VENV_PYTHON = path.join(ROOT, '.venv-hf', 'bin', 'python');
@@ -39,21 +46,13 @@ const CLI = path.join(ROOT, 'bin', 'fisherlab.js');
 const SHARED_BERT_BASE = '/work/shared/data/bert-base-uncased/bert_config.json';
 /** bert-base-uncased's configuration, used when the shared copy is absent. */
 const BERT_BASE = {
+  ...BERT_BASE_SIZES,
   attention_probs_dropout_prob: 0.1,
   hidden_act: 'gelu',
   hidden_dropout_prob: 0.1,
-  hidden_size: 768,
   initializer_range: 0.02,
-  intermediate_size: 3072,
-  max_position_embeddings: 512,
-  num_attention_heads: 12,
-  num_hidden_layers: 12,
-  type_vocab_size: 2,
-  vocab_size: 30522,
 };
 
-const INPUT_IDS = [2, 17, 9, 33, 41, 8, 3, 12, 25, 3];
-const TOKEN_TYPES = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
 /** A padded batch of 2 for the gradient check (vocabulary 60, pad id 0). */
 const GRAD_BATCH: Required<Batch> = {
   input_ids: [
@@ -229,17 +228,7 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
     for (const c of CHECKPOINTS) {
       const model = path.join(dir, c.parts);
       jobs.push(['make-checkpoint', '--out', model, '--parts', c.parts, ...c.flags]);
-      jobs.push([
-        'forward',
-        '--model',
-        model,
-        '--input-ids',
-        INPUT_IDS.join(','),
-        '--token-type-ids',
-        TOKEN_TYPES.join(','),
-        '--output',
-        path.join(dir, `${c.parts}-hf.json`),
-      ]);
+      jobs.push(forwardArgs(model, path.join(dir, `${c.parts}-hf.json`)));
     }
     fs.writeFileSync(path.join(dir, 'grad-inputs.json'), JSON.stringify({ ...GRAD_BATCH, labels: GRAD_LABELS }));
     jobs.push([
@@ -345,17 +334,7 @@ describe('fisherlab against Hugging Face transformers + PyTorch (float64)', func
       it(`${c.label}: every output within 1e-4 of transformers' float64 forward; info reports no warnings`, () => {
         const model = path.join(dir, c.parts);
         const got = path.join(dir, `${c.parts}-fisherlab.json`);
-        fisherlab([
-          'forward',
-          '--model',
-          model,
-          '--input-ids',
-          INPUT_IDS.join(','),
-          '--token-type-ids',
-          TOKEN_TYPES.join(','),
-          '--output',
-          got,
-        ]);
+        fisherlab(forwardArgs(model, got));
         const ref = readJson(path.join(dir, `${c.parts}-hf.json`));
         const out = readJson(got);
         expect(ref.loading_problems, 'transformers loading its own checkpoint').to.deep.equal({});

@@ -493,41 +493,28 @@ describe('loss landscapes', function () {
       const one = path.join(tmp, 'one.json');
       const two = path.join(tmp, 'two.json');
       const h5 = path.join(tmp, 'two.h5');
-      const a = run([
-        '--mask',
-        'top50',
-        '--fisher',
-        fisherFile,
-        '--grid',
-        '4x5',
-        '--directions',
-        dirFile,
-        '--output',
-        one,
-        '--run-dir',
-        path.join(tmp, 'run-one'),
-        '--jobs',
-        '1',
-      ]);
+      /** The top-50% surface on a 4x5 grid along dirFile, to `output`, with the run folder `runDir` and `jobs` processes. */
+      const runJobs = (output: string, runDir: string, jobs: string, ...extra: string[]) =>
+        run([
+          '--mask',
+          'top50',
+          '--fisher',
+          fisherFile,
+          '--grid',
+          '4x5',
+          '--directions',
+          dirFile,
+          '--output',
+          output,
+          '--run-dir',
+          path.join(tmp, runDir),
+          '--jobs',
+          jobs,
+          ...extra,
+        ]);
+      const a = runJobs(one, 'run-one', '1');
       expect(a.status, a.stderr).to.equal(0);
-      const b = run([
-        '--mask',
-        'top50',
-        '--fisher',
-        fisherFile,
-        '--grid',
-        '4x5',
-        '--directions',
-        dirFile,
-        '--output',
-        two,
-        '--run-dir',
-        path.join(tmp, 'run-two'),
-        '--jobs',
-        '2',
-        '--hdf5',
-        h5,
-      ]);
+      const b = runJobs(two, 'run-two', '2', '--hdf5', h5);
       expect(b.status, b.stderr).to.equal(0);
       expect(b.stderr).to.match(/5 rows over 2 processes \(rows 0–2, 3–4\)/);
       const s1 = readSurface(one);
@@ -543,22 +530,7 @@ describe('loss landscapes', function () {
       expect(fromH5.loss).to.deep.equal(s1.loss);
       expect(fromH5.x).to.deep.equal(s1.x);
       // A rerun finds every row done and rewrites the same surface.
-      const c = run([
-        '--mask',
-        'top50',
-        '--fisher',
-        fisherFile,
-        '--grid',
-        '4x5',
-        '--directions',
-        dirFile,
-        '--output',
-        two,
-        '--run-dir',
-        path.join(tmp, 'run-two'),
-        '--jobs',
-        '2',
-      ]);
+      const c = runJobs(two, 'run-two', '2');
       expect(c.status, c.stderr).to.equal(0);
       expect(readSurface(two).loss).to.deep.equal(s1.loss);
       expect(run(['--mask', 'all', '--output', two, '--rows', '3:2']).stderr).to.match(

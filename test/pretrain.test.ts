@@ -88,6 +88,21 @@ describe('pretraining', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  /** Settings for a one-layer model (hidden 16, 2 heads, 16 tokens) on the corpus and vocabulary `before` writes. */
+  const tinySettings = <T extends object>(overrides: T) => ({
+    ...PRETRAIN_DEFAULTS,
+    shortSteps: 0,
+    corpus: path.join(dir, 'corpus.txt'),
+    vocabFile: path.join(dir, 'vocab.txt'),
+    layers: 1,
+    hidden: 16,
+    heads: 2,
+    intermediate: 32,
+    maxLength: 16,
+    heldOutFraction: 0.2,
+    ...overrides,
+  });
+
   it('killed (SIGKILL) mid-run and resumed, ends with the weights of an uninterrupted run', async () => {
     const env = { ...process.env, FISHERLAB_ROOT: process.cwd() };
     const full = spawnSync(process.execPath, pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-a')), {
@@ -138,21 +153,11 @@ describe('pretraining', function () {
     expect(table[1 * 8 + 1]).to.be.closeTo(2 * Math.cos(1), 1e-6);
     expect(table[3 * 8 + 2]).to.be.closeTo(2 * Math.sin(3 / 10000 ** (2 / 8)), 1e-6);
     expect(table[5 * 8 + 7]).to.be.closeTo(2 * Math.cos(5 / 10000 ** (6 / 8)), 1e-6);
-    const settings = {
-      ...PRETRAIN_DEFAULTS,
-      shortSteps: 0,
-      corpus: path.join(dir, 'corpus.txt'),
-      vocabFile: path.join(dir, 'vocab.txt'),
-      layers: 1,
-      hidden: 16,
-      heads: 2,
-      intermediate: 32,
-      maxLength: 16,
-      heldOutFraction: 0.2,
+    const settings = tinySettings({
       initializerRange: 0.02,
       positionInit: 'normal' as const,
       attentionInit: 'normal' as const,
-    };
+    });
     const name = 'bert.embeddings.position_embeddings.weight';
     const sinusoidal = pretrainProblem({ ...settings, positionInit: 'sinusoidal' }).newModel();
     const normal = pretrainProblem(settings).newModel();
@@ -169,19 +174,7 @@ describe('pretraining', function () {
   });
 
   it('mimetic attention init: every key weight starts equal to its query weight, nothing else moves', () => {
-    const settings = {
-      ...PRETRAIN_DEFAULTS,
-      shortSteps: 0,
-      corpus: path.join(dir, 'corpus.txt'),
-      vocabFile: path.join(dir, 'vocab.txt'),
-      layers: 2,
-      hidden: 16,
-      heads: 2,
-      intermediate: 32,
-      maxLength: 16,
-      heldOutFraction: 0.2,
-      attentionInit: 'normal' as const,
-    };
+    const settings = tinySettings({ layers: 2, attentionInit: 'normal' as const });
     const mimetic = pretrainProblem({ ...settings, attentionInit: 'mimetic' })
       .newModel()
       .toWeights();
@@ -197,19 +190,7 @@ describe('pretraining', function () {
   });
 
   it('masks the training batches at --mask-probability', () => {
-    const settings = {
-      ...PRETRAIN_DEFAULTS,
-      shortSteps: 0,
-      corpus: path.join(dir, 'corpus.txt'),
-      vocabFile: path.join(dir, 'vocab.txt'),
-      layers: 1,
-      hidden: 16,
-      heads: 2,
-      intermediate: 32,
-      maxLength: 16,
-      heldOutFraction: 0.2,
-      batchSize: 64,
-    };
+    const settings = tinySettings({ batchSize: 64 });
     const share = (p: number) => {
       const problem = pretrainProblem({ ...settings, maskProbability: p });
       const { epoch, indices } = problem.batchAt(0);
@@ -236,21 +217,7 @@ describe('pretraining', function () {
   });
 
   it('--short-steps: the first steps draw short sequences in batches of as many tokens, then full-length ones', () => {
-    const settings = {
-      ...PRETRAIN_DEFAULTS,
-      corpus: path.join(dir, 'corpus.txt'),
-      vocabFile: path.join(dir, 'vocab.txt'),
-      layers: 1,
-      hidden: 16,
-      heads: 2,
-      intermediate: 32,
-      maxLength: 16,
-      shortLength: 8,
-      shortSteps: 3,
-      batchSize: 4,
-      steps: 10,
-      heldOutFraction: 0.2,
-    };
+    const settings = tinySettings({ shortLength: 8, shortSteps: 3, batchSize: 4, steps: 10 });
     expect(shortBatchSize(settings)).to.equal(8);
     const problem = pretrainProblem(settings);
     const plain = pretrainProblem({ ...settings, shortSteps: 0 });
@@ -310,20 +277,7 @@ describe('pretraining', function () {
   });
 
   it("splits a batch into shards whose losses and gradients add up to the whole batch's", () => {
-    const settings = {
-      ...PRETRAIN_DEFAULTS,
-      shortSteps: 0,
-      corpus: path.join(dir, 'corpus.txt'),
-      vocabFile: path.join(dir, 'vocab.txt'),
-      layers: 1,
-      hidden: 16,
-      heads: 2,
-      intermediate: 32,
-      maxLength: 16,
-      batchSize: 5,
-      dropout: 0,
-      heldOutFraction: 0.2,
-    };
+    const settings = tinySettings({ batchSize: 5, dropout: 0 });
     const problem = pretrainProblem(settings);
     const model = problem.newModel();
     const vars = model.namedParameters().map(([, v]) => v);

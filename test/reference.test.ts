@@ -16,7 +16,7 @@ import {
   type ReferenceOutputs,
   type ReferenceWeights,
 } from './reference/bert-f64';
-import { findPython, runScript } from './reference/python';
+import { findPython, runScript, skipWithoutNumpy } from './reference/python';
 
 /** A minimal safetensors reader for F32 tensors only, independent of lib/. */
 function readF32Safetensors(file: string): ReferenceWeights {
@@ -126,10 +126,7 @@ describe('reference BERT (float64)', () => {
     const python = findPython();
     let dir = '';
     before(function () {
-      if (!python) {
-        console.warn('    skipped: no python3 with numpy (run bash scripts/setup.sh, which installs it into .venv/)');
-        this.skip();
-      }
+      skipWithoutNumpy(this, python);
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-reference-'));
       fs.writeFileSync(
         path.join(dir, 'batch.json'),

@@ -2,23 +2,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
-import { parseConfig } from '../lib/bert/config';
+import { sentimentConfig, sentimentVocab, setupBackend, writeSentimentTask } from './helpers';
 import { saveBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'and', 'a'];
 export const SWEEP_VOCAB = sentimentVocab(WORDS);
-export const SWEEP_CONFIG = parseConfig({
-  vocab_size: SWEEP_VOCAB.length,
-  hidden_size: 16,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 32,
-  max_position_embeddings: 32,
-  type_vocab_size: 2,
-});
+export const SWEEP_CONFIG = sentimentConfig(SWEEP_VOCAB);
 
 /** Starts the backend and makes a temporary folder with glue/ (a sentiment task of `train` and `dev` sentences) and model/ (a random tiny BERT). */
 export async function sweepFixture(prefix: string, o: { train: number; dev: number }): Promise<string> {

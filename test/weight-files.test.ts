@@ -3,23 +3,14 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseConfig } from '../lib/bert/config';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { readCheckpoint, writeCheckpoint } from '../lib/bert/folder';
 import { modelFingerprint } from '../lib/bert/model-dir';
 import { writeSafetensors } from '../lib/weights/safetensors';
-import { errorOf, randomTensors, writeShardedSafetensors } from './helpers';
+import { errorOf, randomTensors, weightFileConfig, writeShardedSafetensors } from './helpers';
 import { writeStateDict } from './torch-zip';
 
-const CONFIG = parseConfig({
-  vocab_size: 30,
-  hidden_size: 8,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 16,
-  max_position_embeddings: 16,
-  type_vocab_size: 2,
-});
+const CONFIG = weightFileConfig();
 const WEIGHTS = randomTensors(CONFIG, MASKED_LM, 5);
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 const sha = (...files: string[]) => {

@@ -19,3 +19,11 @@ export function runScript(python: string, args: string[]): void {
   const r = spawnSync(python, [NUMPY_SCRIPT, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bert_numpy.py ${args[0]} failed (${r.status}): ${r.stderr}`);
 }
+
+/** In a `before` hook: skips the suite, saying why, when findPython found no python3 with numpy. */
+export function skipWithoutNumpy(context: Mocha.Context, python: string | null): void {
+  if (!python) {
+    console.warn('    skipped: no python3 with numpy (run bash scripts/setup.sh, which installs it into .venv/)');
+    context.skip();
+  }
+}
