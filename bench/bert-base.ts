@@ -24,7 +24,7 @@ import { formatDuration } from '../lib/util/progress';
 import { Rng } from '../lib/util/random';
 import { train } from '../lib/train/loop';
 import { benchEachBackend, headline } from './backends';
-import { BERT_BASE } from '../test/configs';
+import { BERT_BASE } from '../lib/bert/config';
 
 const { values } = parseArgs({
   options: {

@@ -6,7 +6,7 @@ import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { StepKind, stepBytes } from '../lib/train/memory-budget';
 import { AdamW } from '../lib/train/optim';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
-import { BERT_BASE } from '../test/configs';
+import { BERT_BASE } from '../lib/bert/config';
 
 async function main(): Promise<void> {
   const backend = await initBackend();

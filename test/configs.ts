@@ -15,20 +15,6 @@ export function tinyConfig(overrides: Partial<BertConfig> = {}): BertConfig {
   });
 }
 
-/** bert-base-uncased's sizes: the fields of its config.json that have no Hugging Face default. */
-export const BERT_BASE_SIZES = {
-  vocab_size: 30522,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 3072,
-  max_position_embeddings: 512,
-  type_vocab_size: 2,
-};
-
-/** bert-base-uncased's configuration: its sizes and Hugging Face's defaults. */
-export const BERT_BASE: BertConfig = parseConfig(BERT_BASE_SIZES);
-
 /** A BERT too small to train (vocab 4, hidden 2, 2 layers, 1 head, intermediate 3, 3 positions), for checking per-tensor bookkeeping by hand. */
 export const MICRO_CONFIG: BertConfig = parseConfig({
   vocab_size: 4,

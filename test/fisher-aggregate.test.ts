@@ -21,7 +21,8 @@ import {
   sortedTensorMeansSpec,
   tensorMeansSpec,
 } from '../lib/fisher/plots';
-import { BERT_BASE, MICRO_CONFIG as TINY } from './configs';
+import { BERT_BASE } from '../lib/bert/config';
+import { MICRO_CONFIG as TINY } from './configs';
 
 /**
  * The value c of each tiny tensor, chosen so group means are obvious. Per layer, times 1 (layer 0) or 1/4 (layer 1):

@@ -7,7 +7,8 @@ import type { TensorMean } from '../lib/fisher/aggregate';
 import { authorsScheduleComparisonSpec, scheduleSpec, stabilitySpec } from '../lib/fisher/plots';
 import { fisherStability } from '../lib/fisher/stability';
 import { AUTHORS_BERT_BASE_SCHEDULE, authorsSchedule, linearSchedule, siteRanks } from '../lib/guided-dropout/schedule';
-import { BERT_BASE, MICRO_CONFIG as TINY } from './configs';
+import { BERT_BASE } from '../lib/bert/config';
+import { MICRO_CONFIG as TINY } from './configs';
 
 const TINY_NAMES = parameterSpecs(TINY, MASKED_LM).map((s) => s.name);
 

@@ -10,7 +10,7 @@ import type { BertParts } from '../lib/bert/parameters';
 import { NamedArray, writeSafetensors } from '../lib/weights/safetensors';
 import { randomWeights } from './reference/bert-f64';
 
-export { BERT_BASE, BERT_BASE_SIZES, MICRO_CONFIG, sentimentConfig, tinyConfig, weightFileConfig } from './configs';
+export { MICRO_CONFIG, sentimentConfig, tinyConfig, weightFileConfig } from './configs';
 
 /** Starts the backend once, quietly. */
 export async function setupBackend(): Promise<string> {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { createHash } from 'crypto';
-import { readConfig } from '../lib/bert/config';
+import { BERT_BASE_SIZES, readConfig } from '../lib/bert/config';
 import { loadBert } from '../lib/bert/load';
 import type { Batch, Bert } from '../lib/bert/model';
 import {
@@ -31,7 +31,6 @@ import { modelFingerprint } from '../lib/bert/model-dir';
 import { sharedDataDir } from '../lib/paths';
 import { readSafetensors } from '../lib/weights/safetensors';
 import {
-  BERT_BASE_SIZES,
   errorOf,
   FORWARD_INPUT_IDS as INPUT_IDS,
   FORWARD_TOKEN_TYPES as TOKEN_TYPES,

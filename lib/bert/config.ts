@@ -123,3 +123,17 @@ export function configToJson(cfg: BertConfig, architecture: string): Record<stri
 export function isRegression(cfg: BertConfig): boolean {
   return cfg.problem_type === 'regression' || (cfg.problem_type === undefined && cfg.num_labels === 1);
 }
+
+/** bert-base-uncased's sizes: the fields of its config.json that have no Hugging Face default. */
+export const BERT_BASE_SIZES = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+};
+
+/** bert-base-uncased's configuration: its sizes and Hugging Face's defaults. */
+export const BERT_BASE: BertConfig = parseConfig(BERT_BASE_SIZES);
