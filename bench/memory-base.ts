@@ -1,4 +1,4 @@
-/** Measures (tf.profile) the peak bytes of one eval, train and Fisher step at bert-base-uncased's shape, next to lib/memory-budget's model. */
+/** Measures (tf.profile) the peak bytes of one eval, train and Fisher step at bert-base-uncased's shape, next to lib/train/memory-budget's model. */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { Bert } from '../lib/bert/model';

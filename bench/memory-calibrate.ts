@@ -1,4 +1,4 @@
-/** Prints measured peak bytes (tf.profile) of train, fisher and eval steps on small shapes next to lib/memory-budget's model. */
+/** Prints measured peak bytes (tf.profile) of train, fisher and eval steps on small shapes next to lib/train/memory-budget's model. */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { parseConfig } from '../lib/bert/config';

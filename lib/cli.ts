@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** wasm's own out-of-memory messages, said in the user's terms (a step outgrew the model of lib/memory-budget). */
+/** wasm's own out-of-memory messages, said in the user's terms (a step outgrew the model of lib/train/memory-budget). */
 function explainOutOfMemory(message: string): string {
   if (!/memory access out of bounds|^Aborted\(|Invalid typed array length/.test(message)) return message;
   return (
