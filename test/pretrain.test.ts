@@ -603,6 +603,8 @@ describe('pretraining-benefit.json and the --check options', () => {
     expect(() => readBenefitReports(file)).to.throw(`${file}: comparison 2: runs[2].score must be a number`);
     fs.writeFileSync(file, JSON.stringify([{ ...good, metric: 'f1' }]));
     expect(() => readBenefitReports(file)).to.throw(/comparison 1: metric "f1" is not SST-2's main metric accuracy/);
+    fs.writeFileSync(file, JSON.stringify([{ ...good, task: 'sst2' }]));
+    expect(() => readBenefitReports(file)).to.throw(`${file}: comparison 1: task "sst2" is not one of CoLA, SST-2,`);
     fs.writeFileSync(file, JSON.stringify({ task: 'SST-2' }));
     expect(() => readBenefitReports(file)).to.throw(/expected a list of comparisons/);
     fs.rmSync(file);

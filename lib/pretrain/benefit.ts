@@ -10,7 +10,7 @@ import * as path from 'path';
 import { runFisherlab, runLanes } from '../util/child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from '../glue/finetune';
 import { modelRecipe, recipeSettings } from '../glue/recipes';
-import { TaskSpec, taskSpec } from '../glue/tasks';
+import { TASK_NAMES, TaskSpec, taskSpec } from '../glue/tasks';
 import { outputDir, projectRelative } from '../paths';
 import { findWeightFiles, identifyingFiles } from '../weights/files';
 import { meanStd, PairedTTest, pairedTTest } from '../util/stats';
@@ -237,8 +237,8 @@ export function readBenefitReports(file: string): BenefitReport[] {
       return v as number[];
     };
     if (typeof b !== 'object' || b === null) throw new Error(`${where}: not an object`);
-    const task = taskSpec(String(b.task ?? '')).name;
-    if (b.task !== task) throw new Error(`${where}: task ${JSON.stringify(b.task)} is not a GLUE task name`);
+    const task = TASK_NAMES.find((t) => t === b.task);
+    if (!task) throw new Error(`${where}: task ${JSON.stringify(b.task)} is not one of ${TASK_NAMES.join(', ')}`);
     if (b.metric !== mainMetric(taskSpec(task)))
       throw new Error(
         `${where}: metric ${JSON.stringify(b.metric)} is not ${task}'s main metric ${mainMetric(taskSpec(task))}`,
