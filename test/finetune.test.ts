@@ -97,6 +97,7 @@ describe('fine-tuning', function () {
     /** The SST-2 check of seeds 1 and 2 at two learning rates in two processes, into runsDir. */
     const benefit = () =>
       pretrainingBenefit(
+        'SST-2',
         path.join(dir, 'model'),
         path.join(dir, 'glue'),
         [1, 2],
@@ -115,7 +116,7 @@ describe('fine-tuning', function () {
       'random-0.01-2',
     ]);
     const acc = (init: string, lr: number) =>
-      report.runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy);
+      report.runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.score);
     expect(report.byLr.find((a) => a.init === 'random' && a.lr === 1e-2)).to.deep.equal({
       init: 'random',
       lr: 1e-2,
@@ -125,7 +126,16 @@ describe('fine-tuning', function () {
       const best = Math.max(...[1e-2, 3e-3].map((lr) => meanStd(acc(init, lr)).mean));
       expect(report.summary[init].mean).to.equal(best);
     }
+    expect([report.task, report.metric, report.trainExamples, report.devExamples]).to.deep.equal([
+      'SST-2',
+      'accuracy',
+      64,
+      60,
+    ]);
+    // SST-2 runs keep the names they had before other tasks were added (no task part), so old runs are reused
     expect(fs.readdirSync(runsDir)).to.have.length(8);
+    for (const f of fs.readdirSync(runsDir))
+      expect(f).to.match(/^(pretrained|random)-[0-9a-f]{12}-lr0\.0\d+-seed[12]-n64\.json$/);
     expect(lines.some((l) => /reused/.test(l))).to.equal(false);
     // the same run in this process gives the same accuracy as the child process did
     const same = await finetune(
@@ -148,20 +158,71 @@ describe('fine-tuning', function () {
     expect(lines.filter((l) => /reused/.test(l))).to.have.length(8);
   });
 
+  it('compares on CoLA by its main metric, Matthews correlation, under runs named by the task', async () => {
+    // the synthetic sentiment task in CoLA's headerless layout: source, label, original mark, sentence
+    for (const split of ['train', 'dev']) {
+      const rows = fs
+        .readFileSync(path.join(dir, 'glue', 'SST-2', `${split}.tsv`), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1);
+      fs.mkdirSync(path.join(dir, 'glue', 'CoLA'), { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, 'glue', 'CoLA', `${split}.tsv`),
+        rows
+          .map((r) => r.split('\t'))
+          .map(([sentence, label]) => `src\t${label}\t\t${sentence}\n`)
+          .join(''),
+      );
+    }
+    const runsDir = path.join(dir, 'cola-runs');
+    const report = await pretrainingBenefit('cola', path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], {
+      maxTrainExamples: 0,
+      lrs: [1e-2],
+      jobs: 2,
+      runsDir,
+    });
+    expect([report.task, report.metric, report.trainExamples, report.devExamples]).to.deep.equal([
+      'CoLA',
+      'matthews_correlation',
+      240,
+      60,
+    ]);
+    const files = fs.readdirSync(runsDir).sort();
+    expect(files).to.have.length(4);
+    for (const f of files) expect(f).to.match(/^CoLA-(pretrained|random)-[0-9a-f]{12}-lr0\.01-seed[12]-n0\.json$/);
+    for (const r of report.runs) {
+      const file = files.find((f) => f.startsWith(`CoLA-${r.init}-`) && f.includes(`-seed${r.seed}-`))!;
+      const result = JSON.parse(fs.readFileSync(path.join(runsDir, file), 'utf8'));
+      expect(result.settings.task).to.equal('CoLA');
+      expect(r.score).to.equal(result.final.dev.metrics.matthews_correlation);
+    }
+  });
+
   it("picks each start's best learning rate, the smaller one on a tie", () => {
-    const run = (init: 'pretrained' | 'random', lr: number, accuracy: number) => ({
+    const run = (init: 'pretrained' | 'random', lr: number, score: number) => ({
       init,
       lr,
       seed: 1,
-      accuracy,
+      score,
       seconds: 1,
     });
     const { summary } = summarizeRuns(
-      [run('pretrained', 1, 0.7), run('pretrained', 2, 0.8), run('random', 1, 0.6), run('random', 2, 0.6)],
+      [
+        run('pretrained', 1, 0.7),
+        run('pretrained', 2, 0.8),
+        run('random', 1, 0.6),
+        run('random', 2, 0.6),
+        ...[run('pretrained', 1, 0), run('pretrained', 2, 0.1), run('random', 1, 0), run('random', 2, 0)].map((r) => ({
+          ...r,
+          seed: 2,
+        })),
+      ],
+      [1, 2],
       [1, 2],
     );
-    expect(summary.pretrained).to.include({ lr: 2, mean: 0.8 });
-    expect(summary.random).to.include({ lr: 1, mean: 0.6 });
+    expect(summary.pretrained).to.include({ lr: 2, mean: 0.45 });
+    expect(summary.random).to.include({ lr: 1, mean: 0.3 });
   });
 
   it('mean and sample standard deviation', () => {

@@ -12,8 +12,7 @@ import { completeSettings, PRETRAIN_DEFAULTS } from '../lib/pretrain/settings';
 import { readSafetensors } from '../lib/weights/safetensors';
 import { benefitVerdict, modelCard } from '../lib/pretrain/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
-import { summarizeRuns } from '../lib/pretrain/benefit';
-import { meanStd } from '../lib/util/stats';
+import { BenefitReport, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
 import { setupBackend } from './helpers';
 import { maskedExample } from '../lib/pretrain/mlm-data';
 
@@ -354,40 +353,28 @@ describe('pretraining', function () {
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));
     expect([config.hidden_dropout_prob, config.attention_probs_dropout_prob]).to.deep.equal([0.1, 0.1]);
     expect(card).to.not.contain('SST-2');
-    // With SST-2 comparisons at two sizes: a table per size, each start's best lr in bold, a verdict per size.
-    const run = (init: 'pretrained' | 'random', lr: number, seed: number, accuracy: number) => ({
-      init,
-      lr,
-      seed,
-      accuracy,
-      seconds: 1,
-    });
-    const check = (n: number, p: number[], q: number[]) => {
-      const runs = [1, 2, 3].flatMap((seed, i) => [
-        run('pretrained', 1e-3, seed, p[i]),
-        run('random', 1e-3, seed, q[i]),
-        run('pretrained', 1e-4, seed, p[i] - 0.1),
-        run('random', 1e-4, seed, q[i] - 0.1),
-      ]);
-      return {
-        settings: { ...FINETUNE_DEFAULTS, task: 'SST-2', model: 'm', maxTrainExamples: n },
-        lrs: [1e-4, 1e-3],
-        seeds: [1, 2, 3],
-        runs,
-        ...summarizeRuns(runs, [1e-4, 1e-3]),
-      };
-    };
+    // With comparisons on two tasks: a table per comparison, each start's best lr in bold, the paired test, a verdict.
     const withChecks = modelCard('m', report, [
-      check(3000, [0.71, 0.7, 0.72], [0.73, 0.72, 0.74]),
-      check(1000, [0.7, 0.71, 0.69], [0.6, 0.61, 0.59]),
+      // differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t = 2√3 = 3.46 on 2 df, p = ½ − t / (2√(2 + t²)) = 0.037
+      comparison('SST-2', 'accuracy', 3000, [0.73, 0.74, 0.75], [0.72, 0.72, 0.72]),
+      // both always predict one class: Matthews correlation 0 everywhere
+      comparison('CoLA', 'matthews_correlation', 0, [0, 0, 0], [0, 0, 0]),
     ]);
-    expect(withChecks).to.contain('**3,000 training sentences**');
-    expect(withChecks).to.contain("| this model's weights | 0.001 | **0.710 ± 0.010** | 0.710, 0.700, 0.720 |");
-    expect(withChecks).to.contain('| random initialization | 0.0001 | 0.630 ± 0.010 | 0.630, 0.620, 0.640 |');
-    expect(withChecks).to.match(
-      /3,000 training sentences[\s\S]*A random initialization does better[\s\S]*1,000 training sentences[\s\S]*Pretrained weights beat a random initialization by \+10\.0 points/,
+    expect(withChecks).to.contain('## Does pretraining help downstream? SST-2, CoLA');
+    expect(withChecks).to.contain('With 3 seeds the test has 2 degrees of freedom');
+    expect(withChecks).to.contain('**SST-2, 3,000 training examples** (dev: 872 examples, accuracy; seeds 1, 2, 3)');
+    expect(withChecks).to.contain("| this model's weights | 0.001 | **0.740 ± 0.010** | 0.730, 0.740, 0.750 |");
+    expect(withChecks).to.contain('| random initialization | 0.0001 | 0.620 ± 0.000 | 0.620, 0.620, 0.620 |');
+    expect(withChecks).to.contain(
+      'per seed: +0.010, +0.020, +0.030; mean +0.020 ± 0.010 (std), t = 3.46, 2 df, one-sided p = 0.04; pretrained ahead on 3 of 3 seeds.',
     );
-    expect(withChecks).to.contain('--check-sst2 --seeds 1,2,3 --max-train 3000,1000 --lrs 0.0001,0.001');
+    expect(withChecks).to.contain('Verdict: no clear difference (p = 0.04, one-sided paired t, 2 df).');
+    expect(withChecks).to.contain('**CoLA, all 8,551 training examples** (dev: 1,043 examples, matthews_correlation;');
+    expect(withChecks).to.contain('| dev matthews_correlation, mean ± std |');
+    expect(withChecks).to.contain('t = undefined, 2 df, one-sided p = undefined; pretrained ahead on 0 of 3 seeds.');
+    expect(withChecks).to.match(/Verdict: no difference: both starts scored the same on every seed/);
+    expect(withChecks).to.contain('--check SST-2,CoLA --seeds 1,2,3 --max-train 3000,0 --lrs 0.0001,0.001');
+    expect(withChecks).to.contain('`pretraining-benefit.json`.');
   });
 
   it('refuses to resume a run folder with different settings', () => {
@@ -452,21 +439,150 @@ describe('pretraining', function () {
   });
 });
 
-describe('model card verdict on the SST-2 check', () => {
-  const report = (p: number[], r: number[]) => ({
-    seeds: p.map((_, i) => i + 1),
-    summary: {
-      pretrained: { init: 'pretrained' as const, lr: 1e-3, ...meanStd(p) },
-      random: { init: 'random' as const, lr: 1e-3, ...meanStd(r) },
-    },
+/** A comparison at lrs 1e-4 and 1e-3 over seeds 1, 2, 3, …: the given scores at 1e-3, 0.1 less at 1e-4. */
+function comparison(task: string, metric: string, maxTrain: number, p: number[], q: number[]): BenefitReport {
+  const seeds = p.map((_, i) => i + 1);
+  const run = (init: 'pretrained' | 'random', lr: number, seed: number, score: number) => ({
+    init,
+    lr,
+    seed,
+    score,
+    seconds: 1,
   });
-  it('calls a difference beyond twice its standard error a benefit, and says so plainly otherwise', () => {
-    expect(benefitVerdict(report([0.8, 0.81, 0.79], [0.7, 0.71, 0.69]))).to.match(
-      /^Pretrained weights beat a random initialization by \+10\.0 points/,
-    );
-    expect(benefitVerdict(report([0.727, 0.706, 0.72], [0.74, 0.718, 0.73]))).to.match(/no clear benefit/);
-    expect(benefitVerdict(report([0.6, 0.61, 0.59], [0.7, 0.71, 0.69]))).to.match(
-      /^A random initialization does better than the pretrained weights, by 10\.0 points/,
+  const runs = seeds.flatMap((seed, i) => [
+    run('pretrained', 1e-3, seed, p[i]),
+    run('random', 1e-3, seed, q[i]),
+    run('pretrained', 1e-4, seed, p[i] - 0.1),
+    run('random', 1e-4, seed, q[i] - 0.1),
+  ]);
+  return {
+    task,
+    metric,
+    settings: { ...FINETUNE_DEFAULTS, task, model: 'm', maxTrainExamples: maxTrain },
+    trainExamples: maxTrain || 8551,
+    devExamples: task === 'CoLA' ? 1043 : 872,
+    lrs: [1e-4, 1e-3],
+    seeds,
+    runs,
+    ...summarizeRuns(runs, [1e-4, 1e-3], seeds),
+  };
+}
+
+describe('pretraining benefit: the paired comparison and its verdict', () => {
+  const run = (init: 'pretrained' | 'random', lr: number, seed: number, score: number) => ({
+    init,
+    lr,
+    seed,
+    score,
+    seconds: 1,
+  });
+
+  it("pairs each start's best lr by seed, with the t-test computed by hand", () => {
+    // pretrained is best at lr 2 (13 > 12), random at lr 1 (11 > 10): differences 1, 2, 3
+    const runs = [
+      ...[11, 13, 15].map((x, i) => run('pretrained', 2, i + 1, x)),
+      ...[12, 12, 12].map((x, i) => run('pretrained', 1, i + 1, x)),
+      ...[10, 11, 12].map((x, i) => run('random', 1, i + 1, x)),
+      ...[9, 10, 11].map((x, i) => run('random', 2, i + 1, x)),
+    ];
+    const { summary, paired } = summarizeRuns(runs, [1, 2], [1, 2, 3]);
+    expect([summary.pretrained.lr, summary.random.lr]).to.deep.equal([2, 1]);
+    expect(paired.differences).to.deep.equal([1, 2, 3]);
+    expect(paired.wins).to.equal(3);
+    expect(paired.degenerate).to.equal(undefined);
+    // mean 2, sd 1, t = 2 / (1/√3) = 2√3 on 2 df; for 2 df, P(T ≥ t) = ½ − t / (2√(2 + t²))
+    const t = 2 * Math.sqrt(3);
+    expect(paired.test).to.include({ n: 3, meanDiff: 2, sdDiff: 1, df: 2 });
+    expect(paired.test.t).to.be.closeTo(t, 1e-12);
+    expect(paired.test.pGreater).to.be.closeTo(0.5 - t / (2 * Math.sqrt(2 + t * t)), 1e-9);
+    expect(benefitVerdict({ seeds: [1, 2, 3], paired })).to.equal(
+      'no clear difference (p = 0.04, one-sided paired t, 2 df)',
     );
   });
+
+  it('calls pretrained ahead only at one-sided p < 0.01, and says which side wins otherwise', () => {
+    // differences 0.01 … 0.05: mean 0.03, sd √2.5·0.01, t = 3√2 on 4 df;
+    // for 4 df, P(T ≥ t) = ½ − (3/8)·u·(1 − u²/12), u = t / √(1 + t²/4): 0.0066
+    const t = 3 * Math.SQRT2;
+    const u = t / Math.sqrt(1 + (t * t) / 4);
+    const p = 0.5 - (3 / 8) * u * (1 - (u * u) / 12);
+    const ahead = comparison('SST-2', 'accuracy', 3000, [0.71, 0.72, 0.73, 0.74, 0.75], [0.7, 0.7, 0.7, 0.7, 0.7]);
+    expect(ahead.paired.test.t).to.be.closeTo(t, 1e-9);
+    expect(ahead.paired.test.pGreater).to.be.closeTo(p, 1e-9);
+    expect(benefitVerdict(ahead)).to.equal('pretrained ahead, p = 0.007 (one-sided paired t, 4 df)');
+    const behind = comparison('SST-2', 'accuracy', 3000, [0.7, 0.7, 0.7, 0.7, 0.7], [0.71, 0.72, 0.73, 0.74, 0.75]);
+    expect(benefitVerdict(behind)).to.equal(
+      'random initialization ahead, p = 0.007 (one-sided paired t, 4 df, random > pretrained)',
+    );
+  });
+
+  it('says so when both starts score the same on every seed, or differ by the same amount', () => {
+    const same = comparison('CoLA', 'matthews_correlation', 0, [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]);
+    expect(same.paired.degenerate).to.equal('identical');
+    expect(same.paired.test.t).to.be.NaN;
+    expect(benefitVerdict(same)).to.match(/^no difference: both starts scored the same on every seed/);
+    const steady = comparison('CoLA', 'matthews_correlation', 0, [0.5, 0.5], [0, 0]);
+    expect(steady.paired.degenerate).to.equal('constant');
+    expect(benefitVerdict(steady)).to.equal(
+      'pretrained ahead by the same 0.500 on all 2 seeds; with no spread between seeds the t-test is undefined',
+    );
+  });
+
+  it('refuses runs that do not pair up', () => {
+    expect(() => summarizeRuns([run('pretrained', 1, 1, 0.5), run('random', 1, 1, 0.5)], [1], [1, 2])).to.throw(
+      /0 runs of pretrained at lr 1, seed 2/,
+    );
+  });
+});
+
+describe('pretraining-benefit.json and the --check options', () => {
+  let dir = '';
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-benefit-'));
+    fs.writeFileSync(path.join(dir, 'pretrain-report.json'), '{}');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('reads a report back, recomputing the comparison; a bad field is named with its file', () => {
+    const file = path.join(dir, 'pretraining-benefit.json');
+    const good = comparison('SST-2', 'accuracy', 3000, [0.71, 0.72, 0.73], [0.7, 0.7, 0.7]);
+    fs.writeFileSync(file, JSON.stringify([{ ...good, paired: undefined }]));
+    expect(readBenefitReports(file)[0].paired.differences.map((d) => d.toFixed(6))).to.deep.equal([
+      '0.010000',
+      '0.020000',
+      '0.030000',
+    ]);
+    const bad = { ...good, runs: good.runs.map((r, i) => (i === 2 ? { ...r, score: '0.6' } : r)) };
+    fs.writeFileSync(file, JSON.stringify([good, bad]));
+    expect(() => readBenefitReports(file)).to.throw(`${file}: comparison 2: runs[2].score must be a number`);
+    fs.writeFileSync(file, JSON.stringify([{ ...good, metric: 'f1' }]));
+    expect(() => readBenefitReports(file)).to.throw(/comparison 1: metric "f1" is not SST-2's main metric accuracy/);
+    fs.writeFileSync(file, JSON.stringify([{ ...good, task: 'sst2' }]));
+    expect(() => readBenefitReports(file)).to.throw(`${file}: comparison 1: task "sst2" is not one of CoLA, SST-2,`);
+    fs.writeFileSync(file, JSON.stringify({ task: 'SST-2' }));
+    expect(() => readBenefitReports(file)).to.throw(/expected a list of comparisons/);
+    fs.rmSync(file);
+  });
+
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'model-card', '--model', dir, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+    });
+  for (const [args, message] of [
+    [['--check', 'SST-2,Foo'], /unknown GLUE task "Foo"/],
+    [['--check', 'SST-2,sst2'], /--check: "SST-2,sst2" repeats a value/],
+    [['--check', 'CoLA', '--seeds', '3'], /--seeds: the paired t-test needs at least two seeds/],
+    [['--check', 'CoLA', '--seeds', '1,x'], /--seeds: "x" is not a number/],
+    [['--check', 'CoLA', '--seeds', '1,-2'], /--seeds: "1,-2" is not a list of non-negative integers/],
+    [['--check', 'CoLA', '--max-train', '3000,-1'], /--max-train: "-1" is not a non-negative integer/],
+    [['--check', 'CoLA', '--lrs', '1e-3,0'], /--lrs: learning rates must be positive/],
+    [['--check-sst2'], /unknown option '--check-sst2'/],
+  ] as const)
+    it(`rejects ${args.join(' ')}`, () => {
+      const r = cli(...args);
+      expect(r.status).to.not.equal(0);
+      expect(r.stderr).to.match(message);
+      expect(fs.existsSync(path.join(dir, 'MODEL.md'))).to.equal(false);
+    });
 });

@@ -1,14 +1,25 @@
-/** `fisherlab model-card`: MODEL.md for a pretrained model folder, optionally after the SST-2 pretraining check. */
+/** `fisherlab model-card`: MODEL.md for a pretrained model folder, optionally after pretraining-benefit checks on GLUE tasks. */
 import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, JOBS_HELP } from '../backend';
 import { glueDataDir } from '../glue/load';
+import { taskSpec } from '../glue/tasks';
 import { modelCard } from '../pretrain/model-card';
-import { BenefitReport, pretrainingBenefit } from '../pretrain/benefit';
+import { BenefitReport, pretrainingBenefit, readBenefitReports } from '../pretrain/benefit';
 import type { PretrainReport } from '../pretrain/run';
 import { number, positiveInt } from './options';
+
+/** Training examples per run when --max-train is not given: SST-2's 67k sentences are capped, other tasks use all. */
+const DEFAULT_MAX_TRAIN: Record<string, number> = { 'SST-2': 3000 };
+
+/** The values of a comma-separated option, each parsed, without repeats. */
+function list<T>(value: string, flag: string, parse: (x: string) => T): T[] {
+  const items = value.split(',').map((x) => parse(x.trim()));
+  if (new Set(items).size !== items.length) throw new Error(`${flag}: "${value}" repeats a value`);
+  return items;
+}
 
 /** Adds the `model-card` command. */
 export function register(program: Command): void {
@@ -16,34 +27,36 @@ export function register(program: Command): void {
     .command('model-card')
     .summary('write MODEL.md for a model fisherlab pretrained')
     .description(
-      'write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json (and its sst2-benefit.json when present); with --check-sst2, first fine-tune it and a randomly initialized twin on SST-2 at each training-set size, learning rate and seed, and record the comparison (each start at its best learning rate) in sst2-benefit.json; finished runs are reused from --runs-dir',
+      'write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json (and its pretraining-benefit.json when present); with --check, first fine-tune it and a randomly initialized twin on each GLUE task at each training-set size, learning rate and seed, and record in pretraining-benefit.json each comparison: each start at its best learning rate, paired by seed, with a one-sided paired t-test; finished runs are reused from --runs-dir',
     )
     .requiredOption('--model <dir>', 'folder written by `fisherlab pretrain`')
-    .option('--check-sst2', 'run (or reuse) the SST-2 comparison of pretrained against random initialization')
-    .option('--seeds <list>', 'seeds of the SST-2 comparison', '1,2,3')
+    .option('--check <tasks>', 'GLUE tasks to compare pretrained against random initialization on, e.g. SST-2,CoLA')
+    .option('--seeds <list>', 'seeds of each comparison (at least two: the t-test pairs them)', '1,2,3,4,5')
     .option(
       '--max-train <list>',
-      'SST-2 training sentences per run: one comparison per size, comma-separated',
-      '3000,1000',
+      'training examples per run, one comparison per size and task, 0 = the whole training set (default: 3000 for SST-2, 0 for other tasks)',
     )
     .option(
       '--lrs <list>',
       'fine-tuning learning rates tried for both initializations (each is compared at its best)',
       '1e-4,3e-4,1e-3',
     )
-    .option('--runs-dir <dir>', 'finished fine-tuning runs, reused by name (default: out/sst2-check)')
+    .option(
+      '--runs-dir <dir>',
+      'finished fine-tuning runs, reused by name (default: out/pretraining-benefit; SST-2 runs in the former default, out/sst2-check, keep their names: move them there to reuse them)',
+    )
     .option('--jobs <n>', `fine-tuning processes at a time (${JOBS_HELP})`, String(defaultJobs()))
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
     .addHelpText(
       'after',
-      '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check-sst2',
+      '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check SST-2,CoLA',
     )
     .action(
       async (o: {
         model: string;
-        checkSst2?: boolean;
+        check?: string;
         seeds: string;
-        maxTrain: string;
+        maxTrain?: string;
         lrs: string;
         runsDir?: string;
         jobs: string;
@@ -53,31 +66,47 @@ export function register(program: Command): void {
         if (!fs.existsSync(reportFile))
           throw new Error(`${reportFile} not found: MODEL.md is written for folders made by \`fisherlab pretrain\``);
         const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
-        const benefitFile = path.join(o.model, 'sst2-benefit.json');
-        let benefits: BenefitReport[] = fs.existsSync(benefitFile)
-          ? JSON.parse(fs.readFileSync(benefitFile, 'utf8'))
-          : [];
-        if (!Array.isArray(benefits))
-          throw new Error(`${benefitFile}: expected a list of SST-2 comparisons (redo it with --check-sst2)`);
-        if (o.checkSst2) {
+        const benefitFile = path.join(o.model, 'pretraining-benefit.json');
+        let benefits: BenefitReport[] = fs.existsSync(benefitFile) ? readBenefitReports(benefitFile) : [];
+        if (o.check !== undefined) {
+          const tasks = list(o.check, '--check', (x) => taskSpec(x).name);
+          const seeds = list(o.seeds, '--seeds', (x) => {
+            const v = number(x, '--seeds');
+            if (!Number.isInteger(v) || v < 0)
+              throw new Error(`--seeds: "${o.seeds}" is not a list of non-negative integers`);
+            return v;
+          });
+          if (seeds.length < 2)
+            throw new Error(`--seeds: the paired t-test needs at least two seeds (got "${o.seeds}")`);
+          const lrs = list(o.lrs, '--lrs', (x) => {
+            const v = number(x, '--lrs');
+            if (v <= 0) throw new Error(`--lrs: learning rates must be positive (got "${x}")`);
+            return v;
+          });
+          const sizes = o.maxTrain
+            ? list(o.maxTrain, '--max-train', (x) => {
+                const v = number(x, '--max-train');
+                if (!Number.isInteger(v) || v < 0)
+                  throw new Error(`--max-train: "${x}" is not a non-negative integer (0: the whole training set)`);
+                return v;
+              })
+            : undefined;
+          const jobs = positiveInt(o.jobs, '--jobs');
           const glue = o.glue ?? glueDataDir();
-          if (!glue) throw new Error('no GLUE folder for the SST-2 check: pass --glue DIR or set FISHERLAB_DATA');
-          const seeds = o.seeds.split(',').map(Number);
-          if (seeds.some((x) => !Number.isInteger(x) || x < 0))
-            throw new Error(`--seeds: "${o.seeds}" is not a list of non-negative integers`);
-          const lrs = o.lrs.split(',').map((x) => number(x, '--lrs'));
+          if (!glue) throw new Error('no GLUE folder for --check: pass --glue DIR or set FISHERLAB_DATA');
           benefits = [];
-          for (const size of o.maxTrain.split(',').map((x) => positiveInt(x, '--max-train'))) {
-            benefits.push(
-              await pretrainingBenefit(
-                o.model,
-                glue,
-                seeds,
-                { maxTrainExamples: size, lrs, jobs: positiveInt(o.jobs, '--jobs'), runsDir: o.runsDir },
-                (l) => console.error(l),
-              ),
-            );
-          }
+          for (const task of tasks)
+            for (const size of sizes ?? [DEFAULT_MAX_TRAIN[task] ?? 0])
+              benefits.push(
+                await pretrainingBenefit(
+                  task,
+                  o.model,
+                  glue,
+                  seeds,
+                  { maxTrainExamples: size, lrs, jobs, runsDir: o.runsDir },
+                  (l) => console.error(l),
+                ),
+              );
           writeFileAtomic(benefitFile, JSON.stringify(benefits, null, 1) + '\n');
         }
         const file = path.join(o.model, 'MODEL.md');

@@ -1,6 +1,6 @@
 /**
- * Evidence that pretraining put knowledge in the weights: SST-2 accuracy from the pretrained weights against a random
- * initialization of the same architecture, each at its best learning rate of a small grid, over several seeds.
+ * Evidence that pretraining put knowledge in the weights: a GLUE task's dev score from the pretrained weights against
+ * a random initialization of the same architecture, each at its best learning rate of a small grid, paired by seed.
  * Every run is a `fisherlab finetune` child process (one wasm thread each) whose result is kept in a runs folder
  * under a name that fingerprints what it depends on, so reruns and other folders with the same inputs reuse it.
  */
@@ -10,9 +10,10 @@ import * as path from 'path';
 import { runFisherlab, runLanes } from '../util/child-process';
 import { FINETUNE_DEFAULTS, FinetuneResult, FinetuneSettings } from '../glue/finetune';
 import { modelRecipe, recipeSettings } from '../glue/recipes';
+import { TASK_NAMES, TaskSpec, taskSpec } from '../glue/tasks';
 import { outputDir, projectRelative } from '../paths';
 import { findWeightFiles, identifyingFiles } from '../weights/files';
-import { meanStd } from '../util/stats';
+import { meanStd, PairedTTest, pairedTTest } from '../util/stats';
 
 export type Init = 'pretrained' | 'random';
 
@@ -20,11 +21,12 @@ export interface BenefitRun {
   init: Init;
   lr: number;
   seed: number;
-  accuracy: number;
+  /** The task's main dev score (`BenefitReport.metric`). */
+  score: number;
   seconds: number;
 }
 
-/** Mean and sample standard deviation of dev accuracy over seeds, for one initialization at one learning rate. */
+/** Mean and sample standard deviation of the dev score over seeds, for one initialization at one learning rate. */
 export interface ArmScore {
   init: Init;
   lr: number;
@@ -32,89 +34,149 @@ export interface ArmScore {
   std: number;
 }
 
-export interface BenefitReport {
+/** Pretrained against random, each at its best learning rate, paired by seed. */
+export interface PairedComparison {
+  /** Per seed, in the order of `seeds`: pretrained's score minus random's. */
+  differences: number[];
+  /** Seeds on which pretrained scored higher than random. */
+  wins: number;
+  /** Student's paired t-test of pretrained against random; its `pGreater` is the one-sided p of "pretrained is better". */
+  test: PairedTTest;
+  /**
+   * Set when the differences have no spread, so the t-test has no ordinary answer: 'identical' when both starts
+   * scored the same on every seed (t and p are NaN; e.g. both always predict the majority class, MCC 0), 'constant'
+   * when every difference is the same non-zero value (t is ±Infinity).
+   */
+  degenerate?: 'identical' | 'constant';
+}
+
+/** What `summarizeRuns` derives from the runs. */
+export interface BenefitSummary {
+  /** Every initialization at every learning rate. */
+  byLr: ArmScore[];
+  /** Each initialization at its best learning rate (highest mean dev score; the smaller lr on a tie). */
+  summary: Record<Init, ArmScore>;
+  paired: PairedComparison;
+}
+
+export interface BenefitReport extends BenefitSummary {
+  task: string;
+  /** The task's main metric, which `runs[].score` holds: accuracy (SST-2), matthews_correlation (CoLA), … */
+  metric: string;
   settings: Omit<FinetuneSettings, 'init' | 'seed' | 'lr'>;
+  /** Training examples each run saw (`settings.maxTrainExamples`, or the whole training set when it is 0). */
+  trainExamples: number;
+  /** Examples of the dev set scored. */
+  devExamples: number;
   lrs: number[];
   seeds: number[];
   runs: BenefitRun[];
-  /** Every initialization at every learning rate. */
-  byLr: ArmScore[];
-  /** Each initialization at its best learning rate (highest mean dev accuracy; the smaller lr on a tie). */
-  summary: Record<Init, ArmScore>;
 }
 
 /** Options of `pretrainingBenefit`. */
 export interface BenefitOptions {
+  /** Training examples per run (0: the whole training set). */
   maxTrainExamples: number;
   /** Learning rates tried for both initializations. */
   lrs: number[];
   /** Fine-tuning processes at a time. */
   jobs: number;
-  /** Folder of finished runs (default: out/sst2-check). */
+  /** Folder of finished runs (default: out/pretraining-benefit). */
   runsDir?: string;
 }
 
-/** Per-(init, lr) scores of the runs, and each init at its best lr. */
+/** The name of a task's main score: its one metric, or `combined_score` (the mean) when GLUE reports two. */
+export function mainMetric(task: TaskSpec): string {
+  return task.metrics.length === 1 ? task.metrics[0] : 'combined_score';
+}
+
+/** Per-(init, lr) scores of the runs, each init at its best lr, and the two best compared seed by seed. */
 export function summarizeRuns(
   runs: readonly BenefitRun[],
   lrs: readonly number[],
-): { byLr: ArmScore[]; summary: Record<Init, ArmScore> } {
+  seeds: readonly number[],
+): BenefitSummary {
+  const scoreOf = (init: Init, lr: number, seed: number) => {
+    const found = runs.filter((r) => r.init === init && r.lr === lr && r.seed === seed);
+    if (found.length !== 1)
+      throw new Error(`pretraining benefit: ${found.length} runs of ${init} at lr ${lr}, seed ${seed} (expected 1)`);
+    return found[0].score;
+  };
   const byLr = (['pretrained', 'random'] as const).flatMap((init) =>
-    lrs.map((lr) => ({
-      init,
-      lr,
-      ...meanStd(runs.filter((r) => r.init === init && r.lr === lr).map((r) => r.accuracy)),
-    })),
+    lrs.map((lr) => ({ init, lr, ...meanStd(seeds.map((seed) => scoreOf(init, lr, seed))) })),
   );
   const best = (init: Init) =>
     byLr
       .filter((a) => a.init === init)
       .reduce((b, a) => (a.mean > b.mean || (a.mean === b.mean && a.lr < b.lr) ? a : b));
-  return { byLr, summary: { pretrained: best('pretrained'), random: best('random') } };
+  const summary = { pretrained: best('pretrained'), random: best('random') };
+  const p = seeds.map((seed) => scoreOf('pretrained', summary.pretrained.lr, seed));
+  const r = seeds.map((seed) => scoreOf('random', summary.random.lr, seed));
+  const differences = p.map((x, i) => x - r[i]);
+  const test = pairedTTest(p, r);
+  const paired: PairedComparison = { differences, wins: differences.filter((d) => d > 0).length, test };
+  if (test.sdDiff === 0) paired.degenerate = test.meanDiff === 0 ? 'identical' : 'constant';
+  return { byLr, summary, paired };
 }
 
 /**
- * The name a run's result is kept under: what it depends on (the config and vocabulary; the weights too when it
- * starts from them), its learning rate, seed and training-set size.
+ * The name a run's result is kept under: the task (none for SST-2, whose runs came first), what the run depends on
+ * (the config and vocabulary; the weights too when it starts from them), its learning rate, seed and training-set size.
  */
-export function runKey(modelDir: string, init: Init, lr: number, seed: number, maxTrainExamples: number): string {
+export function runKey(
+  task: string,
+  modelDir: string,
+  init: Init,
+  lr: number,
+  seed: number,
+  maxTrainExamples: number,
+): string {
+  const name = taskSpec(task).name;
   const h = createHash('sha256');
   const weights = init === 'pretrained' ? identifyingFiles(findWeightFiles(modelDir)).map((f) => path.basename(f)) : [];
   for (const f of ['config.json', 'vocab.txt', ...weights]) h.update(f).update(fs.readFileSync(path.join(modelDir, f)));
-  return `${init}-${h.digest('hex').slice(0, 12)}-lr${lr}-seed${seed}-n${maxTrainExamples}`;
+  const prefix = name === 'SST-2' ? '' : `${name}-`;
+  return `${prefix}${init}-${h.digest('hex').slice(0, 12)}-lr${lr}-seed${seed}-n${maxTrainExamples}`;
 }
 
-/** Fine-tunes on SST-2 (a capped training set, the full dev set) from both initializations at every lr and seed, reusing finished runs. */
+/** Fine-tunes on a GLUE task (a capped training set, the full dev set) from both initializations at every lr and seed, reusing finished runs. */
 export async function pretrainingBenefit(
+  task: string,
   modelDir: string,
   glueDir: string,
   seeds: number[],
   opts: BenefitOptions,
   write?: (line: string) => void,
 ): Promise<BenefitReport> {
-  if (opts.lrs.length === 0 || seeds.length === 0)
-    throw new Error('SST-2 check: give at least one learning rate and one seed');
+  const spec = taskSpec(task);
+  if (opts.lrs.length === 0) throw new Error(`${spec.name} pretraining benefit: give at least one learning rate`);
+  if (seeds.length < 2 || new Set(seeds).size !== seeds.length)
+    throw new Error(`${spec.name} pretraining benefit: the paired t-test needs at least two seeds, each once`);
+  const metric = mainMetric(spec);
+  const split = spec.devSplits[0];
   const { lr: _unused, ...defaults } = { ...FINETUNE_DEFAULTS, ...recipeSettings(modelRecipe(modelDir)) };
   const settings: BenefitReport['settings'] = {
     ...defaults,
-    task: 'SST-2',
+    task: spec.name,
     model: projectRelative(modelDir),
     maxTrainExamples: opts.maxTrainExamples,
   };
-  const runsDir = opts.runsDir ?? path.join(outputDir(), 'sst2-check');
+  const runsDir = opts.runsDir ?? path.join(outputDir(), 'pretraining-benefit');
   fs.mkdirSync(runsDir, { recursive: true });
   const arms = seeds.flatMap((seed) =>
     opts.lrs.flatMap((lr) => (['pretrained', 'random'] as const).map((init) => ({ init, lr, seed }))),
   );
   const runs: BenefitRun[] = [];
+  const sizes = { train: new Set<number>(), dev: new Set<number>() };
   const runOne = async ({ init, lr, seed }: { init: Init; lr: number; seed: number }) => {
-    const output = path.join(runsDir, `${runKey(modelDir, init, lr, seed, opts.maxTrainExamples)}.json`);
+    const key = runKey(spec.name, modelDir, init, lr, seed, opts.maxTrainExamples);
+    const output = path.join(runsDir, `${key}.json`);
     const reused = fs.existsSync(output);
     if (!reused) {
       await runFisherlab([
         'finetune',
         '--task',
-        'SST-2',
+        spec.name,
         '--model',
         path.resolve(modelDir),
         '--init',
@@ -132,12 +194,71 @@ export async function pretrainingBenefit(
       ]);
     }
     const r = JSON.parse(fs.readFileSync(output, 'utf8')) as FinetuneResult;
-    runs.push({ init, lr, seed, accuracy: r.final.dev.metrics.accuracy, seconds: r.wallSeconds });
+    const score = r.final[split]?.main;
+    if (typeof score !== 'number') throw new Error(`${output}: no final.${split}.main score of ${spec.name}`);
+    sizes.train.add(r.trainExamples);
+    sizes.dev.add(r.evalExamples[split]);
+    runs.push({ init, lr, seed, score, seconds: r.wallSeconds });
     write?.(
-      `SST-2 ${init} lr ${lr} seed ${seed}: dev accuracy ${r.final.dev.metrics.accuracy.toFixed(4)} (${r.wallSeconds.toFixed(0)} s${reused ? `, reused ${output}` : ''})`,
+      `${spec.name} ${init} lr ${lr} seed ${seed}: dev ${metric} ${score.toFixed(4)} (${r.wallSeconds.toFixed(0)} s${reused ? `, reused ${output}` : ''})`,
     );
   };
   await runLanes(arms, Math.max(1, opts.jobs), runOne);
+  if (sizes.train.size !== 1 || sizes.dev.size !== 1)
+    throw new Error(`${spec.name} pretraining benefit: the runs in ${runsDir} trained or scored on different sets`);
   runs.sort((a, b) => a.seed - b.seed || a.lr - b.lr || a.init.localeCompare(b.init));
-  return { settings, lrs: opts.lrs, seeds, runs, ...summarizeRuns(runs, opts.lrs) };
+  return {
+    task: spec.name,
+    metric,
+    settings,
+    trainExamples: [...sizes.train][0],
+    devExamples: [...sizes.dev][0],
+    lrs: opts.lrs,
+    seeds,
+    runs,
+    ...summarizeRuns(runs, opts.lrs, seeds),
+  };
+}
+
+/** Reads a pretraining-benefit.json (a list of reports), checking its fields and recomputing what the runs determine. */
+export function readBenefitReports(file: string): BenefitReport[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(list)) throw new Error(`${file}: expected a list of comparisons (redo it with --check)`);
+  return list.map((b: Partial<BenefitReport>, i) => {
+    const where = `${file}: comparison ${i + 1}`;
+    const numbers = (v: unknown, field: string) => {
+      if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x)))
+        throw new Error(`${where}: ${field} must be a non-empty list of numbers`);
+      return v as number[];
+    };
+    if (typeof b !== 'object' || b === null) throw new Error(`${where}: not an object`);
+    const task = TASK_NAMES.find((t) => t === b.task);
+    if (!task) throw new Error(`${where}: task ${JSON.stringify(b.task)} is not one of ${TASK_NAMES.join(', ')}`);
+    if (b.metric !== mainMetric(taskSpec(task)))
+      throw new Error(
+        `${where}: metric ${JSON.stringify(b.metric)} is not ${task}'s main metric ${mainMetric(taskSpec(task))}`,
+      );
+    if (typeof b.settings !== 'object' || b.settings === null) throw new Error(`${where}: settings missing`);
+    for (const field of ['trainExamples', 'devExamples'] as const)
+      if (!Number.isInteger(b[field])) throw new Error(`${where}: ${field} must be an integer`);
+    const lrs = numbers(b.lrs, 'lrs');
+    const seeds = numbers(b.seeds, 'seeds');
+    if (!Array.isArray(b.runs)) throw new Error(`${where}: runs must be a list`);
+    b.runs.forEach((r, k) => {
+      if (r?.init !== 'pretrained' && r?.init !== 'random')
+        throw new Error(`${where}: runs[${k}].init must be "pretrained" or "random"`);
+      for (const field of ['lr', 'seed', 'score', 'seconds'] as const)
+        if (typeof r[field] !== 'number') throw new Error(`${where}: runs[${k}].${field} must be a number`);
+    });
+    try {
+      return { ...(b as BenefitReport), ...summarizeRuns(b.runs, lrs, seeds) };
+    } catch (e) {
+      throw new Error(`${where}: ${(e as Error).message}`);
+    }
+  });
 }

@@ -1,4 +1,4 @@
-/** MODEL.md for a model fisherlab pretrained: written from its pretrain report and SST-2 check, never by hand. */
+/** MODEL.md for a model fisherlab pretrained: written from its pretrain report and pretraining-benefit checks, never by hand. */
 import type { BenefitReport } from './benefit';
 import { PretrainReport, shortBatchSize } from './run';
 import { completeSettings, PretrainSettings } from './settings';
@@ -28,7 +28,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '',
     'Files: `config.json`, `model.safetensors` (F32, Hugging Face names, BertForMaskedLM), `vocab.txt`, `pretrain-report.json`',
     '(every number below), `pretrain-log.jsonl` (loss per step, held-out evaluations)' +
-      (benefits.length ? ', `sst2-benefit.json`.' : '.'),
+      (benefits.length ? ', `pretraining-benefit.json`.' : '.'),
     '',
     '## Corpus',
     '',
@@ -79,39 +79,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
       : []),
     '',
   ];
-  if (benefits.length) {
-    const b0 = benefits[0];
-    const st = b0.settings;
-    lines.push(
-      '## Does pretraining help downstream? SST-2',
-      '',
-      `Fine-tuned on SST-2 training sentences (official train split, shuffled by seed), evaluated on the full dev set (872`,
-      `sentences); ${st.epochs} epochs, batch ${st.batchSize}, max length ${st.maxLength}; seeds ${b0.seeds.join(', ')}; both starts at each learning rate`,
-      `of {${b0.lrs.join(', ')}}, each compared at its best (highest mean dev accuracy; bold).`,
-      '',
-    );
-    for (const benefit of benefits) {
-      const runsOf = (init: string, lr: number) =>
-        benefit.runs
-          .filter((x) => x.init === init && x.lr === lr)
-          .map((x) => f3(x.accuracy))
-          .join(', ');
-      lines.push(
-        `**${int(benefit.settings.maxTrainExamples)} training sentences**`,
-        '',
-        '| start | learning rate | dev accuracy, mean ± std | runs |',
-        '|---|---|---|---|',
-        ...benefit.byLr.map((a) => {
-          const best = benefit.summary[a.init].lr === a.lr;
-          const cell = `${f3(a.mean)} ± ${f3(a.std)}`;
-          return `| ${a.init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${a.lr} | ${best ? `**${cell}**` : cell} | ${runsOf(a.init, a.lr)} |`;
-        }),
-        '',
-        benefitVerdict(benefit),
-        '',
-      );
-    }
-  }
+  if (benefits.length) lines.push(...benefitSection(benefits));
   lines.push(
     '## Rebuild from scratch',
     '',
@@ -122,7 +90,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --dropout ${s.dropout} --mask-probability ${s.maskProbability} \\`,
     `  --initializer-range ${s.initializerRange} --position-init ${s.positionInit} --attention-init ${s.attentionInit} --jobs ${s.jobs} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
-    `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` --check-sst2 --seeds ${benefits[0].seeds.join(',')} --max-train ${benefits.map((b) => b.settings.maxTrainExamples).join(',')} --lrs ${benefits[0].lrs.join(',')}` : ''}`,
+    `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` ${checkArgs(benefits)}` : ''}`,
     '```',
     '',
     'The run is deterministic for a seed on the wasm backend: interrupt it (Ctrl-C, or a kill) and run the same command',
@@ -138,17 +106,85 @@ function wallTimeSetup(backend: string, jobs: number): string {
   return jobs > 1 ? `each batch split over ${jobs} processes${threads}` : threads ? 'one thread' : 'one process';
 }
 
-/** One sentence on whether pretrained weights beat random ones (each at its best lr): the difference of means against twice its standard error. */
-export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'summary'>): string {
+/** The section on whether pretraining helps fine-tuning: per comparison, the lr grid, the paired test and a verdict. */
+function benefitSection(benefits: readonly BenefitReport[]): string[] {
+  const st = benefits[0].settings;
+  const seeds = benefits[0].seeds.length;
+  const lines = [
+    `## Does pretraining help downstream? ${[...new Set(benefits.map((b) => b.task))].join(', ')}`,
+    '',
+    `Fine-tuned from this model's weights and from a random initialization of the same shape (official train split,`,
+    `shuffled by seed, capped where stated; scored on the full dev set by the task's main metric); ${st.epochs} epochs, batch ${st.batchSize},`,
+    `max length ${st.maxLength}; both starts at each learning rate of the grid, each compared at its best (highest mean`,
+    'dev score; bold), paired by seed: the one-sided paired t-test asks whether pretrained beats random, and the verdict',
+    'claims a difference only at p < 0.01.',
+    ...(seeds < 5
+      ? [
+          `With ${seeds} seeds the test has ${seeds - 1} degrees of freedom and finds only large, steady differences: "no clear`,
+          `difference" here is weak evidence of no difference.`,
+        ]
+      : []),
+    '',
+  ];
+  for (const b of benefits) {
+    const runsOf = (init: string, lr: number) =>
+      b.runs
+        .filter((x) => x.init === init && x.lr === lr)
+        .map((x) => f3(x.score))
+        .join(', ');
+    const size =
+      b.settings.maxTrainExamples > 0
+        ? `${int(b.trainExamples)} training examples`
+        : `all ${int(b.trainExamples)} training examples`;
+    const t = b.paired.test;
+    lines.push(
+      `**${b.task}, ${size}** (dev: ${int(b.devExamples)} examples, ${b.metric}; seeds ${b.seeds.join(', ')})`,
+      '',
+      `| start | learning rate | dev ${b.metric}, mean ± std | runs |`,
+      '|---|---|---|---|',
+      ...b.byLr.map((a) => {
+        const best = b.summary[a.init].lr === a.lr;
+        const cell = `${f3(a.mean)} ± ${f3(a.std)}`;
+        return `| ${a.init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${a.lr} | ${best ? `**${cell}**` : cell} | ${runsOf(a.init, a.lr)} |`;
+      }),
+      '',
+      `Pretrained (lr ${b.summary.pretrained.lr}) minus random (lr ${b.summary.random.lr}), per seed: ${b.paired.differences.map(signed).join(', ')};` +
+        ` mean ${signed(t.meanDiff)} ± ${f3(t.sdDiff)} (std), t = ${b.paired.degenerate ? 'undefined' : `${t.t < 0 ? '−' : ''}${Math.abs(t.t).toFixed(2)}`}, ${t.df} df,` +
+        ` one-sided p = ${b.paired.degenerate ? 'undefined' : pValue(t.pGreater)}; pretrained ahead on ${b.paired.wins} of ${b.seeds.length} seeds.`,
+      '',
+      `Verdict: ${benefitVerdict(b)}.`,
+      '',
+    );
+  }
+  return lines;
+}
+
+/** The `--check … --seeds … --max-train … --lrs …` arguments that redo the comparisons. */
+function checkArgs(benefits: readonly BenefitReport[]): string {
+  const tasks = [...new Set(benefits.map((b) => b.task))];
+  const sizes = [...new Set(benefits.map((b) => b.settings.maxTrainExamples))];
+  return `--check ${tasks.join(',')} --seeds ${benefits[0].seeds.join(',')} --max-train ${sizes.join(',')} --lrs ${benefits[0].lrs.join(',')}`;
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f3(Math.abs(x))}`;
+
+/** A p-value: two decimals, three below 0.01, an exponent below 0.001. */
+function pValue(p: number): string {
+  return p < 0.001 ? p.toExponential(1) : p < 0.01 ? p.toFixed(3) : p.toFixed(2);
+}
+
+/** What the paired comparison supports, in a few words: a winner only at one-sided p < 0.01. */
+export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'paired'>): string {
+  const { test, degenerate, differences } = b.paired;
   const n = b.seeds.length;
-  const diff = b.summary.pretrained.mean - b.summary.random.mean;
-  const se = Math.sqrt((b.summary.pretrained.std ** 2 + b.summary.random.std ** 2) / n);
-  const d = `${diff >= 0 ? '+' : ''}${(100 * diff).toFixed(1)} points (standard error ${(100 * se).toFixed(1)})`;
-  if (diff > 2 * se)
-    return `Pretrained weights beat a random initialization by ${d}: pretraining put knowledge in the weights.`;
-  if (diff < -2 * se)
-    return `A random initialization does better than the pretrained weights, by ${d.replace('-', '')}: this pretraining run did not help.`;
-  return `Pretrained minus random: ${d}, within twice its standard error: **no clear benefit from this pretraining run**.`;
+  if (degenerate === 'identical')
+    return `no difference: both starts scored the same on every seed (e.g. both predict one class), so the t-test is undefined`;
+  if (degenerate === 'constant')
+    return `${test.meanDiff > 0 ? 'pretrained' : 'random initialization'} ahead by the same ${f3(Math.abs(differences[0]))} on all ${n} seeds; with no spread between seeds the t-test is undefined`;
+  const df = `one-sided paired t, ${test.df} df`;
+  if (test.pGreater < 0.01) return `pretrained ahead, p = ${pValue(test.pGreater)} (${df})`;
+  if (test.pLess < 0.01) return `random initialization ahead, p = ${pValue(test.pLess)} (${df}, random > pretrained)`;
+  return `no clear difference (p = ${pValue(test.pGreater)}, ${df})`;
 }
 
 /** The initialization row of the training table. */
