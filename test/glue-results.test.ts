@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import {
   cellScores,
   compareGuided,
+  comparisonRows,
   describeDifference,
   guidedAgainstPaper,
   headlineEval,
@@ -289,7 +290,7 @@ describe('sweep results as the paper reports them', () => {
     ]);
   });
 
-  it('restarts: a family of their own, here 5 seeds (t on 4 df)', () => {
+  it('restarts: a family of their own, here 5 seeds (t on 4 df), as a long table', () => {
     // guided − standard = 0.01 … 0.05: mean 0.03, sd √(0.001/4), se 0.0158/√5 = 0.00707, t = 3√2;
     // guided − gaussian = −0.01, 0.01, 0, 0.02, −0.02: mean 0, t = 0, p = 1.
     const guided = [0.1, 0.2, 0.15, 0.12, 0.18];
@@ -311,6 +312,16 @@ describe('sweep results as the paper reports them', () => {
       'guided better (5 seeds)',
       'no clear difference (5 seeds)',
     ]);
+    expect(comparisonRows([s, g])[0]).to.deep.equal({
+      task: 'CoLA',
+      '% of training data': 25,
+      baseline: 'standard',
+      'guided − baseline (mean ± se, wins–losses)': '+0.030 ± 0.007 (5–0)',
+      t: '4.24 (4 df)',
+      p: '0.013',
+      'Holm p': '0.026', // 2 × 0.01324
+      verdict: 'guided better (5 seeds)',
+    });
   });
 
   it("sets our cells beside the authors' BERT-base numbers: their guided scores at 100% and their drop from 100% to 50%", () => {

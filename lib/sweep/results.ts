@@ -235,6 +235,23 @@ export function describeDifference(
   };
 }
 
+/** A family as a long table: one row per (cell, baseline) with the difference, t, raw and Holm-adjusted p, and the verdict. */
+export function comparisonRows(family: readonly Comparison[]): Array<Record<string, string | number>> {
+  return family.map((c) => {
+    const d = describeDifference(c);
+    return {
+      task: c.task,
+      '% of training data': c.pct,
+      baseline: c.baseline,
+      'guided − baseline (mean ± se, wins–losses)': d.text,
+      t: c.test ? `${c.test.t.toFixed(2)} (${c.test.df} df)` : '—',
+      p: d.p,
+      'Holm p': d.pHolm,
+      verdict: d.verdict,
+    };
+  });
+}
+
 /**
  * The paper's Table 2: a row per task at one training percentage (`largest`: each task's largest swept percentage),
  * a column per method that has runs (mean ± std over seeds, the best starred), and guided against each other method
