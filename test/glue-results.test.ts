@@ -1,7 +1,12 @@
-/** Reading sweep results: cell means, paired differences, Table 2 rows, restart spreads, all against hand-computed values. */
+/**
+ * Reading sweep results: cell means, paired t-tests of guided against each baseline with Holm's correction, Table 2
+ * rows, restart spreads, all against hand-computed values (t by hand; p from the closed forms of the t distribution).
+ */
 import { expect } from 'chai';
 import {
   cellScores,
+  compareGuided,
+  comparisonRows,
   describeDifference,
   guidedAgainstPaper,
   headlineEval,
@@ -10,9 +15,11 @@ import {
   paucityDrops,
   paucitySpec,
   paucityTable,
+  restartComparisons,
   restartStats,
   restartsSpec,
   table2,
+  table2Comparisons,
   table2Verdicts,
   verdict,
 } from '../lib/sweep/results';
@@ -49,6 +56,18 @@ const records = [
   rec('standard', 'MNLI', 100, 1, 0.6),
 ];
 
+/** Two-sided p of Student's t on 2 degrees of freedom (3 seeds), in closed form: 1 − |t| / √(2 + t²). */
+const pDf2 = (t: number) => 1 - Math.abs(t) / Math.sqrt(2 + t * t);
+/** Two-sided p of Student's t on 4 degrees of freedom (5 seeds), in closed form: 1 − |t|(6 + t²) / (4 + t²)^1.5. */
+const pDf4 = (t: number) => 1 - (Math.abs(t) * (6 + t * t)) / (4 + t * t) ** 1.5;
+
+// CoLA 100%, by hand. guided − standard = 0.03, 0.02, 0.03: mean 0.08/3, deviations 1/300, −2/300, 1/300, sample
+// variance (6/90000)/2, se = √(1/30000)/√3 = 1/300, t = (8/300)/(1/300) = 8.
+// guided − gaussian = 0.02, 0.06, 0.06: mean 0.14/3, deviations −8/300, 4/300, 4/300, variance (96/90000)/2,
+// se = √(48/90000)/√3 = 4/300, t = 14/4 = 3.5.
+const pStandard = pDf2(8); // 0.0153
+const pGaussian = pDf2(3.5); // 0.0728
+
 describe('sweep results as the paper reports them', () => {
   it("takes the headline score from MNLI's matched dev set, else the only evaluation set", () => {
     expect(headlineEval(records[11])).to.equal('dev_matched');
@@ -64,19 +83,87 @@ describe('sweep results as the paper reports them', () => {
     expect(guided.std).to.be.closeTo(Math.sqrt((0.000277778 + 0.000177778 + 0.0000111111) / 2), 1e-8);
   });
 
-  it('paired differences by seed: guided − standard = 0.03, 0.02, 0.03', () => {
+  it('paired t-tests by seed: guided − standard = 0.03, 0.02, 0.03 gives t = 8 on 2 df', () => {
     const d = pairedDifference(records, 'CoLA', 100, 'guided', 'standard')!;
     expect(d.n).to.equal(3);
+    expect(d.df).to.equal(2);
     expect(d.mean).to.be.closeTo(0.08 / 3, 1e-12);
-    const sd = Math.sqrt(((0.03 - 0.08 / 3) ** 2 * 2 + (0.02 - 0.08 / 3) ** 2) / 2);
-    expect(d.se).to.be.closeTo(sd / Math.sqrt(3), 1e-12);
+    expect(d.se).to.be.closeTo(1 / 300, 1e-12);
+    expect(d.t).to.be.closeTo(8, 1e-9);
+    expect(d.p).to.be.closeTo(pStandard, 1e-9);
+    expect(pStandard).to.be.closeTo(0.01527, 1e-5);
     expect([d.wins, d.losses]).to.deep.equal([3, 0]);
-    expect(describeDifference(d)).to.deep.equal({ text: '+0.027 ± 0.003 (3–0)', clear: true });
+    const g = pairedDifference(records, 'CoLA', 100, 'guided', 'gaussian')!;
+    expect(g.t).to.be.closeTo(3.5, 1e-9);
+    expect(g.p).to.be.closeTo(pGaussian, 1e-9);
+    // Reversed, the difference and t change sign and the two-sided p stays.
+    const r = pairedDifference(records, 'CoLA', 100, 'standard', 'guided')!;
+    expect([r.wins, r.losses]).to.deep.equal([0, 3]);
+    expect(r.t).to.be.closeTo(-8, 1e-9);
+    expect(r.p).to.be.closeTo(pStandard, 1e-9);
+    // Fewer than 2 paired seeds: no test.
     expect(pairedDifference(records, 'CoLA', 50, 'guided', 'standard')).to.equal(null);
-    expect(describeDifference(null)).to.deep.equal({ text: 'n/a', clear: false });
   });
 
-  it('Table 2 rows: mean ± std per method, the best starred, guided against each baseline', () => {
+  it("Holm's correction across a table's family: 2 tests, p·2 for the smaller, then the larger if greater", () => {
+    const family = table2Comparisons(
+      records.filter((r) => r.task === 'CoLA'),
+      100,
+    );
+    expect(family.map((c) => c.baseline)).to.deep.equal(['standard', 'gaussian']);
+    // sorted: pStandard (0.0153) × 2 = 0.0305; then max(0.0305, pGaussian × 1) = 0.0728.
+    expect(family[0].pHolm).to.be.closeTo(2 * pStandard, 1e-9);
+    expect(family[1].pHolm).to.be.closeTo(pGaussian, 1e-9);
+    expect(family.map(verdict)).to.deep.equal(['better', 'unclear']);
+    expect(describeDifference(family[0])).to.deep.equal({
+      text: '+0.027 ± 0.003 (3–0)',
+      p: '0.015',
+      pHolm: '0.031',
+      verdict: 'guided better (3 seeds)',
+    });
+    expect(describeDifference(family[1])).to.deep.equal({
+      text: '+0.047 ± 0.013 (3–0)',
+      p: '0.073',
+      pHolm: '0.073',
+      verdict: 'no clear difference (3 seeds)',
+    });
+  });
+
+  it('the verdict: better or worse only where the Holm-adjusted p is below 0.05; no test under 2 paired seeds', () => {
+    const d = pairedDifference(records, 'CoLA', 100, 'guided', 'standard')!;
+    expect(verdict({ test: d, pHolm: 0.0499 })).to.equal('better');
+    expect(verdict({ test: d, pHolm: 0.05 })).to.equal('unclear');
+    expect(verdict({ test: { ...d, mean: -d.mean }, pHolm: 0.0499 })).to.equal('worse');
+    // A raw p below 0.05 does not make a verdict by itself: only the adjusted one counts.
+    expect(verdict({ test: { ...d, p: 0.001 }, pHolm: 0.2 })).to.equal('unclear');
+    // CoLA 50%: one seed per method, so no test, no p, and the table says why.
+    const [c] = compareGuided(records, [{ task: 'CoLA', pct: 50 }], ['standard']);
+    expect([c.seeds, c.test, c.pHolm]).to.deep.equal([1, null, NaN]);
+    expect(verdict(c)).to.equal('untested');
+    expect(describeDifference(c)).to.deep.equal({
+      text: 'n/a',
+      p: '—',
+      pHolm: '—',
+      verdict: 'no test (1 paired seed)',
+    });
+    // Untested cells stay out of Holm's family: CoLA 100% keeps its family of 2 beside CoLA 50%.
+    const both = compareGuided(
+      records,
+      [
+        { task: 'CoLA', pct: 50 },
+        { task: 'CoLA', pct: 100 },
+      ],
+      ['standard', 'gaussian'],
+    );
+    expect(both.map((x, i) => closeOr(x.pHolm, [NaN, NaN, 2 * pStandard, pGaussian][i]))).to.deep.equal([
+      NaN,
+      NaN,
+      2 * pStandard,
+      pGaussian,
+    ]);
+  });
+
+  it('Table 2 rows: mean ± std per method, the best starred, guided against each baseline with raw and Holm p', () => {
     const [row] = table2(
       records.filter((r) => r.task === 'CoLA'),
       100,
@@ -86,9 +173,33 @@ describe('sweep results as the paper reports them', () => {
     expect(row.standard).to.equal('0.320 ± 0.020');
     expect(row.guided).to.match(/^0\.347 ± 0\.015 ★$/);
     expect(row.gaussian).to.equal('0.300 ± 0.010');
-    expect(row['guided − standard']).to.equal('+0.027 ± 0.003 (3–0) (clear)');
-    // guided − gaussian: 0.02, 0.06, 0.06 → mean 0.0467, sd 0.0231, se 0.0133: beyond 2 se
-    expect(row['guided − gaussian']).to.equal('+0.047 ± 0.013 (3–0) (clear)');
+    expect(Object.keys(row)).to.deep.equal([
+      'task',
+      '% of training data',
+      'seeds',
+      'standard',
+      'guided',
+      'gaussian',
+      'guided − standard',
+      'p, standard',
+      'Holm p, standard',
+      'verdict, standard',
+      'guided − gaussian',
+      'p, gaussian',
+      'Holm p, gaussian',
+      'verdict, gaussian',
+    ]);
+    expect([
+      row['guided − standard'],
+      row['p, standard'],
+      row['Holm p, standard'],
+      row['verdict, standard'],
+    ]).to.deep.equal(['+0.027 ± 0.003 (3–0)', '0.015', '0.031', 'guided better (3 seeds)']);
+    expect([row['p, gaussian'], row['Holm p, gaussian'], row['verdict, gaussian']]).to.deep.equal([
+      '0.073',
+      '0.073',
+      'no clear difference (3 seeds)',
+    ]);
     // 'largest' takes each task's largest percentage: 100 for both here; a task with only 50% would show 50.
     const rows = table2([...records, rec('standard', 'RTE', 50, 1, 0.55)], 'largest');
     expect(rows.map((r) => [r.task, r['% of training data']])).to.deep.equal([
@@ -98,6 +209,7 @@ describe('sweep results as the paper reports them', () => {
     ]);
     expect(rows[2].standard).to.equal('0.550 ± 0.000 ★');
     expect(rows[2].guided).to.equal('—');
+    expect(rows[2]['verdict, standard']).to.equal('no test (0 paired seeds)');
     // A floor gets its own column, before the methods, and is never starred.
     const floor = { task: 'CoLA', pct: 100, method: 'majority class', n: 3, mean: 0.5, std: 0.25 };
     const [withFloor] = table2(
@@ -116,25 +228,100 @@ describe('sweep results as the paper reports them', () => {
     expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
   });
 
-  it('verdicts of guided against each baseline: clearly better, clearly worse, or unclear, as Table 2 marks them', () => {
-    // RTE 100%: guided − standard = −0.10, −0.09, −0.10 (clearly worse); no gaussian runs (unclear).
+  it('verdicts of Table 2 over all its tasks × baselines, and the controls compared when their runs exist', () => {
+    // RTE 100%: guided − standard = −0.10, −0.09, −0.10: mean −0.29/3, deviations as CoLA's, se 1/300, t = −29.
     const rte = [1, 2, 3].flatMap((seed, i) => [
       rec('standard', 'RTE', 100, seed, [0.6, 0.62, 0.61][i]),
       rec('guided', 'RTE', 100, seed, [0.5, 0.53, 0.51][i]),
     ]);
     const all = [...records, ...rte];
-    expect(verdict(pairedDifference(all, 'RTE', 100, 'guided', 'standard'))).to.equal('worse');
-    expect(verdict(pairedDifference(all, 'CoLA', 100, 'guided', 'standard'))).to.equal('better');
-    expect(verdict(null)).to.equal('unclear');
+    const pRte = pDf2(29); // 0.00119
+    // No uniform-mean or shuffled runs: those controls are skipped, without error, even when asked for.
     expect(table2Verdicts(all, 'largest')).to.deep.equal([
-      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: ['MNLI'] },
-      { baseline: 'gaussian', better: ['CoLA'], worse: [], unclear: ['MNLI', 'RTE'] },
+      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: [], untested: ['MNLI'] },
+      { baseline: 'gaussian', better: [], worse: [], unclear: ['CoLA'], untested: ['MNLI', 'RTE'] },
     ]);
-    // At 50% CoLA has a single seed: no paired difference, so unclear.
-    expect(table2Verdicts(all, 50, ['standard'])[0].unclear).to.include('CoLA');
-    // The verdicts agree with the "(clear)" marks of the shown table.
+    expect(table2Verdicts(all, 'largest', ['standard', 'shuffled']).map((v) => v.baseline)).to.deep.equal(['standard']);
+    expect(Object.keys(table2(all, 'largest')[0]).filter((k) => /uniform|shuffled/.test(k))).to.deep.equal([]);
+    // Holm over the 3 tests of the family (m = 3): 3·pRte, 2·pStandard, then max(that, pGaussian).
+    const family = table2Comparisons(all, 'largest');
+    const holmOf = (task: string, base: string) => family.find((c) => c.task === task && c.baseline === base)!.pHolm;
+    expect(holmOf('RTE', 'standard')).to.be.closeTo(3 * pRte, 1e-9);
+    expect(holmOf('CoLA', 'standard')).to.be.closeTo(2 * pStandard, 1e-9);
+    expect(holmOf('CoLA', 'gaussian')).to.be.closeTo(pGaussian, 1e-9);
+    // uniform-mean on CoLA 100%: guided − it = 0.02, 0.03, 0.04, so mean 0.03, sd 0.01, t = 0.03/(0.01/√3) = 5.196.
+    const uniform = [0.31, 0.33, 0.31].map((v, i) => rec('uniform-mean', 'CoLA', 100, i + 1, v));
+    const withControl = [...all, ...uniform];
+    const pUniform = pDf2(3 * Math.sqrt(3)); // 0.0351: below 0.05 raw, not after Holm
+    const family4 = table2Comparisons(withControl, 'largest');
+    expect(family4.map((c) => `${c.task} ${c.baseline}`)).to.deep.equal([
+      'CoLA standard',
+      'CoLA gaussian',
+      'CoLA uniform-mean',
+      'MNLI standard',
+      'MNLI gaussian',
+      'MNLI uniform-mean',
+      'RTE standard',
+      'RTE gaussian',
+      'RTE uniform-mean',
+    ]);
+    // Holm over 4 tests: 4·pRte = 0.0047, 3·pStandard = 0.0458, 2·pUniform = 0.0702, max(0.0702, pGaussian) = 0.0728.
+    const expected4 = [3 * pStandard, pGaussian, 2 * pUniform, NaN, NaN, NaN, 4 * pRte, NaN, NaN];
+    expect(family4.map((c, i) => closeOr(c.pHolm, expected4[i]))).to.deep.equal(expected4);
+    expect(family4[2].test!.p).to.be.closeTo(pUniform, 1e-9);
+    expect(table2Verdicts(withControl, 'largest')).to.deep.equal([
+      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: [], untested: ['MNLI'] },
+      { baseline: 'gaussian', better: [], worse: [], unclear: ['CoLA'], untested: ['MNLI', 'RTE'] },
+      { baseline: 'uniform-mean', better: [], worse: [], unclear: ['CoLA'], untested: ['MNLI', 'RTE'] },
+    ]);
+    const [cola] = table2(withControl, 'largest');
+    expect(cola['uniform-mean']).to.equal('0.317 ± 0.012');
+    expect([cola['p, uniform-mean'], cola['Holm p, uniform-mean'], cola['verdict, uniform-mean']]).to.deep.equal([
+      '0.035',
+      '0.070',
+      'no clear difference (3 seeds)',
+    ]);
+    // The rows' verdicts are the family's.
     const rows = table2(all, 'largest');
-    expect(rows.map((r) => String(r['guided − standard']).endsWith('(clear)'))).to.deep.equal([true, false, true]);
+    expect(rows.map((r) => r['verdict, standard'])).to.deep.equal([
+      'guided better (3 seeds)',
+      'no test (0 paired seeds)',
+      'guided worse (3 seeds)',
+    ]);
+  });
+
+  it('restarts: a family of their own, here 5 seeds (t on 4 df), as a long table', () => {
+    // guided − standard = 0.01 … 0.05: mean 0.03, sd √(0.001/4), se 0.0158/√5 = 0.00707, t = 3√2;
+    // guided − gaussian = −0.01, 0.01, 0, 0.02, −0.02: mean 0, t = 0, p = 1.
+    const guided = [0.1, 0.2, 0.15, 0.12, 0.18];
+    const rs = guided.flatMap((g, i) => [
+      rec('guided', 'CoLA', 25, i + 1, g),
+      rec('standard', 'CoLA', 25, i + 1, g - [0.01, 0.02, 0.03, 0.04, 0.05][i]),
+      rec('gaussian', 'CoLA', 25, i + 1, g - [-0.01, 0.01, 0, 0.02, -0.02][i]),
+    ]);
+    const [s, g] = restartComparisons(rs, 'CoLA', 25);
+    const pS = pDf4(3 * Math.sqrt(2)); // 0.0133
+    expect(s.test!.df).to.equal(4);
+    expect(s.test!.t).to.be.closeTo(3 * Math.sqrt(2), 1e-9);
+    expect(s.test!.p).to.be.closeTo(pS, 1e-9);
+    expect(g.test!.t).to.be.closeTo(0, 1e-9);
+    expect(g.test!.p).to.be.closeTo(1, 1e-9);
+    expect(s.pHolm).to.be.closeTo(2 * pS, 1e-9);
+    expect(g.pHolm).to.be.closeTo(1, 1e-9);
+    expect([describeDifference(s).verdict, describeDifference(g).verdict]).to.deep.equal([
+      'guided better (5 seeds)',
+      'no clear difference (5 seeds)',
+    ]);
+    expect(comparisonRows([s, g])[0]).to.deep.equal({
+      task: 'CoLA',
+      '% of training data': 25,
+      baseline: 'standard',
+      'guided − baseline (mean ± se, wins–losses)': '+0.030 ± 0.007 (5–0)',
+      t: '4.24 (4 df)',
+      p: '0.013',
+      'Holm p': '0.026', // 2 × 0.01324
+      verdict: 'guided better (5 seeds)',
+    });
   });
 
   it("sets our cells beside the authors' BERT-base numbers: their guided scores at 100% and their drop from 100% to 50%", () => {
@@ -177,6 +364,8 @@ describe('sweep results as the paper reports them', () => {
       '—',
       'n/a',
     ]);
+    expect(rows[0]['verdict, standard']).to.equal('no test (1 paired seed)');
+    // One family over every task × percentage × baseline: here the same 2 tests as Table 2 at 100%.
     expect(rows[1]).to.deep.equal(table2(records, 100)[0]);
   });
 
@@ -214,3 +403,9 @@ describe("the paper's sweep designs", () => {
     expect(specs.every((s) => s.methods.join() === 'standard,guided,gaussian' && s.out === 'o')).to.equal(true);
   });
 });
+
+/** `expected` when `actual` is within 1e-9 of it (or both are NaN), else `actual`: deep comparisons with a tolerance. */
+function closeOr(actual: number, expected: number): number {
+  if (Number.isNaN(actual) && Number.isNaN(expected)) return expected;
+  return Math.abs(actual - expected) < 1e-9 ? expected : actual;
+}

@@ -1,11 +1,13 @@
 /**
- * Reading sweep results the way the paper reports them: Table 2 (methods side by side per task, with a paired test
- * of guided against each baseline over seeds), Figure 4 (score against training-set percentage) and the spread over
- * random restarts; and our scores beside the authors' (paper.ts).
+ * Reading sweep results the way the paper reports them: Table 2 (methods side by side per task), Figure 4 (score
+ * against training-set percentage) and the spread over random restarts, each with guided dropout tested against
+ * every other method that has runs (standard, Gaussian, and the controls uniform-mean and shuffled): a two-sided
+ * paired t-test over seeds per (task, pct) cell, Holm's correction across the cells of each table, and a verdict only
+ * where the adjusted p is below 0.05. Also our scores beside the authors' (paper.ts).
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { PAPER_GUIDED_BERT_BASE } from '../paper';
-import { meanStd, median } from '../util/stats';
+import { holm, meanStd, median, pairedTTest } from '../util/stats';
 import type { SweepRecord } from './run';
 
 /** The evaluation set a headline score comes from, among a run's set names: MNLI's matched dev set, else the first one. */
@@ -46,18 +48,27 @@ export function cellScores(records: readonly SweepRecord[]): CellScore[] {
   return [...cells.values()].map(({ values, ...c }) => ({ ...c, n: values.length, ...meanStd(values) }));
 }
 
-/** Method a minus method b over the seeds both ran in one (task, pct) cell: same seed, same split, order and classifier initialization. */
+/**
+ * Method a minus method b over the seeds both ran in one (task, pct) cell (same seed: same split, order and classifier
+ * initialization), with Student's paired t-test of the differences (t on n − 1 degrees of freedom, exact p).
+ */
 export interface PairedDifference {
+  /** Seeds both methods ran with a finite score. */
   n: number;
   mean: number;
   /** Standard error of the mean difference (sample std / √n). */
   se: number;
+  /** mean / se (±Infinity when every difference is the same non-zero value, NaN when every difference is 0). */
+  t: number;
+  df: number;
+  /** Two-sided p of the paired t-test: P(|T| ≥ |t|) on df degrees of freedom (1 when every difference is 0). */
+  p: number;
   /** Seeds where a scored higher / lower than b. */
   wins: number;
   losses: number;
 }
 
-/** The paired difference of two methods' headline scores in one cell (null with fewer than 2 shared seeds). */
+/** The paired difference a − b of two methods' headline scores in one cell, tested (null with fewer than 2 shared seeds). */
 export function pairedDifference(
   records: readonly SweepRecord[],
   task: string,
@@ -65,6 +76,32 @@ export function pairedDifference(
   a: string,
   b: string,
 ): PairedDifference | null {
+  const pairs = pairedScores(records, task, pct, a, b);
+  if (pairs.length < 2) return null;
+  const test = pairedTTest(
+    pairs.map(([x]) => x),
+    pairs.map(([, y]) => y),
+  );
+  return {
+    n: test.n,
+    mean: test.meanDiff,
+    se: test.se,
+    t: test.t,
+    df: test.df,
+    p: Number.isNaN(test.pTwoSided) ? 1 : test.pTwoSided,
+    wins: pairs.filter(([x, y]) => x > y).length,
+    losses: pairs.filter(([x, y]) => x < y).length,
+  };
+}
+
+/** The [a, b] headline scores of the seeds where both methods ran in a cell and both scores are finite, by seed. */
+function pairedScores(
+  records: readonly SweepRecord[],
+  task: string,
+  pct: number,
+  a: string,
+  b: string,
+): Array<[number, number]> {
   const bySeed = (method: string) =>
     new Map(
       records
@@ -72,62 +109,185 @@ export function pairedDifference(
         .map((r) => [r.seed, headlineScore(r)]),
     );
   const [sa, sb] = [bySeed(a), bySeed(b)];
-  const diffs = [...sa].filter(([seed]) => sb.has(seed)).map(([seed, v]) => v - sb.get(seed)!);
-  if (diffs.length < 2) return null;
-  const { mean, std } = meanStd(diffs);
+  return [...sa]
+    .filter(([seed, x]) => sb.has(seed) && Number.isFinite(x) && Number.isFinite(sb.get(seed)!))
+    .sort(([s], [t]) => s - t)
+    .map(([seed, x]) => [x, sb.get(seed)!]);
+}
+
+/** The methods guided dropout is compared against, when their runs exist: the paper's two baselines and our two controls. */
+export const GUIDED_BASELINES = ['standard', 'gaussian', 'uniform-mean', 'shuffled'] as const;
+
+/** The columns of the tables, in order, when their runs exist. */
+export const TABLE_METHODS = ['standard', 'guided', 'gaussian', 'uniform-mean', 'shuffled'] as const;
+
+/** The family-wise level of the verdicts: a Holm-adjusted p below it is a difference. */
+export const ALPHA = 0.05;
+
+/**
+ * Guided against one baseline in one (task, pct) cell: the paired t-test (null with fewer than 2 paired seeds) and
+ * its p after Holm's correction across the family of comparisons it was made in (NaN without a test).
+ */
+export interface Comparison {
+  task: string;
+  pct: number;
+  baseline: string;
+  /** Paired seeds (those both methods ran with a finite score). */
+  seeds: number;
+  test: PairedDifference | null;
+  /** Holm-adjusted two-sided p across the family's tested comparisons (NaN without a test). */
+  pHolm: number;
+}
+
+/**
+ * Guided against each baseline in each cell, as one family: a paired t-test per (cell, baseline) with at least 2
+ * paired seeds, and Holm's correction across all of them. Baselines without any run in the records are skipped.
+ */
+export function compareGuided(
+  records: readonly SweepRecord[],
+  cells: ReadonlyArray<{ task: string; pct: number }>,
+  baselines: readonly string[] = GUIDED_BASELINES,
+): Comparison[] {
+  const present = presentMethods(records, baselines);
+  const out = cells.flatMap(({ task, pct }) =>
+    present.map((baseline) => {
+      const test = pairedDifference(records, task, pct, 'guided', baseline);
+      const seeds = test?.n ?? pairedScores(records, task, pct, 'guided', baseline).length;
+      return { task, pct, baseline, seeds, test, pHolm: NaN };
+    }),
+  );
+  const tested = out.filter((c) => c.test);
+  holm(tested.map((c) => c.test!.p)).forEach((p, i) => (tested[i].pHolm = p));
+  return out;
+}
+
+/** The methods of a list that have at least one run in the records, in the list's order. */
+function presentMethods(records: readonly SweepRecord[], methods: readonly string[]): string[] {
+  const ran = new Set<string>(records.map((r) => r.method));
+  return methods.filter((m) => ran.has(m));
+}
+
+/** Table 2's family: guided against each baseline in each of the table's (task, pct) cells. */
+export function table2Comparisons(
+  records: readonly SweepRecord[],
+  pct: number | 'largest',
+  baselines: readonly string[] = GUIDED_BASELINES,
+): Comparison[] {
+  return compareGuided(records, table2Cells(records, pct), baselines);
+}
+
+/** Figure 4's family: guided against each baseline in every (task, pct) cell of the records. */
+export function paucityComparisons(
+  records: readonly SweepRecord[],
+  baselines: readonly string[] = GUIDED_BASELINES,
+): Comparison[] {
+  return compareGuided(records, paucityCells(records), baselines);
+}
+
+/** The restarts' family: guided against each baseline in one (task, pct) cell. */
+export function restartComparisons(
+  records: readonly SweepRecord[],
+  task: string,
+  pct: number,
+  baselines: readonly string[] = GUIDED_BASELINES,
+): Comparison[] {
+  return compareGuided(records, [{ task, pct }], baselines);
+}
+
+/**
+ * How guided compares with a baseline in a cell: better or worse where the Holm-adjusted two-sided p of the paired
+ * t-test is below ALPHA (0.05) across its family, else unclear; untested with fewer than 2 paired seeds.
+ */
+export type Verdict = 'better' | 'worse' | 'unclear' | 'untested';
+
+/** The verdict of one comparison of guided against a baseline. */
+export function verdict(c: Pick<Comparison, 'test' | 'pHolm'>): Verdict {
+  if (!c.test) return 'untested';
+  if (!(c.pHolm < ALPHA)) return 'unclear';
+  return c.test.mean > 0 ? 'better' : 'worse';
+}
+
+/** A p-value with 3 decimals, "< 0.001" below that, "—" for none. */
+export function formatP(p: number): string {
+  if (Number.isNaN(p)) return '—';
+  return p < 0.001 ? '< 0.001' : p.toFixed(3);
+}
+
+/**
+ * One comparison in words: the difference "+0.012 ± 0.004 (3–0)" (mean ± standard error, wins–losses; "n/a" without
+ * a test), the raw and Holm-adjusted two-sided p, and the verdict with its seeds: "guided better (5 seeds)", "no
+ * clear difference (3 seeds)", or "no test (1 paired seed)".
+ */
+export function describeDifference(
+  c: Comparison,
+  digits = 3,
+): { text: string; p: string; pHolm: string; verdict: string } {
+  const v = verdict(c);
+  const seeds = `${c.seeds} ${c.test ? 'seeds' : c.seeds === 1 ? 'paired seed' : 'paired seeds'}`;
+  const words = { better: 'guided better', worse: 'guided worse', unclear: 'no clear difference', untested: 'no test' };
+  const d = c.test;
+  const sign = d && d.mean < 0 ? '−' : '+';
   return {
-    n: diffs.length,
-    mean,
-    se: std / Math.sqrt(diffs.length),
-    wins: diffs.filter((d) => d > 0).length,
-    losses: diffs.filter((d) => d < 0).length,
+    text: d ? `${sign}${Math.abs(d.mean).toFixed(digits)} ± ${d.se.toFixed(digits)} (${d.wins}–${d.losses})` : 'n/a',
+    p: formatP(d?.p ?? NaN),
+    pHolm: formatP(c.pHolm),
+    verdict: `${words[v]} (${seeds})`,
   };
 }
 
-/** How method a compares with method b in a cell: clearly better or worse (a difference beyond twice its standard error), else unclear. */
-export type Verdict = 'better' | 'worse' | 'unclear';
-
-/** The verdict of a paired difference a − b (unclear without one). */
-export function verdict(d: PairedDifference | null): Verdict {
-  if (!d || !(Math.abs(d.mean) > 2 * d.se)) return 'unclear';
-  return d.mean > 0 ? 'better' : 'worse';
-}
-
-/** "+0.012 ± 0.004 (3–0)", and whether the difference is beyond twice its standard error. */
-export function describeDifference(d: PairedDifference | null, digits = 3): { text: string; clear: boolean } {
-  if (!d) return { text: 'n/a', clear: false };
-  const sign = d.mean >= 0 ? '+' : '−';
-  return {
-    text: `${sign}${Math.abs(d.mean).toFixed(digits)} ± ${d.se.toFixed(digits)} (${d.wins}–${d.losses})`,
-    clear: verdict(d) !== 'unclear',
-  };
+/** A family as a long table: one row per (cell, baseline) with the difference, t, raw and Holm-adjusted p, and the verdict. */
+export function comparisonRows(family: readonly Comparison[]): Array<Record<string, string | number>> {
+  return family.map((c) => {
+    const d = describeDifference(c);
+    return {
+      task: c.task,
+      '% of training data': c.pct,
+      baseline: c.baseline,
+      'guided − baseline (mean ± se, wins–losses)': d.text,
+      t: c.test ? `${c.test.t.toFixed(2)} (${c.test.df} df)` : '—',
+      p: d.p,
+      'Holm p': d.pHolm,
+      verdict: d.verdict,
+    };
+  });
 }
 
 /**
  * The paper's Table 2: a row per task at one training percentage (`largest`: each task's largest swept percentage),
- * a column per method (mean ± std over seeds, the best starred), and guided minus each baseline, paired by seed;
- * `floors` (e.g. the majority class) get a column each before the methods.
+ * a column per method that has runs (mean ± std over seeds, the best starred), and guided against each other method
+ * as one family of paired t-tests (table2Comparisons): the difference, its raw and Holm-adjusted two-sided p, and the
+ * verdict (rowColumns). `floors` (e.g. the majority class) get a column each before the methods.
  */
 export function table2(
   records: readonly SweepRecord[],
   pct: number | 'largest',
-  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
+  methods: readonly string[] = TABLE_METHODS,
   floors: readonly CellScore[] = [],
 ): Array<Record<string, string | number>> {
-  return table2Cells(records, pct).map(({ task, pct: p }) => cellRow(records, task, p, methods, floors));
+  const shown = presentMethods(records, methods);
+  const family = table2Comparisons(records, pct, baselinesOf(shown));
+  return table2Cells(records, pct).map(({ task, pct: p }) => cellRow(records, task, p, shown, floors, family));
 }
 
-/** Table 2's tasks grouped per baseline by the verdict of guided against it, at the same percentages as `table2`. */
+/**
+ * Table 2's tasks grouped per baseline by the verdict of guided against it, from the same family of tests as `table2`
+ * when given its baselines (Holm across all tasks × baselines). Baselines without runs are left out.
+ */
 export function table2Verdicts(
   records: readonly SweepRecord[],
   pct: number | 'largest',
-  baselines: readonly string[] = ['standard', 'gaussian'],
+  baselines: readonly string[] = GUIDED_BASELINES,
 ): Array<{ baseline: string } & Record<Verdict, string[]>> {
-  const cells = table2Cells(records, pct);
-  return baselines.map((baseline) => {
-    const out: { baseline: string } & Record<Verdict, string[]> = { baseline, better: [], worse: [], unclear: [] };
-    for (const { task, pct: p } of cells)
-      out[verdict(pairedDifference(records, task, p, 'guided', baseline))].push(task);
+  const family = table2Comparisons(records, pct, baselines);
+  return presentMethods(records, baselines).map((baseline) => {
+    const out: { baseline: string } & Record<Verdict, string[]> = {
+      baseline,
+      better: [],
+      worse: [],
+      unclear: [],
+      untested: [],
+    };
+    for (const c of family.filter((x) => x.baseline === baseline)) out[verdict(c)].push(c.task);
     return out;
   });
 }
@@ -140,17 +300,32 @@ function table2Cells(records: readonly SweepRecord[], pct: number | 'largest'): 
   }));
 }
 
-/** Figure 4 as a table: Table 2's columns for every task and training percentage, tasks in record order, sizes ascending. */
-export function paucityTable(
-  records: readonly SweepRecord[],
-  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
-  floors: readonly CellScore[] = [],
-): Array<Record<string, string | number>> {
+/** Every (task, pct) cell of the records: tasks in record order, percentages ascending. */
+function paucityCells(records: readonly SweepRecord[]): Array<{ task: string; pct: number }> {
   return tasksOf(records).flatMap((task) =>
     [...new Set(records.filter((r) => r.task === task).map((r) => r.pct))]
       .sort((a, b) => a - b)
-      .map((p) => cellRow(records, task, p, methods, floors)),
+      .map((pct) => ({ task, pct })),
   );
+}
+
+/**
+ * Figure 4 as a table: Table 2's columns for every task and training percentage, tasks in record order, sizes
+ * ascending; the tests of guided against each baseline form one family over all tasks × percentages × baselines.
+ */
+export function paucityTable(
+  records: readonly SweepRecord[],
+  methods: readonly string[] = TABLE_METHODS,
+  floors: readonly CellScore[] = [],
+): Array<Record<string, string | number>> {
+  const shown = presentMethods(records, methods);
+  const family = paucityComparisons(records, baselinesOf(shown));
+  return paucityCells(records).map(({ task, pct }) => cellRow(records, task, pct, shown, floors, family));
+}
+
+/** The baselines among some methods: all but guided. */
+function baselinesOf(methods: readonly string[]): string[] {
+  return methods.filter((m) => m !== 'guided');
 }
 
 /** The tasks of some records, in the order they first appear. */
@@ -158,13 +333,28 @@ function tasksOf(records: readonly SweepRecord[]): string[] {
   return [...new Set(records.map((r) => r.task))];
 }
 
-/** One (task, pct) row: seeds, floors, each method's mean ± std (the best starred), guided minus each baseline. */
+/** The columns of one comparison of guided against a baseline, as the tables show it. */
+export function comparisonColumns(c: Comparison): Record<string, string> {
+  const d = describeDifference(c);
+  return {
+    [`guided − ${c.baseline}`]: d.text,
+    [`p, ${c.baseline}`]: d.p,
+    [`Holm p, ${c.baseline}`]: d.pHolm,
+    [`verdict, ${c.baseline}`]: d.verdict,
+  };
+}
+
+/**
+ * One (task, pct) row: seeds, floors, each method's mean ± std (the best starred), then guided against each baseline
+ * (comparisonColumns) from the family the table was tested in.
+ */
 function cellRow(
   records: readonly SweepRecord[],
   task: string,
   p: number,
   methods: readonly string[],
   floors: readonly CellScore[],
+  family: readonly Comparison[],
 ): Record<string, string | number> {
   const cells = cellScores(records.filter((r) => r.task === task && r.pct === p));
   const row: Record<string, string | number> = {
@@ -180,10 +370,7 @@ function cellRow(
     const c = cells.find((x) => x.method === m);
     row[m] = c ? `${c.mean.toFixed(3)} ± ${c.std.toFixed(3)}${m === best ? ' ★' : ''}` : '—';
   }
-  for (const base of methods.filter((m) => m !== 'guided')) {
-    const d = describeDifference(pairedDifference(records, task, p, 'guided', base));
-    row[`guided − ${base}`] = d.text + (d.clear ? ' (clear)' : '');
-  }
+  for (const c of family.filter((x) => x.task === task && x.pct === p)) Object.assign(row, comparisonColumns(c));
   return row;
 }
 
