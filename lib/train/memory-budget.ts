@@ -10,6 +10,7 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import type { BertConfig } from '../bert/config';
+import { MomentPlacement, momentPlacement } from './optim';
 
 /** What a step does: train (forward, backward, optimizer), fisher (tapped per-sample pass) or eval (forward only). */
 export type StepKind = 'train' | 'fisher' | 'eval';
@@ -39,7 +40,7 @@ export const SAFETY = 1.1;
 /**
  * On wasm, what is held and the step together are multiplied by this: its heap never shrinks and fragments, and
  * kernels allocate outside tensors (XNNPACK's packed weights). A BERT-base fine-tuning step of 1 sequence, modelled
- * at 3.4 GiB with the weights and AdamW state, aborted the 4 GiB heap.
+ * at 3.4 GiB with the weights and AdamW state (then on the device), aborted the 4 GiB heap.
  */
 export const WASM_SAFETY = 1.25;
 const F32 = 4;
@@ -96,9 +97,9 @@ export function parameterCount(c: BertConfig): number {
   );
 }
 
-/** The optimizer state's bytes (AdamW: two moments per parameter). */
-export function optimizerBytes(c: BertConfig): number {
-  return 2 * F32 * parameterCount(c);
+/** The optimizer state's bytes within the backend's limit (AdamW: two moments per parameter; none when they are on the host). */
+export function optimizerBytes(c: BertConfig, placement: MomentPlacement = momentPlacement()): number {
+  return placement === 'host' ? 0 : 2 * F32 * parameterCount(c);
 }
 
 /** The memory limit of the current backend: the wasm heap, or the budget of $FISHERLAB_MEMORY_BUDGET (default half the RAM). */
