@@ -126,6 +126,8 @@ export interface SplitOptions {
   allocated?: number;
   /** Bytes the step will hold besides its own (e.g. an optimizer state not yet allocated). */
   reserved?: number;
+  /** The backend whose limit applies (default: the current one). */
+  backend?: string;
 }
 
 /** The memory limit a step of `s.batch` sequences needs with `held` bytes already held, safety factors included. */
@@ -137,16 +139,16 @@ export function bytesNeeded(s: StepShape, held: number, backend = tf.getBackend(
 
 /** The largest micro-batch (≤ the batch) whose modelled step fits the backend's limit; an error naming the sizes if none does. */
 export function microBatchSize(s: StepShape, o: SplitOptions): number {
-  const limit = memoryLimit();
+  const backend = o.backend ?? tf.getBackend();
+  const limit = memoryLimit(backend);
   const held = (o.allocated ?? tf.memory().numBytes) + (o.reserved ?? 0);
-  const none = bytesNeeded({ ...s, batch: 0 }, held);
-  const fits = Math.floor((limit.bytes - none) / (bytesNeeded({ ...s, batch: 1 }, held) - none));
+  const none = bytesNeeded({ ...s, batch: 0 }, held, backend);
+  const fits = Math.floor((limit.bytes - none) / (bytesNeeded({ ...s, batch: 1 }, held, backend) - none));
   if (fits < 1) {
-    const need = bytesNeeded({ ...s, batch: 1 }, held);
+    const need = bytesNeeded({ ...s, batch: 1 }, held, backend);
     const c = s.config;
     const model = `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters`;
-    const raise =
-      tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
+    const raise = backend === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
     throw new Error(
       `a ${s.kind} step of this model (${model}) needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens ` +
         `(batch ${s.batch}, ${formatBytes(held)} already held), more than ${limit.what}. Shorten the sequences (--max-length), ` +
