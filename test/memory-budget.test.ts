@@ -10,19 +10,21 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { saveBert } from '../lib/bert/load';
-import { BertConfig } from '../lib/bert/config';
+import { BERT_BASE, BertConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
-import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
+import { MASKED_LM, parameterSpecs, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { estimateFisher } from '../lib/fisher/estimate';
 import { sweep } from '../lib/landscape/surface';
 import {
   bytesNeeded,
   memoryLimit,
   microBatchSize,
+  optimizerBytes,
   parseBytes,
   StepKind,
   stepBytes,
   WASM_HEAP_BYTES,
+  WASM_SAFETY,
 } from '../lib/train/memory-budget';
 import { addGradients, batchPart } from '../lib/train/micro-batches';
 import { collate, IGNORE_INDEX, MaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
@@ -182,6 +184,38 @@ describe('memory budget', () => {
       ]) {
         expect(message).to.include(part);
       }
+    });
+
+    it("at bert-base-uncased's shape, wasm lets one 128-token training sequence through with AdamW's moments on the host, none with them on the device", async () => {
+      // the classifier's parameters as the model holds them: the weights, and AdamW's two moments of each
+      const P = parameterSpecs(BERT_BASE, SEQUENCE_CLASSIFICATION).reduce(
+        (n, p) => n + p.shape.reduce((a, b) => a * b, 1),
+        0,
+      );
+      expect(P).to.be.within(109e6, 110e6);
+      const weights = 4 * P;
+      expect(optimizerBytes(BERT_BASE, 'host')).to.equal(0);
+      expect(optimizerBytes(BERT_BASE, 'device') / (8 * P)).to.be.within(0.999, 1.001);
+      const s = { config: BERT_BASE, kind: 'train' as const, batch: 32, seqLen: 128, maskedPerSequence: 0 };
+      const { fixed, perSequence } = stepBytes(s);
+      // the model's terms at this shape (docs/memory.md): about 1.2 GiB whatever the batch, 1.0 GiB a sequence
+      expect(fixed / 2 ** 30).to.be.within(1.1, 1.25);
+      expect(perSequence / 2 ** 30).to.be.within(0.95, 1.1);
+      /** Sequences that fit in wasm's heap with `held` bytes held: WASM_SAFETY × (held + fixed + n × perSequence) ≤ heap. */
+      const fits = (held: number) => Math.floor((WASM_HEAP_BYTES / WASM_SAFETY - held - fixed) / perSequence);
+      expect([fits(weights), fits(weights + 8 * P)]).to.deep.equal([1, 0]);
+      const split = (placement: 'host' | 'device') =>
+        microBatchSize(s, {
+          batchFlag: '--batch-size',
+          allocated: weights,
+          reserved: optimizerBytes(BERT_BASE, placement),
+          backend: 'wasm',
+        });
+      // a budget above the heap: the limit is wasm's own
+      await withBudget(WASM_HEAP_BYTES * 2, async () => {
+        expect(split('host')).to.equal(fits(weights));
+        expect(() => split('device')).to.throw(/a train step of this model \(12 layers, hidden 768, 110M parameters\)/);
+      });
     });
 
     it('the CLI: --memory-budget reaches the step, and a step that cannot fit is refused by name, not by wasm', () => {

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend, tinyConfig } from './helpers';
 import { Bert, Batch } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { AdamW, clipGradNorm, warmupLinearDecay, decays } from '../lib/train/optim';
+import { AdamW, clipGradNorm, warmupLinearDecay, decays, MomentPlacement, momentPlacement } from '../lib/train/optim';
+import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { train, readLog } from '../lib/train/loop';
 import { Rng } from '../lib/util/random';
 
@@ -30,47 +31,178 @@ function toyBatches(n: number, seed: number): Array<{ batch: Batch; labels: numb
 describe('optimizer and schedule', () => {
   before(setupBackend);
 
-  it('AdamW matches a float64 transcription of torch.optim.AdamW', () => {
-    const w0 = [0.5, -1.5, 2.0];
-    const b0 = [0.1, -0.2, 0.3];
-    const w = tf.variable(tf.tensor1d(w0));
-    const b = tf.variable(tf.tensor1d(b0));
-    const opt = new AdamW(
-      [
-        ['layer.weight', w],
-        ['layer.bias', b],
-      ],
-      { weightDecay: 0.1 },
-    );
-    // float64 reference: loss = Σ (p - target)², gradient 2 (p - target)
-    const target = [1, 2, -1];
-    const ref = { w: [...w0], b: [...b0], mw: [0, 0, 0], vw: [0, 0, 0], mb: [0, 0, 0], vb: [0, 0, 0] };
-    const lrs = [0.1, 0.05, 0.02, 0.01];
-    lrs.forEach((lr, i) => {
-      const t = i + 1;
-      const gw = ref.w.map((p, j) => 2 * (p - target[j]));
-      const gb = ref.b.map((p, j) => 2 * (p - target[j]));
-      const upd = (p: number[], m: number[], v: number[], g: number[], wd: number) =>
-        p.forEach((_, j) => {
-          p[j] *= 1 - lr * wd;
-          m[j] = 0.9 * m[j] + 0.1 * g[j];
-          v[j] = 0.999 * v[j] + 0.001 * g[j] * g[j];
-          const denom = Math.sqrt(v[j]) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
-          p[j] -= (lr / (1 - 0.9 ** t)) * (m[j] / denom);
-        });
-      upd(ref.w, ref.mw, ref.vw, gw, 0.1);
-      upd(ref.b, ref.mb, ref.vb, gb, 0);
-      const grads = new Map([
-        ['layer.weight', tf.mul(tf.sub(w, tf.tensor1d(target)), 2)],
-        ['layer.bias', tf.mul(tf.sub(b, tf.tensor1d(target)), 2)],
-      ]);
-      opt.step(grads, lr);
-      tf.dispose([...grads.values()]);
+  for (const moments of ['device', 'host'] as const)
+    it(`AdamW with its moments on the ${moments} matches a float64 transcription of torch.optim.AdamW`, () => {
+      const w0 = [0.5, -1.5, 2.0];
+      const b0 = [0.1, -0.2, 0.3];
+      const w = tf.variable(tf.tensor1d(w0));
+      const b = tf.variable(tf.tensor1d(b0));
+      const opt = new AdamW(
+        [
+          ['layer.weight', w],
+          ['layer.bias', b],
+        ],
+        { weightDecay: 0.1, moments },
+      );
+      expect(opt.placement).to.equal(moments);
+      // float64 reference: loss = Σ (p - target)², gradient 2 (p - target)
+      const target = [1, 2, -1];
+      const ref = { w: [...w0], b: [...b0], mw: [0, 0, 0], vw: [0, 0, 0], mb: [0, 0, 0], vb: [0, 0, 0] };
+      const lrs = [0.1, 0.05, 0.02, 0.01];
+      lrs.forEach((lr, i) => {
+        const t = i + 1;
+        const gw = ref.w.map((p, j) => 2 * (p - target[j]));
+        const gb = ref.b.map((p, j) => 2 * (p - target[j]));
+        const upd = (p: number[], m: number[], v: number[], g: number[], wd: number) =>
+          p.forEach((_, j) => {
+            p[j] *= 1 - lr * wd;
+            m[j] = 0.9 * m[j] + 0.1 * g[j];
+            v[j] = 0.999 * v[j] + 0.001 * g[j] * g[j];
+            const denom = Math.sqrt(v[j]) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
+            p[j] -= (lr / (1 - 0.9 ** t)) * (m[j] / denom);
+          });
+        upd(ref.w, ref.mw, ref.vw, gw, 0.1);
+        upd(ref.b, ref.mb, ref.vb, gb, 0);
+        const grads = new Map([
+          ['layer.weight', tf.mul(tf.sub(w, tf.tensor1d(target)), 2)],
+          ['layer.bias', tf.mul(tf.sub(b, tf.tensor1d(target)), 2)],
+        ]);
+        opt.step(grads, lr);
+        tf.dispose([...grads.values()]);
+      });
+      Array.from(w.dataSync()).forEach((x, j) => expect(x).to.be.closeTo(ref.w[j], 1e-6));
+      Array.from(b.dataSync()).forEach((x, j) => expect(x).to.be.closeTo(ref.b[j], 1e-6));
+      opt.dispose();
+      tf.dispose([w, b]);
     });
-    Array.from(w.dataSync()).forEach((x, j) => expect(x).to.be.closeTo(ref.w[j], 1e-6));
-    Array.from(b.dataSync()).forEach((x, j) => expect(x).to.be.closeTo(ref.b[j], 1e-6));
-    opt.dispose();
-    tf.dispose([w, b]);
+
+  describe('moments on the host and on the device', () => {
+    const shapes: Array<[string, number[], number]> = [
+      ['bert.embeddings.word_embeddings.weight', [7, 5], 1],
+      ['bert.encoder.layer.0.attention.self.query.bias', [5], 10],
+      ['bert.encoder.layer.0.output.LayerNorm.weight', [5], 1e-3],
+      ['classifier.weight', [2, 5], 0.1],
+    ];
+    const lrs = [0.01, 0.02, 0.015, 0.01, 0.005, 0.001];
+    const wd = 0.1;
+    /** The initial values of each parameter and the (float32) gradient of each step, drawn from a seed. */
+    const problem = (seed: number) => {
+      const rng = new Rng(seed);
+      const draw = (n: number, scale: number) => Float32Array.from({ length: n }, () => (rng.next() - 0.5) * scale);
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const init = shapes.map(([, s]) => draw(size(s), 2));
+      const grads = lrs.map(() => shapes.map(([, s, scale]) => draw(size(s), scale)));
+      return { init, grads };
+    };
+    const { init, grads } = problem(11);
+    /** Runs steps [from, to) of `problem` with an AdamW on `moments` over fresh variables (or `params`), returning them and the tensor counts after each step. */
+    const run = (
+      moments: MomentPlacement,
+      from = 0,
+      to = lrs.length,
+      start?: { params: Float32Array[]; state: ReturnType<AdamW['stateArrays']>; t: number },
+    ) => {
+      const vars = shapes.map(([, s], i) => tf.variable(tf.tensor(start ? start.params[i] : init[i], s)));
+      const opt = new AdamW(
+        shapes.map(([name], i) => [name, vars[i]]),
+        { weightDecay: wd, moments },
+      );
+      if (start) opt.loadState(new Map(start.state.map((a) => [a.name, a])), start.t);
+      const counts: number[] = [];
+      for (let k = from; k < to; k++) {
+        const g = new Map(shapes.map(([name, s], i) => [name, tf.tensor(grads[k][i], s)]));
+        opt.step(g, lrs[k]);
+        tf.dispose([...g.values()]);
+        counts.push(tf.memory().numTensors);
+      }
+      const params = vars.map((v) => v.dataSync().slice() as Float32Array);
+      const state = opt.stateArrays().map((a) => ({ ...a, data: a.data.slice() }));
+      const t = opt.t;
+      opt.dispose();
+      tf.dispose(vars);
+      return { params, state, t, counts };
+    };
+    /** torch.optim.AdamW in float64 over the same gradients. */
+    const reference = () => {
+      const p = init.map((a) => Array.from(a));
+      const m = p.map((a) => a.map(() => 0));
+      const v = p.map((a) => a.map(() => 0));
+      lrs.forEach((lr, k) => {
+        const t = k + 1;
+        shapes.forEach(([name], i) =>
+          p[i].forEach((_, j) => {
+            const g = grads[k][i][j];
+            if (decays(name)) p[i][j] *= 1 - lr * wd;
+            m[i][j] = 0.9 * m[i][j] + 0.1 * g;
+            v[i][j] = 0.999 * v[i][j] + 0.001 * g * g;
+            const denom = Math.sqrt(v[i][j]) / Math.sqrt(1 - 0.999 ** t) + 1e-8;
+            p[i][j] -= (lr / (1 - 0.9 ** t)) * (m[i][j] / denom);
+          }),
+        );
+      });
+      return { p, m, v };
+    };
+    /** The largest difference between two lists of arrays, relative to max(1, |b|). */
+    const worst = (a: ArrayLike<number>[], b: ArrayLike<number>[]) => {
+      let w = 0;
+      a.forEach((x, i) => {
+        for (let j = 0; j < x.length; j++) w = Math.max(w, Math.abs(x[j] - b[i][j]) / Math.max(1, Math.abs(b[i][j])));
+      });
+      return w;
+    };
+
+    it('picks the host on wasm and cpu, the device on TensorFlow', () => {
+      expect(['wasm', 'cpu'].map((b) => momentPlacement(b))).to.deep.equal(['host', 'host']);
+      expect(momentPlacement('tensorflow')).to.equal('device');
+    });
+
+    it('both placements match a float64 AdamW over 6 steps and each other, with flat tensor counts', () => {
+      const ref = reference();
+      const runs = { host: run('host'), device: run('device') };
+      for (const [moments, r] of Object.entries(runs)) {
+        expect(worst(r.params, ref.p), `${moments}: parameters`).to.be.below(2e-6);
+        const named = new Map(r.state.map((a) => [a.name, a.data]));
+        const m = shapes.map(([name]) => named.get(`exp_avg.${name}`)!);
+        const v = shapes.map(([name]) => named.get(`exp_avg_sq.${name}`)!);
+        // relative to the moments' own scale: v of a 1e-3 gradient is ~1e-7
+        expect(worst(m, ref.m), `${moments}: exp_avg`).to.be.below(1e-6);
+        v.forEach((x, i) => {
+          const scale = Math.max(...ref.v[i].map(Math.abs));
+          x.forEach((y, j) => expect(Math.abs(y - ref.v[i][j]), `${moments}: exp_avg_sq`).to.be.at.most(1e-5 * scale));
+        });
+        expect(new Set(r.counts).size, `${moments}: tensors after each step ${r.counts}`).to.equal(1);
+        // the updates moved the parameters well beyond the tolerance
+        expect(worst(r.params, init)).to.be.above(0.01);
+      }
+      expect(worst(runs.host.params, runs.device.params)).to.be.below(1e-6);
+    });
+
+    it('a checkpoint written on either placement resumes on either: the same bits on the same placement, float32 tolerance across', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-adamw-'));
+      try {
+        for (const written of ['host', 'device'] as const) {
+          const whole = run(written);
+          const first = run(written, 0, 3);
+          const file = path.join(dir, `${written}.safetensors`);
+          writeSafetensors(file, first.state);
+          const state = [...readSafetensors(file).tensors.values()];
+          expect(state.map((a) => a.name)).to.include(`exp_avg_sq.${shapes[0][0]}`);
+          for (const read of ['host', 'device'] as const) {
+            const rest = run(read, 3, lrs.length, { params: first.params, state, t: first.t });
+            if (read === written)
+              rest.params.forEach((p, i) =>
+                expect(
+                  Buffer.from(p.buffer).equals(Buffer.from(whole.params[i].buffer)),
+                  `${written} → ${read}`,
+                ).to.equal(true),
+              );
+            else expect(worst(rest.params, whole.params), `${written} → ${read}`).to.be.below(1e-6);
+          }
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it('decays weights but not biases or LayerNorm parameters', () => {

@@ -10,6 +10,7 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import type { BertConfig } from '../bert/config';
+import { MomentPlacement, momentPlacement } from './optim';
 
 /** What a step does: train (forward, backward, optimizer), fisher (tapped per-sample pass) or eval (forward only). */
 export type StepKind = 'train' | 'fisher' | 'eval';
@@ -39,7 +40,7 @@ export const SAFETY = 1.1;
 /**
  * On wasm, what is held and the step together are multiplied by this: its heap never shrinks and fragments, and
  * kernels allocate outside tensors (XNNPACK's packed weights). A BERT-base fine-tuning step of 1 sequence, modelled
- * at 3.4 GiB with the weights and AdamW state, aborted the 4 GiB heap.
+ * at 3.4 GiB with the weights and AdamW state (then on the device), aborted the 4 GiB heap.
  */
 export const WASM_SAFETY = 1.25;
 const F32 = 4;
@@ -96,9 +97,9 @@ export function parameterCount(c: BertConfig): number {
   );
 }
 
-/** The optimizer state's bytes (AdamW: two moments per parameter). */
-export function optimizerBytes(c: BertConfig): number {
-  return 2 * F32 * parameterCount(c);
+/** The optimizer state's bytes within the backend's limit (AdamW: two moments per parameter; none when they are on the host). */
+export function optimizerBytes(c: BertConfig, placement: MomentPlacement = momentPlacement()): number {
+  return placement === 'host' ? 0 : 2 * F32 * parameterCount(c);
 }
 
 /** The memory limit of the current backend: the wasm heap, or the budget of $FISHERLAB_MEMORY_BUDGET (default half the RAM). */
@@ -125,6 +126,8 @@ export interface SplitOptions {
   allocated?: number;
   /** Bytes the step will hold besides its own (e.g. an optimizer state not yet allocated). */
   reserved?: number;
+  /** The backend whose limit applies (default: the current one). */
+  backend?: string;
 }
 
 /** The memory limit a step of `s.batch` sequences needs with `held` bytes already held, safety factors included. */
@@ -136,16 +139,16 @@ export function bytesNeeded(s: StepShape, held: number, backend = tf.getBackend(
 
 /** The largest micro-batch (≤ the batch) whose modelled step fits the backend's limit; an error naming the sizes if none does. */
 export function microBatchSize(s: StepShape, o: SplitOptions): number {
-  const limit = memoryLimit();
+  const backend = o.backend ?? tf.getBackend();
+  const limit = memoryLimit(backend);
   const held = (o.allocated ?? tf.memory().numBytes) + (o.reserved ?? 0);
-  const none = bytesNeeded({ ...s, batch: 0 }, held);
-  const fits = Math.floor((limit.bytes - none) / (bytesNeeded({ ...s, batch: 1 }, held) - none));
+  const none = bytesNeeded({ ...s, batch: 0 }, held, backend);
+  const fits = Math.floor((limit.bytes - none) / (bytesNeeded({ ...s, batch: 1 }, held, backend) - none));
   if (fits < 1) {
-    const need = bytesNeeded({ ...s, batch: 1 }, held);
+    const need = bytesNeeded({ ...s, batch: 1 }, held, backend);
     const c = s.config;
     const model = `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters`;
-    const raise =
-      tf.getBackend() === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
+    const raise = backend === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
     throw new Error(
       `a ${s.kind} step of this model (${model}) needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens ` +
         `(batch ${s.batch}, ${formatBytes(held)} already held), more than ${limit.what}. Shorten the sequences (--max-length), ` +
