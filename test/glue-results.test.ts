@@ -398,9 +398,12 @@ describe("the paper's sweep designs", () => {
     const base = { model: 'm', glueDir: 'g', out: 'o', training: {} as never };
     const specs = designSpecs(parseDesigns('all'), base);
     const cells = new Set(specs.flatMap((s) => sweepCells(s).map((c) => `${c.method} ${c.task} ${c.pct} ${c.seed}`)));
-    // table2: 6 tasks × 3 seeds; paucity adds 4 tasks × 2 smaller pcts and SST-2 × 2 smaller pcts; restarts 10 seeds of CoLA 25%
-    expect(cells.size).to.equal(3 * (6 * 3 + 4 * 2 * 3 + 2 * 3 + 10));
-    expect(specs.every((s) => s.methods.join() === 'standard,guided,gaussian' && s.out === 'o')).to.equal(true);
+    // 5 methods × (table2: 6 tasks × 5 seeds; paucity adds 4 tasks × 2 smaller pcts and SST-2 × 2 smaller pcts, 5 seeds each; restarts: 10 seeds of CoLA 25%)
+    expect(cells.size).to.equal(5 * (6 * 5 + 4 * 2 * 5 + 2 * 5 + 10));
+    expect(cells.size).to.equal(450);
+    expect(
+      specs.every((s) => s.methods.join() === 'standard,guided,gaussian,uniform-mean,shuffled' && s.out === 'o'),
+    ).to.equal(true);
   });
 });
 

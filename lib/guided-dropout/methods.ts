@@ -48,7 +48,7 @@ export const METHODS_HELP = [
   '  gaussian          multiplicative N(1, p/(1−p)) noise, p = 0.1, at every site, training only',
   "  gaussian-authors  the authors' Gaussian baseline: std p/(1−p) (not sqrt) at every site; training only here (their noise at evaluation is a bug)",
   "  uniform-mean      control: Bernoulli at guided's mean p (0.05) at every encoder site; classifier 0.1",
-  "  shuffled          control: guided's p values (0.1 → 0) on a random order of the encoder sites, drawn from --seed; classifier 0.1",
+  "  shuffled          control: guided's p values (0.1 → 0) on a random order of the encoder sites, drawn from the run's seed; classifier 0.1",
 ].join('\n');
 
 /** BERT's dropout probability at every site (hidden_dropout_prob = attention_probs_dropout_prob = 0.1). */
