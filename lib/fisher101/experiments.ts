@@ -35,7 +35,8 @@ import {
   simulateLabels,
 } from './logistic';
 import type { Dataset, Fit } from './logistic';
-import { logSpacedCounts, mean, runningMeans, sampleVariance, varianceStandardError } from './statistics';
+import { mean, sampleVariance } from '../util/stats';
+import { logSpacedCounts, runningMeans, varianceStandardError } from './statistics';
 
 /** A table's rows, as showTable takes them. */
 export type Rows = Array<Record<string, unknown>>;

@@ -1,8 +1,5 @@
 /** Sample statistics used to compare simulations with closed forms. */
 
-// Notebook 01 takes the mean and sample variance from this module; they live with the project's other statistics.
-export { mean, sampleVariance } from '../util/stats';
-
 /** The running means of `values` after the first n of them, for each n in `counts` (ascending). */
 export function runningMeans(values: number[], counts: number[]): number[] {
   const out: number[] = [];
