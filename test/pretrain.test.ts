@@ -439,21 +439,19 @@ describe('pretraining', function () {
   });
 });
 
+/** One benefit run with a given score. */
+function benefitRun(init: 'pretrained' | 'random', lr: number, seed: number, score: number) {
+  return { init, lr, seed, score, seconds: 1 };
+}
+
 /** A comparison at lrs 1e-4 and 1e-3 over seeds 1, 2, 3, …: the given scores at 1e-3, 0.1 less at 1e-4. */
 function comparison(task: string, metric: string, maxTrain: number, p: number[], q: number[]): BenefitReport {
   const seeds = p.map((_, i) => i + 1);
-  const run = (init: 'pretrained' | 'random', lr: number, seed: number, score: number) => ({
-    init,
-    lr,
-    seed,
-    score,
-    seconds: 1,
-  });
   const runs = seeds.flatMap((seed, i) => [
-    run('pretrained', 1e-3, seed, p[i]),
-    run('random', 1e-3, seed, q[i]),
-    run('pretrained', 1e-4, seed, p[i] - 0.1),
-    run('random', 1e-4, seed, q[i] - 0.1),
+    benefitRun('pretrained', 1e-3, seed, p[i]),
+    benefitRun('random', 1e-3, seed, q[i]),
+    benefitRun('pretrained', 1e-4, seed, p[i] - 0.1),
+    benefitRun('random', 1e-4, seed, q[i] - 0.1),
   ]);
   return {
     task,
@@ -469,21 +467,13 @@ function comparison(task: string, metric: string, maxTrain: number, p: number[],
 }
 
 describe('pretraining benefit: the paired comparison and its verdict', () => {
-  const run = (init: 'pretrained' | 'random', lr: number, seed: number, score: number) => ({
-    init,
-    lr,
-    seed,
-    score,
-    seconds: 1,
-  });
-
   it("pairs each start's best lr by seed, with the t-test computed by hand", () => {
     // pretrained is best at lr 2 (13 > 12), random at lr 1 (11 > 10): differences 1, 2, 3
     const runs = [
-      ...[11, 13, 15].map((x, i) => run('pretrained', 2, i + 1, x)),
-      ...[12, 12, 12].map((x, i) => run('pretrained', 1, i + 1, x)),
-      ...[10, 11, 12].map((x, i) => run('random', 1, i + 1, x)),
-      ...[9, 10, 11].map((x, i) => run('random', 2, i + 1, x)),
+      ...[11, 13, 15].map((x, i) => benefitRun('pretrained', 2, i + 1, x)),
+      ...[12, 12, 12].map((x, i) => benefitRun('pretrained', 1, i + 1, x)),
+      ...[10, 11, 12].map((x, i) => benefitRun('random', 1, i + 1, x)),
+      ...[9, 10, 11].map((x, i) => benefitRun('random', 2, i + 1, x)),
     ];
     const { summary, paired } = summarizeRuns(runs, [1, 2], [1, 2, 3]);
     expect([summary.pretrained.lr, summary.random.lr]).to.deep.equal([2, 1]);
@@ -529,9 +519,9 @@ describe('pretraining benefit: the paired comparison and its verdict', () => {
   });
 
   it('refuses runs that do not pair up', () => {
-    expect(() => summarizeRuns([run('pretrained', 1, 1, 0.5), run('random', 1, 1, 0.5)], [1], [1, 2])).to.throw(
-      /0 runs of pretrained at lr 1, seed 2/,
-    );
+    expect(() =>
+      summarizeRuns([benefitRun('pretrained', 1, 1, 0.5), benefitRun('random', 1, 1, 0.5)], [1], [1, 2]),
+    ).to.throw(/0 runs of pretrained at lr 1, seed 2/);
   });
 });
 
