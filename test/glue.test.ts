@@ -9,6 +9,7 @@ import { GlueDownloadOptions, downloadGlue, extractZip } from '../lib/glue/downl
 import { Example, glueDataDir, loadDevSets, loadTask } from '../lib/glue/load';
 import { authorsSplit, officialSplit, paucity } from '../lib/glue/protocols';
 import { TASKS, TASK_NAMES, taskSpec } from '../lib/glue/tasks';
+import { devSentences, loadGlueTrainText, normalizeSentence } from '../lib/pretrain/glue-text';
 import { closedPort, errorOf, localServer, rejection, sendBytes, sendHalfAndCut } from './helpers';
 
 /** `n` synthetic examples whose index is their position (0-based). */
@@ -389,6 +390,31 @@ describe('GLUE real data (../shared/data/glue)', function () {
       }
     });
   }
+
+  it('glue-train: every training sentence that no dev set holds, and no dev sentence', () => {
+    const { docs } = loadGlueTrainText(dir);
+    const pretraining = new Set(docs.flatMap((d) => d.sentences.map(normalizeSentence)));
+    // Independent of devSentences: read each dev file here and look every sentence up.
+    let devCount = 0;
+    for (const name of TASK_NAMES) {
+      const task = taskSpec(name);
+      for (const split of task.devSplits) {
+        if (!fs.existsSync(path.join(dir!, task.folder, `${split}.tsv`))) continue;
+        for (const ex of loadTask(dir!, name, split))
+          for (const s of [ex.text, ex.textPair].filter((t): t is string => t !== undefined)) {
+            devCount++;
+            expect(pretraining.has(normalizeSentence(s)), `${name} ${split}: ${s}`).to.equal(false);
+          }
+      }
+    }
+    expect(devCount).to.be.greaterThan(1000);
+    const dev = devSentences(dir!);
+    const train = TASK_NAMES.filter((n) => fs.existsSync(path.join(dir!, taskSpec(n).folder, 'train.tsv'))).flatMap(
+      (n) => loadTask(dir!, n, 'train').flatMap((e) => [e.text, e.textPair].filter((t): t is string => !!t)),
+    );
+    const kept = train.filter((s) => !dev.has(normalizeSentence(s)));
+    expect(kept.length).to.equal(docs.reduce((n, d) => n + d.sentences.length, 0));
+  });
 
   it('line numbers: CoLA dev (no header, no final newline) ends at line 1043, RTE train starts at line 2', function () {
     if (!fs.existsSync(path.join(dir!, 'CoLA')) || !fs.existsSync(path.join(dir!, 'RTE'))) this.skip();

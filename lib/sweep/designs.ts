@@ -10,6 +10,7 @@ import { onePercentFisher } from '../fisher/one-percent';
 import { glueDataDir } from '../glue/load';
 import { resolveModelDir } from '../bert/model-dir';
 import { outputDir } from '../paths';
+import { pretrainedOnGlueText } from '../pretrain/glue-text';
 import { shippedPath } from '../shipped';
 import { describeRecipe, modelRecipe, recipeSettings } from '../glue/recipes';
 import { readSweepResults, RESULTS_FILE, runSweep } from './run';
@@ -83,13 +84,19 @@ export function designSpecs(
   );
 }
 
-/** The protocol of the designs' runs: the authors' pooled 80/20 split. */
-export const DESIGN_PROTOCOL = 'authors' as const;
+/**
+ * The protocol of the designs' runs on a model: the authors' pooled 80/20 split, or the official train/dev split when
+ * the model was pretrained on the GLUE training text (the authors' held-out part of train.tsv would then be text it
+ * saw; the dev sets are not in it).
+ */
+export function designProtocol(modelDir: string): 'authors' | 'official' {
+  return pretrainedOnGlueText(modelDir) ? 'official' : 'authors';
+}
 
-/** The training settings of the designs' runs on a model: its recipe (recipes.ts) under the authors' protocol. */
+/** The training settings of the designs' runs on a model: its recipe (recipes.ts) under its design protocol. */
 export function designTraining(modelDir: string): TrainingSettings {
   const { protocol: _official, trainPct: _all, ...general } = FINETUNE_DEFAULTS;
-  return { ...general, ...recipeSettings(modelRecipe(modelDir)), protocol: DESIGN_PROTOCOL };
+  return { ...general, ...recipeSettings(modelRecipe(modelDir)), protocol: designProtocol(modelDir) };
 }
 
 /** Whether a record belongs to one of the designs' cells. */
