@@ -17,7 +17,7 @@ const MODEL_COMMANDS = [
 ];
 
 const MEMORY_BUDGET_HELP =
-  "memory the tensors may use (e.g. 3GiB; default: wasm's 4 GiB heap, half the RAM on native backends); batches that do not fit run in micro-batches";
+  "memory the tensors may use (e.g. 3GiB; default: wasm's 4 GiB heap, half the RAM on native backends); batches that do not fit run in micro-batches, and training steps where not even one sequence fits recompute each layer in backward (gradient checkpointing)";
 
 /** Adds --memory-budget to the commands that run a model; it sets $FISHERLAB_MEMORY_BUDGET, which child processes inherit. */
 function addMemoryBudgetOption(program: Command): void {

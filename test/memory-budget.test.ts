@@ -23,6 +23,7 @@ import {
   parseBytes,
   StepKind,
   stepBytes,
+  trainSplit,
   WASM_HEAP_BYTES,
   WASM_SAFETY,
 } from '../lib/train/memory-budget';
@@ -124,13 +125,30 @@ describe('memory budget', () => {
           },
           fisher: () => tf.dispose([...squaredGradSums(model, batch, labels).sums.values()]),
         };
+        const checkpointed = () => {
+          const { value, grads } = tf.variableGrads(
+            () => model.maskedLmLoss(batch, labels, { training: true, seed: 1, checkpoint: true }),
+            params,
+          );
+          optimizer.step(new Map(model.namedParameters().map(([name, v]) => [name, grads[v.name]])), 1e-3);
+          tf.dispose([value, ...Object.values(grads)]);
+        };
         try {
-          for (const kind of ['eval', 'train', 'fisher'] as const) {
+          for (const [kind, checkpoint] of [
+            ['eval', false],
+            ['train', false],
+            ['train', true],
+            ['fisher', false],
+          ] as const) {
             const base = tf.memory().numBytes;
-            const measured = (await tf.profile(steps[kind])).peakBytes - base;
-            const { fixed, perSequence } = stepBytes({ config, kind, seqLen: T, maskedPerSequence: masked });
+            const measured = (await tf.profile(checkpoint ? checkpointed : steps[kind])).peakBytes - base;
+            const shape = { config, kind, seqLen: T, maskedPerSequence: masked, checkpoint };
+            const { fixed, perSequence } = stepBytes(shape);
             const modelled = fixed + B * perSequence;
-            expect(modelled, `${kind}: modelled ${modelled} bytes, measured ${measured}`)
+            expect(
+              modelled,
+              `${kind}${checkpoint ? ' (checkpointed)' : ''}: modelled ${modelled} bytes, measured ${measured}`,
+            )
               .to.be.at.least(measured)
               .and.at.most(3 * measured);
           }
@@ -184,6 +202,35 @@ describe('memory budget', () => {
       ]) {
         expect(message).to.include(part);
       }
+    });
+
+    it("at bert-base-uncased's shape on wasm, RTE's 253 tokens train only with gradient checkpointing, which 128 tokens do not need", async () => {
+      const P = parameterSpecs(BERT_BASE, SEQUENCE_CLASSIFICATION).reduce(
+        (n, p) => n + p.shape.reduce((a, b) => a * b, 1),
+        0,
+      );
+      const o = { batchFlag: '--batch-size', allocated: 4 * P, reserved: 0, backend: 'wasm' };
+      const at = (seqLen: number) => ({
+        config: BERT_BASE,
+        kind: 'train' as const,
+        batch: 32,
+        seqLen,
+        maskedPerSequence: 0,
+      });
+      await withBudget(WASM_HEAP_BYTES * 2, async () => {
+        expect(() => microBatchSize(at(253), o)).to.throw(
+          /needs about .* even for 1 sequence of 253 tokens \(batch 32/,
+        );
+        const long = trainSplit(at(253), o);
+        expect(long.checkpoint).to.equal(true);
+        expect(long.size).to.be.at.least(1);
+        expect(long.size).to.equal(microBatchSize({ ...at(253), checkpoint: true }, o));
+        expect(trainSplit(at(128), o)).to.deep.equal({ size: microBatchSize(at(128), o), checkpoint: false });
+        // where even checkpointing leaves nothing, the error says it was tried
+        expect(() => trainSplit(at(253), { ...o, allocated: 3.5 * 2 ** 30 })).to.throw(
+          /even for 1 sequence of 253 tokens with gradient checkpointing/,
+        );
+      });
     });
 
     it("at bert-base-uncased's shape, wasm lets one 128-token training sequence through with AdamW's moments on the host, none with them on the device", async () => {
@@ -456,5 +503,66 @@ describe('memory budget', () => {
       expect(mlmSplit.accuracy).to.equal(mlm.accuracy);
       model.dispose();
     });
+  });
+});
+
+describe('gradient checkpointing', () => {
+  before(setupBackend);
+  const config = tinyConfig({
+    num_hidden_layers: 4,
+    hidden_size: 32,
+    intermediate_size: 64,
+    max_position_embeddings: 20,
+  });
+  const B = 6;
+  const T = 20;
+  const batch = {
+    input_ids: Array.from({ length: B }, (_, i) => Array.from({ length: T }, (_, t) => (i * 7 + t * 3) % 50)),
+    attention_mask: Array.from({ length: B }, (_, i) => Array.from({ length: T }, (_, t) => (t < T - i ? 1 : 0))),
+  };
+
+  for (const parts of [SEQUENCE_CLASSIFICATION, MASKED_LM])
+    it(`gives the plain pass's gradients bit for bit with dropout on, in less memory and without leaks (${parts === MASKED_LM ? 'masked LM' : 'classifier'})`, async () => {
+      const model = Bert.random({ ...config, num_labels: 2 }, parts, 1);
+      const vars = model.namedParameters().map(([, v]) => v);
+      const labels = batch.input_ids.map((row, i) => row.map((y, t) => (t % 5 === i % 5 ? y : IGNORE_INDEX)));
+      const loss = (checkpoint: boolean, seed = 5) =>
+        parts === MASKED_LM
+          ? model.maskedLmLoss(batch, labels, { training: true, seed, checkpoint })
+          : model.classificationLoss(batch, [0, 1, 1, 0, 1, 0], { training: true, seed, checkpoint });
+      const run = (checkpoint: boolean, seed = 5) => {
+        const { value, grads } = tf.variableGrads(() => loss(checkpoint, seed), vars);
+        const out = { loss: value.dataSync()[0], grads: vars.map((v) => grads[v.name].dataSync().slice()) };
+        tf.dispose([value, ...Object.values(grads)]);
+        return out;
+      };
+      const plain = run(false);
+      const before = tf.memory().numTensors;
+      const checkpointed = run(true);
+      expect(tf.memory().numTensors).to.equal(before);
+      expect(checkpointed.loss).to.equal(plain.loss);
+      plain.grads.forEach((g, i) =>
+        expect(Buffer.from(checkpointed.grads[i].buffer).equals(Buffer.from(g.buffer)), `gradient ${i}`).to.equal(true),
+      );
+      // dropout acts (another seed, another loss), so the recomputation did draw the forward pass's masks
+      expect(run(true, 6).loss).to.not.equal(plain.loss);
+      const peak = async (checkpoint: boolean) =>
+        (
+          await tf.profile(() => {
+            const { value, grads } = tf.variableGrads(() => loss(checkpoint), vars);
+            tf.dispose([value, ...Object.values(grads)]);
+          })
+        ).peakBytes;
+      expect(await peak(true)).to.be.below(0.6 * (await peak(false)));
+      model.dispose();
+    });
+
+  it('refuses taps', () => {
+    const model = Bert.random(config, MASKED_LM, 1);
+    const labels = batch.input_ids.map((row) => row.map((y, t) => (t === 1 ? y : IGNORE_INDEX)));
+    expect(() =>
+      model.maskedLmLoss(batch, labels, { checkpoint: true, taps: { outputs: new Map(), inputs: new Map() } }),
+    ).to.throw(/checkpoint cannot be combined with taps/);
+    model.dispose();
   });
 });

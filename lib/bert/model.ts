@@ -33,6 +33,12 @@ export interface ForwardOptions {
   seed?: number;
   /** Observe the pass at every site (see `Taps`); honoured by `maskedLmLogits` and `maskedLmLoss`. */
   taps?: Taps;
+  /**
+   * Gradient checkpointing (Chen et al. 2016): keep only each encoder layer's input for backward and recompute the
+   * layer there, so training holds one layer's activations instead of all of them, for about a third more compute.
+   * The gradients are those of the plain pass (dropout masks are seeded, so the recomputation draws the same).
+   */
+  checkpoint?: boolean;
 }
 
 export interface BertOutput {
@@ -193,7 +199,14 @@ export class Bert {
   }
 
   /** Embeddings and encoder: hidden states [B·T, H] (row-major over batch then position). */
-  private encode(batch: Batch, seed: number | undefined, taps?: Taps, attentions?: tf.Tensor[]): tf.Tensor2D {
+  private encode(
+    batch: Batch,
+    seed: number | undefined,
+    taps?: Taps,
+    attentions?: tf.Tensor[],
+    checkpoint = false,
+  ): tf.Tensor2D {
+    if (checkpoint && (taps || attentions)) throw new Error('checkpoint cannot be combined with taps or attentions');
     const c = this.config;
     const B = batch.input_ids.length;
     const T = batch.input_ids[0]?.length ?? 0;
@@ -222,10 +235,51 @@ export class Bert {
     const splitHeads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]);
 
     for (let i = 0; i < c.num_hidden_layers; i++) {
+      const l = `bert.encoder.layer.${i}`;
+      const run = (x: tf.Tensor2D, m: tf.Tensor | null) =>
+        this.layer(l, x, splitHeads, B * T, m, seed, taps, attentions);
       // one tidy per layer: only the layer's output and what the gradient tape saves for backward outlive it
-      h = tf.tidy(() => this.layer(`bert.encoder.layer.${i}`, h, splitHeads, B * T, maskAdd, seed, taps, attentions));
+      h = checkpoint ? this.checkpointed(l, h, maskAdd, run) : tf.tidy(() => run(h, maskAdd));
     }
     return h;
+  }
+
+  /**
+   * `run(x)` as one taped operation whose inputs are x and the layer's parameters: the forward keeps nothing but x,
+   * and the backward runs the layer again under a tape of its own to get the gradients of x and the parameters.
+   */
+  private checkpointed(
+    layer: string,
+    x: tf.Tensor2D,
+    mask: tf.Tensor | null,
+    run: (x: tf.Tensor2D, mask: tf.Tensor | null) => tf.Tensor2D,
+  ): tf.Tensor2D {
+    const params = [...this.params].filter(([name]) => name.startsWith(`${layer}.`)).map(([, v]) => v);
+    const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      // the forward pass's tensors are gone when backward runs: keep the input and the mask
+      save(mask ? [x, mask] : [x]);
+      return {
+        value: run(x, mask),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          // The outer backward pass is running; a nested tape would replace and then clear the engine's active
+          // tape, which the outer pass still needs for its own cleanup, so it is put back.
+          const engine = tf.engine() as unknown as { state: { activeTape: unknown } };
+          const outer = engine.state.activeTape;
+          const input = saved[0] as tf.Tensor2D;
+          try {
+            const { value, grads } = tf
+              .engine()
+              .gradients(() => run(input, saved[1] ?? null), [input, ...params], dy as tf.Tensor);
+            value.dispose();
+            return grads;
+          } finally {
+            engine.state.activeTape = outer;
+          }
+        },
+      };
+    });
+    return op(x, ...params) as tf.Tensor2D;
   }
 
   /** One encoder layer on hidden states [B·T, H]. */
@@ -337,7 +391,10 @@ export class Bert {
     });
     if (rows.length === 0) throw new Error('no masked positions in the batch (every label is -100)');
     const logits = tf.tidy(() =>
-      this.mlmHead(tf.gather(this.encode(batch, seed, opts.taps), tf.tensor1d(rows, 'int32')), opts.taps),
+      this.mlmHead(
+        tf.gather(this.encode(batch, seed, opts.taps, undefined, opts.checkpoint), tf.tensor1d(rows, 'int32')),
+        opts.taps,
+      ),
     );
     return { logits, targets };
   }
@@ -359,7 +416,10 @@ export class Bert {
     return tf.tidy(() => {
       const B = batch.input_ids.length;
       const T = batch.input_ids[0].length;
-      const logits = this.classify(this.pool(this.encode(batch, seed), B, T), seed);
+      const logits = this.classify(
+        this.pool(this.encode(batch, seed, undefined, undefined, opts.checkpoint), B, T),
+        seed,
+      );
       if (isRegression(this.config))
         return tf.mean(tf.square(tf.sub(tf.reshape(logits, [-1]), tf.tensor1d(labels)))) as tf.Scalar;
       labels.forEach((y, i) => {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { defaultRunDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
-import { pretrain, pretrainProblem } from '../pretrain/run';
+import { pretrain, pretrainMicroBatches, pretrainProblem } from '../pretrain/run';
 import {
   ATTENTION_INITS,
   POSITION_INITS,
@@ -151,7 +151,9 @@ function registerShard(program: Command): void {
       if (!process.send) throw new Error('pretrain-shard runs only as a child of `fisherlab pretrain --jobs N`');
       process.on('SIGINT', () => {}); // the parent handles Ctrl-C and stops this process when it has saved
       await initBackend();
-      const problem = pretrainProblem(JSON.parse(opts.settings) as PretrainSettings);
+      const settings = JSON.parse(opts.settings) as PretrainSettings;
+      const problem = pretrainProblem(settings);
+      const { checkpoint } = pretrainMicroBatches(settings, problem.config);
       const shard = { index: Number(opts.shard), count: Number(opts.shards) };
       const model = problem.newModel();
       const params = model.namedParameters();
@@ -159,7 +161,7 @@ function registerShard(program: Command): void {
       process.on('message', (m: ShardRequest) => {
         for (const [name, v] of params) tf.tidy(() => v.assign(tf.tensor(m.weights.get(name)!, v.shape)));
         const { value, grads } = tf.variableGrads(
-          () => problem.shardLoss(model, m.step, m.seed, shard),
+          () => problem.shardLoss(model, m.step, m.seed, shard, checkpoint),
           params.map(([, v]) => v),
         );
         const reply = {

@@ -10,7 +10,7 @@ import { authorsSplit, officialSplit, paucity } from './protocols';
 import { taskSpec } from './tasks';
 import { taskMetrics, TaskScore } from './metrics';
 import { estimateLine, forwardFlops, trainingFlops } from '../train/cost';
-import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '../train/memory-budget';
+import { describeSplit, microBatchCount, microBatchSize, optimizerBytes, trainSplit } from '../train/memory-budget';
 import { batchPart } from '../train/micro-batches';
 import { batchIndices } from '../pretrain/mlm-data';
 import { mixSeed, Rng } from '../util/random';
@@ -120,13 +120,13 @@ export async function finetune(
       .flat()
       .map((e) => e.ids.length),
   );
-  const micro = microBatchSize(
+  const { size: micro, checkpoint } = trainSplit(
     { config: model.config, kind: 'train', batch: s.batchSize, seqLen, maskedPerSequence: 0 },
     { batchFlag: '--batch-size', reserved: optimizerBytes(model.config) },
   );
-  if (micro < s.batchSize)
+  if (micro < s.batchSize || checkpoint)
     (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(
-      `finetune ${s.task}: ${describeSplit(s.batchSize, micro)}`,
+      `finetune ${s.task}: ${describeSplit(s.batchSize, micro, checkpoint)}`,
     );
   const flops = (data: Encoded[], pass: typeof forwardFlops) =>
     data.reduce((f, e) => f + pass(model.config, { sequences: 1, tokens: e.ids.length }), 0);
@@ -177,7 +177,7 @@ export async function finetune(
         return model.classificationLoss(
           pad(rows, tokenizer.padId),
           rows.map((r) => r.label),
-          { training: true, seed },
+          { training: true, seed, checkpoint },
         );
       // the loss is a mean over the batch's sequences: each micro-batch's mean counts by its share of them
       const { part, weight } = batchPart(rows, shard.index, shard.count);
@@ -186,7 +186,7 @@ export async function finetune(
           model.classificationLoss(
             pad(part, tokenizer.padId),
             part.map((r) => r.label),
-            { training: true, seed: mixSeed(seed, shard.index) },
+            { training: true, seed: mixSeed(seed, shard.index), checkpoint },
           ),
           weight,
         ),

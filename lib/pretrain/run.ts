@@ -20,7 +20,7 @@ import {
   mlmVocab,
   packSequences,
 } from './mlm-data';
-import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '../train/memory-budget';
+import { describeSplit, microBatchCount, optimizerBytes, trainSplit } from '../train/memory-budget';
 import { batchPart } from '../train/micro-batches';
 import { evaluateMlm, MlmMetrics, neighbourBigramBaseline, unigramBaseline } from './mlm-eval';
 import { Tokenizer } from '../bert/tokenizer';
@@ -92,7 +92,8 @@ export interface PretrainProblem {
   /** A fresh model of the run's shape, with the run's pretraining dropout. */
   newModel(): Bert;
   /** Shard `shard` of step `step`'s masked-LM loss: the shards' losses add up to the mean over the whole batch's masked tokens. */
-  shardLoss(model: Bert, step: number, seed: number, shard: Shard): tf.Scalar;
+  /** One shard's share of a step's loss; `checkpoint` recomputes each layer in backward (see `trainSplit`). */
+  shardLoss(model: Bert, step: number, seed: number, shard: Shard, checkpoint?: boolean): tf.Scalar;
 }
 
 /** Loads the corpus and vocabulary of `settings` and packs the sequences of a run. */
@@ -182,14 +183,14 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
       }
       return model;
     },
-    shardLoss: (model, step, seed, shard) => {
+    shardLoss: (model, step, seed, shard, checkpoint = false) => {
       const { pool, indices, epoch, seed: dataSeed } = batchAt(step);
       const examples = indices.map((i) =>
         maskedExample(pool[i], i, epoch, dataSeed, { ...vocab, probability: settings.maskProbability }),
       );
       if (shard.count === 1) {
         const { batch, labels } = collate(examples, vocab.padId);
-        return model.maskedLmLoss(batch, labels, { training: true, seed });
+        return model.maskedLmLoss(batch, labels, { training: true, seed, checkpoint });
       }
       const { part, weight } = batchPart(
         examples,
@@ -199,7 +200,10 @@ export function pretrainProblem(settings: PretrainSettings): PretrainProblem {
       );
       const { batch, labels } = collate(part, vocab.padId);
       return tf.tidy(() =>
-        tf.mul(model.maskedLmLoss(batch, labels, { training: true, seed: mixSeed(seed, shard.index) }), weight),
+        tf.mul(
+          model.maskedLmLoss(batch, labels, { training: true, seed: mixSeed(seed, shard.index), checkpoint }),
+          weight,
+        ),
       );
     },
   };
@@ -228,7 +232,7 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
   const model = problem.newModel();
   const untrained = evaluateMlm(model, evalSet, vocab.padId);
   const micro = pretrainMicroBatches(settings, problem.config);
-  if (micro.count > 1) say(`pretrain: ${micro.text}`);
+  if (micro.count > 1 || micro.checkpoint) say(`pretrain: ${micro.text}`);
   const remote = settings.jobs > 1 ? await ShardProcesses.start(settings, settings.jobs) : undefined;
   const result = await train({
     model,
@@ -245,7 +249,7 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
     shouldStop: run.shouldStop,
     label: 'pretrain',
     write: run.write,
-    lossAt: (step, seed, shard) => problem.shardLoss(model, step, seed, shard),
+    lossAt: (step, seed, shard) => problem.shardLoss(model, step, seed, shard, micro.checkpoint),
     remote,
     microBatches: micro.count,
   }).finally(() => remote?.close());
@@ -287,24 +291,29 @@ export async function pretrain(settings: PretrainSettings, run: PretrainRun): Pr
   return report;
 }
 
-/** Micro-batches per step in this process so that its share of either phase's batch fits the memory limit. */
-function pretrainMicroBatches(s: PretrainSettings, config: BertConfig): { count: number; text: string } {
+/** Micro-batches per step in this process so that its share of either phase's batch fits the memory limit, and whether it needs gradient checkpointing. */
+export function pretrainMicroBatches(
+  s: PretrainSettings,
+  config: BertConfig,
+): { count: number; checkpoint: boolean; text: string } {
   const phases = [
     { batch: s.batchSize, seqLen: s.maxLength },
     ...(s.shortSteps > 0 ? [{ batch: shortBatchSize(s), seqLen: s.shortLength }] : []),
   ];
-  let worst = { count: 1, text: '' };
-  for (const { batch, seqLen } of phases) {
+  const plans = phases.map(({ batch, seqLen }) => {
     const share = Math.ceil(batch / s.jobs);
-    const size = microBatchSize(
+    const { size, checkpoint } = trainSplit(
       { config, kind: 'train', batch: share, seqLen, maskedPerSequence: Math.ceil(s.maskProbability * seqLen) },
       { batchFlag: '--batch-size', reserved: optimizerBytes(config) },
     );
-    const count = microBatchCount(share, size);
-    if (count >= worst.count)
-      worst = { count, text: `${describeSplit(share, size)}${s.jobs > 1 ? ' in each process' : ''}` };
-  }
-  return worst;
+    return { share, size, checkpoint, count: microBatchCount(share, size) };
+  });
+  // one count and one checkpoint setting for the run: the most any phase needs
+  const count = Math.max(...plans.map((p) => p.count));
+  const checkpoint = plans.some((p) => p.checkpoint);
+  const worst = plans.find((p) => p.count === count)!;
+  const text = `${describeSplit(worst.share, worst.size, checkpoint)}${s.jobs > 1 ? ' in each process' : ''}`;
+  return { count, checkpoint, text };
 }
 
 /** Sequences per batch during the sequence-length warm-up: as many tokens per step as a full-length batch. */

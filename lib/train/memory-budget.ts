@@ -25,6 +25,8 @@ export interface StepShape {
   seqLen: number;
   /** Masked-LM positions per sequence where the vocabulary projection runs (0 for a classifier). */
   maskedPerSequence: number;
+  /** Training with gradient checkpointing: each layer keeps only its input, and is recomputed in backward. */
+  checkpoint?: boolean;
 }
 
 /** A step's bytes: `fixed` whatever the batch, `perSequence` for each sequence of it. */
@@ -77,7 +79,9 @@ export function stepBytes(s: Omit<StepShape, 'batch'>): StepBytes {
   const T = s.seqLen;
   const widths = [H, I, A * T];
   const dot = (c: number[]) => c.reduce((sum, k, i) => sum + k * widths[i], 0);
-  const perSequence = F32 * (T * (L * dot(LAYER[s.kind]) + dot(ONCE[s.kind])) + HEAD[s.kind] * s.maskedPerSequence * V);
+  // checkpointed: every layer keeps its input (and its output until the next layer's clone), one layer is live
+  const layers = s.checkpoint && s.kind === 'train' ? 2 * L * H + dot(LAYER.train) : L * dot(LAYER[s.kind]);
+  const perSequence = F32 * (T * (layers + dot(ONCE[s.kind])) + HEAD[s.kind] * s.maskedPerSequence * V);
   const [cP, cV] = FIXED[s.kind];
   const mlm = s.kind === 'train' && s.maskedPerSequence > 0 ? MLM_TRAIN_FIXED : 0;
   return { fixed: F32 * (cP * parameterCount(s.config) + (cV + mlm) * V * H), perSequence };
@@ -150,12 +154,24 @@ export function microBatchSize(s: StepShape, o: SplitOptions): number {
     const model = `${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${formatCount(parameterCount(c))} parameters`;
     const raise = backend === 'wasm' ? 'use the native backend (FISHERLAB_BACKEND=tensorflow) with a larger' : 'raise';
     throw new Error(
-      `a ${s.kind} step of this model (${model}) needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens ` +
+      `a ${s.kind} step of this model (${model}) needs about ${formatBytes(need)} even for 1 sequence of ${s.seqLen} tokens${s.checkpoint ? ' with gradient checkpointing' : ''} ` +
         `(batch ${s.batch}, ${formatBytes(held)} already held), more than ${limit.what}. Shorten the sequences (--max-length), ` +
         `use a smaller model, or ${raise} --memory-budget (FISHERLAB_MEMORY_BUDGET); ${o.batchFlag} already runs in micro-batches`,
     );
   }
   return Math.min(s.batch, fits);
+}
+
+/**
+ * How a training step runs within the limit: micro-batches of `size` sequences, recomputing each layer in backward
+ * (gradient checkpointing, about a third more compute) only when not even one sequence fits without it.
+ */
+export function trainSplit(s: StepShape, o: SplitOptions): { size: number; checkpoint: boolean } {
+  try {
+    return { size: microBatchSize({ ...s, checkpoint: false }, o), checkpoint: false };
+  } catch {
+    return { size: microBatchSize({ ...s, checkpoint: true }, o), checkpoint: true };
+  }
 }
 
 /** The number of micro-batches of at most `size` sequences that a batch of `batch` needs. */
@@ -164,10 +180,11 @@ export function microBatchCount(batch: number, size: number): number {
 }
 
 /** A one-line account of a split, for logs: "batch 32 in 4 micro-batches of ≤ 8 (wasm, 4 GiB)". */
-export function describeSplit(batch: number, size: number): string {
+export function describeSplit(batch: number, size: number, checkpoint = false): string {
   const count = microBatchCount(batch, size);
   const split = count === 1 ? 'in one pass' : `in ${count} micro-batches of ≤ ${size}`;
-  return `batch ${batch} ${split} (${memoryLimit().what})`;
+  const recompute = checkpoint ? ', each layer recomputed in backward (gradient checkpointing)' : '';
+  return `batch ${batch} ${split}${recompute} (${memoryLimit().what})`;
 }
 
 /** Parses a byte size: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB), e.g. "3GiB" or "512MB". */
