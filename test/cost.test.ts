@@ -14,6 +14,8 @@ describe('cost of BERT passes', () => {
     expect(forwardFlops(c, { sequences: B, tokens: T, masked: m })).to.equal(B * 3 * layer + head);
     expect(forwardFlops(c, { sequences: B, tokens: T })).to.equal(B * 3 * layer + B * 2 * 8 * 8);
     expect(trainingFlops(c, { sequences: B, tokens: T, masked: m })).to.equal(3 * (B * 3 * layer + head));
+    // gradient checkpointing runs the forward pass a second time
+    expect(trainingFlops(c, { sequences: B, tokens: T, masked: m }, true)).to.equal(4 * (B * 3 * layer + head));
   });
 
   it("estimates wall time at the backend's measured rate, and says when it has none", () => {

@@ -28,9 +28,9 @@ export function forwardFlops(
   return encoder + head;
 }
 
-/** matMul FLOPs of a forward and backward pass (the backward pass costs twice the forward). */
-export function trainingFlops(c: Parameters<typeof forwardFlops>[0], s: PassShape): number {
-  return 3 * forwardFlops(c, s);
+/** matMul FLOPs of a forward and backward pass (the backward pass costs twice the forward; with gradient checkpointing the encoder runs forward twice, counted as a whole second forward pass). */
+export function trainingFlops(c: Parameters<typeof forwardFlops>[0], s: PassShape, checkpoint = false): number {
+  return (checkpoint ? 4 : 3) * forwardFlops(c, s);
 }
 
 /** The three kinds of pass whose speed differs: per-sample Fisher, evaluation, training. */
