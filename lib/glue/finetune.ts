@@ -128,11 +128,12 @@ export async function finetune(
     (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(
       `finetune ${s.task}: ${describeSplit(s.batchSize, micro, checkpoint)}`,
     );
-  const flops = (data: Encoded[], pass: typeof trainingFlops) =>
-    data.reduce((f, e) => f + pass(model.config, { sequences: 1, tokens: e.ids.length }, checkpoint), 0);
+  const flops = (data: Encoded[], pass: (shape: { sequences: number; tokens: number }) => number) =>
+    data.reduce((f, e) => f + pass({ sequences: 1, tokens: e.ids.length }), 0);
   const work =
     s.epochs *
-    (flops(trainData, trainingFlops) + Object.values(evalData).reduce((f, d) => f + flops(d, forwardFlops), 0));
+    (flops(trainData, (shape) => trainingFlops(model.config, shape, checkpoint)) +
+      Object.values(evalData).reduce((f, d) => f + flops(d, (shape) => forwardFlops(model.config, shape)), 0));
   (opts.write ?? ((line: string) => process.stderr.write(`${line}\n`)))(
     estimateLine(`finetune ${s.task}: ${totalSteps} steps`, work, 'train', tf.getBackend()),
   );

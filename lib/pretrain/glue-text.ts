@@ -11,7 +11,7 @@ export const GLUE_BLOCK = 50;
 /** A sentence as compared against the dev sets: lower case, single spaces, trimmed. */
 export const normalizeSentence = (s: string): string => s.toLowerCase().replace(/\s+/g, ' ').trim();
 
-/** What the GLUE source read and what it left out, for model cards and tests. */
+/** What the GLUE source read and what it left out (docs/embedded-model.md gives the counts on the shared data). */
 export interface GlueTextReport {
   /** Tasks whose train.tsv was read, with their example counts. */
   tasks: Record<string, number>;
