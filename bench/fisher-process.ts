@@ -71,6 +71,9 @@ const runs: Array<{ name: string; command: string[]; env?: Record<string, string
       path.join(dir, 'torch.safetensors'),
       '--dtype',
       'float32',
+      // as the authors load bert-base-uncased, and as fisherlab reads any folder (a BertForPreTraining folder too)
+      '--as-class',
+      'BertForMaskedLM',
     ],
   },
 ];

@@ -71,21 +71,47 @@ export async function backendInfo(): Promise<BackendInfo> {
 }
 
 /** TensorFlow's threads per op: $TF_NUM_INTRAOP_THREADS, else every core this process may use (TensorFlow's rule). */
-function intraOpThreads(): number {
-  const n = Number(process.env.TF_NUM_INTRAOP_THREADS);
+function intraOpThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.TF_NUM_INTRAOP_THREADS);
   return Number.isInteger(n) && n > 0 ? n : os.availableParallelism();
 }
 
 /**
- * The default process count of `--jobs` options: 1 where initBackend will pick TensorFlow (it uses every core in
- * one process, and a second process only competes for them), else one per core (wasm runs one thread per process).
+ * The default process count of `--jobs` options that spread independent work (fine-tuning runs, landscape rows):
+ * one per core on every backend. On TensorFlow each such process then gets one core's share of threads per op
+ * (`sharedEnv`): at the embedded model's size a second thread per op adds almost nothing, a second process nearly
+ * doubles the throughput (docs/backends.md).
  */
 export function defaultJobs(): number {
+  return os.availableParallelism();
+}
+
+/** The default `--jobs` of data-parallel pretraining, whose processes trade weights every step: 1 on TensorFlow, one per core on wasm. */
+export function defaultShardJobs(): number {
   return nativeExpected() ? 1 : os.availableParallelism();
 }
 
 /** How `--jobs` options describe their default. */
-export const JOBS_HELP = '1 on TensorFlow, which uses every core in one process; one per core on wasm';
+export const JOBS_HELP = 'one per core; on TensorFlow each process then uses its share of the cores';
+
+/** How pretraining's `--jobs` describes its default. */
+export const SHARD_JOBS_HELP = '1 on TensorFlow, which uses every core in one process; one per core on wasm';
+
+/**
+ * The environment of a child process that shares the machine with `share` − 1 others: its share of the cores as
+ * TensorFlow's threads per op, and of the native memory budget (`FISHERLAB_PROCESSES`), unless the user set them.
+ */
+export function sharedEnv(share: number, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (!Number.isInteger(share) || share < 1)
+    throw new Error(`sharedEnv: share must be a positive integer (got ${share})`);
+  if (share === 1) return { ...env };
+  const processes = share * (Number(env.FISHERLAB_PROCESSES) || 1);
+  return {
+    ...env,
+    TF_NUM_INTRAOP_THREADS: env.TF_NUM_INTRAOP_THREADS ?? String(Math.max(1, Math.floor(intraOpThreads(env) / share))),
+    FISHERLAB_PROCESSES: String(processes),
+  };
+}
 
 /** Whether initBackend will pick a TensorFlow backend, judged without loading it: forced, or its addon is installed. */
 function nativeExpected(): boolean {

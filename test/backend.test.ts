@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
-import { backendInfo, backendName, defaultJobs } from '../lib/backend';
+import { backendInfo, backendName, defaultJobs, defaultShardJobs, sharedEnv } from '../lib/backend';
 import { setupBackend, maxAbsDiff } from './helpers';
 import { Rng } from '../lib/util/random';
 
@@ -125,16 +125,33 @@ describe('backend', () => {
     }
   });
 
-  it('defaults --jobs to 1 on TensorFlow and to one process per core on wasm', () => {
+  it("defaults --jobs to one process per core, and pretraining's to 1 on TensorFlow and one per core on wasm", () => {
     const forced = process.env.FISHERLAB_BACKEND;
     try {
       process.env.FISHERLAB_BACKEND = 'tensorflow';
-      expect(defaultJobs()).to.equal(1);
+      expect(defaultJobs()).to.equal(os.availableParallelism());
+      expect(defaultShardJobs()).to.equal(1);
       process.env.FISHERLAB_BACKEND = 'wasm';
       expect(defaultJobs()).to.equal(os.availableParallelism());
+      expect(defaultShardJobs()).to.equal(os.availableParallelism());
     } finally {
       if (forced === undefined) delete process.env.FISHERLAB_BACKEND;
       else process.env.FISHERLAB_BACKEND = forced;
     }
+  });
+
+  it("gives processes run together their share of TensorFlow's threads and of the memory budget, unless the user set them", () => {
+    const cores = os.availableParallelism();
+    expect(sharedEnv(1, { A: 'b' })).to.deep.equal({ A: 'b' });
+    expect(sharedEnv(2, { A: 'b' })).to.deep.equal({
+      A: 'b',
+      TF_NUM_INTRAOP_THREADS: String(Math.max(1, Math.floor(cores / 2))),
+      FISHERLAB_PROCESSES: '2',
+    });
+    expect(sharedEnv(2, { TF_NUM_INTRAOP_THREADS: '8' }).TF_NUM_INTRAOP_THREADS).to.equal('8');
+    expect(sharedEnv(4 * cores, {}).TF_NUM_INTRAOP_THREADS).to.equal('1');
+    // a child of a child: the shares multiply
+    expect(sharedEnv(3, { FISHERLAB_PROCESSES: '2' }).FISHERLAB_PROCESSES).to.equal('6');
+    expect(() => sharedEnv(0)).to.throw(/share must be a positive integer/);
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend, tinyConfig, maxAbsDiff } from './helpers';
 import { Bert } from '../lib/bert/model';
-import { DropoutSites } from '../lib/bert/dropout';
+import { DropoutSites, bernoulliMask, gaussianNoise } from '../lib/bert/dropout';
 import { SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 
 const batch = {
@@ -114,5 +114,61 @@ describe('dropout', () => {
     const x = tf.tensor1d([1, -2, 3]);
     expect(sites.apply('s', x, undefined)).to.equal(x);
     x.dispose();
+  });
+
+  it('Bernoulli masks behave as independent draws: rates at small and large p, adjacent units, other seeds', () => {
+    const n = 400_000;
+    for (const p of [0.001, 0.1, 0.5, 0.9]) {
+      const a = bernoulliMask(n, p, 21);
+      const b = bernoulliMask(n, p, 22);
+      const q = 1 - p;
+      let kept = 0;
+      let keptPairs = 0;
+      let keptBoth = 0;
+      for (let i = 0; i < n; i++) {
+        if (a[i] !== 0) {
+          kept++;
+          if (i + 1 < n && a[i + 1] !== 0) keptPairs++;
+          if (b[i] !== 0) keptBoth++;
+        }
+      }
+      // each count against its binomial mean, within 5 standard deviations
+      const within = (count: number, trials: number, rate: number) =>
+        expect(Math.abs(count - trials * rate), `p = ${p}`).to.be.below(5 * Math.sqrt(trials * rate * (1 - rate)) + 1);
+      within(kept, n, q);
+      within(keptPairs, n - 1, q * q);
+      within(keptBoth, n, q * q);
+      expect(new Set(a).size).to.equal(2);
+      expect(Math.max(...a.subarray(0, 1000))).to.equal(Math.fround(1 / q));
+    }
+  });
+
+  it('Gaussian noise follows N(1, p/(1-p)): Kolmogorov–Smirnov distance to the normal CDF, no lag-1 correlation', () => {
+    const n = 200_000;
+    const p = 0.3;
+    const std = Math.sqrt(p / (1 - p));
+    const z = Array.from(gaussianNoise(n, p, 8), (v) => (v - 1) / std).sort((x, y) => x - y);
+    // Φ by the Abramowitz–Stegun 7.1.26 erf (error below 1.5e-7), independent of the generator's Box–Muller
+    const erf = (x: number) => {
+      const t = 1 / (1 + 0.3275911 * Math.abs(x));
+      const y =
+        1 -
+        ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+          t *
+          Math.exp(-x * x);
+      return x >= 0 ? y : -y;
+    };
+    let d = 0;
+    z.forEach((v, i) => {
+      const cdf = 0.5 * (1 + erf(v / Math.SQRT2));
+      d = Math.max(d, Math.abs(cdf - i / n), Math.abs(cdf - (i + 1) / n));
+    });
+    expect(d).to.be.below(1.95 / Math.sqrt(n)); // the 0.1% critical value is 1.95/√n
+    const raw = gaussianNoise(n, p, 8);
+    let r = 0;
+    for (let i = 0; i + 1 < n; i++) r += ((raw[i] - 1) * (raw[i + 1] - 1)) / (std * std * (n - 1));
+    expect(Math.abs(r)).to.be.below(5 / Math.sqrt(n));
+    // odd sizes fill the last value too
+    expect(gaussianNoise(3, p, 1).every((v) => Number.isFinite(v) && v !== 0)).to.equal(true);
   });
 });

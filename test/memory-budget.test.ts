@@ -305,6 +305,20 @@ describe('memory budget', () => {
       expect(await withBudget(64 * 2 ** 30, () => memoryLimit('wasm').bytes)).to.equal(WASM_HEAP_BYTES);
       expect(await withBudget(2 ** 30, () => memoryLimit('wasm').bytes)).to.equal(2 ** 30);
       expect(await withBudget(5 * 2 ** 30, () => memoryLimit('tensorflow').bytes)).to.equal(5 * 2 ** 30);
+      // without a budget the native default is half the RAM, split over the processes started together
+      const before = process.env.FISHERLAB_PROCESSES;
+      try {
+        delete process.env.FISHERLAB_PROCESSES;
+        expect(memoryLimit('tensorflow')).to.deep.include({ bytes: Math.floor(os.totalmem() / 2) });
+        process.env.FISHERLAB_PROCESSES = '2';
+        const shared = memoryLimit('tensorflow');
+        expect(shared.bytes).to.equal(Math.floor(os.totalmem() / 4));
+        expect(shared.what).to.match(/\(half the RAM over 2 processes\) on the tensorflow backend/);
+        expect(memoryLimit('wasm').bytes).to.equal(WASM_HEAP_BYTES);
+      } finally {
+        if (before === undefined) delete process.env.FISHERLAB_PROCESSES;
+        else process.env.FISHERLAB_PROCESSES = before;
+      }
       expect(parseBytes('3GiB', '--memory-budget')).to.equal(3 * 2 ** 30);
       expect(parseBytes('512 MB', '--memory-budget')).to.equal(512e6);
       expect(parseBytes('2000000000', '--memory-budget')).to.equal(2e9);

@@ -1,6 +1,6 @@
 /** Named dropout sites whose kind and probability can be changed at run time. */
 import * as tf from '@tensorflow/tfjs';
-import { mixSeed } from '../util/random';
+import { mixSeed, splitMix32 } from '../util/random';
 
 /** none: identity; bernoulli: inverted dropout; gaussian: multiplicative noise N(1, p/(1-p)). */
 export type DropoutKind = 'none' | 'bernoulli' | 'gaussian';
@@ -59,13 +59,48 @@ export class DropoutSites {
     const s = this.get(name);
     if (seed === undefined || s.kind === 'none' || s.p === 0) return x;
     const siteSeed = mixSeed(seed, this.index.get(name)!);
-    return tf.tidy(() => {
-      if (s.kind === 'bernoulli') {
-        const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', siteSeed), s.p);
-        return tf.mul(x, tf.mul(tf.cast(keep, 'float32'), 1 / (1 - s.p)));
-      }
-      const std = Math.sqrt(s.p / (1 - s.p));
-      return tf.mul(x, tf.randomNormal(x.shape, 1, std, 'float32', siteSeed));
-    });
+    // the noise is drawn in JavaScript and multiplied in as one tensor: one upload and one kernel per site
+    const noise = s.kind === 'bernoulli' ? bernoulliMask(x.size, s.p, siteSeed) : gaussianNoise(x.size, s.p, siteSeed);
+    return tf.tidy(() => tf.mul(x, tf.tensor(noise, x.shape, 'float32')));
   }
+}
+
+/** Inverted-dropout multipliers: 0 with probability p, else 1/(1-p), from the SplitMix32 stream of `seed`. */
+export function bernoulliMask(size: number, p: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  const keep = 1 / (1 - p);
+  // a unit is dropped when its 32-bit draw is below p·2³², so P(drop) = p to within 2⁻³²
+  const threshold = Math.round(p * 2 ** 32);
+  let state = mixSeed(seed) | 0;
+  for (let i = 0; i < size; i++) {
+    state = (state + 0x9e3779b9) | 0;
+    if (splitMix32(state) >= threshold) out[i] = keep;
+  }
+  return out;
+}
+
+/** Gaussian-dropout multipliers N(1, p/(1-p)) (Srivastava et al. 2014), by Marsaglia's polar method from the SplitMix32 stream of `seed`. */
+export function gaussianNoise(size: number, p: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  const std = Math.sqrt(p / (1 - p));
+  let state = mixSeed(seed) | 0;
+  const uniform = () => {
+    state = (state + 0x9e3779b9) | 0;
+    return (splitMix32(state) + 0.5) / 2 ** 31 - 1; // in (−1, 1)
+  };
+  for (let i = 0; i < size; i += 2) {
+    // a point uniform in the unit disc (about 1.27 tries), then two independent normals without sin or cos
+    let u: number;
+    let v: number;
+    let r2: number;
+    do {
+      u = uniform();
+      v = uniform();
+      r2 = u * u + v * v;
+    } while (r2 >= 1 || r2 === 0);
+    const scale = std * Math.sqrt((-2 * Math.log(r2)) / r2);
+    out[i] = 1 + u * scale;
+    if (i + 1 < size) out[i + 1] = 1 + v * scale;
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 /** `fisherlab pretrain`: masked-LM pretraining from scratch, resumable, ending in a Hugging Face model folder. */
 import { Command, Option } from 'commander';
-import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
+import { defaultShardJobs, initBackend, SHARD_JOBS_HELP } from '../backend';
 import { defaultRunDir } from '../paths';
 import * as tf from '@tensorflow/tfjs';
 import { pretrain, pretrainMicroBatches, pretrainProblem } from '../pretrain/run';
@@ -32,7 +32,11 @@ const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
     '--dropout <p>',
     'dropout probability at every site while pretraining (the saved config keeps 0.1 for fine-tuning)',
   ],
-  ['jobs', '--jobs <n>', `processes that share each batch (data parallelism; the result depends on it; ${JOBS_HELP})`],
+  [
+    'jobs',
+    '--jobs <n>',
+    `processes that share each batch (data parallelism; the result depends on it; ${SHARD_JOBS_HELP})`,
+  ],
   [
     'initializerRange',
     '--initializer-range <x>',
@@ -94,7 +98,7 @@ export function register(program: Command): void {
   for (const [key, flags, help] of NUMBERS)
     cmd.addOption(
       new Option(flags, help).default(
-        String(key === 'jobs' ? defaultJobs() : PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS]),
+        String(key === 'jobs' ? defaultShardJobs() : PRETRAIN_DEFAULTS[key as keyof typeof PRETRAIN_DEFAULTS]),
       ),
     );
   cmd.addHelpText(

@@ -267,7 +267,11 @@ async function splitOverProcesses(
       ...(job.fisher ? ['--fisher', job.fisher] : []),
       ...(job.stopAfter !== undefined ? ['--stop-after', String(Math.ceil((job.stopAfter * (b - a)) / ny))] : []),
     ];
-    await runFisherlab(args, { onLine: (line) => say(`[rows ${a}–${b - 1}] ${line}`), interruptOk: true });
+    await runFisherlab(args, {
+      onLine: (line) => say(`[rows ${a}–${b - 1}] ${line}`),
+      interruptOk: true,
+      share: jobs,
+    });
     if (!fs.existsSync(output)) return { loss: null, done: doneIn(part), maskedTokens: 0 };
     const s = readSurface(output);
     return {

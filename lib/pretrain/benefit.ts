@@ -173,25 +173,28 @@ export async function pretrainingBenefit(
     const output = path.join(runsDir, `${key}.json`);
     const reused = fs.existsSync(output);
     if (!reused) {
-      await runFisherlab([
-        'finetune',
-        '--task',
-        spec.name,
-        '--model',
-        path.resolve(modelDir),
-        '--init',
-        init,
-        '--seed',
-        String(seed),
-        '--glue',
-        glueDir,
-        '--max-train',
-        String(opts.maxTrainExamples),
-        '--lr',
-        String(lr),
-        '--output',
-        output,
-      ]);
+      await runFisherlab(
+        [
+          'finetune',
+          '--task',
+          spec.name,
+          '--model',
+          path.resolve(modelDir),
+          '--init',
+          init,
+          '--seed',
+          String(seed),
+          '--glue',
+          glueDir,
+          '--max-train',
+          String(opts.maxTrainExamples),
+          '--lr',
+          String(lr),
+          '--output',
+          output,
+        ],
+        { share: Math.max(1, opts.jobs) },
+      );
     }
     const r = JSON.parse(fs.readFileSync(output, 'utf8')) as FinetuneResult;
     const score = r.final[split]?.main;

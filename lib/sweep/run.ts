@@ -235,7 +235,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const jobs = opts.jobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`sweep: jobs must be a positive integer (got ${jobs})`);
-  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs')) : finetune);
+  const run = opts.finetune ?? (jobs > 1 ? finetuneInChild(path.join(spec.out, '.runs'), jobs) : finetune);
   const plan = planSweep(spec, write);
   const { cells, todo } = plan;
   const skipped = cells.length - todo.length;
@@ -326,9 +326,9 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
 
 /**
  * A fine-tuning function that runs each call in a `fisherlab sweep-run` child process (its settings and result pass
- * through files in `tmpDir`), so that several runs use several cores; the results equal in-process runs.
+ * through files in `tmpDir`), so that `share` runs at a time use several cores; the results equal in-process runs.
  */
-export function finetuneInChild(tmpDir: string): typeof finetune {
+export function finetuneInChild(tmpDir: string, share = 1): typeof finetune {
   return async (settings, glueDir, opts = {}) => {
     fs.mkdirSync(tmpDir, { recursive: true });
     const base = path.join(tmpDir, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
@@ -339,6 +339,7 @@ export function finetuneInChild(tmpDir: string): typeof finetune {
       // The child's progress lines (with their ETA) are passed on.
       await runFisherlab(['sweep-run', '--settings', settingsFile, '--glue', glueDir, '--output', resultFile], {
         onLine: opts.write,
+        share,
       }).catch((e: Error) => {
         throw new Error(
           `sweep: the run of ${settings.task} ${settings.trainPct}% seed ${settings.seed} failed: ${e.message}`,

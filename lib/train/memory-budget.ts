@@ -106,7 +106,7 @@ export function optimizerBytes(c: BertConfig, placement: MomentPlacement = momen
   return placement === 'host' ? 0 : 2 * F32 * parameterCount(c);
 }
 
-/** The memory limit of the current backend: the wasm heap, or the budget of $FISHERLAB_MEMORY_BUDGET (default half the RAM). */
+/** The memory limit of the current backend: the wasm heap, or the budget of $FISHERLAB_MEMORY_BUDGET (default half the RAM, split over $FISHERLAB_PROCESSES). */
 export function memoryLimit(backend = tf.getBackend()): { bytes: number; what: string } {
   const env = process.env.FISHERLAB_MEMORY_BUDGET;
   const budget = env ? parseBytes(env, 'FISHERLAB_MEMORY_BUDGET (--memory-budget)') : null;
@@ -118,8 +118,11 @@ export function memoryLimit(backend = tf.getBackend()): { bytes: number; what: s
   }
   if (budget !== null)
     return { bytes: budget, what: `a memory budget of ${formatBytes(budget)} on the ${backend} backend` };
-  const half = Math.floor(os.totalmem() / 2);
-  return { bytes: half, what: `a memory budget of ${formatBytes(half)} (half the RAM) on the ${backend} backend` };
+  // processes started together (`sharedEnv`) split the default between them
+  const processes = Math.max(1, Math.floor(Number(process.env.FISHERLAB_PROCESSES)) || 1);
+  const share = Math.floor(os.totalmem() / 2 / processes);
+  const part = processes > 1 ? `half the RAM over ${processes} processes` : 'half the RAM';
+  return { bytes: share, what: `a memory budget of ${formatBytes(share)} (${part}) on the ${backend} backend` };
 }
 
 /** What `microBatchSize` needs besides the step's shape. */

@@ -2,6 +2,7 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { projectRoot } from '../paths';
+import { sharedEnv } from '../backend';
 
 /** Options of `runFisherlab`. */
 export interface ChildOptions {
@@ -9,6 +10,8 @@ export interface ChildOptions {
   onLine?: (line: string) => void;
   /** Treat a child stopped by Ctrl-C (SIGINT, after saving its state) as a success. */
   interruptOk?: boolean;
+  /** Processes (this child included) that run at once and share the cores and memory (default 1; see `sharedEnv`). */
+  share?: number;
 }
 
 /** Runs `fisherlab ARGS` in a child process; rejects with the command and the end of its stderr when it fails. */
@@ -16,6 +19,7 @@ export function runFisherlab(args: string[], o: ChildOptions = {}): Promise<void
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'fisherlab.js'), ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: sharedEnv(o.share ?? 1),
     });
     let tail = '';
     let partial = '';

@@ -12,6 +12,13 @@ export function mixSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
+/** SplitMix32's output function: a well-mixed 32-bit value of a Weyl-sequence state (callers add 0x9e3779b9 per draw). */
+export function splitMix32(state: number): number {
+  let z = Math.imul(state ^ (state >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
 /** Mulberry32: uniform floats in [0, 1), integers and normals; `state` is one 32-bit integer. */
 export class Rng {
   state: number;
