@@ -5,7 +5,7 @@
  * (default: the embedded model). Prints samples/s, GFLOP/s (lib/train/cost.ts: a forward and backward pass per sample)
  * and the ratio to PyTorch.
  *
- *   npx tsx bench/fisher-process.ts [--model DIR] [--examples 128]
+ *   npx tsx bench/fisher-process.ts [--model DIR] [--examples 128] [--backends wasm,tensorflow]
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,7 +21,13 @@ import { projectRoot } from '../lib/paths';
 import { loadTokenizer } from '../lib/bert/tokenizer';
 import { PEAK_GFLOPS } from './backends';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, examples: { type: 'string', default: '128' } } });
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    examples: { type: 'string', default: '128' },
+    backends: { type: 'string', default: 'wasm,tensorflow' },
+  },
+});
 const modelDir = resolveModelDir(values.model);
 const n = Number(values.examples);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-bench-fisher-'));
@@ -40,7 +46,7 @@ const tokens = examples.reduce((s, e) => s + e.input_ids.length, 0) / examples.l
 const root = projectRoot();
 const python = path.join(root, '.venv-hf', 'bin', 'python');
 const runs: Array<{ name: string; command: string[]; env?: Record<string, string> }> = [
-  ...['wasm', 'tensorflow'].map((backend) => ({
+  ...values.backends.split(',').map((backend) => ({
     name: `fisherlab ${backend}`,
     command: [
       process.execPath,

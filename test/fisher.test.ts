@@ -277,6 +277,12 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect([second.resumedFrom, second.samples, second.fisher]).to.deep.equal([4, 6, null]);
       const third = await estimateFisher(options({ batchSize: 2, runDir }));
       expect(third.resumedFrom).to.equal(6);
+      // the finished run wrote no checkpoint of its own: the last one is still the stop after 6 samples
+      const saved = fs
+        .readdirSync(path.join(runDir, 'checkpoints'))
+        .filter((f) => f.startsWith('ckpt-'))
+        .sort();
+      expect(saved[saved.length - 1]).to.equal('ckpt-00000006');
       expect(third.meanLoss).to.equal(full.meanLoss);
       for (const [name, t] of full.fisher!)
         expect(Buffer.from(third.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(
