@@ -17,7 +17,7 @@ import { forwardFlops, trainingFlops } from '../lib/train/cost';
 import { estimateFisher } from '../lib/fisher/estimate';
 import { directionPair } from '../lib/landscape/directions';
 import { linspace, sweep } from '../lib/landscape/surface';
-import { describeSplit, microBatchCount, microBatchSize, optimizerBytes } from '../lib/train/memory-budget';
+import { describeSplit, microBatchCount, optimizerBytes, trainSplit } from '../lib/train/memory-budget';
 import { batchPart } from '../lib/train/micro-batches';
 import { MaskedExample } from '../lib/pretrain/mlm-data';
 import { formatDuration } from '../lib/util/progress';
@@ -72,11 +72,13 @@ async function trainingRate(
   try {
     const masked = kind === 'pretrain' ? MASKED : 0;
     let micro: number;
+    let checkpoint: boolean;
     try {
-      micro = microBatchSize(
+      // as finetune and pretrain split a step: micro-batches, and gradient checkpointing where even one sequence does not fit
+      ({ size: micro, checkpoint } = trainSplit(
         { config, kind: 'train', batch, seqLen: T, maskedPerSequence: masked },
         { batchFlag: '--batch-size', reserved: optimizerBytes(config) },
-      );
+      ));
     } catch (e) {
       return (e as Error).message.split('\n')[0];
     }
@@ -102,12 +104,12 @@ async function trainingRate(
                 ? model.classificationLoss(
                     ids,
                     part.map(() => 1),
-                    { training: true, seed },
+                    { training: true, seed, checkpoint },
                   )
                 : model.maskedLmLoss(
                     ids,
                     part.map((e) => e.labels),
-                    { training: true, seed },
+                    { training: true, seed, checkpoint },
                   ),
               weight,
             ),
@@ -115,7 +117,7 @@ async function trainingRate(
         },
       });
     const seconds = await timed(() => run(steps));
-    return { perStep: seconds / steps, split: describeSplit(batch, micro) };
+    return { perStep: seconds / steps, split: describeSplit(batch, micro, checkpoint) };
   } finally {
     model.dispose();
   }
