@@ -5,7 +5,7 @@
  * points/s (64 × 128 tokens), fine-tuning steps/s (batch 32 × 128 tokens) and pretraining tokens/s (batch 16 × 128,
  * 15% masked), with GFLOP/s; then the wall time these rates give for the paper's full settings.
  *
- *   npx tsx bench/bert-base.ts [--fisher-samples 4] [--points 1] [--steps 1]
+ *   npx tsx bench/bert-base.ts [--fisher-samples 4] [--points 1] [--steps 1]   (a "tensors left" column above 0 is a leak)
  */
 import { parseArgs } from 'util';
 import * as tf from '@tensorflow/tfjs';
@@ -129,7 +129,11 @@ async function main(): Promise<void> {
     `bert-base-uncased's shape (${config.num_hidden_layers} layers, hidden ${config.hidden_size}, vocabulary ${config.vocab_size}), random weights, ${backend}`,
   );
   const perSample = trainingFlops(config, { sequences: 1, tokens: T, masked: MASKED });
-  const rows: Array<{ what: string; rate: string; gflops: number; split: string }> = [];
+  const rows: Array<{ what: string; rate: string; gflops: number; split: string; left: number }> = [];
+  // tensors alive beyond those at the start, after each phase has disposed its model: a leak shows here, growing with
+  // --steps, --points and --fisher-samples
+  const held = tf.memory().numTensors;
+  const left = () => tf.memory().numTensors - held;
   const rates: Record<string, number> = {};
 
   // Fisher: the command's default batch of 16, split as the budget decides.
@@ -148,6 +152,7 @@ async function main(): Promise<void> {
     rate: rates.fisher.toFixed(3),
     gflops: (rates.fisher * perSample) / 1e9,
     split: `batch 16 in micro-batches of ${fisher.microBatch}`,
+    left: left(),
   });
   headline('Fisher samples/s', rates.fisher, (rates.fisher * perSample) / 1e9);
 
@@ -167,6 +172,7 @@ async function main(): Promise<void> {
     rate: rates.landscape.toFixed(4),
     gflops: (rates.landscape * perPoint) / 1e9,
     split: "64 sequences in batches of 32 (or the budget's)",
+    left: left(),
   });
   headline('landscape points/s', rates.landscape, (rates.landscape * perPoint) / 1e9);
 
@@ -185,6 +191,7 @@ async function main(): Promise<void> {
         rate: 'does not fit',
         gflops: 0,
         split: r,
+        left: left(),
       });
       continue;
     }
@@ -194,6 +201,7 @@ async function main(): Promise<void> {
       rate: rates[kind].toPrecision(4),
       gflops: flops / r.perStep / 1e9,
       split: r.split,
+      left: left(),
     });
     headline(
       kind === 'finetune' ? 'fine-tuning steps/s' : 'pretraining tokens/s',
@@ -202,9 +210,13 @@ async function main(): Promise<void> {
     );
   }
 
-  console.log(`${'figure'.padEnd(24)} ${'rate'.padStart(12)} ${'GFLOP/s'.padStart(8)}  split`);
+  console.log(
+    `${'figure'.padEnd(24)} ${'rate'.padStart(12)} ${'GFLOP/s'.padStart(8)} ${'tensors left'.padStart(13)}  split`,
+  );
   for (const r of rows)
-    console.log(`${r.what.padEnd(24)} ${r.rate.padStart(12)} ${r.gflops.toFixed(1).padStart(8)}  ${r.split}`);
+    console.log(
+      `${r.what.padEnd(24)} ${r.rate.padStart(12)} ${r.gflops.toFixed(1).padStart(8)} ${String(r.left).padStart(13)}  ${r.split}`,
+    );
 
   // The paper's full settings at these rates. Fisher: 1% of Simple English Wikipedia (2,053 articles) at 512 tokens,
   // scaled from 128 tokens by FLOPs. Figure 1: three 16×16 surfaces over our 64 × 128-token evaluation set. Table 2:

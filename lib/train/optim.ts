@@ -46,7 +46,14 @@ export class AdamW {
     this.weightDecay = cfg.weightDecay ?? 0.01;
     this.placement = cfg.moments ?? momentPlacement();
     for (const [name, p] of params) {
-      const zeros = () => (this.placement === 'host' ? new Float32Array(p.size) : tf.variable(tf.zerosLike(p), false));
+      const zeros = () => {
+        if (this.placement === 'host') return new Float32Array(p.size);
+        // a variable shares its initial value's data, so the initial tensor is disposed at once, or it would outlive the variable
+        const init = tf.zerosLike(p);
+        const moment = tf.variable(init, false);
+        init.dispose();
+        return moment;
+      };
       this.m.set(name, zeros());
       this.v.set(name, zeros());
     }
