@@ -3,7 +3,10 @@
  * split over worker processes (`--jobs`), with GFLOP/s: the matMul FLOPs of one forward pass over the
  * evaluation set (encoder, attention, MLM head at the masked positions) per point.
  *
- *   npx tsx bench/landscape.ts [--model DIR] [--points 8] [--eval-examples 64] [--jobs 1,2]
+ * The default, 64 points, is the size of one quick-mode Figure 1 surface (8 × 8), the smallest surface a user runs;
+ * child processes' start-up (about 1.5 s each) is included, as a user pays it.
+ *
+ *   npx tsx bench/landscape.ts [--model DIR] [--points 64] [--eval-examples 64] [--jobs 1,2]
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -22,7 +25,7 @@ import { benchEachBackend, headline } from './backends';
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
-    points: { type: 'string', default: String(FIGURE1_GRIDS.quick.points) },
+    points: { type: 'string', default: String(FIGURE1_GRIDS.quick.points ** 2) },
     'eval-examples': { type: 'string', default: '64' },
     jobs: { type: 'string', default: '1,2' },
   },
@@ -37,7 +40,7 @@ const { hidden_size: H, num_hidden_layers: L, vocab_size: V } = cfg;
 // The evaluation sequences are packed to the pretraining length.
 const tokens = pretrainingRecipe(modelDir).maxLength;
 
-// One column of the quick Figure 1 grid (`points` rows × 1 column, so that --jobs splits it evenly).
+// `points` rows × 1 column of the quick Figure 1 range, so that --jobs splits it evenly.
 const { range } = FIGURE1_GRIDS.quick;
 const grid = { x: [0.25], y: linspace(range[0], range[1], points) };
 console.log(

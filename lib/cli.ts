@@ -1,6 +1,6 @@
 /** The `fisherlab` command line: one subcommand per long job or tool; each lives in lib/commands/. */
 import { Command } from 'commander';
-import { COMMANDS } from './commands';
+import { commandModules } from './commands';
 import { memoryLimit, parseBytes } from './train/memory-budget';
 
 /** Commands that run a model, and so take --memory-budget. */
@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('fisherlab')
     .description('Fisher information in language models: BERT in TensorFlow.js, guided dropout, loss landscapes.')
     .showHelpAfterError();
-  for (const load of COMMANDS) (await load()).register(program);
+  for (const load of commandModules(argv)) (await load()).register(program);
   addMemoryBudgetOption(program);
   try {
     await program.parseAsync(argv);

@@ -3,6 +3,9 @@
  * `runLanes` runs work items a few at a time, in order, and stops at the first failure.
  */
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { runFisherlab, runLanes } from '../lib/util/child-process';
 import { rejection } from './helpers';
 
@@ -22,6 +25,33 @@ describe('fisherlab in a child process', function () {
 
   it('resolves when the command succeeds', async () => {
     await runFisherlab(['schedule', '--help']);
+  });
+
+  it('once shouldStop is true, interrupts the child, which saves and stops as on Ctrl-C', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-child-'));
+    try {
+      // 64 short pre-masked examples for the embedded model, one per batch
+      const examples = Array.from({ length: 64 }, (_, i) => ({
+        input_ids: Array.from({ length: 16 }, (_, t) => 1000 + ((i * 31 + t * 7) % 5000)),
+        labels: Array.from({ length: 16 }, (_, t) => (t % 5 === 2 ? 1000 + t : -100)),
+      }));
+      fs.writeFileSync(path.join(dir, 'ex.jsonl'), examples.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      const lines: string[] = [];
+      const args = ['fisher', '--examples', path.join(dir, 'ex.jsonl'), '--batch-size', '1', '--jobs', '1'];
+      const out = ['--output', path.join(dir, 'f.safetensors'), '--run-dir', path.join(dir, 'run')];
+      await runFisherlab([...args, ...out], {
+        onLine: (l) => lines.push(l),
+        // stop once the pass is under way
+        shouldStop: () => lines.some((l) => /fisher: \d+\/64 samples/.test(l)),
+        interruptOk: true,
+      });
+      const log = lines.join('\n');
+      expect(log).to.match(/fisher: interrupted; saving a checkpoint after this batch/);
+      expect(fs.existsSync(path.join(dir, 'f.safetensors'))).to.equal(false);
+      expect(fs.existsSync(path.join(dir, 'run', 'checkpoints', 'latest.json'))).to.equal(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

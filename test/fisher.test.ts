@@ -17,6 +17,7 @@ import { onePercentFisher } from '../lib/fisher/one-percent';
 import { pretrainingRecipe } from '../lib/fisher/samples';
 import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
+import { defaultFisherJobs, fisherShards, MIN_SHARD_SAMPLES } from '../lib/fisher/shards';
 import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { trainWordPiece, writeVocab } from '../lib/pretrain/wordpiece-trainer';
 import { errorOf, setupBackend, tinyConfig } from './helpers';
@@ -366,8 +367,49 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
     });
   });
 
+  describe('splitting the pass over processes', () => {
+    it('shards are contiguous whole batches covering every sample once, as even as batches allow', () => {
+      expect(fisherShards(9, 2, 2)).to.deep.equal([
+        [0, 6],
+        [6, 9],
+      ]);
+      expect(fisherShards(512, 16, 2)).to.deep.equal([
+        [0, 256],
+        [256, 512],
+      ]);
+      expect(fisherShards(5, 4, 3)).to.deep.equal([
+        [0, 4],
+        [4, 5],
+      ]);
+      for (const [n, b, j] of [
+        [1000, 16, 3],
+        [17, 1, 4],
+        [33, 8, 2],
+      ]) {
+        const shards = fisherShards(n, b, j);
+        expect(shards[0][0]).to.equal(0);
+        expect(shards[shards.length - 1][1]).to.equal(n);
+        shards.forEach(([from, to], k) => {
+          expect(from % b, `shard ${k} starts on a batch`).to.equal(0);
+          expect(to).to.be.above(from);
+          if (k > 0) expect(from).to.equal(shards[k - 1][1]);
+        });
+      }
+      expect(() => fisherShards(10, 2, 0)).to.throw(/--jobs must be a positive integer \(got 0\)/);
+    });
+
+    it('the default gives each process at least MIN_SHARD_SAMPLES, up to one per core', () => {
+      expect(defaultFisherJobs(MIN_SHARD_SAMPLES * 2 - 1, 2)).to.equal(1);
+      expect(defaultFisherJobs(MIN_SHARD_SAMPLES * 2, 2)).to.equal(2);
+      expect(defaultFisherJobs(MIN_SHARD_SAMPLES * 100, 2)).to.equal(2);
+      expect(defaultFisherJobs(MIN_SHARD_SAMPLES * 3, 8)).to.equal(3);
+      expect(defaultFisherJobs(5, 8)).to.equal(1);
+    });
+  });
+
   describe('the fisher command', () => {
-    it('on corpus samples: resumable (--stop-after), metadata, the same file as an uninterrupted run', () => {
+    /** A tiny masked-LM folder and a corpus of 12 documents in `dir`; the fisher arguments over 9 samples of it, in batches of 4. */
+    function corpusAndModel(): (out: string) => string[] {
       const sentences = [
         'The cat sat on the mat.',
         'A dog ran in the park.',
@@ -409,6 +451,12 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
         '--output',
         path.join(dir, out),
       ];
+      return args;
+    }
+
+    it('on corpus samples: resumable (--stop-after), metadata, the same file as an uninterrupted run', () => {
+      const args = corpusAndModel();
+      const modelDir = path.join(dir, 'model');
       const whole = run(args('whole.safetensors'));
       expect(whole.status, whole.stderr).to.equal(0);
       const part = run([...args('parts.safetensors'), '--stop-after', '4']);
@@ -433,6 +481,34 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       });
       expect(a.metadata.corpus).to.equal(path.join(dir, 'corpus.txt'));
       expect(a.metadata.model).to.equal(modelDir);
+    });
+
+    it('--jobs 2 sums shards in child processes: within 1 float32 ulp of one process, resumable to the same bits, and refuses another --jobs on resume', () => {
+      const base = corpusAndModel();
+      // 9 samples in batches of 2: shards of 6 and 3 samples
+      const args = (out: string, jobs: number) => [...base(out), '--batch-size', '2', '--jobs', String(jobs)];
+      const one = run(args('one.safetensors', 1));
+      expect(one.status, one.stderr).to.equal(0);
+      const two = run(args('two.safetensors', 2));
+      expect(two.status, two.stderr).to.equal(0);
+      expect(two.stderr).to.match(/9 samples over 2 processes \(samples 0–5, 6–8\)/);
+      const part = run([...args('split.safetensors', 2), '--stop-after', '4']);
+      expect(part.status, part.stderr).to.equal(0);
+      expect(part.stderr).to.match(/stopped after 6 of 9 samples/);
+      const other = run(args('split.safetensors', 3));
+      expect(other.status).to.not.equal(0);
+      expect(other.stderr).to.match(/holds a Fisher run with other settings \(jobs: 2 → 3\)/);
+      const rest = run(args('split.safetensors', 2));
+      expect(rest.status, rest.stderr).to.equal(0);
+      expect(rest.stderr).to.match(/resuming after 4 of 6 samples/);
+      expect(rest.stderr).to.match(/resuming after 2 of 3 samples/);
+      const [a, b, c] = ['one', 'two', 'split'].map((f) => readFisher(path.join(dir, `${f}.safetensors`)));
+      expect([a.metadata.processes, b.metadata.processes]).to.deep.equal(['1', '2']);
+      for (const [name, t] of b.tensors) {
+        expect(Buffer.from(c.tensors.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+        const want = a.tensors.get(name)!.data;
+        t.data.forEach((x, i) => expect(Math.abs(x - want[i]), `${name}[${i}]`).to.be.at.most(want[i] * 2 ** -23));
+      }
     });
 
     it('`fisherlab fisher --fraction 0.01 --seed 1` and onePercentFisher write the same metadata, from the pretrain report', async () => {

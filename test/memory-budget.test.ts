@@ -244,7 +244,7 @@ describe('memory budget', () => {
       expect(optimizerBytes(BERT_BASE, 'host')).to.equal(0);
       expect(optimizerBytes(BERT_BASE, 'device') / (8 * P)).to.be.within(0.999, 1.001);
       const s = { config: BERT_BASE, kind: 'train' as const, batch: 32, seqLen: 128, maskedPerSequence: 0 };
-      const { fixed, perSequence } = stepBytes(s);
+      const { fixed, perSequence } = stepBytes(s, 'host');
       // the model's terms at this shape (docs/memory.md): about 1.2 GiB whatever the batch, 1.0 GiB a sequence
       expect(fixed / 2 ** 30).to.be.within(1.1, 1.25);
       expect(perSequence / 2 ** 30).to.be.within(0.95, 1.1);

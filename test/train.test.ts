@@ -82,6 +82,8 @@ describe('optimizer and schedule', () => {
       ['bert.encoder.layer.0.attention.self.query.bias', [5], 10],
       ['bert.encoder.layer.0.output.LayerNorm.weight', [5], 1e-3],
       ['classifier.weight', [2, 5], 0.1],
+      // as large as a tensor the device path updates on its own (the small ones go in flat groups)
+      ['bert.encoder.layer.0.intermediate.dense.weight', [256, 256], 0.5],
     ];
     const lrs = [0.01, 0.02, 0.015, 0.01, 0.005, 0.001];
     const wd = 0.1;

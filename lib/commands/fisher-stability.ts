@@ -1,4 +1,5 @@
 /** `fisherlab fisher-stability`: the sub-sample stability study of the Fisher estimate (the paper's Table 1), resumable. */
+import { MIN_SHARD_SAMPLES } from '../fisher/shards';
 import { Command } from 'commander';
 import * as path from 'path';
 import { initBackend } from '../backend';
@@ -20,6 +21,7 @@ interface StabilityOpts {
   batchSize: string;
   keep: KeepFisher[];
   out: string;
+  jobs?: string;
 }
 
 /** Parses a comma-separated list of numbers. */
@@ -64,6 +66,10 @@ export function register(program: Command): void {
       keepOption,
       [],
     )
+    .option(
+      '--jobs <n>',
+      `processes each estimate is split over (default: one per core, as long as each gets ${MIN_SHARD_SAMPLES} samples)`,
+    )
     .requiredOption('--out <dir>', 'study folder (summaries, run folders, stability table)')
     .addHelpText(
       'after',
@@ -88,6 +94,7 @@ export function register(program: Command): void {
         outDir: path.resolve(opts.out),
         batchSize: number(opts.batchSize, '--batch-size'),
         keep: opts.keep,
+        jobs: opts.jobs === undefined ? undefined : number(opts.jobs, '--jobs'),
         shouldStop: interrupt.stopped,
       }).finally(interrupt.dispose);
       inputs.model.dispose();

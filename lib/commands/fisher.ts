@@ -7,6 +7,10 @@ import { describeSplit } from '../train/memory-budget';
 import { formatDuration } from '../util/progress';
 import { number } from './options';
 import { stopOnInterrupt } from '../util/run-dir';
+import { loadMaskedLm } from '../bert/load';
+import { estimateFisher } from '../fisher/estimate';
+import { MIN_SHARD_SAMPLES, writeShardResult } from '../fisher/shards';
+import { readMaskedExamples } from '../pretrain/mlm-data';
 
 interface FisherOpts {
   model?: string;
@@ -21,10 +25,12 @@ interface FisherOpts {
   runDir?: string;
   checkpointEvery: string;
   stopAfter?: string;
+  jobs?: string;
 }
 
-/** Adds the `fisher` command. */
+/** Adds the `fisher` command and its hidden child, `fisher-shard`. */
 export function register(program: Command): void {
+  registerShard(program);
   program
     .command('fisher')
     .summary('empirical Fisher diagonal of a masked-LM BERT (resumable)')
@@ -46,6 +52,10 @@ export function register(program: Command): void {
     .option('--run-dir <dir>', 'checkpoints (default: out/fisher/<name of --output>-<hash of its absolute path>)')
     .option('--checkpoint-every <n>', 'samples between checkpoints', '1000')
     .option('--stop-after <n>', 'stop after about this many samples (a checkpoint is saved); run again to continue')
+    .option(
+      '--jobs <n>',
+      `processes, each summing a contiguous shard of the samples (default: one per core, as long as each gets ${MIN_SHARD_SAMPLES} samples; on TensorFlow each process then uses its share of the cores)`,
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  npx fisherlab fisher --fraction 0.01 --output out/fisher/embedded-1pct.safetensors\n  npx fisherlab fisher --model DIR --examples masked.jsonl --output fisher.safetensors',
@@ -75,6 +85,7 @@ export function register(program: Command): void {
         runDir: opts.runDir,
         checkpointEvery: number(opts.checkpointEvery, '--checkpoint-every'),
         stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
+        jobs: opts.jobs === undefined ? undefined : number(opts.jobs, '--jobs'),
         shouldStop: interrupt.stopped,
       }).finally(interrupt.dispose);
       if (!result.fisher) {
@@ -82,10 +93,54 @@ export function register(program: Command): void {
           `fisher: stopped after ${result.samples} of ${result.examples} samples; run the same command again to resume`,
         );
       } else {
-        const split = describeSplit(Math.min(batchSize, result.examples), result.microBatch);
+        const split =
+          describeSplit(Math.min(batchSize, result.examples), result.microBatch) +
+          (result.processes > 1 ? `, in ${result.processes} processes` : '');
         console.log(
           `wrote ${opts.output}: ${result.fisher.size} tensors over ${result.samples} samples, mean masked-LM loss ${result.meanLoss.toFixed(4)}, ${formatDuration(result.seconds)}; ${split}`,
         );
       }
     });
+}
+
+/** Adds the hidden `fisher-shard` command: the child process of `fisher --jobs N` for one contiguous shard of the samples. */
+function registerShard(program: Command): void {
+  program
+    .command('fisher-shard', { hidden: true })
+    .requiredOption('--model <dir>', 'model folder')
+    .requiredOption('--examples <file>', "the shard's pre-masked examples")
+    .requiredOption('--batch-size <n>', 'samples per forward/backward pass')
+    .requiredOption('--run-dir <dir>', "the shard's folder: checkpoints, then its sums in result/")
+    .requiredOption('--checkpoint-every <n>', 'samples between checkpoints')
+    .option('--stop-after <n>', 'stop after about this many samples (a checkpoint is saved)')
+    .action(
+      async (opts: {
+        model: string;
+        examples: string;
+        batchSize: string;
+        runDir: string;
+        checkpointEvery: string;
+        stopAfter?: string;
+      }) => {
+        await initBackend();
+        const model = loadMaskedLm(opts.model, 'fisher');
+        const interrupt = stopOnInterrupt('fisher', 'a checkpoint after this batch');
+        try {
+          const result = await estimateFisher({
+            model,
+            examples: readMaskedExamples(opts.examples, { vocabSize: model.config.vocab_size }),
+            padId: model.config.pad_token_id,
+            batchSize: number(opts.batchSize, '--batch-size'),
+            runDir: opts.runDir,
+            checkpointEvery: number(opts.checkpointEvery, '--checkpoint-every'),
+            stopAfter: opts.stopAfter === undefined ? undefined : number(opts.stopAfter, '--stop-after'),
+            shouldStop: interrupt.stopped,
+          });
+          if (result.fisher) writeShardResult(opts.runDir, model, result);
+        } finally {
+          interrupt.dispose();
+          model.dispose();
+        }
+      },
+    );
 }

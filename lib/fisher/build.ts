@@ -9,8 +9,9 @@ import { loadMaskedLm } from '../bert/load';
 import { loadTokenizer } from '../bert/tokenizer';
 import { defaultRunDir, projectRelative } from '../paths';
 import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../pretrain/mlm-data';
-import { estimateFisher, FisherResult, writeFisher } from './estimate';
+import { FisherResult, writeFisher } from './estimate';
 import { corpusSamples, pretrainingRecipe, SampleSize } from './samples';
+import { fisherPass } from './shards';
 
 /** What `buildFisher` needs. */
 export interface BuildFisherOptions {
@@ -30,6 +31,8 @@ export interface BuildFisherOptions {
   seed: number;
   /** Samples per forward/backward pass (default 16). */
   batchSize?: number;
+  /** Processes, each with a contiguous shard of the samples (default: `defaultFisherJobs`). */
+  jobs?: number;
   /** Checkpoints (default: out/fisher/<name of output>-<hash of its absolute path>). */
   runDir?: string;
   checkpointEvery?: number;
@@ -42,6 +45,8 @@ export interface BuildFisherOptions {
 /** What `buildFisher` did: the estimate's result (the file is written when `fisher` is set) and the number of examples. */
 export interface BuiltFisher extends FisherResult {
   examples: number;
+  /** Processes the samples were split over. */
+  processes: number;
 }
 
 /** Estimates the Fisher of a model folder over corpus samples or pre-masked examples (resumable) and writes it with its metadata. */
@@ -89,8 +94,10 @@ export async function buildFisher(o: BuildFisherOptions): Promise<BuiltFisher> {
       batch_size: String(batchSize),
     };
     fs.mkdirSync(path.dirname(path.resolve(o.output)), { recursive: true });
-    const result = await estimateFisher({
+    const result = await fisherPass({
       model,
+      modelDir: o.model,
+      jobs: o.jobs,
       examples,
       padId: model.config.pad_token_id,
       batchSize,
@@ -101,7 +108,8 @@ export async function buildFisher(o: BuildFisherOptions): Promise<BuiltFisher> {
       shouldStop: o.shouldStop,
       write: o.write,
     });
-    if (result.fisher) writeFisher(o.output, result.fisher, result.samples, metadata);
+    if (result.fisher)
+      writeFisher(o.output, result.fisher, result.samples, { ...metadata, processes: String(result.processes) });
     return { ...result, examples: examples.length };
   } finally {
     model.dispose();

@@ -55,6 +55,9 @@ export interface FisherResult {
   seconds: number;
   /** Samples per forward/backward pass: the batch, or less when a batch does not fit in memory at once (the sums do not change). */
   microBatch: number;
+  /** The float64 running sums Σ_i g_i² in `namedParameters()` order, and the sum of the per-sample losses, over the samples done. */
+  sums: Float64Array[];
+  lossSum: number;
 }
 
 /** The `kind` metadata of a Fisher file. */
@@ -97,19 +100,9 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
     );
     ckpts = new CheckpointDir(path.join(o.runDir, 'checkpoints'));
     const latest = ckpts.latest();
-    if (latest) ({ samples: start, lossSum } = loadSums(latest.dir, names, sums));
+    if (latest) ({ samples: start, lossSum } = readSums(latest.dir, names, sums));
   }
-  const save = (done: number) =>
-    ckpts?.save(done, (dir) => {
-      writeFileAtomic(
-        path.join(dir, SUMS_FILE),
-        sums.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)),
-      );
-      writeFileAtomic(
-        path.join(dir, STATE_FILE),
-        JSON.stringify({ samples: done, lossSum, tensors: names.map((name, k) => [name, sums[k].length]) }) + '\n',
-      );
-    });
+  const save = (done: number) => ckpts?.save(done, (dir) => writeSums(dir, names, sums, done, lossSum));
 
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (start > 0) say(`fisher: resuming after ${start} of ${n} samples`);
@@ -171,11 +164,13 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
     meanLoss: lossSum / done,
     seconds: (Date.now() - began) / 1000,
     microBatch: micro,
+    sums,
+    lossSum,
   };
 }
 
 /** The running sums divided by n, as float32 tensors by name; a non-finite value is an error. */
-function meanTensors(model: Bert, sums: Float64Array[], n: number): Map<string, NamedArray> {
+export function meanTensors(model: Bert, sums: Float64Array[], n: number): Map<string, NamedArray> {
   const out = new Map<string, NamedArray>();
   model.namedParameters().forEach(([name, v], k) => {
     const data = new Float32Array(sums[k].length);
@@ -187,8 +182,21 @@ function meanTensors(model: Bert, sums: Float64Array[], n: number): Map<string, 
   return out;
 }
 
-/** Restores the running sums from a checkpoint folder (in place), returning the samples done and the loss sum. */
-function loadSums(dir: string, names: string[], sums: Float64Array[]): { samples: number; lossSum: number } {
+/** Writes running sums (float64, in `names` order) with their sample count and loss sum to a folder, atomically. */
+export function writeSums(dir: string, names: string[], sums: Float64Array[], samples: number, lossSum: number): void {
+  fs.mkdirSync(dir, { recursive: true });
+  writeFileAtomic(
+    path.join(dir, SUMS_FILE),
+    sums.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)),
+  );
+  writeFileAtomic(
+    path.join(dir, STATE_FILE),
+    JSON.stringify({ samples, lossSum, tensors: names.map((name, k) => [name, sums[k].length]) }) + '\n',
+  );
+}
+
+/** Reads the running sums written by `writeSums` into `sums` (in place), returning the samples done and the loss sum. */
+export function readSums(dir: string, names: string[], sums: Float64Array[]): { samples: number; lossSum: number } {
   const state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as {
     samples: number;
     lossSum: number;
@@ -210,14 +218,14 @@ function loadSums(dir: string, names: string[], sums: Float64Array[]): { samples
 }
 
 /** SHA-256 of the examples (ids, masks and labels), so a run folder only resumes on the same data. */
-function fingerprintExamples(examples: FisherOptions['examples']): string {
+export function fingerprintExamples(examples: FisherOptions['examples']): string {
   const hash = createHash('sha256');
   for (const e of examples) hash.update(JSON.stringify([e.input_ids, e.labels, e.attention_mask ?? null]));
   return hash.digest('hex');
 }
 
 /** SHA-256 of every weight, so a run folder only resumes on the same model. */
-function fingerprintWeights(model: Bert): string {
+export function fingerprintWeights(model: Bert): string {
   const hash = createHash('sha256');
   for (const [name, v] of model.namedParameters()) {
     const data = v.dataSync() as Float32Array;

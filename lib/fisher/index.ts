@@ -7,5 +7,6 @@ export * from './one-percent';
 export * from './per-sample-grads';
 export * from './plots';
 export * from './samples';
+export * from './shards';
 export * from './stability';
 export * from './study';

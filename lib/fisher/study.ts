@@ -14,7 +14,8 @@ import { writeFileAtomic } from '../util/atomic';
 import { settingsDiff } from '../util/run-dir';
 import { loadMaskedLm } from '../bert/load';
 import type { Bert } from '../bert/model';
-import { estimateFisher, writeFisher } from './estimate';
+import { writeFisher } from './estimate';
+import { fisherPass } from './shards';
 import { dropoutSiteScores, groupScores, tensorMeans } from './aggregate';
 import type { GroupScore, SiteScore, TensorMean } from './aggregate';
 import { pretrainingRecipe, recipeSequences, sampleCount } from './samples';
@@ -91,6 +92,9 @@ export interface FisherStudyOptions {
   settings: Record<string, string>;
   /** Samples per forward/backward pass (default 16). */
   batchSize?: number;
+  /** The model's folder: with it, large estimates are split over `jobs` processes (default `defaultFisherJobs`). */
+  modelDir?: string;
+  jobs?: number;
   /** Estimates whose full Fisher tensors are written as safetensors (as `fisherlab fisher` writes them). */
   keep?: KeepFisher[];
   /** Polled between batches: true saves a checkpoint and stops. */
@@ -111,7 +115,10 @@ export interface FisherStudyResult {
 }
 
 /** What a study of one model folder draws on: the model, padding id, training sequences, masking vocabulary and settings. */
-export type StudyInputs = Pick<FisherStudyOptions, 'model' | 'padId' | 'sequences' | 'mask' | 'settings'> & {
+export type StudyInputs = Pick<
+  FisherStudyOptions,
+  'model' | 'modelDir' | 'padId' | 'sequences' | 'mask' | 'settings'
+> & {
   recipe: PretrainingRecipe;
 };
 
@@ -137,7 +144,7 @@ export function studyInputs(modelDir: string, overrides: { corpus?: string; maxL
     masking_rate: '0.15',
     max_length: String(recipe.maxLength),
   };
-  return { model, padId: model.config.pad_token_id, sequences, mask: mlmVocab(tokenizer), settings, recipe };
+  return { model, modelDir, padId: model.config.pad_token_id, sequences, mask: mlmVocab(tokenizer), settings, recipe };
 }
 
 /** The sub-sample of `fisherlab fisher --fraction percent/100 --seed seed`: seeded sequences masked with the same seed. */
@@ -223,8 +230,10 @@ export async function runFisherStudy(o: FisherStudyOptions): Promise<FisherStudy
     );
     const metadata = { ...settings, selection: `fraction ${e.percent / 100}`, seed: String(e.seed) };
     const runDir = path.join(o.outDir, 'runs', e.id);
-    const result = await estimateFisher({
+    const result = await fisherPass({
       model: o.model,
+      modelDir: o.modelDir,
+      jobs: o.jobs,
       examples: studyExamples(o.sequences, e.percent, e.seed, o.mask),
       padId: o.padId,
       batchSize,

@@ -10,7 +10,8 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import type { BertConfig } from '../bert/config';
-import { MomentPlacement, momentPlacement } from './optim';
+import { adamUpdateBytes, MomentPlacement, momentPlacement } from './optim';
+import { MASKED_LM, parameterSpecs } from '../bert/parameters';
 
 /** What a step does: train (forward, backward, optimizer), fisher (tapped per-sample pass) or eval (forward only). */
 export type StepKind = 'train' | 'fisher' | 'eval';
@@ -67,8 +68,8 @@ const FIXED: Record<StepKind, [number, number]> = { train: [2, 4], fisher: [1, 2
 /** Floats × vocabulary × hidden that training with the masked-LM head adds (the tied decoder's gradient and its sums). */
 const MLM_TRAIN_FIXED = 8;
 
-/** The modelled bytes of one step beyond the model's weights (and, for training, its optimizer state). */
-export function stepBytes(s: Omit<StepShape, 'batch'>): StepBytes {
+/** The modelled bytes of one step beyond the model's weights (and, for training, its optimizer state), with AdamW's moments on `placement`. */
+export function stepBytes(s: Omit<StepShape, 'batch'>, placement: MomentPlacement = momentPlacement()): StepBytes {
   const {
     hidden_size: H,
     intermediate_size: I,
@@ -84,7 +85,12 @@ export function stepBytes(s: Omit<StepShape, 'batch'>): StepBytes {
   const perSequence = F32 * (T * (layers + dot(ONCE[s.kind])) + HEAD[s.kind] * s.maskedPerSequence * V);
   const [cP, cV] = FIXED[s.kind];
   const mlm = s.kind === 'train' && s.maskedPerSequence > 0 ? MLM_TRAIN_FIXED : 0;
-  return { fixed: F32 * (cP * parameterCount(s.config) + (cV + mlm) * V * H), perSequence };
+  // AdamW on the device updates small tensors in flat groups, whose temporaries live together
+  const update =
+    s.kind === 'train' && placement === 'device'
+      ? adamUpdateBytes(parameterSpecs(s.config, MASKED_LM).map((p) => p.shape.reduce((a, b) => a * b, 1)))
+      : 0;
+  return { fixed: F32 * (cP * parameterCount(s.config) + (cV + mlm) * V * H) + update, perSequence };
 }
 
 /** Scalars of a BERT encoder with embeddings (the heads are small next to it; the decoder is tied). */
@@ -139,7 +145,7 @@ export interface SplitOptions {
 
 /** The memory limit a step of `s.batch` sequences needs with `held` bytes already held, safety factors included. */
 export function bytesNeeded(s: StepShape, held: number, backend = tf.getBackend()): number {
-  const { fixed, perSequence } = stepBytes(s);
+  const { fixed, perSequence } = stepBytes(s, momentPlacement(backend));
   const step = fixed + s.batch * perSequence;
   return backend === 'wasm' ? WASM_SAFETY * (held + step) : held + SAFETY * step;
 }

@@ -23,6 +23,71 @@ export function decays(name: string): boolean {
   return !(name.endsWith('.bias') || name.includes('LayerNorm.') || name === 'cls.predictions.bias');
 }
 
+/** Parameters updated together on the device: their moments as one flat pair (one parameter's own shape when alone). */
+interface DeviceGroup {
+  members: Array<[string, tf.Variable]>;
+  decays: boolean;
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+/** Tensors at least this large are updated alone: concatenating them would copy more than the kernels saved cost. */
+const ALONE = 1 << 16;
+/** Floats per group of small tensors at most, which bounds the update's temporaries. */
+const GROUP_MAX = 1 << 18;
+/** Tensors of a group's size that one device update holds at its peak (the flat copies, moments and intermediates of its tidy). */
+const UPDATE_TEMPORARIES = 17;
+
+/** Parameter indices by group: every large tensor alone, the small ones packed in order into groups of like weight decay, each of at most GROUP_MAX floats. */
+function packGroups(sizes: readonly number[], decay: readonly boolean[]): number[][] {
+  const groups: number[][] = [];
+  for (const d of [true, false]) {
+    let open: number[] = [];
+    let floats = 0;
+    sizes.forEach((size, i) => {
+      if (size >= ALONE || decay[i] !== d) return;
+      if (floats + size > GROUP_MAX && open.length > 0) {
+        groups.push(open);
+        [open, floats] = [[], 0];
+      }
+      open.push(i);
+      floats += size;
+    });
+    if (open.length > 0) groups.push(open);
+  }
+  sizes.forEach((size, i) => size >= ALONE && groups.push([i]));
+  return groups;
+}
+
+/** Bytes one device AdamW update holds at its peak beyond the weights and moments, for tensors of these sizes. */
+export function adamUpdateBytes(sizes: readonly number[]): number {
+  const groups = packGroups(
+    sizes,
+    sizes.map(() => true),
+  );
+  return 4 * UPDATE_TEMPORARIES * Math.max(0, ...groups.map((g) => g.reduce((s, i) => s + sizes[i], 0)));
+}
+
+/** The device groups of `packGroups`, with their flat moments. */
+function deviceGroups(params: Array<[string, tf.Variable]>): DeviceGroup[] {
+  const groups = packGroups(
+    params.map(([, p]) => p.size),
+    params.map(([name]) => decays(name)),
+  );
+  return groups.map((indices) => {
+    const members = indices.map((i) => params[i]);
+    const shape = members.length === 1 ? members[0][1].shape : [members.reduce((s, [, p]) => s + p.size, 0)];
+    // a variable shares its initial value's data, so the initial tensor is disposed at once, or it would outlive the variable
+    const zeros = () => {
+      const init = tf.zeros(shape);
+      const moment = tf.variable(init, false);
+      init.dispose();
+      return moment;
+    };
+    return { members, decays: decays(members[0][0]), m: zeros(), v: zeros() };
+  });
+}
+
 /** AdamW over named variables; `step(grads, lr)` updates them in place; its state can be saved and restored. */
 export class AdamW {
   readonly beta1: number;
@@ -33,8 +98,11 @@ export class AdamW {
   readonly placement: MomentPlacement;
   /** Number of updates applied so far. */
   t = 0;
-  private readonly m = new Map<string, tf.Variable | Float32Array>();
-  private readonly v = new Map<string, tf.Variable | Float32Array>();
+  /** Host moments by parameter name. */
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
+  /** Device moments, one flat pair per group of parameters updated together. */
+  private readonly groups: DeviceGroup[];
 
   constructor(
     private readonly params: Array<[string, tf.Variable]>,
@@ -45,18 +113,13 @@ export class AdamW {
     this.eps = cfg.eps ?? 1e-8;
     this.weightDecay = cfg.weightDecay ?? 0.01;
     this.placement = cfg.moments ?? momentPlacement();
-    for (const [name, p] of params) {
-      const zeros = () => {
-        if (this.placement === 'host') return new Float32Array(p.size);
-        // a variable shares its initial value's data, so the initial tensor is disposed at once, or it would outlive the variable
-        const init = tf.zerosLike(p);
-        const moment = tf.variable(init, false);
-        init.dispose();
-        return moment;
-      };
-      this.m.set(name, zeros());
-      this.v.set(name, zeros());
-    }
+    this.groups = [];
+    if (this.placement === 'host') {
+      for (const [name, p] of params) {
+        this.m.set(name, new Float32Array(p.size));
+        this.v.set(name, new Float32Array(p.size));
+      }
+    } else this.groups = deviceGroups(params);
   }
 
   /** Applies one update with learning rate `lr` from gradients keyed by parameter name. */
@@ -64,23 +127,37 @@ export class AdamW {
     this.t += 1;
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
-    for (const [name, p] of this.params) {
+    const gradient = (name: string) => {
       const g = grads.get(name);
       if (!g) throw new Error(`no gradient for parameter ${name}`);
-      const m = this.m.get(name)!;
-      const v = this.v.get(name)!;
-      if (m instanceof Float32Array && v instanceof Float32Array) {
-        this.hostUpdate(name, p, g, m, v, lr, bc1, bc2);
-        continue;
-      }
+      return g;
+    };
+    for (const [name, p] of this.params) {
+      if (this.placement === 'host')
+        this.hostUpdate(name, p, gradient(name), this.m.get(name)!, this.v.get(name)!, lr, bc1, bc2);
+    }
+    for (const group of this.groups) {
       tf.tidy(() => {
-        const m1 = tf.add(tf.mul(m as tf.Variable, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v1 = tf.add(tf.mul(v as tf.Variable, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        (m as tf.Variable).assign(m1);
-        (v as tf.Variable).assign(v1);
-        const decayed = decays(name) && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
+        const { m, v, members } = group;
+        // one flat vector per group: the same elementwise arithmetic, a dozen kernels per group instead of per tensor
+        const flat = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0] : tf.concat(ts.map((t) => tf.reshape(t, [-1]))));
+        const g = flat(members.map(([name]) => gradient(name)));
+        const p = flat(members.map(([, w]) => w));
+        const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        m.assign(m1);
+        v.assign(v1);
+        const decayed = group.decays && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
         const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), this.eps);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / bc1)));
+        const updated = tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / bc1));
+        if (members.length === 1) members[0][1].assign(updated);
+        else {
+          const parts = tf.split(
+            updated,
+            members.map(([, w]) => w.size),
+          );
+          members.forEach(([, w], i) => w.assign(tf.reshape(parts[i], w.shape)));
+        }
       });
     }
   }
@@ -126,36 +203,42 @@ export class AdamW {
   /** The moment estimates as named arrays (`exp_avg.<name>`, `exp_avg_sq.<name>`), for checkpoints. */
   stateArrays(): NamedArray[] {
     const out: NamedArray[] = [];
-    for (const [prefix, map] of [
-      ['exp_avg', this.m],
-      ['exp_avg_sq', this.v],
+    for (const [prefix, which] of [
+      ['exp_avg', 'm'],
+      ['exp_avg_sq', 'v'],
     ] as const) {
-      for (const [name, t] of map) {
-        const shape = [...this.shapeOf(name)];
-        out.push({
-          name: `${prefix}.${name}`,
-          shape,
-          data: t instanceof Float32Array ? t : (t.dataSync() as Float32Array),
-        });
-      }
+      const data = this.momentArrays(which);
+      for (const [name] of this.params)
+        out.push({ name: `${prefix}.${name}`, shape: [...this.shapeOf(name)], data: data.get(name)! });
     }
     return out;
   }
 
   /** Restores the state written by `stateArrays` (on either placement) and the update count. */
   loadState(arrays: Map<string, NamedArray>, t: number): void {
-    for (const [prefix, map] of [
-      ['exp_avg', this.m],
-      ['exp_avg_sq', this.v],
+    for (const [prefix, which] of [
+      ['exp_avg', 'm'],
+      ['exp_avg_sq', 'v'],
     ] as const) {
-      for (const [name, moment] of map) {
+      const named = new Map<string, Float32Array>();
+      for (const [name] of this.params) {
         const a = arrays.get(`${prefix}.${name}`);
         if (!a) throw new Error(`optimizer state lacks ${prefix}.${name}`);
         const shape = this.shapeOf(name);
         if (a.shape.join() !== shape.join())
           throw new Error(`optimizer state ${prefix}.${name} has shape [${a.shape}], expected [${shape}]`);
-        if (moment instanceof Float32Array) moment.set(a.data);
-        else tf.tidy(() => moment.assign(tf.tensor(a.data, a.shape)));
+        named.set(name, a.data);
+      }
+      if (this.placement === 'host')
+        for (const [name, moment] of which === 'm' ? this.m : this.v) moment.set(named.get(name)!);
+      for (const group of this.groups) {
+        const flat = new Float32Array(group[which].size);
+        let at = 0;
+        for (const [name, w] of group.members) {
+          flat.set(named.get(name)!, at);
+          at += w.size;
+        }
+        tf.tidy(() => group[which].assign(tf.tensor(flat, group[which].shape)));
       }
     }
     this.t = t;
@@ -163,9 +246,25 @@ export class AdamW {
 
   /** Frees the moment estimates. */
   dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) if (!(t instanceof Float32Array)) t.dispose();
+    for (const group of this.groups) tf.dispose([group.m, group.v]);
+    this.groups.length = 0;
     this.m.clear();
     this.v.clear();
+  }
+
+  /** Each parameter's first or second moment as its own array (views into a group's data on the device). */
+  private momentArrays(which: 'm' | 'v'): Map<string, Float32Array> {
+    if (this.placement === 'host') return which === 'm' ? this.m : this.v;
+    const out = new Map<string, Float32Array>();
+    for (const group of this.groups) {
+      const data = group[which].dataSync() as Float32Array;
+      let at = 0;
+      for (const [name, w] of group.members) {
+        out.set(name, data.subarray(at, at + w.size));
+        at += w.size;
+      }
+    }
+    return out;
   }
 
   private shapeOf(name: string): number[] {

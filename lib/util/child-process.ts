@@ -12,6 +12,8 @@ export interface ChildOptions {
   interruptOk?: boolean;
   /** Processes (this child included) that run at once and share the cores and memory (default 1; see `sharedEnv`). */
   share?: number;
+  /** Polled every 200 ms while the child runs: once true, the child gets SIGINT (it saves and stops, as on Ctrl-C). */
+  shouldStop?: () => boolean;
 }
 
 /** Runs `fisherlab ARGS` in a child process; rejects with the command and the end of its stderr when it fails. */
@@ -30,8 +32,16 @@ export function runFisherlab(args: string[], o: ChildOptions = {}): Promise<void
       for (const line of lines)
         if (line.trim() && !line.startsWith('fisherlab: TensorFlow.js backend')) o.onLine?.(line);
     });
+    const poll =
+      o.shouldStop &&
+      setInterval(() => {
+        if (!o.shouldStop!()) return;
+        child.kill('SIGINT');
+        clearInterval(poll!);
+      }, 200);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      if (poll) clearInterval(poll);
       if (code === 0 || (o.interruptOk && signal === 'SIGINT')) resolve();
       else reject(new Error(`fisherlab ${args[0]} failed (${code ?? signal}): fisherlab ${args.join(' ')}\n${tail}`));
     });
