@@ -6,7 +6,16 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend, tinyConfig } from './helpers';
 import { Bert, Batch } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
-import { AdamW, clipGradNorm, warmupLinearDecay, decays, MomentPlacement, momentPlacement } from '../lib/train/optim';
+import {
+  AdamW,
+  adamUpdateBytes,
+  clipGradNorm,
+  warmupLinearDecay,
+  decays,
+  MomentPlacement,
+  momentPlacement,
+} from '../lib/train/optim';
+import { parameterSpecs } from '../lib/bert/parameters';
 import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { train, readLog } from '../lib/train/loop';
 import { Rng } from '../lib/util/random';
@@ -75,6 +84,25 @@ describe('optimizer and schedule', () => {
       opt.dispose();
       tf.dispose([w, b]);
     });
+
+  it("the grouped update's temporaries: 17 floats per float of the largest group of small tensors, none for tensors updated alone", () => {
+    // groups of at most 2^18 floats: four of 60,000 fill one, the fifth and the 10 start the next; 70,000 ≥ 65,536 goes alone
+    expect(adamUpdateBytes([60_000, 60_000, 60_000, 60_000, 60_000, 10, 70_000])).to.equal(4 * 17 * 240_000);
+    expect(adamUpdateBytes([10, 20, 70_000])).to.equal(4 * 17 * 30);
+    expect(adamUpdateBytes([70_000, 1 << 20])).to.equal(0);
+    // bert-base-uncased: its biases and LayerNorms, a few MiB, not its 23M-float word embeddings
+    const base = tinyConfig({
+      vocab_size: 30522,
+      hidden_size: 768,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      max_position_embeddings: 512,
+    });
+    const bytes = adamUpdateBytes(parameterSpecs(base, MASKED_LM).map((p) => p.shape.reduce((a, b) => a * b, 1)));
+    expect(bytes).to.be.above(0);
+    expect(bytes).to.be.at.most(4 * 17 * (1 << 18));
+  });
 
   describe('moments on the host and on the device', () => {
     const shapes: Array<[string, number[], number]> = [

@@ -59,13 +59,16 @@ function packGroups(sizes: readonly number[], decay: readonly boolean[]): number
   return groups;
 }
 
-/** Bytes one device AdamW update holds at its peak beyond the weights and moments, for tensors of these sizes. */
+/**
+ * Bytes the temporaries of the largest group of small tensors take during a device AdamW update: what grouping adds
+ * to updating each tensor alone (a tensor updated alone has the same temporaries as before grouping).
+ */
 export function adamUpdateBytes(sizes: readonly number[]): number {
-  const groups = packGroups(
+  const small = packGroups(
     sizes,
     sizes.map(() => true),
-  );
-  return 4 * UPDATE_TEMPORARIES * Math.max(0, ...groups.map((g) => g.reduce((s, i) => s + sizes[i], 0)));
+  ).filter((g) => sizes[g[0]] < ALONE);
+  return 4 * UPDATE_TEMPORARIES * Math.max(0, ...small.map((g) => g.reduce((s, i) => s + sizes[i], 0)));
 }
 
 /** The device groups of `packGroups`, with their flat moments. */
