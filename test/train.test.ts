@@ -16,6 +16,7 @@ import {
   momentPlacement,
 } from '../lib/train/optim';
 import { parameterSpecs } from '../lib/bert/parameters';
+import { BERT_BASE } from '../lib/bert/config';
 import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { train, readLog } from '../lib/train/loop';
 import { Rng } from '../lib/util/random';
@@ -91,15 +92,7 @@ describe('optimizer and schedule', () => {
     expect(adamUpdateBytes([10, 20, 70_000])).to.equal(4 * 17 * 30);
     expect(adamUpdateBytes([70_000, 1 << 20])).to.equal(0);
     // bert-base-uncased: its biases and LayerNorms, a few MiB, not its 23M-float word embeddings
-    const base = tinyConfig({
-      vocab_size: 30522,
-      hidden_size: 768,
-      num_hidden_layers: 12,
-      num_attention_heads: 12,
-      intermediate_size: 3072,
-      max_position_embeddings: 512,
-    });
-    const bytes = adamUpdateBytes(parameterSpecs(base, MASKED_LM).map((p) => p.shape.reduce((a, b) => a * b, 1)));
+    const bytes = adamUpdateBytes(parameterSpecs(BERT_BASE, MASKED_LM).map((p) => p.shape.reduce((a, b) => a * b, 1)));
     expect(bytes).to.be.above(0);
     expect(bytes).to.be.at.most(4 * 17 * (1 << 18));
   });
