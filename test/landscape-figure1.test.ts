@@ -22,6 +22,7 @@ import { lossAt, paperSurfacesFile } from '../lib/landscape/surface-file';
 import { readSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
 import { fixedMaskedSet, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { evaluateMlm } from '../lib/pretrain/mlm-eval';
+import { shippedPath } from '../lib/shipped';
 import { errorOf, setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
 
@@ -41,7 +42,7 @@ describe('Figure 1 surface sets', function () {
       expect(axis).to.have.length(16);
       axis.forEach((v, i) => expect(v).to.be.closeTo(authors[i], 1e-12));
     }
-    const shipped = readFigure1(path.join('data', 'landscape', 'fisherlab-bert-l4-h128'));
+    const shipped = readFigure1(shippedPath('landscape'));
     for (const surface of shipped.values()) expect({ x: surface.x, y: surface.y }).to.deep.equal(full);
     const quick = figure1Grid('quick');
     expect(quick.x).to.have.length(8);

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { configToJson } from '../lib/bert/config';
 import { defaultRunDir } from '../lib/paths';
-import { defaultModelDir } from '../lib/shipped';
+import { defaultModelDir, SHIPPED } from '../lib/shipped';
 import { describeRecipe, modelRecipe, RECIPE_FILE, RECIPES } from '../lib/glue/recipes';
 import { errorOf, tinyConfig } from './helpers';
 
@@ -29,7 +29,7 @@ describe('fine-tuning recipes', () => {
 
   it('the embedded model ships the small recipe, the values its sweeps and model card used', () => {
     const r = modelRecipe(defaultModelDir());
-    expect(r.source).to.equal(`data/models/fisherlab-bert-l4-h128/${RECIPE_FILE}`);
+    expect(r.source).to.equal(`${SHIPPED.model}/${RECIPE_FILE}`);
     expect({ ...r, name: undefined, source: undefined }).to.deep.equal({
       ...RECIPES.small,
       name: undefined,

@@ -80,10 +80,10 @@ describe('shipped data', () => {
   });
 
   it("records the shipped model's recipe by its path from the root, however the model folder was named", () => {
-    const report = 'data/models/fisherlab-bert-l4-h128/pretrain-report.json';
-    expect(pretrainingRecipe(path.join(data, 'models', 'fisherlab-bert-l4-h128')).source).to.equal(report);
-    expect(
-      pretrainingRecipe(path.relative(process.cwd(), path.join(data, 'models', 'fisherlab-bert-l4-h128'))).source,
-    ).to.equal(report);
+    const report = `${SHIPPED.model}/pretrain-report.json`;
+    expect(pretrainingRecipe(path.join(data, 'models', EMBEDDED_MODEL)).source).to.equal(report);
+    expect(pretrainingRecipe(path.relative(process.cwd(), path.join(data, 'models', EMBEDDED_MODEL))).source).to.equal(
+      report,
+    );
   });
 });

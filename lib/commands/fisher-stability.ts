@@ -9,6 +9,7 @@ import { formatDuration } from '../util/progress';
 import { showTable } from '../notebook/table';
 import { number } from './options';
 import { stopOnInterrupt } from '../util/run-dir';
+import { SHIPPED } from '../shipped';
 
 interface StabilityOpts {
   model?: string;
@@ -73,7 +74,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'study folder (summaries, run folders, stability table)')
     .addHelpText(
       'after',
-      '\nExample (about 10,000 samples, ~18 min on 2 CPU cores for the embedded model):\n  npx fisherlab fisher-stability --fractions 0.25,0.5,1,2,5 --seeds 1,2,3 --reference-fraction 10 \\\n    --keep 1:1:data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --out data/fisher/fisherlab-bert-l4-h128-stability',
+      `\nExample (the shipped study: about 10,000 samples):\n  npx fisherlab fisher-stability --fractions 0.25,0.5,1,2,5 --seeds 1,2,3 --reference-fraction 10 \\\n    --keep 1:1:${SHIPPED.fisher} --out ${SHIPPED.fisherStability}`,
     )
     .action(async (opts: StabilityOpts) => {
       await initBackend();

@@ -9,6 +9,7 @@ import { defaultRunDir, outputDir } from '../paths';
 import { parseGrid } from './landscape';
 import { number, positiveInt } from './options';
 import { stopOnInterrupt } from '../util/run-dir';
+import { SHIPPED } from '../shipped';
 
 interface Figure1Opts {
   model?: string;
@@ -55,7 +56,7 @@ export function register(program: Command): void {
     .option('--no-hdf5', 'do not write the .h5 files')
     .addHelpText(
       'after',
-      '\nExample (the shipped surfaces: 768 points, about 10 minutes on 2 idle cores):\n  npx fisherlab landscape-figure1 --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors \\\n    --out data/landscape/fisherlab-bert-l4-h128 --jobs 2',
+      `\nExample (the shipped surfaces: 768 points):\n  npx fisherlab landscape-figure1 --fisher ${SHIPPED.fisher} \\\n    --out ${SHIPPED.landscape} --jobs 2`,
     )
     .action(async (opts: Figure1Opts) => {
       const dir = resolveModelDir(opts.model);

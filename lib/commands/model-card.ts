@@ -10,6 +10,7 @@ import { modelCard } from '../pretrain/model-card';
 import { BenefitReport, pretrainingBenefit, readBenefitReports } from '../pretrain/benefit';
 import type { PretrainReport } from '../pretrain/run';
 import { number, positiveInt } from './options';
+import { SHIPPED } from '../shipped';
 
 /** Training examples per run when --max-train is not given: SST-2's 67k sentences are capped, other tasks use all. */
 const DEFAULT_MAX_TRAIN: Record<string, number> = { 'SST-2': 3000 };
@@ -47,10 +48,7 @@ export function register(program: Command): void {
     )
     .option('--jobs <n>', `fine-tuning processes at a time (${JOBS_HELP})`, String(defaultJobs()))
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
-    .addHelpText(
-      'after',
-      '\nExample:\n  npx fisherlab model-card --model data/models/fisherlab-bert-l4-h128 --check SST-2,CoLA',
-    )
+    .addHelpText('after', `\nExample:\n  npx fisherlab model-card --model ${SHIPPED.model} --check SST-2,CoLA`)
     .action(
       async (o: {
         model: string;

@@ -14,6 +14,7 @@ import {
 import type { ShardReply, ShardRequest } from '../pretrain/shards';
 import { formatDuration } from '../util/progress';
 import { stopOnInterrupt } from '../util/run-dir';
+import { SHIPPED } from '../shipped';
 
 const NUMBERS: Array<[keyof PretrainSettings, string, string]> = [
   ['layers', '--layers <n>', 'encoder layers'],
@@ -103,7 +104,7 @@ export function register(program: Command): void {
     );
   cmd.addHelpText(
     'after',
-    '\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME',
+    `\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab ${SHIPPED.vocab} --out data/models/NAME`,
   );
   cmd.action(async (opts: Record<string, string>) => {
     const num = (k: keyof PretrainSettings, flag: string) => {

@@ -13,6 +13,7 @@ import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '..
 import { awaitSweep, formatStatus, mergeSweep, submitSweep, sweepStatus } from '../sweep/slurm';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
 import { number, positiveInt } from './options';
+import { SHIPPED } from '../shipped';
 
 /** The comma-separated items of an option. */
 function list(value: string): string[] {
@@ -102,7 +103,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
     .addHelpText(
       'after',
-      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher data/fisher/fisherlab-bert-l4-h128-1pct.safetensors --jobs 2 --out data/results/fisherlab-bert-l4-h128\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT`,
+      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT`,
     )
     .action(async (o: Record<string, string>, cmd: Command) => {
       if (o.status !== undefined) {
