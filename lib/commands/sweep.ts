@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .option('--tasks <list>', 'GLUE tasks, comma-separated (CoLA,SST-2,MRPC,STS-B,RTE,WNLI...); or give --design')
     .option(
       '--design <list>',
-      `the paper's sweeps instead of --tasks/--pcts/--seeds/--methods, under the authors' protocol unless --protocol is given: ${DESIGNS.map((d) => d.name).join(', ')} or all (one results folder; cells shared between designs run once)`,
+      `the paper's sweeps instead of --tasks/--pcts/--seeds/--methods, under the model's design protocol unless --protocol is given (the authors' pooled split, or the official train/dev split for a model pretrained on GLUE training text): ${DESIGNS.map((d) => d.name).join(', ')} or all (one results folder; cells shared between designs run once)`,
     )
     .option(
       '--methods <list>',
