@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'study folder (summaries, run folders, stability table)')
     .addHelpText(
       'after',
-      `\nExample (the shipped study: about 10,000 samples):\n  npx fisherlab fisher-stability --fractions 0.25,0.5,1,2,5 --seeds 1,2,3 --reference-fraction 10 \\\n    --keep 1:1:${SHIPPED.fisher} --out ${SHIPPED.fisherStability}`,
+      `\nExample (the shipped study: 36.25% of the corpus's training sequences in all):\n  npx fisherlab fisher-stability --fractions 0.25,0.5,1,2,5 --seeds 1,2,3 --reference-fraction 10 \\\n    --keep 1:1:${SHIPPED.fisher} --out ${SHIPPED.fisherStability}`,
     )
     .action(async (opts: StabilityOpts) => {
       await initBackend();
