@@ -158,6 +158,44 @@ describe('fine-tuning', function () {
     expect(lines.filter((l) => /reused/.test(l))).to.have.length(8);
   });
 
+  it('confirms on fresh seeds at the learning rates the grid chose, reusing the grid runs and refusing a seed of the grid', async () => {
+    const runsDir = path.join(dir, 'sst2-runs');
+    const check = (confirmSeeds: number[]) =>
+      pretrainingBenefit('SST-2', path.join(dir, 'model'), path.join(dir, 'glue'), [1, 2], {
+        maxTrainExamples: 64,
+        lrs: [1e-2, 3e-3],
+        jobs: 2,
+        runsDir,
+        confirmSeeds,
+      });
+    const report = await check([3, 4]);
+    const c = report.confirmation!;
+    expect(c.seeds).to.deep.equal([3, 4]);
+    // one run per start and seed, each at the lr the seeds 1 and 2 chose for that start
+    expect(c.runs.map((r) => `${r.init}-${r.lr}-${r.seed}`)).to.deep.equal([
+      `pretrained-${report.summary.pretrained.lr}-3`,
+      `random-${report.summary.random.lr}-3`,
+      `pretrained-${report.summary.pretrained.lr}-4`,
+      `random-${report.summary.random.lr}-4`,
+    ]);
+    // the test is computed on the confirmation's own scores (a check by hand of the differences and wins)
+    const score = (init: string, seed: number) => c.runs.find((r) => r.init === init && r.seed === seed)!.score;
+    const diffs = [3, 4].map((seed) => score('pretrained', seed) - score('random', seed));
+    expect(c.paired.differences).to.deep.equal(diffs);
+    expect(c.paired.wins).to.equal(diffs.filter((d) => d > 0).length);
+    // the run files sit beside the grid's under the same names: 8 grid runs reused, 4 new ones
+    expect(fs.readdirSync(runsDir)).to.have.length(12);
+    // the same seed again is each start's run at its lr, so it matches the confirmation run file by file
+    const random3 = fs
+      .readdirSync(runsDir)
+      .find((f) => f.startsWith('random-') && f.includes(`-lr${report.summary.random.lr}-seed3-`))!;
+    const result = JSON.parse(fs.readFileSync(path.join(runsDir, random3), 'utf8'));
+    expect(result.final.dev.metrics.accuracy).to.equal(score('random', 3));
+    let err: Error | undefined;
+    await check([2, 5]).catch((e) => (err = e));
+    expect(err?.message).to.match(/confirmation seeds 2 also chose the learning rates/);
+  });
+
   it('compares on CoLA by its main metric, Matthews correlation, under runs named by the task', async () => {
     // the synthetic sentiment task in CoLA's headerless layout: source, label, original mark, sentence
     for (const split of ['train', 'dev']) {

@@ -12,7 +12,7 @@ import { completeSettings, PRETRAIN_DEFAULTS } from '../lib/pretrain/settings';
 import { readSafetensors } from '../lib/weights/safetensors';
 import { benefitVerdict, gridEdgeNotes, modelCard } from '../lib/pretrain/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
-import { BenefitReport, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
+import { BenefitReport, pairRuns, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
 import { setupBackend } from './helpers';
 import { maskedExample } from '../lib/pretrain/mlm-data';
 
@@ -375,6 +375,28 @@ describe('pretraining', function () {
     expect(withChecks).to.match(/Verdict: no difference: both starts scored the same on every seed/);
     expect(withChecks).to.contain('--check SST-2,CoLA --seeds 1,2,3 --max-train 3000,0 --lrs 0.0001,0.001');
     expect(withChecks).to.contain('`pretraining-benefit.json`.');
+    expect(withChecks).to.not.contain('Confirmation');
+    // Confirmed on fresh seeds 4 to 8 at the lrs the grid chose: differences 0.01 … 0.05, one-sided p = 0.0066 on 4 df
+    // (closed form in the verdict test below), and the verdict rests on the confirmation, not on the grid's p = 0.04.
+    const confirmed = withConfirmation(
+      comparison('SST-2', 'accuracy', 3000, [0.73, 0.74, 0.75], [0.72, 0.72, 0.72]),
+      [0.71, 0.72, 0.73, 0.74, 0.75],
+      [0.7, 0.7, 0.7, 0.7, 0.7],
+    );
+    const confirmedCard = modelCard('m', report, [confirmed]);
+    expect(confirmedCard).to.contain('the verdict rests on that test alone');
+    expect(confirmedCard).to.contain(
+      'Confirmation on fresh seeds 4, 5, 6, 7, 8, pretrained at lr 0.001, random at lr 0.001:',
+    );
+    expect(confirmedCard).to.contain("| this model's weights | 0.730 ± 0.016 | 0.710, 0.720, 0.730, 0.740, 0.750 |");
+    expect(confirmedCard).to.contain('| random initialization | 0.700 ± 0.000 | 0.700, 0.700, 0.700, 0.700, 0.700 |');
+    expect(confirmedCard).to.contain(
+      'Pretrained minus random, per seed: +0.010, +0.020, +0.030, +0.040, +0.050; mean +0.030 ± 0.016 (std), t = 4.24, 4 df, one-sided p = 0.007; pretrained ahead on 5 of 5 seeds.',
+    );
+    expect(confirmedCard).to.contain(
+      'Verdict (on the confirmation seeds): pretrained ahead, p = 0.007 (one-sided paired t, 4 df).',
+    );
+    expect(confirmedCard).to.contain('--seeds 1,2,3 --max-train 3000 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8');
   });
 
   it('refuses to resume a run folder with different settings', () => {
@@ -464,6 +486,17 @@ function comparison(task: string, metric: string, maxTrain: number, p: number[],
     runs,
     ...summarizeRuns(runs, [1e-4, 1e-3], seeds),
   };
+}
+
+/** The comparison confirmed on fresh seeds (after its own), each start at its chosen lr, with these scores. */
+function withConfirmation(b: BenefitReport, p: number[], q: number[]): BenefitReport {
+  const seeds = p.map((_, i) => Math.max(...b.seeds) + i + 1);
+  const runs = seeds.flatMap((seed, i) => [
+    benefitRun('pretrained', b.summary.pretrained.lr, seed, p[i]),
+    benefitRun('random', b.summary.random.lr, seed, q[i]),
+  ]);
+  const lrs = { pretrained: b.summary.pretrained.lr, random: b.summary.random.lr };
+  return { ...b, confirmation: { seeds, runs, paired: pairRuns(runs, lrs, seeds) } };
 }
 
 describe('pretraining benefit: the paired comparison and its verdict', () => {
@@ -581,6 +614,31 @@ describe('pretraining-benefit.json and the --check options', () => {
     fs.rmSync(file);
   });
 
+  it('reads a confirmation back, recomputing its test; confirmation runs at another lr than the chosen one are refused', () => {
+    const file = path.join(dir, 'pretraining-benefit.json');
+    const good = withConfirmation(
+      comparison('SST-2', 'accuracy', 3000, [0.71, 0.72, 0.73], [0.7, 0.7, 0.7]),
+      [0.7, 0.74],
+      [0.69, 0.7],
+    );
+    fs.writeFileSync(file, JSON.stringify([{ ...good, confirmation: { ...good.confirmation, paired: undefined } }]));
+    const back = readBenefitReports(file)[0].confirmation!;
+    expect(back.seeds).to.deep.equal([4, 5]);
+    expect(back.paired.differences.map((d) => d.toFixed(6))).to.deep.equal(['0.010000', '0.040000']);
+    // the grid chose lr 1e-3 for random; a confirmation run of random at 1e-4 cannot be paired with it
+    const moved = good.confirmation!.runs.map((r, i) => (i === 1 ? { ...r, lr: 1e-4 } : r));
+    fs.writeFileSync(file, JSON.stringify([{ ...good, confirmation: { ...good.confirmation, runs: moved } }]));
+    expect(() => readBenefitReports(file)).to.throw(
+      `${file}: comparison 1: pretraining benefit: 0 runs of random at lr 0.001, seed 4`,
+    );
+    const bad = good.confirmation!.runs.map((r, i) => (i === 3 ? { ...r, seed: null } : r));
+    fs.writeFileSync(file, JSON.stringify([{ ...good, confirmation: { ...good.confirmation, runs: bad } }]));
+    expect(() => readBenefitReports(file)).to.throw(
+      `${file}: comparison 1: confirmation.runs[3].seed must be a number`,
+    );
+    fs.rmSync(file);
+  });
+
   const cli = (...args: string[]) =>
     spawnSync(process.execPath, [CLI, 'model-card', '--model', dir, ...args], {
       encoding: 'utf8',
@@ -594,6 +652,8 @@ describe('pretraining-benefit.json and the --check options', () => {
     [['--check', 'CoLA', '--seeds', '1,-2'], /--seeds: "1,-2" is not a list of non-negative integers/],
     [['--check', 'CoLA', '--max-train', '3000,-1'], /--max-train: "-1" is not a non-negative integer/],
     [['--check', 'CoLA', '--lrs', '1e-3,0'], /--lrs: learning rates must be positive/],
+    [['--check', 'CoLA', '--confirm-seeds', '6'], /--confirm-seeds: the paired t-test needs at least two seeds/],
+    [['--check', 'CoLA', '--confirm-seeds', '5,6'], /--confirm-seeds: seed 5 is also in --seeds/],
     [['--check-sst2'], /unknown option '--check-sst2'/],
   ] as const)
     it(`rejects ${args.join(' ')}`, () => {

@@ -34,6 +34,10 @@ export function register(program: Command): void {
     .option('--check <tasks>', 'GLUE tasks to compare pretrained against random initialization on, e.g. SST-2,CoLA')
     .option('--seeds <list>', 'seeds of each comparison (at least two: the t-test pairs them)', '1,2,3,4,5')
     .option(
+      '--confirm-seeds <list>',
+      'fresh seeds (none of --seeds) on which each start runs again at the learning rate --seeds chose for it; the verdict then rests on this test, whose learning rates were not picked on its own seeds',
+    )
+    .option(
       '--max-train <list>',
       'training examples per run, one comparison per size and task, 0 = the whole training set (default: 3000 for SST-2, 0 for other tasks)',
     )
@@ -48,12 +52,16 @@ export function register(program: Command): void {
     )
     .option('--jobs <n>', `fine-tuning processes at a time (${JOBS_HELP})`, String(defaultJobs()))
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
-    .addHelpText('after', `\nExample:\n  npx fisherlab model-card --model ${SHIPPED.model} --check SST-2,CoLA`)
+    .addHelpText(
+      'after',
+      `\nExample:\n  npx fisherlab model-card --model ${SHIPPED.model} --check SST-2,CoLA --confirm-seeds 6,7,8,9,10,11,12,13,14,15`,
+    )
     .action(
       async (o: {
         model: string;
         check?: string;
         seeds: string;
+        confirmSeeds?: string;
         maxTrain?: string;
         lrs: string;
         runsDir?: string;
@@ -68,14 +76,23 @@ export function register(program: Command): void {
         let benefits: BenefitReport[] = fs.existsSync(benefitFile) ? readBenefitReports(benefitFile) : [];
         if (o.check !== undefined) {
           const tasks = list(o.check, '--check', (x) => taskSpec(x).name);
-          const seeds = list(o.seeds, '--seeds', (x) => {
-            const v = number(x, '--seeds');
-            if (!Number.isInteger(v) || v < 0)
-              throw new Error(`--seeds: "${o.seeds}" is not a list of non-negative integers`);
+          const seedList = (value: string, flag: string) => {
+            const v = list(value, flag, (x) => {
+              const n = number(x, flag);
+              if (!Number.isInteger(n) || n < 0)
+                throw new Error(`${flag}: "${value}" is not a list of non-negative integers`);
+              return n;
+            });
+            if (v.length < 2) throw new Error(`${flag}: the paired t-test needs at least two seeds (got "${value}")`);
             return v;
-          });
-          if (seeds.length < 2)
-            throw new Error(`--seeds: the paired t-test needs at least two seeds (got "${o.seeds}")`);
+          };
+          const seeds = seedList(o.seeds, '--seeds');
+          const confirmSeeds = o.confirmSeeds === undefined ? undefined : seedList(o.confirmSeeds, '--confirm-seeds');
+          const shared = confirmSeeds?.filter((s) => seeds.includes(s)) ?? [];
+          if (shared.length)
+            throw new Error(
+              `--confirm-seeds: seed ${shared.join(', ')} is also in --seeds, which choose the learning rates; confirm on fresh seeds`,
+            );
           const lrs = list(o.lrs, '--lrs', (x) => {
             const v = number(x, '--lrs');
             if (v <= 0) throw new Error(`--lrs: learning rates must be positive (got "${x}")`);
@@ -101,7 +118,7 @@ export function register(program: Command): void {
                   o.model,
                   glue,
                   seeds,
-                  { maxTrainExamples: size, lrs, jobs, runsDir: o.runsDir },
+                  { maxTrainExamples: size, lrs, jobs, runsDir: o.runsDir, confirmSeeds },
                   (l) => console.error(l),
                 ),
               );

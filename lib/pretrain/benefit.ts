@@ -59,6 +59,17 @@ export interface BenefitSummary {
   paired: PairedComparison;
 }
 
+/**
+ * The same comparison on fresh seeds, each start at the learning rate the grid's seeds chose for it: a test whose
+ * learning rates were not picked on the seeds it is scored on, so the selection cannot flatter it.
+ */
+export interface Confirmation {
+  seeds: number[];
+  /** One run per start and seed, pretrained at `summary.pretrained.lr`, random at `summary.random.lr`. */
+  runs: BenefitRun[];
+  paired: PairedComparison;
+}
+
 export interface BenefitReport extends BenefitSummary {
   task: string;
   /** The task's main metric, which `runs[].score` holds: accuracy (SST-2), matthews_correlation (CoLA), … */
@@ -71,6 +82,8 @@ export interface BenefitReport extends BenefitSummary {
   lrs: number[];
   seeds: number[];
   runs: BenefitRun[];
+  /** Present when the check was confirmed on fresh seeds (`--confirm-seeds`); its test is then the one that counts. */
+  confirmation?: Confirmation;
 }
 
 /** Options of `pretrainingBenefit`. */
@@ -83,11 +96,36 @@ export interface BenefitOptions {
   jobs: number;
   /** Folder of finished runs (default: out/pretraining-benefit). */
   runsDir?: string;
+  /** Fresh seeds, none of `seeds`, on which each start is run again at its chosen lr and the two compared. */
+  confirmSeeds?: number[];
 }
 
 /** The name of a task's main score: its one metric, or `combined_score` (the mean) when GLUE reports two. */
 export function mainMetric(task: TaskSpec): string {
   return task.metrics.length === 1 ? task.metrics[0] : 'combined_score';
+}
+
+/** The one run of `init` at `lr` and `seed` among `runs`. */
+function scoreOf(runs: readonly BenefitRun[], init: Init, lr: number, seed: number): number {
+  const found = runs.filter((r) => r.init === init && r.lr === lr && r.seed === seed);
+  if (found.length !== 1)
+    throw new Error(`pretraining benefit: ${found.length} runs of ${init} at lr ${lr}, seed ${seed} (expected 1)`);
+  return found[0].score;
+}
+
+/** Pretrained at `lrs.pretrained` against random at `lrs.random`, seed by seed, with the paired t-test. */
+export function pairRuns(
+  runs: readonly BenefitRun[],
+  lrs: Record<Init, number>,
+  seeds: readonly number[],
+): PairedComparison {
+  const p = seeds.map((seed) => scoreOf(runs, 'pretrained', lrs.pretrained, seed));
+  const r = seeds.map((seed) => scoreOf(runs, 'random', lrs.random, seed));
+  const differences = p.map((x, i) => x - r[i]);
+  const test = pairedTTest(p, r);
+  const paired: PairedComparison = { differences, wins: differences.filter((d) => d > 0).length, test };
+  if (test.sdDiff === 0) paired.degenerate = test.meanDiff === 0 ? 'identical' : 'constant';
+  return paired;
 }
 
 /** Per-(init, lr) scores of the runs, each init at its best lr, and the two best compared seed by seed. */
@@ -96,27 +134,27 @@ export function summarizeRuns(
   lrs: readonly number[],
   seeds: readonly number[],
 ): BenefitSummary {
-  const scoreOf = (init: Init, lr: number, seed: number) => {
-    const found = runs.filter((r) => r.init === init && r.lr === lr && r.seed === seed);
-    if (found.length !== 1)
-      throw new Error(`pretraining benefit: ${found.length} runs of ${init} at lr ${lr}, seed ${seed} (expected 1)`);
-    return found[0].score;
-  };
   const byLr = (['pretrained', 'random'] as const).flatMap((init) =>
-    lrs.map((lr) => ({ init, lr, ...meanStd(seeds.map((seed) => scoreOf(init, lr, seed))) })),
+    lrs.map((lr) => ({ init, lr, ...meanStd(seeds.map((seed) => scoreOf(runs, init, lr, seed))) })),
   );
   const best = (init: Init) =>
     byLr
       .filter((a) => a.init === init)
       .reduce((b, a) => (a.mean > b.mean || (a.mean === b.mean && a.lr < b.lr) ? a : b));
   const summary = { pretrained: best('pretrained'), random: best('random') };
-  const p = seeds.map((seed) => scoreOf('pretrained', summary.pretrained.lr, seed));
-  const r = seeds.map((seed) => scoreOf('random', summary.random.lr, seed));
-  const differences = p.map((x, i) => x - r[i]);
-  const test = pairedTTest(p, r);
-  const paired: PairedComparison = { differences, wins: differences.filter((d) => d > 0).length, test };
-  if (test.sdDiff === 0) paired.degenerate = test.meanDiff === 0 ? 'identical' : 'constant';
-  return { byLr, summary, paired };
+  return {
+    byLr,
+    summary,
+    paired: pairRuns(runs, { pretrained: summary.pretrained.lr, random: summary.random.lr }, seeds),
+  };
+}
+
+/** The comparison whose test decides the verdict: the confirmation on fresh seeds when there is one, else the grid's. */
+export function decidingComparison(b: Pick<BenefitReport, 'seeds' | 'paired' | 'confirmation'>): {
+  seeds: number[];
+  paired: PairedComparison;
+} {
+  return b.confirmation ?? b;
 }
 
 /**
@@ -152,6 +190,14 @@ export async function pretrainingBenefit(
   if (opts.lrs.length === 0) throw new Error(`${spec.name} pretraining benefit: give at least one learning rate`);
   if (seeds.length < 2 || new Set(seeds).size !== seeds.length)
     throw new Error(`${spec.name} pretraining benefit: the paired t-test needs at least two seeds, each once`);
+  const confirmSeeds = opts.confirmSeeds ?? [];
+  if (opts.confirmSeeds && (confirmSeeds.length < 2 || new Set(confirmSeeds).size !== confirmSeeds.length))
+    throw new Error(`${spec.name} pretraining benefit: the confirmation needs at least two seeds, each once`);
+  const reusedSeeds = confirmSeeds.filter((s) => seeds.includes(s));
+  if (reusedSeeds.length)
+    throw new Error(
+      `${spec.name} pretraining benefit: confirmation seeds ${reusedSeeds.join(', ')} also chose the learning rates; confirm on fresh seeds`,
+    );
   const metric = mainMetric(spec);
   const split = spec.devSplits[0];
   const { lr: _unused, ...defaults } = { ...FINETUNE_DEFAULTS, ...recipeSettings(modelRecipe(modelDir)) };
@@ -166,9 +212,8 @@ export async function pretrainingBenefit(
   const arms = seeds.flatMap((seed) =>
     opts.lrs.flatMap((lr) => (['pretrained', 'random'] as const).map((init) => ({ init, lr, seed }))),
   );
-  const runs: BenefitRun[] = [];
   const sizes = { train: new Set<number>(), dev: new Set<number>() };
-  const runOne = async ({ init, lr, seed }: { init: Init; lr: number; seed: number }) => {
+  const runOne = async ({ init, lr, seed }: { init: Init; lr: number; seed: number }): Promise<BenefitRun> => {
     const key = runKey(spec.name, modelDir, init, lr, seed, opts.maxTrainExamples);
     const output = path.join(runsDir, `${key}.json`);
     const reused = fs.existsSync(output);
@@ -201,15 +246,25 @@ export async function pretrainingBenefit(
     if (typeof score !== 'number') throw new Error(`${output}: no final.${split}.main score of ${spec.name}`);
     sizes.train.add(r.trainExamples);
     sizes.dev.add(r.evalExamples[split]);
-    runs.push({ init, lr, seed, score, seconds: r.wallSeconds });
     write?.(
       `${spec.name} ${init} lr ${lr} seed ${seed}: dev ${metric} ${score.toFixed(4)} (${r.wallSeconds.toFixed(0)} s${reused ? `, reused ${output}` : ''})`,
     );
+    return { init, lr, seed, score, seconds: r.wallSeconds };
   };
-  await runLanes(arms, Math.max(1, opts.jobs), runOne);
+  const bySeed = (a: BenefitRun, b: BenefitRun) => a.seed - b.seed || a.lr - b.lr || a.init.localeCompare(b.init);
+  const runs = (await runLanes(arms, Math.max(1, opts.jobs), runOne)).sort(bySeed);
+  const grid = summarizeRuns(runs, opts.lrs, seeds);
+  const chosen = { pretrained: grid.summary.pretrained.lr, random: grid.summary.random.lr };
+  let confirmation: Confirmation | undefined;
+  if (confirmSeeds.length) {
+    const confirmArms = confirmSeeds.flatMap((seed) =>
+      (['pretrained', 'random'] as const).map((init) => ({ init, lr: chosen[init], seed })),
+    );
+    const confirmRuns = (await runLanes(confirmArms, Math.max(1, opts.jobs), runOne)).sort(bySeed);
+    confirmation = { seeds: confirmSeeds, runs: confirmRuns, paired: pairRuns(confirmRuns, chosen, confirmSeeds) };
+  }
   if (sizes.train.size !== 1 || sizes.dev.size !== 1)
     throw new Error(`${spec.name} pretraining benefit: the runs in ${runsDir} trained or scored on different sets`);
-  runs.sort((a, b) => a.seed - b.seed || a.lr - b.lr || a.init.localeCompare(b.init));
   return {
     task: spec.name,
     metric,
@@ -219,7 +274,8 @@ export async function pretrainingBenefit(
     lrs: opts.lrs,
     seeds,
     runs,
-    ...summarizeRuns(runs, opts.lrs, seeds),
+    ...grid,
+    ...(confirmation ? { confirmation } : {}),
   };
 }
 
@@ -251,15 +307,34 @@ export function readBenefitReports(file: string): BenefitReport[] {
       if (!Number.isInteger(b[field])) throw new Error(`${where}: ${field} must be an integer`);
     const lrs = numbers(b.lrs, 'lrs');
     const seeds = numbers(b.seeds, 'seeds');
-    if (!Array.isArray(b.runs)) throw new Error(`${where}: runs must be a list`);
-    b.runs.forEach((r, k) => {
-      if (r?.init !== 'pretrained' && r?.init !== 'random')
-        throw new Error(`${where}: runs[${k}].init must be "pretrained" or "random"`);
-      for (const field of ['lr', 'seed', 'score', 'seconds'] as const)
-        if (typeof r[field] !== 'number') throw new Error(`${where}: runs[${k}].${field} must be a number`);
-    });
+    const checkRuns = (runs: unknown, field: string): BenefitRun[] => {
+      if (!Array.isArray(runs)) throw new Error(`${where}: ${field} must be a list`);
+      runs.forEach((r, k) => {
+        if (r?.init !== 'pretrained' && r?.init !== 'random')
+          throw new Error(`${where}: ${field}[${k}].init must be "pretrained" or "random"`);
+        for (const key of ['lr', 'seed', 'score', 'seconds'] as const)
+          if (typeof r[key] !== 'number') throw new Error(`${where}: ${field}[${k}].${key} must be a number`);
+      });
+      return runs;
+    };
+    const runs = checkRuns(b.runs, 'runs');
+    const c = b.confirmation;
+    if (c !== undefined && (typeof c !== 'object' || c === null))
+      throw new Error(`${where}: confirmation must be an object`);
+    const confirmRuns = c && checkRuns(c.runs, 'confirmation.runs');
+    const confirmSeeds = c && numbers(c.seeds, 'confirmation.seeds');
     try {
-      return { ...(b as BenefitReport), ...summarizeRuns(b.runs, lrs, seeds) };
+      const grid = summarizeRuns(runs, lrs, seeds);
+      const report: BenefitReport = { ...(b as BenefitReport), ...grid };
+      if (confirmRuns && confirmSeeds) {
+        const chosen = { pretrained: grid.summary.pretrained.lr, random: grid.summary.random.lr };
+        report.confirmation = {
+          seeds: confirmSeeds,
+          runs: confirmRuns,
+          paired: pairRuns(confirmRuns, chosen, confirmSeeds),
+        };
+      }
+      return report;
     } catch (e) {
       throw new Error(`${where}: ${(e as Error).message}`);
     }

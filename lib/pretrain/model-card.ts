@@ -1,8 +1,9 @@
 /** MODEL.md for a model fisherlab pretrained: written from its pretrain report and pretraining-benefit checks, never by hand. */
-import type { BenefitReport } from './benefit';
+import { BenefitReport, decidingComparison, PairedComparison } from './benefit';
 import { PretrainReport, shortBatchSize } from './run';
 import { completeSettings, PretrainSettings } from './settings';
 import { formatDuration } from '../util/progress';
+import { meanStd } from '../util/stats';
 
 /** Parameters of Hugging Face's BertForMaskedLM for bert-base-uncased. */
 const BERT_BASE_PARAMETERS = 109_514_298;
@@ -131,6 +132,12 @@ function benefitSection(benefits: readonly BenefitReport[]): string[] {
     `max length ${st.maxLength}; both starts at each learning rate of the grid, each compared at its best (highest mean`,
     'dev score; bold), paired by seed: the one-sided paired t-test asks whether pretrained beats random, and the verdict',
     'claims a difference only at p < 0.01.',
+    ...(benefits.some((b) => b.confirmation)
+      ? [
+          'Where a confirmation follows, each start ran again at the learning rate the grid chose for it, on fresh seeds, and',
+          'the verdict rests on that test alone: its learning rates were not picked on the seeds it is scored on.',
+        ]
+      : []),
     ...(seeds < 5
       ? [
           `With ${seeds} seeds the test has ${seeds - 1} degrees of freedom and finds only large, steady differences: "no clear`,
@@ -149,7 +156,6 @@ function benefitSection(benefits: readonly BenefitReport[]): string[] {
       b.settings.maxTrainExamples > 0
         ? `${int(b.trainExamples)} training examples`
         : `all ${int(b.trainExamples)} training examples`;
-    const t = b.paired.test;
     lines.push(
       `**${b.task}, ${size}** (dev: ${int(b.devExamples)} examples, ${b.metric}; seeds ${b.seeds.join(', ')})`,
       '',
@@ -161,16 +167,39 @@ function benefitSection(benefits: readonly BenefitReport[]): string[] {
         return `| ${a.init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${a.lr} | ${best ? `**${cell}**` : cell} | ${runsOf(a.init, a.lr)} |`;
       }),
       '',
-      `Pretrained (lr ${b.summary.pretrained.lr}) minus random (lr ${b.summary.random.lr}), per seed: ${b.paired.differences.map(signed).join(', ')};` +
-        ` mean ${signed(t.meanDiff)} ± ${f3(t.sdDiff)} (std), t = ${b.paired.degenerate ? 'undefined' : `${t.t < 0 ? '−' : ''}${Math.abs(t.t).toFixed(2)}`}, ${t.df} df,` +
-        ` one-sided p = ${b.paired.degenerate ? 'undefined' : pValue(t.pGreater)}; pretrained ahead on ${b.paired.wins} of ${b.seeds.length} seeds.`,
+      `Pretrained (lr ${b.summary.pretrained.lr}) minus random (lr ${b.summary.random.lr}), per seed: ${pairedSentence(b.paired, b.seeds.length)}`,
       '',
       ...(gridEdgeNotes(b).length > 0 ? [gridEdgeNotes(b).join(' '), ''] : []),
-      `Verdict: ${benefitVerdict(b)}.`,
-      '',
     );
+    const c = b.confirmation;
+    if (c)
+      lines.push(
+        `Confirmation on fresh seeds ${c.seeds.join(', ')}, pretrained at lr ${b.summary.pretrained.lr}, random at lr ${b.summary.random.lr}:`,
+        '',
+        `| start | dev ${b.metric}, mean ± std | runs |`,
+        '|---|---|---|',
+        ...(['pretrained', 'random'] as const).map((init) => {
+          const scores = c.runs.filter((x) => x.init === init).map((x) => x.score);
+          const m = meanStd(scores);
+          return `| ${init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${f3(m.mean)} ± ${f3(m.std)} | ${scores.map(f3).join(', ')} |`;
+        }),
+        '',
+        `Pretrained minus random, per seed: ${pairedSentence(c.paired, c.seeds.length)}`,
+        '',
+      );
+    lines.push(`Verdict${c ? ' (on the confirmation seeds)' : ''}: ${benefitVerdict(decidingComparison(b))}.`, '');
   }
   return lines;
+}
+
+/** The per-seed differences of a paired comparison, their mean, spread, t, one-sided p and wins, as a sentence. */
+function pairedSentence(paired: PairedComparison, n: number): string {
+  const t = paired.test;
+  return (
+    `${paired.differences.map(signed).join(', ')};` +
+    ` mean ${signed(t.meanDiff)} ± ${f3(t.sdDiff)} (std), t = ${paired.degenerate ? 'undefined' : `${t.t < 0 ? '−' : ''}${Math.abs(t.t).toFixed(2)}`}, ${t.df} df,` +
+    ` one-sided p = ${paired.degenerate ? 'undefined' : pValue(t.pGreater)}; pretrained ahead on ${paired.wins} of ${n} seeds.`
+  );
 }
 
 /** A sentence per start whose best learning rate is at an end of the grid, where a rate beyond it might score higher. */
@@ -193,7 +222,8 @@ export function gridEdgeNotes(b: Pick<BenefitReport, 'lrs' | 'summary'>): string
 function checkArgs(benefits: readonly BenefitReport[]): string {
   const tasks = [...new Set(benefits.map((b) => b.task))];
   const sizes = [...new Set(benefits.map((b) => b.settings.maxTrainExamples))];
-  return `--check ${tasks.join(',')} --seeds ${benefits[0].seeds.join(',')} --max-train ${sizes.join(',')} --lrs ${benefits[0].lrs.join(',')}`;
+  const confirm = benefits[0].confirmation ? ` --confirm-seeds ${benefits[0].confirmation.seeds.join(',')}` : '';
+  return `--check ${tasks.join(',')} --seeds ${benefits[0].seeds.join(',')} --max-train ${sizes.join(',')} --lrs ${benefits[0].lrs.join(',')}${confirm}`;
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f3(Math.abs(x))}`;
