@@ -20,7 +20,7 @@ function textFields({ value, where }: JsonlRow): { text: string; textPair?: stri
   if (typeof text !== 'string') throw new Error(`${where}: missing string field "text"`);
   if (textPair !== undefined && textPair !== null && typeof textPair !== 'string')
     throw new Error(`${where}: field "text_pair" must be a string`);
-  return { text, textPair: textPair ?? undefined };
+  return { text, textPair: typeof textPair === 'string' ? textPair : undefined };
 }
 
 /** Adds the `tokenize` command. */

@@ -95,7 +95,8 @@ export class ShardProcesses implements RemoteShards {
     ).then(() => undefined);
     const gradients = Promise.all(replies).then((rs) =>
       rs.map((r) => {
-        if (r.ready) throw new Error('pretrain: a shard process answered out of turn');
+        // `in` narrows the union in every compiler mode (tslab type-checks notebooks without strictNullChecks)
+        if (!('grads' in r)) throw new Error('pretrain: a shard process answered out of turn');
         return { loss: r.loss, grads: r.grads };
       }),
     );
