@@ -373,7 +373,13 @@ describe('pretraining', function () {
     expect(withChecks).to.contain('| dev matthews_correlation, mean ± std |');
     expect(withChecks).to.contain('t = undefined, 2 df, one-sided p = undefined; pretrained ahead on 0 of 3 seeds.');
     expect(withChecks).to.match(/Verdict: no difference: both starts scored the same on every seed/);
-    expect(withChecks).to.contain('--check SST-2,CoLA --seeds 1,2,3 --max-train 3000,0 --lrs 0.0001,0.001');
+    // each task at its default size: no --max-train, which would run every size on every task
+    expect(withChecks).to.contain('--check SST-2,CoLA --seeds 1,2,3 --lrs 0.0001,0.001\n');
+    const sizes = modelCard('m', report, [
+      comparison('SST-2', 'accuracy', 1000, [0.73, 0.74, 0.75], [0.72, 0.72, 0.72]),
+      comparison('SST-2', 'accuracy', 3000, [0.73, 0.74, 0.75], [0.72, 0.72, 0.72]),
+    ]);
+    expect(sizes).to.contain('--check SST-2 --seeds 1,2,3 --max-train 1000,3000 --lrs 0.0001,0.001\n');
     expect(withChecks).to.contain('`pretraining-benefit.json`.');
     expect(withChecks).to.not.contain('Confirmation');
     // Confirmed on fresh seeds 4 to 8 at the lrs the grid chose: differences 0.01 … 0.05, one-sided p = 0.0066 on 4 df
@@ -396,7 +402,7 @@ describe('pretraining', function () {
     expect(confirmedCard).to.contain(
       'Verdict (on the confirmation seeds): pretrained ahead, p = 0.007 (one-sided paired t, 4 df).',
     );
-    expect(confirmedCard).to.contain('--seeds 1,2,3 --max-train 3000 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8');
+    expect(confirmedCard).to.contain('--seeds 1,2,3 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8');
   });
 
   it('refuses to resume a run folder with different settings', () => {

@@ -7,13 +7,10 @@ import { defaultJobs, JOBS_HELP } from '../backend';
 import { glueDataDir } from '../glue/load';
 import { taskSpec } from '../glue/tasks';
 import { modelCard } from '../pretrain/model-card';
-import { BenefitReport, pretrainingBenefit, readBenefitReports } from '../pretrain/benefit';
+import { BenefitReport, defaultMaxTrain, pretrainingBenefit, readBenefitReports } from '../pretrain/benefit';
 import type { PretrainReport } from '../pretrain/run';
 import { number, positiveInt } from './options';
 import { SHIPPED } from '../shipped';
-
-/** Training examples per run when --max-train is not given: SST-2's 67k sentences are capped, other tasks use all. */
-const DEFAULT_MAX_TRAIN: Record<string, number> = { 'SST-2': 3000 };
 
 /** The values of a comma-separated option, each parsed, without repeats. */
 function list<T>(value: string, flag: string, parse: (x: string) => T): T[] {
@@ -111,7 +108,7 @@ export function register(program: Command): void {
           if (!glue) throw new Error('no GLUE folder for --check: pass --glue DIR or set FISHERLAB_DATA');
           benefits = [];
           for (const task of tasks)
-            for (const size of sizes ?? [DEFAULT_MAX_TRAIN[task] ?? 0])
+            for (const size of sizes ?? [defaultMaxTrain(task)])
               benefits.push(
                 await pretrainingBenefit(
                   task,

@@ -100,6 +100,11 @@ export interface BenefitOptions {
   confirmSeeds?: number[];
 }
 
+/** Training examples per run when `model-card --max-train` is not given: SST-2's 67k sentences are capped at 3,000, other tasks use all (0). */
+export function defaultMaxTrain(task: string): number {
+  return taskSpec(task).name === 'SST-2' ? 3000 : 0;
+}
+
 /** The name of a task's main score: its one metric, or `combined_score` (the mean) when GLUE reports two. */
 export function mainMetric(task: TaskSpec): string {
   return task.metrics.length === 1 ? task.metrics[0] : 'combined_score';

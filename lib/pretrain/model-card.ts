@@ -1,5 +1,5 @@
 /** MODEL.md for a model fisherlab pretrained: written from its pretrain report and pretraining-benefit checks, never by hand. */
-import { BenefitReport, decidingComparison, PairedComparison } from './benefit';
+import { BenefitReport, decidingComparison, defaultMaxTrain, PairedComparison } from './benefit';
 import { PretrainReport, shortBatchSize } from './run';
 import { completeSettings, PretrainSettings } from './settings';
 import { formatDuration } from '../util/progress';
@@ -222,8 +222,11 @@ export function gridEdgeNotes(b: Pick<BenefitReport, 'lrs' | 'summary'>): string
 function checkArgs(benefits: readonly BenefitReport[]): string {
   const tasks = [...new Set(benefits.map((b) => b.task))];
   const sizes = [...new Set(benefits.map((b) => b.settings.maxTrainExamples))];
+  // --max-train applies every size to every task: leave it out when each task ran at its own default size
+  const defaults = benefits.every((b) => b.settings.maxTrainExamples === defaultMaxTrain(b.task));
+  const maxTrain = defaults ? '' : ` --max-train ${sizes.join(',')}`;
   const confirm = benefits[0].confirmation ? ` --confirm-seeds ${benefits[0].confirmation.seeds.join(',')}` : '';
-  return `--check ${tasks.join(',')} --seeds ${benefits[0].seeds.join(',')} --max-train ${sizes.join(',')} --lrs ${benefits[0].lrs.join(',')}${confirm}`;
+  return `--check ${tasks.join(',')} --seeds ${benefits[0].seeds.join(',')}${maxTrain} --lrs ${benefits[0].lrs.join(',')}${confirm}`;
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f3(Math.abs(x))}`;
