@@ -1,5 +1,6 @@
 /** Fine-tuning on a synthetic task in the GLUE layout: it learns, it is deterministic per seed, and it honours the settings. */
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -8,7 +9,7 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
 import { saveBert } from '../lib/bert/load';
 import { finetune, FINETUNE_DEFAULTS, FinetuneSettings } from '../lib/glue/finetune';
-import { pretrainingBenefit, summarizeRuns } from '../lib/pretrain/benefit';
+import { pretrainingBenefit, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
 import { meanStd } from '../lib/util/stats';
 
 const WORDS = ['the', 'film', 'was', 'plot', 'acting', 'very', 'quite', 'and', 'but', 'a', 'story'];
@@ -194,6 +195,37 @@ describe('fine-tuning', function () {
     let err: Error | undefined;
     await check([2, 5]).catch((e) => (err = e));
     expect(err?.message).to.match(/confirmation seeds 2 also chose the learning rates/);
+  });
+
+  it('model-card --check on a folder fisherlab did not pretrain: the comparison printed and saved, no model card', () => {
+    // the folder of this suite has no pretrain-report.json; the runs of seeds 1 and 2 at lr 0.01 are reused
+    const model = path.join(dir, 'model');
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'model-card', '--model', model, ...args],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+        },
+      );
+    const bare = cli();
+    expect(bare.status).to.not.equal(0);
+    expect(bare.stderr).to.include(`${path.join(model, 'pretrain-report.json')} not found`);
+    const r = cli(
+      ...['--check', 'SST-2', '--seeds', '1,2', '--lrs', '0.01', '--max-train', '64'],
+      ...['--glue', path.join(dir, 'glue'), '--runs-dir', path.join(dir, 'sst2-runs'), '--jobs', '1'],
+    );
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr.match(/reused/g)).to.have.length(4);
+    const saved = readBenefitReports(path.join(model, 'pretraining-benefit.json'));
+    expect(saved.map((b) => [b.task, b.trainExamples, b.seeds])).to.deep.equal([['SST-2', 64, [1, 2]]]);
+    const d = saved[0].paired.differences.map((x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`);
+    expect(r.stdout).to.include('**SST-2, 64 training examples** (dev: 60 examples, accuracy; seeds 1, 2)');
+    expect(r.stdout).to.include(`per seed: ${d.join(', ')};`);
+    expect(r.stdout).to.match(/Verdict: /);
+    expect(fs.existsSync(path.join(model, 'MODEL.md'))).to.equal(false);
+    fs.rmSync(path.join(model, 'pretraining-benefit.json'));
   });
 
   it('compares on CoLA by its main metric, Matthews correlation, under runs named by the task', async () => {

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, JOBS_HELP } from '../backend';
 import { glueDataDir } from '../glue/load';
 import { taskSpec } from '../glue/tasks';
-import { modelCard } from '../pretrain/model-card';
+import { benefitSection, modelCard } from '../pretrain/model-card';
 import { BenefitReport, defaultMaxTrain, pretrainingBenefit, readBenefitReports } from '../pretrain/benefit';
 import type { PretrainReport } from '../pretrain/run';
 import { number, positiveInt } from './options';
@@ -25,9 +25,9 @@ export function register(program: Command): void {
     .command('model-card')
     .summary('write MODEL.md for a model fisherlab pretrained')
     .description(
-      'write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json (and its pretraining-benefit.json when present); with --check, first fine-tune it and a randomly initialized twin on each GLUE task at each training-set size, learning rate and seed, and record in pretraining-benefit.json each comparison: each start at its best learning rate, paired by seed, with a one-sided paired t-test; finished runs are reused from --runs-dir',
+      'write MODEL.md in a folder made by `fisherlab pretrain` from its pretrain-report.json (and its pretraining-benefit.json when present); with --check, first fine-tune it and a randomly initialized twin on each GLUE task at each training-set size, learning rate and seed, and record in pretraining-benefit.json each comparison: each start at its best learning rate, paired by seed, with a one-sided paired t-test; finished runs are reused from --runs-dir. --check also takes any other BERT folder (e.g. one from `fisherlab download`): it then writes pretraining-benefit.json and prints the comparison, without a MODEL.md',
     )
-    .requiredOption('--model <dir>', 'folder written by `fisherlab pretrain`')
+    .requiredOption('--model <dir>', 'folder written by `fisherlab pretrain` (with --check, any BERT folder)')
     .option('--check <tasks>', 'GLUE tasks to compare pretrained against random initialization on, e.g. SST-2,CoLA')
     .option('--seeds <list>', 'seeds of each comparison (at least two: the t-test pairs them)', '1,2,3,4,5')
     .option(
@@ -66,9 +66,13 @@ export function register(program: Command): void {
         glue?: string;
       }) => {
         const reportFile = path.join(o.model, 'pretrain-report.json');
-        if (!fs.existsSync(reportFile))
-          throw new Error(`${reportFile} not found: MODEL.md is written for folders made by \`fisherlab pretrain\``);
-        const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
+        const report = fs.existsSync(reportFile)
+          ? (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport)
+          : null;
+        if (!report && o.check === undefined)
+          throw new Error(
+            `${reportFile} not found: MODEL.md is written for folders made by \`fisherlab pretrain\` (for any other BERT folder, --check compares it with a random start)`,
+          );
         const benefitFile = path.join(o.model, 'pretraining-benefit.json');
         let benefits: BenefitReport[] = fs.existsSync(benefitFile) ? readBenefitReports(benefitFile) : [];
         if (o.check !== undefined) {
@@ -120,6 +124,12 @@ export function register(program: Command): void {
                 ),
               );
           writeFileAtomic(benefitFile, JSON.stringify(benefits, null, 1) + '\n');
+        }
+        if (!report) {
+          // a folder fisherlab did not pretrain (e.g. a Hugging Face download): the comparison, but no model card
+          console.log(benefitSection(benefits).join('\n'));
+          console.log(`wrote ${benefitFile} (no MODEL.md: ${reportFile} not found)`);
+          return;
         }
         const file = path.join(o.model, 'MODEL.md');
         writeFileAtomic(file, modelCard(path.basename(path.resolve(o.model)), report, benefits));

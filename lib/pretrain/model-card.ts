@@ -121,7 +121,7 @@ function wallTimeSetup(backend: string, jobs: number): string {
 }
 
 /** The section on whether pretraining helps fine-tuning: per comparison, the lr grid, the paired test and a verdict. */
-function benefitSection(benefits: readonly BenefitReport[]): string[] {
+export function benefitSection(benefits: readonly BenefitReport[]): string[] {
   const st = benefits[0].settings;
   const seeds = benefits[0].seeds.length;
   const lines = [
