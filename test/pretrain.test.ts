@@ -391,6 +391,8 @@ describe('pretraining', function () {
     );
     const confirmedCard = modelCard('m', report, [confirmed]);
     expect(confirmedCard).to.contain('the verdict rests on that test alone');
+    // the verdict's test has 5 seeds: no caveat about the grid's 3
+    expect(confirmedCard).to.not.contain('With 3 seeds');
     expect(confirmedCard).to.contain(
       'Confirmation on fresh seeds 4, 5, 6, 7, 8, pretrained at lr 0.001, random at lr 0.001:',
     );

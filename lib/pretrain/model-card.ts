@@ -123,7 +123,8 @@ function wallTimeSetup(backend: string, jobs: number): string {
 /** The section on whether pretraining helps fine-tuning: per comparison, the lr grid, the paired test and a verdict. */
 export function benefitSection(benefits: readonly BenefitReport[]): string[] {
   const st = benefits[0].settings;
-  const seeds = benefits[0].seeds.length;
+  // the seeds of the test the verdict rests on: the confirmation's when there is one
+  const seeds = decidingComparison(benefits[0]).seeds.length;
   const lines = [
     `## Does pretraining help downstream? ${[...new Set(benefits.map((b) => b.task))].join(', ')}`,
     '',
