@@ -70,7 +70,8 @@ export function squaredGradSums(
     counts.reduce((a, b) => a + b, 0),
   );
   const sites = [...shapes.keys()];
-  const zeros = [...shapes.values()].map((shape) => tf.zeros(shape));
+  // fill runs as a kernel; zeros would build each array in JavaScript and copy it over (about 5% of a native pass)
+  const zeros = [...shapes.values()].map((shape) => tf.fill(shape, 0));
   const inputs = new Map<string, tf.Tensor>();
   let losses: tf.Tensor | null = null;
   const objective = (...outputs: tf.Tensor[]): tf.Scalar => {
@@ -220,6 +221,55 @@ function sumSquaredOuter(
   return total!;
 }
 
+/**
+ * `total` + Σ_n (g_n + s_n)², element-wise, for the word embeddings: g_n = dLogits_nᵀ T_n is sample n's gradient
+ * through the tied decoder and s_n the scatter of its dE rows by token id. Computed as Σ_n g_n² plus, on the rows
+ * of each sample's own tokens, Σ_n s_n ⊙ (2 g_n + s_n), added once per batch: one V × H product per sample instead
+ * of three more V × H passes for the scatter and its sum. Whole-batch kernels only (the correction's order of
+ * additions differs from the sample-by-sample sum, so micro-batch splits agree to rounding, as they do there anyway).
+ */
+function sumSquaredWordGrads(
+  dLogits: tf.Tensor,
+  decoderInput: tf.Tensor,
+  dE: tf.Tensor,
+  ids: number[][],
+  headRows: Rows,
+  V: number,
+  total: tf.Tensor | undefined,
+): tf.Tensor {
+  total = sumSquaredOuter(dLogits, decoderInput, headRows, total);
+  // each sample's distinct token ids, in order: the rows where s_n is not zero
+  const distinct: number[] = [];
+  const owner: number[] = [];
+  const slotOf: number[] = [];
+  ids.forEach((row, n) => {
+    const slots = new Map<number, number>();
+    for (const id of row) {
+      let slot = slots.get(id);
+      if (slot === undefined) {
+        slot = distinct.length;
+        slots.set(id, slot);
+        distinct.push(id);
+        owner.push(n);
+      }
+      slotOf.push(slot);
+    }
+  });
+  const correction = tf.tidy(() => {
+    const rows = tf.tensor1d(distinct, 'int32');
+    const s = tf.unsortedSegmentSum(dE, tf.tensor1d(slotOf, 'int32'), distinct.length);
+    // g_n on sample n's rows: dLogits' columns at those ids, zero on other samples' masked rows
+    const sampleOfRow = headRows.count.flatMap((k, n) => Array<number>(k).fill(n));
+    const own = tf.equal(
+      tf.tensor2d(sampleOfRow, [sampleOfRow.length, 1], 'int32'),
+      tf.tensor2d(owner, [1, owner.length], 'int32'),
+    );
+    const g = tf.matMul(tf.mul(tf.gather(dLogits, rows, 1), tf.cast(own, 'float32')), decoderInput, true, false);
+    return tf.unsortedSegmentSum(tf.mul(s, tf.add(tf.add(g, g), s)), rows, V);
+  });
+  return addTo(total, correction);
+}
+
 /** `into` plus the per-parameter sums of squared per-sample gradients from the tapped gradients dY and the recorded inputs. */
 function tensorSums(
   model: Bert,
@@ -251,9 +301,14 @@ function tensorSums(
 
   const dE = dY.get(EMBEDDINGS)!;
   const dLogits = dY.get(DECODER)!;
-  const scatter = (n: number) =>
-    tf.unsortedSegmentSum(rowsOfSample(dE, encoderRows, n), tf.tensor1d(batch.input_ids[n], 'int32'), V);
-  out.set(WORD, sumSquaredOuter(dLogits, inputs.get(DECODER)!, headRows, into.get(WORD), scatter));
+  const decoderInput = inputs.get(DECODER)!;
+  if (wholeBatch())
+    out.set(WORD, sumSquaredWordGrads(dLogits, decoderInput, dE, batch.input_ids, headRows, V, into.get(WORD)));
+  else {
+    const scatter = (n: number) =>
+      tf.unsortedSegmentSum(rowsOfSample(dE, encoderRows, n), tf.tensor1d(batch.input_ids[n], 'int32'), V);
+    out.set(WORD, sumSquaredOuter(dLogits, decoderInput, headRows, into.get(WORD), scatter));
+  }
   const types = (batch.token_type_ids ?? batch.input_ids.map((row) => row.map(() => 0))).flatMap((row, n) =>
     row.map((type) => n * TV + type),
   );
