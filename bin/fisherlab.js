@@ -1,11 +1,24 @@
 #!/usr/bin/env node
-// The fisherlab command: runs lib/cli.ts through tsx, with the project root known to lib/paths.ts.
+// The fisherlab command: runs lib/cli.ts from its bundle (bin/cli-bundle.mjs; rebuilt when lib/ changes), or through
+// tsx where the bundle cannot be written, with the project root known to lib/paths.ts.
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { register } from 'tsx/esm/api';
+import { cliBundle } from './cli-bundle.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.env.FISHERLAB_ROOT ??= root;
-register();
-const { main } = await import(pathToFileURL(join(root, 'lib', 'cli.ts')).href);
+let entry;
+try {
+  entry = await cliBundle(root);
+} catch (e) {
+  console.error(e.message);
+  process.exit(1);
+}
+// (the bundle has source maps: NODE_OPTIONS=--enable-source-maps gives stack traces in lib/*.ts, at 0.1 s a start)
+if (!entry) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  entry = join(root, 'lib', 'cli.ts');
+}
+const { main } = await import(pathToFileURL(entry).href);
 await main(process.argv);
