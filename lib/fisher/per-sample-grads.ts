@@ -237,36 +237,32 @@ function sumSquaredWordGrads(
   V: number,
   total: tf.Tensor | undefined,
 ): tf.Tensor {
-  total = sumSquaredOuter(dLogits, decoderInput, headRows, total);
   // each sample's distinct token ids, in order: the rows where s_n is not zero
-  const distinct: number[] = [];
-  const owner: number[] = [];
+  const distinct = ids.map((row) => [...new Set(row)]);
   const slotOf: number[] = [];
+  let slots = 0;
   ids.forEach((row, n) => {
-    const slots = new Map<number, number>();
-    for (const id of row) {
-      let slot = slots.get(id);
-      if (slot === undefined) {
-        slot = distinct.length;
-        slots.set(id, slot);
-        distinct.push(id);
-        owner.push(n);
-      }
-      slotOf.push(slot);
-    }
+    const slot = new Map(distinct[n].map((id, k) => [id, slots + k]));
+    for (const id of row) slotOf.push(slot.get(id)!);
+    slots += distinct[n].length;
   });
-  const correction = tf.tidy(() => {
-    const rows = tf.tensor1d(distinct, 'int32');
-    const s = tf.unsortedSegmentSum(dE, tf.tensor1d(slotOf, 'int32'), distinct.length);
-    // g_n on sample n's rows: dLogits' columns at those ids, zero on other samples' masked rows
-    const sampleOfRow = headRows.count.flatMap((k, n) => Array<number>(k).fill(n));
-    const own = tf.equal(
-      tf.tensor2d(sampleOfRow, [sampleOfRow.length, 1], 'int32'),
-      tf.tensor2d(owner, [1, owner.length], 'int32'),
+  const gOnRows: tf.Tensor[] = [];
+  for (let n = 0; n < ids.length; n++) {
+    total = addTo(
+      total,
+      tf.tidy(() => {
+        const g = tf.matMul(rowsOfSample(dLogits, headRows, n), rowsOfSample(decoderInput, headRows, n), true, false);
+        gOnRows.push(tf.keep(tf.gather(g, tf.tensor1d(distinct[n], 'int32'))));
+        return tf.square(g);
+      }),
     );
-    const g = tf.matMul(tf.mul(tf.gather(dLogits, rows, 1), tf.cast(own, 'float32')), decoderInput, true, false);
-    return tf.unsortedSegmentSum(tf.mul(s, tf.add(tf.add(g, g), s)), rows, V);
+  }
+  const correction = tf.tidy(() => {
+    const s = tf.unsortedSegmentSum(dE, tf.tensor1d(slotOf, 'int32'), slots);
+    const g = tf.concat(gOnRows);
+    return tf.unsortedSegmentSum(tf.mul(s, tf.add(tf.add(g, g), s)), tf.tensor1d(distinct.flat(), 'int32'), V);
   });
+  tf.dispose(gOnRows);
   return addTo(total, correction);
 }
 
