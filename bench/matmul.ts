@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'child_process';
+import * as os from 'os';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../lib/backend';
 import { benchEachBackend, headline, PEAK_GFLOPS } from './backends';
@@ -50,7 +51,7 @@ function rate(n: number): number {
 
 const threads = !backend.startsWith('tensorflow')
   ? 'one thread'
-  : `${process.env.TF_NUM_INTRAOP_THREADS ?? 'every core as'} threads per op`;
+  : `${process.env.TF_NUM_INTRAOP_THREADS ?? os.availableParallelism()} threads per op`;
 if (!values['one-thread'])
   console.log(`fp32 matMul, backend ${backend}, ${threads}; peak used by the benches: ${PEAK_GFLOPS} GFLOP/s`);
 console.log(`${'size'.padStart(6)} ${'GFLOP/s'.padStart(9)}  ${values['one-thread'] ? '(1 thread per op)' : ''}`);
