@@ -56,7 +56,7 @@ fetch_wheels() {
   mv "$CACHE/wheels.tmp" "$CACHE/wheels"
 }
 
-# Extracts the C API's headers and libraries (and, for --gpu, the nvidia-* libraries) into $CACHE/deps.
+# Extracts the headers and libraries (and, for --gpu, the nvidia-* libraries) into $CACHE/deps.
 extract() {
   local wheel
   local wheels=("$CACHE"/wheels/"${WHEEL//-/_}"-"$TF_VERSION"-*.whl)
@@ -66,8 +66,10 @@ extract() {
   python3 - "$wheel" "$CACHE/deps.tmp" "$CACHE"/wheels/nvidia_*.whl <<'EOF' || give_up "could not extract $wheel"
 import os, sys, zipfile
 wheel, out, nvidia = sys.argv[1], sys.argv[2], [w for w in sys.argv[3:] if os.path.exists(w)]
-headers = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/core/platform/',
-           'tensorflow/include/tsl/', 'tensorflow/include/xla/tsl/')
+# the C API's headers for the binding; TensorFlow's C++ framework headers with Eigen, absl and protobuf for the
+# Fisher pass's fused kernels (lib/fisher/fused-ops.cc)
+headers = tuple('tensorflow/include/' + d for d in ('tensorflow/c/', 'tensorflow/core/', 'tsl/', 'xla/tsl/', 'Eigen/',
+                                                   'unsupported/', 'google/', 'absl/', 'ml_dtypes/'))
 libs = {'tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'}
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
@@ -131,7 +133,7 @@ install() {
 
 mkdir -p "$CACHE"
 [ -d "$CACHE/wheels" ] || fetch_wheels
-[ -e "$CACHE/deps/lib/libtensorflow.so" ] || extract
+[ -e "$CACHE/deps/lib/libtensorflow.so" ] && [ -e "$CACHE/deps/include/tensorflow/core/framework/op_kernel.h" ] || extract
 [ -e "$CACHE/package/$ADDON" ] || build
 install
 if ! works; then

@@ -4,6 +4,7 @@ import { backendInfo, initBackend } from '../backend';
 import { loadBert } from '../bert/load';
 import { architectureName } from '../bert/parameters';
 import { resolveModelDir } from '../bert/model-dir';
+import { fusedOpsNote } from '../fisher/fused-ops';
 
 /** Adds the `info` command. */
 export function register(program: Command): void {
@@ -11,7 +12,7 @@ export function register(program: Command): void {
     .command('info')
     .summary('configuration, tensors and dropout sites of a model')
     .description(
-      "print a model folder's configuration, parameter count, named tensors with shapes, and dropout sites, after the TensorFlow.js backend in force with its TensorFlow version and threads",
+      "print a model folder's configuration, parameter count, named tensors with shapes, and dropout sites, after the TensorFlow.js backend in force with its TensorFlow version and threads, and which kernels the Fisher pass uses (fused TensorFlow kernels or tfjs's own)",
     )
     .option(
       '--model <dir>',
@@ -25,7 +26,7 @@ export function register(program: Command): void {
       const { model, warnings } = loadBert(dir);
       const tensors = model.namedParameters().map(([name, v]) => ({ name, shape: v.shape }));
       const sites = model.dropoutSites().map((name) => ({ name, ...model.dropout.get(name) }));
-      const backend = await backendInfo();
+      const backend = { ...(await backendInfo()), fisherKernels: fusedOpsNote() };
       if (opts.json) {
         console.log(
           JSON.stringify(
@@ -48,6 +49,7 @@ export function register(program: Command): void {
         console.log(
           `backend       ${backend.name} (${tfVersion}${backend.threads} thread${backend.threads > 1 ? 's' : ''} per op)`,
         );
+        console.log(`Fisher pass   ${backend.fisherKernels}`);
         console.log(`model         ${dir}`);
         console.log(`architecture  ${architectureName(model.parts)}`);
         for (const [k, v] of Object.entries(model.config)) console.log(`${k.padEnd(30)} ${v}`);

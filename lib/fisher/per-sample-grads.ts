@@ -8,14 +8,19 @@
  * Σ_t dY_n ⊙ x̂_n; embedding rows get dE_n scattered by token id, position and token type. The word embeddings
  * are also the MLM decoder's weight, so sample n's gradient for them is the scatter plus dLogits_nᵀ T_n over its
  * masked positions, added before squaring. Padding rows have dY = 0 (attention gives them exactly zero weight).
+ * The head and the last layer after its attention run at the masked positions only (`maskedRowSites`): their sites
+ * have a row per masked position, and each sample's rows are its own masked positions. The backward pass frees the
+ * forward's tensors as it goes (util/lean-gradients), which halves the pass's peak memory.
  * Outer products are formed one sample at a time with 2-D matMuls: memory stays at one per-sample gradient (V × H
  * for the word embeddings), and wasm's batched matMul is about 15× slower than a loop of 2-D ones. Squares are
  * added to the running sums one sample at a time, in order, so splitting a batch into micro-batches that carry
  * the sums on (`into`) gives bitwise the same sums.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Batch, Bert, Taps } from '../bert/model';
+import { type Batch, type Bert, type Taps, maskedRowSites } from '../bert/model';
 import { IGNORE_INDEX } from '../pretrain/mlm-data';
+import { leanValueAndGrads } from '../util/lean-gradients';
+import { fusedOps } from './fused-ops';
 
 /** Squared per-sample gradients of one batch, summed over its samples. */
 export interface SquaredGradSums {
@@ -32,14 +37,15 @@ const POSITION = 'bert.embeddings.position_embeddings.weight';
 const TOKEN_TYPE = 'bert.embeddings.token_type_embeddings.weight';
 const MLM_BIAS = 'cls.predictions.bias';
 
-/** The tap sites of a masked-LM pass with the shapes of their outputs: encoder sites have `rows` rows, head sites `maskedRows`. */
+/** The tap sites of a masked-LM pass with the shapes of their outputs: `maskedRows` rows at `maskedRowSites`, `rows` elsewhere. */
 export function tapShapes(model: Bert, rows: number, maskedRows: number): Map<string, [number, number]> {
   const { hidden_size: H, vocab_size: V } = model.config;
+  const masked = maskedRowSites(model.config);
   const shapes = new Map<string, [number, number]>([[EMBEDDINGS, [rows, H]]]);
   for (const [name, v] of model.namedParameters()) {
     if (!name.endsWith('.weight') || name === WORD || name === POSITION || name === TOKEN_TYPE) continue;
     const site = name.slice(0, -'.weight'.length);
-    shapes.set(site, [site.startsWith('cls.') ? maskedRows : rows, v.shape[0]]);
+    shapes.set(site, [masked.has(site) ? maskedRows : rows, v.shape[0]]);
   }
   shapes.set(DECODER, [maskedRows, V]);
   return shapes;
@@ -80,7 +86,7 @@ export function squaredGradSums(
     losses = tf.keep(perSampleLosses(logits, targets, counts));
     return tf.sum(losses);
   };
-  const { value, grads } = tf.valueAndGrads(objective)(zeros);
+  const { value, grads } = leanValueAndGrads(() => objective(...zeros), zeros);
   const dY = new Map(sites.map((site, i) => [site, grads[i]]));
   try {
     const sums = tensorSums(model, batch, counts, dY, inputs, into ?? new Map());
@@ -153,6 +159,12 @@ function wholeBatch(): boolean {
   return tf.getBackend() !== 'wasm';
 }
 
+/** Σ_k x[k]² over the leading axis, in one fused kernel where there is one. */
+function squareSum(x: tf.Tensor): tf.Tensor {
+  const fused = fusedOps();
+  return fused ? fused.squareSum(x) : tf.tidy(() => tf.sum(tf.square(x), 0));
+}
+
 /** Per-sample products per batched matMul at most: B × p × q floats stay within this many. */
 const BATCHED_FLOATS = 1 << 25;
 
@@ -184,7 +196,25 @@ function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefine
   }
 }
 
-/** `total` + Σ_n (a_nᵀ b_n + extra(n))², element-wise, one sample at a time; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. */
+/**
+ * x [rows, w] as [B, c, w]: sample n's rows, then zero rows up to c, the largest count. A zero row adds nothing to
+ * a_nᵀ b_n, so samples with different counts (masked positions) go through one batched matMul too.
+ */
+function bySample(x: tf.Tensor, rows: Rows): tf.Tensor3D {
+  const [B, c] = [rows.count.length, Math.max(...rows.count)];
+  return tf.tidy(() => {
+    if (rows.count.every((k) => k === c)) return tf.reshape(x, [B, c, -1]);
+    const zero = x.shape[0]; // the row tf.pad appends
+    const index = rows.count.flatMap((k, n) => Array.from({ length: c }, (_, t) => (t < k ? rows.start[n] + t : zero)));
+    const padded = tf.pad(x, [
+      [0, 1],
+      [0, 0],
+    ]);
+    return tf.reshape(tf.gather(padded, tf.tensor1d(index, 'int32')), [B, c, -1]);
+  });
+}
+
+/** `total` + Σ_n (a_nᵀ b_n + extra(n))², element-wise; a_n, b_n are sample n's rows of a [rows, p] and b [rows, q]. On wasm, and with `extra`, one sample at a time, in order. */
 function sumSquaredOuter(
   a: tf.Tensor,
   b: tf.Tensor,
@@ -192,21 +222,22 @@ function sumSquaredOuter(
   total: tf.Tensor | undefined,
   extra?: (n: number) => tf.Tensor,
 ): tf.Tensor {
-  const [B, c, p, q] = [rows.count.length, rows.count[0], a.shape[1]!, b.shape[1]!];
-  if (wholeBatch() && !extra && rows.count.every((k) => k === c)) {
-    // samples of equal row counts (the encoder's): a_nᵀ b_n for a chunk of samples in one batched matMul
+  const [B, p, q] = [rows.count.length, a.shape[1]!, b.shape[1]!];
+  if (wholeBatch() && !extra) {
+    // a_nᵀ b_n for a chunk of samples in one batched matMul
+    const [a3, b3] = [bySample(a, rows), bySample(b, rows)];
     const chunk = Math.max(1, Math.floor(BATCHED_FLOATS / (p * q)));
     for (let from = 0; from < B; from += chunk) {
       const k = Math.min(chunk, B - from);
       total = addTo(
         total,
         tf.tidy(() => {
-          const a3 = tf.reshape(tf.slice(a, [from * c, 0], [k * c, p]), [k, c, p]);
-          const b3 = tf.reshape(tf.slice(b, [from * c, 0], [k * c, q]), [k, c, q]);
-          return tf.sum(tf.square(tf.matMul(a3, b3, true, false)), 0);
+          const [ak, bk] = [tf.slice(a3, [from], [k]), tf.slice(b3, [from], [k])];
+          return squareSum(tf.matMul(ak, bk, true, false));
         }),
       );
     }
+    tf.dispose([a3, b3]);
     return total!;
   }
   for (let n = 0; n < rows.count.length; n++) {
@@ -281,10 +312,11 @@ function tensorSums(
   const encoderRows = rowsOf(counts.map(() => T));
   const headRows = rowsOf(counts);
   const out = new Map<string, tf.Tensor>();
+  const masked = maskedRowSites(model.config);
 
   for (const site of dY.keys()) {
     if (site === EMBEDDINGS || site === DECODER) continue;
-    const rows = site.startsWith('cls.') ? headRows : encoderRows;
+    const rows = masked.has(site) ? headRows : encoderRows;
     const [g, x] = [dY.get(site)!, inputs.get(site)!];
     const weight = `${site}.weight`;
     if (site.endsWith('LayerNorm')) {

@@ -11,6 +11,7 @@ import type { Bert } from '../bert/model';
 import { CheckpointDir } from '../train/checkpoint-dir';
 import { writeMaskedExamples, type MaskedExample } from '../pretrain/mlm-data';
 import { runFisherlab, runLanes } from '../util/child-process';
+import { fusedOps } from './fused-ops';
 import { writeFileAtomic } from '../util/atomic';
 import { openRunDir, type RunControl } from '../util/run-dir';
 import {
@@ -99,6 +100,8 @@ export async function fisherOverProcesses(o: ShardedFisherOptions): Promise<Fish
   say(
     `fisher: ${n} samples over ${shards.length} processes (samples ${shards.map(([a, b]) => `${a}–${b - 1}`).join(', ')})`,
   );
+  // compiled here once, the fused kernels are found in the cache by every child instead of compiled by each
+  fusedOps();
   const names = o.model.namedParameters().map(([name]) => name);
   const fresh = () => o.model.namedParameters().map(([, v]) => new Float64Array(v.size));
   const began = Date.now();

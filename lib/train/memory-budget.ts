@@ -50,20 +50,22 @@ const F32 = 4;
 
 /**
  * Floats per token, as [× hidden, × intermediate, × heads·T (attention scores)]: `LAYER` for each encoder layer
- * (kept for backward: the tape's saved tensors and, until backward ends, the gradients of every intermediate),
+ * (kept for backward: the tape's saved tensors and, in training, until backward ends, the gradients of every
+ * intermediate; the Fisher's backward frees both as it goes, util/lean-gradients.ts),
  * `ONCE` for the embeddings and one layer's transients; `HEAD` floats × vocabulary per masked position; `FIXED`
  * floats × [parameters, vocabulary × hidden] whatever the batch (gradients and their running sum over
  * micro-batches, the optimizer's temporaries; the Fisher's running sums and one sample's embedding gradients).
  * Fitted to tf.profile peaks on 12 small shapes (bench/memory-calibrate.ts) and checked at bert-base-uncased's
- * shape (bench/memory-base.ts), rounded up by about 10%.
+ * shape (bench/memory-base.ts), rounded up by about 10% (the Fisher's: 1.10–1.30× the small shapes' peaks, 1.11× at
+ * bert-base-uncased's with 8 sequences of 128 tokens).
  */
 const LAYER: Record<StepKind, [number, number, number]> = {
   train: [120, 20, 14],
-  fisher: [135, 29, 8],
+  fisher: [56, 8, 4],
   eval: [2, 0, 1],
 };
-const ONCE: Record<StepKind, [number, number, number]> = { train: [22, 7, 1], fisher: [46, 1, 1], eval: [40, 8, 4] };
-const HEAD: Record<StepKind, number> = { train: 10, fisher: 20, eval: 8 };
+const ONCE: Record<StepKind, [number, number, number]> = { train: [22, 7, 1], fisher: [2, 1, 4], eval: [40, 8, 4] };
+const HEAD: Record<StepKind, number> = { train: 10, fisher: 13, eval: 8 };
 const FIXED: Record<StepKind, [number, number]> = { train: [2, 4], fisher: [1, 2], eval: [0, 0.5] };
 /** Floats × vocabulary × hidden that training with the masked-LM head adds (the tied decoder's gradient and its sums). */
 const MLM_TRAIN_FIXED = 8;

@@ -1,7 +1,8 @@
-/** Small shared tools: atomic writes, JSON lines, seeded randomness, progress lines, child processes, run folders and Ctrl-C, statistics. */
+/** Small shared tools: atomic writes, JSON lines, seeded randomness, progress lines, child processes, run folders and Ctrl-C, statistics, gradients in less memory. */
 export * from './atomic';
 export * from './child-process';
 export * from './jsonl';
+export * from './lean-gradients';
 export * from './progress';
 export * from './random';
 export * from './run-dir';

@@ -1,0 +1,163 @@
+/**
+ * Fused TensorFlow kernels for the native Fisher pass (fused-ops.cc): GELU and LayerNorm's normalization, forward and
+ * backward, and Σ_k x² over a leading axis, each one pass over memory where tfjs's eager ops take two to seven. They are compiled on first use
+ * against the headers of the TensorFlow wheel that scripts/tfjs-native.sh extracted, cached in
+ * .fisherlab-cache/ops/ by a hash of source, flags and TensorFlow, loaded into the running TensorFlow, and called by
+ * op name. Where any step fails (another backend, no compiler, no headers) the pass runs on tfjs's ops as before,
+ * after one line that says why; FISHERLAB_FUSED_OPS=0 turns them off.
+ */
+import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { backendName } from '../backend';
+import { projectRoot } from '../paths';
+
+/** The fused kernels, on tensors of the tensorflow backend (float32). */
+export interface FusedOps {
+  /** GELU (erf form) of x, and Φ(x) for its gradient. */
+  gelu(x: tf.Tensor): [tf.Tensor, tf.Tensor];
+  /** dy ⊙ (Φ(x) + x φ(x)): GELU's gradient from x and the Φ(x) that `gelu` returned. */
+  geluGrad(dy: tf.Tensor, x: tf.Tensor, cdf: tf.Tensor): tf.Tensor;
+  /** Σ_k x[k]² over the leading axis. */
+  squareSum(x: tf.Tensor): tf.Tensor;
+  /** x̂ = (x − mean) / √(variance + eps) over the last axis, and 1/√(variance + eps) per row (shape [..., 1]). */
+  normalize(x: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor];
+  /** The gradient of `normalize` from dy, x̂ and 1/√(variance + eps). */
+  normalizeGrad(dy: tf.Tensor, normed: tf.Tensor, inverseStd: tf.Tensor): tf.Tensor;
+}
+
+interface NativeBackend {
+  binding: { TF_Version: string; TF_ATTR_FLOAT: number };
+  executeSingleOutput(name: string, attrs: unknown[], inputs: tf.Tensor[]): tf.Tensor;
+  executeMultipleOutputs(name: string, attrs: unknown[], inputs: tf.Tensor[], outputs: number): tf.Tensor[];
+}
+
+/** dlopen's RTLD_NODELETE (absent from os.constants.dlopen): the library must stay mapped after Node rejects it as an addon. */
+const RTLD_NODELETE = 0x1000;
+
+let loaded: { ops: FusedOps; library: string } | { ops: null; why: string } | undefined;
+
+/** The fused kernels when the tensorflow backend is in force and they build and load, else null (see the file's doc). */
+export function fusedOps(): FusedOps | null {
+  if (backendName() !== 'tensorflow' || process.env.FISHERLAB_FUSED_OPS === '0') return null;
+  if (loaded === undefined) {
+    try {
+      loaded = load();
+    } catch (e) {
+      loaded = { ops: null, why: (e as Error).message };
+      console.error(`fisherlab: the Fisher pass runs on tfjs's own kernels: ${loaded.why}`);
+    }
+  }
+  return loaded.ops;
+}
+
+/** Which kernels the Fisher pass uses here, and why (for `fisherlab info`). */
+export function fusedOpsNote(): string {
+  if (backendName() !== 'tensorflow') return `tfjs's own kernels (fused ones need the tensorflow backend)`;
+  if (process.env.FISHERLAB_FUSED_OPS === '0') return `tfjs's own kernels (FISHERLAB_FUSED_OPS=0)`;
+  fusedOps();
+  return loaded!.ops
+    ? `fused TensorFlow kernels (${path.relative(projectRoot(), (loaded as { library: string }).library)})`
+    : `tfjs's own kernels (${(loaded as { why: string }).why})`;
+}
+
+/** Compiles (when not cached) and loads the library, then checks one op against its definition. */
+function load(): { ops: FusedOps; library: string } {
+  const backend = tf.backend() as unknown as NativeBackend;
+  const library = build(backend.binding.TF_Version);
+  try {
+    process.dlopen(
+      { exports: {} } as NodeJS.Module,
+      library,
+      os.constants.dlopen.RTLD_NOW | os.constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE,
+    );
+  } catch (e) {
+    // a TensorFlow op library is not a Node addon: loading registers the ops, then Node says so
+    if (!/did not self-register/.test((e as Error).message)) throw new Error(`${library} did not load: ${e}`);
+  }
+  const ops: FusedOps = {
+    gelu: (x) => backend.executeMultipleOutputs('FisherlabGelu', [], [x], 2) as [tf.Tensor, tf.Tensor],
+    geluGrad: (dy, x, cdf) => backend.executeSingleOutput('FisherlabGeluGrad', [], [dy, x, cdf]),
+    squareSum: (x) => backend.executeSingleOutput('FisherlabSquareSum', [], [x]),
+    normalize: (x, eps) =>
+      backend.executeMultipleOutputs(
+        'FisherlabNormalize',
+        [{ name: 'eps', type: backend.binding.TF_ATTR_FLOAT, value: eps }],
+        [x],
+        2,
+      ) as [tf.Tensor, tf.Tensor],
+    normalizeGrad: (dy, normed, inverseStd) =>
+      backend.executeSingleOutput('FisherlabNormalizeGrad', [], [dy, normed, inverseStd]),
+  };
+  const check = tf.tidy(() => [...ops.squareSum(tf.tensor2d([1, 2, 3, 4], [2, 2])).dataSync()]);
+  if (check.join() !== '10,20') throw new Error(`${library} computes Σ x² as [${check}], not [10, 20]`);
+  return { ops, library };
+}
+
+/** The path of the compiled library for this source, these flags and this TensorFlow, compiling it when missing. */
+function build(tfVersion: string): string {
+  const deps = path.join(projectRoot(), 'node_modules', '@tensorflow', 'tfjs-node', 'deps');
+  const include = path.join(deps, 'include');
+  if (!fs.existsSync(path.join(include, 'tensorflow', 'core', 'framework', 'op_kernel.h')))
+    throw new Error(`no TensorFlow C++ headers in ${include} (bash scripts/setup.sh extracts them)`);
+  const flags = [
+    '-std=c++17',
+    '-O3',
+    '-w',
+    '-shared',
+    '-fPIC',
+    '-D_GLIBCXX_USE_CXX11_ABI=1',
+    '-DEIGEN_MAX_ALIGN_BYTES=64',
+    '-fopenmp-simd', // the row reductions' `omp simd` pragmas: vector sums without -ffast-math
+    ...vectorFlags(),
+  ];
+  const file = path.join(projectRoot(), 'lib', 'fisher', 'fused-ops.cc');
+  const source = fs.readFileSync(file);
+  const key = createHash('sha256')
+    .update(source)
+    .update(flags.join(' '))
+    .update(tfVersion)
+    .update(fs.realpathSync(deps))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(projectRoot(), '.fisherlab-cache', 'ops');
+  const library = path.join(dir, `fisherlab-ops-${key}.so`);
+  if (fs.existsSync(library)) return library;
+  fs.mkdirSync(dir, { recursive: true });
+  const partial = `${library}.${process.pid}.tmp`;
+  console.error('fisherlab: compiling the Fisher pass’s fused TensorFlow kernels (once, about 10 s)');
+  const r = spawnSync(
+    'c++',
+    [...flags, '-I', include, file, '-o', partial, '-L', path.join(deps, 'lib'), '-l:libtensorflow_framework.so.2'],
+    { encoding: 'utf8' },
+  );
+  if (r.error) throw new Error(`no C++ compiler (c++: ${r.error.message})`);
+  if (r.status !== 0) {
+    fs.rmSync(partial, { force: true });
+    const first = (r.stderr ?? '').split('\n').find((line) => line.includes('error')) ?? r.stderr;
+    throw new Error(`${file} did not compile: ${first.trim()}`);
+  }
+  fs.renameSync(partial, library);
+  // builds of earlier sources are stale (a process that still maps one keeps it until it exits)
+  for (const f of fs.readdirSync(dir))
+    if (f.startsWith('fisherlab-ops-') && f !== path.basename(library) && !f.endsWith('.tmp'))
+      fs.rmSync(path.join(dir, f), { force: true });
+  return library;
+}
+
+/** AVX2 and FMA when this CPU has them (the library is built for the machine that runs it), else the compiler's default. */
+function vectorFlags(): string[] {
+  try {
+    const flags =
+      fs
+        .readFileSync('/proc/cpuinfo', 'utf8')
+        .match(/^flags\s*:(.*)$/m)?.[1]
+        .split(/\s+/) ?? [];
+    return flags.includes('avx2') && flags.includes('fma') ? ['-mavx2', '-mfma'] : [];
+  } catch {
+    return [];
+  }
+}
