@@ -46,6 +46,7 @@ const grid = { x: [0.25], y: linspace(range[0], range[1], points) };
 console.log(
   `model ${modelDir} (L${L} H${H} V${V}), backend ${backend}, ${points} points, ${evalExamples} evaluation sequences, ${os.cpus().length} cores`,
 );
+// lib/train/cost.ts counts the full pass; the last layer runs at masked rows only, so GFLOP/s are of equivalent work
 console.log(`${'processes'.padEnd(10)} ${'seconds'.padStart(8)} ${'points/s'.padStart(9)} ${'GFLOP/s'.padStart(8)}`);
 let best = { rate: 0, gflops: 0 };
 for (const jobs of values.jobs.split(',').map(Number)) {
