@@ -12,7 +12,7 @@ import { completeSettings, PRETRAIN_DEFAULTS } from '../lib/pretrain/settings';
 import { readSafetensors } from '../lib/weights/safetensors';
 import { benefitVerdict, gridEdgeNotes, modelCard } from '../lib/pretrain/model-card';
 import { FINETUNE_DEFAULTS } from '../lib/glue/finetune';
-import { BenefitReport, pairRuns, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
+import { BenefitReport, mergeBenefits, pairRuns, readBenefitReports, summarizeRuns } from '../lib/pretrain/benefit';
 import { setupBackend } from './helpers';
 import { maskedExample } from '../lib/pretrain/mlm-data';
 
@@ -405,6 +405,37 @@ describe('pretraining', function () {
       'Verdict (on the confirmation seeds): pretrained ahead, p = 0.007 (one-sided paired t, 4 df).',
     );
     expect(confirmedCard).to.contain('--seeds 1,2,3 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8');
+    // A second test of the same claim at another size, on its own seeds, held to p < 0.005 fixed in advance: p = 0.007
+    // no longer suffices, and the card rebuilds each test with its own command, the second adding to the first.
+    const second = {
+      ...confirmed,
+      settings: { ...confirmed.settings, maxTrainExamples: 5000 },
+      trainExamples: 5000,
+      alpha: 0.005,
+    };
+    const twoTests = modelCard('m', report, [confirmed, second]);
+    expect(twoTests).to.contain('or at the smaller threshold a comparison fixed before it ran.');
+    expect(twoTests).to.contain("This comparison's verdict needs p < 0.005, a threshold fixed before its runs");
+    expect(twoTests).to.contain(
+      'Verdict (on the confirmation seeds): no clear difference (p = 0.007, one-sided paired t, 4 df).',
+    );
+    expect(twoTests).to.contain(
+      'Verdict (on the confirmation seeds): pretrained ahead, p = 0.007 (one-sided paired t, 4 df).',
+    );
+    expect(twoTests).to.contain(
+      'model-card --model data/models/m --check SST-2 --seeds 1,2,3 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8\n' +
+        'npx fisherlab model-card --model data/models/m --check SST-2 --seeds 1,2,3 --max-train 5000 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8 --alpha 0.005 --add\n',
+    );
+  });
+
+  it('--add keeps the other comparisons and replaces those of the same task and size', () => {
+    const a = comparison('CoLA', 'matthews_correlation', 0, [0.1, 0.2], [0, 0]);
+    const b = comparison('SST-2', 'accuracy', 3000, [0.7, 0.8], [0.6, 0.6]);
+    const b2 = comparison('SST-2', 'accuracy', 3000, [0.9, 0.9], [0.6, 0.7]);
+    const c = comparison('SST-2', 'accuracy', 5000, [0.7, 0.8], [0.6, 0.6]);
+    expect(mergeBenefits([a, b], [c])).to.deep.equal([a, b, c]);
+    expect(mergeBenefits([a, b, c], [b2])).to.deep.equal([a, c, b2]);
+    expect(mergeBenefits([], [a])).to.deep.equal([a]);
   });
 
   it('refuses to resume a run folder with different settings', () => {
@@ -541,6 +572,8 @@ describe('pretraining benefit: the paired comparison and its verdict', () => {
     expect(ahead.paired.test.t).to.be.closeTo(t, 1e-9);
     expect(ahead.paired.test.pGreater).to.be.closeTo(p, 1e-9);
     expect(benefitVerdict(ahead)).to.equal('pretrained ahead, p = 0.007 (one-sided paired t, 4 df)');
+    // a stricter threshold fixed in advance (--alpha) turns the same p into no claim
+    expect(benefitVerdict(ahead, 0.005)).to.equal('no clear difference (p = 0.007, one-sided paired t, 4 df)');
     const behind = comparison('SST-2', 'accuracy', 3000, [0.7, 0.7, 0.7, 0.7, 0.7], [0.71, 0.72, 0.73, 0.74, 0.75]);
     expect(benefitVerdict(behind)).to.equal(
       'random initialization ahead, p = 0.007 (one-sided paired t, 4 df, random > pretrained)',
@@ -644,6 +677,8 @@ describe('pretraining-benefit.json and the --check options', () => {
     expect(() => readBenefitReports(file)).to.throw(
       `${file}: comparison 1: confirmation.runs[3].seed must be a number`,
     );
+    fs.writeFileSync(file, JSON.stringify([{ ...good, alpha: 2 }]));
+    expect(() => readBenefitReports(file)).to.throw(`${file}: comparison 1: alpha must be a number between 0 and 1`);
     fs.rmSync(file);
   });
 
@@ -662,6 +697,7 @@ describe('pretraining-benefit.json and the --check options', () => {
     [['--check', 'CoLA', '--lrs', '1e-3,0'], /--lrs: learning rates must be positive/],
     [['--check', 'CoLA', '--confirm-seeds', '6'], /--confirm-seeds: the paired t-test needs at least two seeds/],
     [['--check', 'CoLA', '--confirm-seeds', '5,6'], /--confirm-seeds: seed 5 is also in --seeds/],
+    [['--check', 'CoLA', '--alpha', '1.5'], /--alpha: "1.5" is not a probability between 0 and 1/],
     [['--check-sst2'], /unknown option '--check-sst2'/],
   ] as const)
     it(`rejects ${args.join(' ')}`, () => {

@@ -7,7 +7,14 @@ import { defaultJobs, JOBS_HELP } from '../backend';
 import { glueDataDir } from '../glue/load';
 import { taskSpec } from '../glue/tasks';
 import { benefitSection, modelCard } from '../pretrain/model-card';
-import { BenefitReport, defaultMaxTrain, pretrainingBenefit, readBenefitReports } from '../pretrain/benefit';
+import {
+  BenefitReport,
+  DEFAULT_ALPHA,
+  defaultMaxTrain,
+  mergeBenefits,
+  pretrainingBenefit,
+  readBenefitReports,
+} from '../pretrain/benefit';
 import type { PretrainReport } from '../pretrain/run';
 import { number, positiveInt } from './options';
 import { SHIPPED } from '../shipped';
@@ -47,6 +54,14 @@ export function register(program: Command): void {
       '--runs-dir <dir>',
       'finished fine-tuning runs, reused by name (default: out/pretraining-benefit; SST-2 runs in the former default, out/sst2-check, keep their names: move them there to reuse them)',
     )
+    .option(
+      '--alpha <p>',
+      `one-sided p below which the verdict claims a difference, fixed before the runs (default ${DEFAULT_ALPHA}; e.g. 0.005 for a second test of a claim already tested once)`,
+    )
+    .option(
+      '--add',
+      "keep the folder's other comparisons (other tasks or sizes) in pretraining-benefit.json, replacing only those this --check redoes",
+    )
     .option('--jobs <n>', `fine-tuning processes at a time (${JOBS_HELP})`, String(defaultJobs()))
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')
     .addHelpText(
@@ -62,6 +77,8 @@ export function register(program: Command): void {
         maxTrain?: string;
         lrs: string;
         runsDir?: string;
+        alpha?: string;
+        add?: boolean;
         jobs: string;
         glue?: string;
       }) => {
@@ -107,22 +124,26 @@ export function register(program: Command): void {
                 return v;
               })
             : undefined;
+          const alpha = o.alpha === undefined ? undefined : number(o.alpha, '--alpha');
+          if (alpha !== undefined && !(alpha > 0 && alpha < 1))
+            throw new Error(`--alpha: "${o.alpha}" is not a probability between 0 and 1`);
           const jobs = positiveInt(o.jobs, '--jobs');
           const glue = o.glue ?? glueDataDir();
           if (!glue) throw new Error('no GLUE folder for --check: pass --glue DIR or set FISHERLAB_DATA');
-          benefits = [];
+          const added: BenefitReport[] = [];
           for (const task of tasks)
             for (const size of sizes ?? [defaultMaxTrain(task)])
-              benefits.push(
+              added.push(
                 await pretrainingBenefit(
                   task,
                   o.model,
                   glue,
                   seeds,
-                  { maxTrainExamples: size, lrs, jobs, runsDir: o.runsDir, confirmSeeds },
+                  { maxTrainExamples: size, lrs, jobs, runsDir: o.runsDir, confirmSeeds, alpha },
                   (l) => console.error(l),
                 ),
               );
+          benefits = o.add ? mergeBenefits(benefits, added) : added;
           writeFileAtomic(benefitFile, JSON.stringify(benefits, null, 1) + '\n');
         }
         if (!report) {

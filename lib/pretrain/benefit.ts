@@ -84,7 +84,12 @@ export interface BenefitReport extends BenefitSummary {
   runs: BenefitRun[];
   /** Present when the check was confirmed on fresh seeds (`--confirm-seeds`); its test is then the one that counts. */
   confirmation?: Confirmation;
+  /** The one-sided p below which the verdict claims a difference, fixed before the runs (absent: DEFAULT_ALPHA). */
+  alpha?: number;
 }
+
+/** The verdict's threshold unless a comparison sets its own: one-sided p < 0.01. */
+export const DEFAULT_ALPHA = 0.01;
 
 /** Options of `pretrainingBenefit`. */
 export interface BenefitOptions {
@@ -98,6 +103,8 @@ export interface BenefitOptions {
   runsDir?: string;
   /** Fresh seeds, none of `seeds`, on which each start is run again at its chosen lr and the two compared. */
   confirmSeeds?: number[];
+  /** The verdict's threshold (default DEFAULT_ALPHA), e.g. halved for a second test of a claim already tested once. */
+  alpha?: number;
 }
 
 /** Training examples per run when `model-card --max-train` is not given: SST-2's 67k sentences are capped at 3,000, other tasks use all (0). */
@@ -281,7 +288,15 @@ export async function pretrainingBenefit(
     runs,
     ...grid,
     ...(confirmation ? { confirmation } : {}),
+    ...(opts.alpha !== undefined && opts.alpha !== DEFAULT_ALPHA ? { alpha: opts.alpha } : {}),
   };
+}
+
+/** `old` with `added` in place of its comparisons of the same task and training-set size, the others kept in order. */
+export function mergeBenefits(old: readonly BenefitReport[], added: readonly BenefitReport[]): BenefitReport[] {
+  const key = (b: BenefitReport) => `${b.task} ${b.settings.maxTrainExamples}`;
+  const replaced = new Set(added.map(key));
+  return [...old.filter((b) => !replaced.has(key(b))), ...added];
 }
 
 /** Reads a pretraining-benefit.json (a list of reports), checking its fields and recomputing what the runs determine. */
@@ -326,6 +341,8 @@ export function readBenefitReports(file: string): BenefitReport[] {
     const c = b.confirmation;
     if (c !== undefined && (typeof c !== 'object' || c === null))
       throw new Error(`${where}: confirmation must be an object`);
+    if (b.alpha !== undefined && !(typeof b.alpha === 'number' && b.alpha > 0 && b.alpha < 1))
+      throw new Error(`${where}: alpha must be a number between 0 and 1`);
     const confirmRuns = c && checkRuns(c.runs, 'confirmation.runs');
     const confirmSeeds = c && numbers(c.seeds, 'confirmation.seeds');
     try {

@@ -1,5 +1,5 @@
 /** MODEL.md for a model fisherlab pretrained: written from its pretrain report and pretraining-benefit checks, never by hand. */
-import { BenefitReport, decidingComparison, defaultMaxTrain, PairedComparison } from './benefit';
+import { BenefitReport, decidingComparison, DEFAULT_ALPHA, defaultMaxTrain, PairedComparison } from './benefit';
 import { PretrainReport, shortBatchSize } from './run';
 import { completeSettings, PretrainSettings } from './settings';
 import { formatDuration } from '../util/progress';
@@ -90,7 +90,9 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     `  --batch-size ${s.batchSize} --steps ${s.steps} --lr ${s.lr} --warmup-steps ${s.warmupSteps} --weight-decay ${s.weightDecay} --dropout ${s.dropout} --mask-probability ${s.maskProbability} \\`,
     `  --initializer-range ${s.initializerRange} --position-init ${s.positionInit} --attention-init ${s.attentionInit} --jobs ${s.jobs} --seed ${s.seed} \\`,
     `  --held-out-fraction ${s.heldOutFraction} --eval-examples ${s.evalExamples} --eval-every ${s.evalEvery} --checkpoint-every ${s.checkpointEvery}`,
-    `npx fisherlab model-card --model data/models/${name}${benefits.length ? ` ${checkArgs(benefits)}` : ''}`,
+    ...(benefits.length
+      ? checkArgs(benefits).map((args) => `npx fisherlab model-card --model data/models/${name} ${args}`)
+      : [`npx fisherlab model-card --model data/models/${name}`]),
     '```',
     '',
     `The run is deterministic for a seed on the ${r.backend ?? 'wasm'} backend: interrupt it (Ctrl-C, or a kill) and run the same`,
@@ -132,7 +134,7 @@ export function benefitSection(benefits: readonly BenefitReport[]): string[] {
     `shuffled by seed, capped where stated; scored on the full dev set by the task's main metric); ${st.epochs} epochs, batch ${st.batchSize},`,
     `max length ${st.maxLength}; both starts at each learning rate of the grid, each compared at its best (highest mean`,
     'dev score; bold), paired by seed: the one-sided paired t-test asks whether pretrained beats random, and the verdict',
-    'claims a difference only at p < 0.01.',
+    `claims a difference only at p < ${DEFAULT_ALPHA}${benefits.some((b) => b.alpha !== undefined) ? ', or at the smaller threshold a comparison fixed before it ran' : ''}.`,
     ...(benefits.some((b) => b.confirmation)
       ? [
           'Where a confirmation follows, each start ran again at the learning rate the grid chose for it, on fresh seeds, and',
@@ -188,7 +190,15 @@ export function benefitSection(benefits: readonly BenefitReport[]): string[] {
         `Pretrained minus random, per seed: ${pairedSentence(c.paired, c.seeds.length)}`,
         '',
       );
-    lines.push(`Verdict${c ? ' (on the confirmation seeds)' : ''}: ${benefitVerdict(decidingComparison(b))}.`, '');
+    if (b.alpha !== undefined)
+      lines.push(
+        `This comparison's verdict needs p < ${b.alpha}, a threshold fixed before its runs (a second test of a claim already tested is held to a stricter one).`,
+        '',
+      );
+    lines.push(
+      `Verdict${c ? ' (on the confirmation seeds)' : ''}: ${benefitVerdict(decidingComparison(b), b.alpha)}.`,
+      '',
+    );
   }
   return lines;
 }
@@ -219,15 +229,37 @@ export function gridEdgeNotes(b: Pick<BenefitReport, 'lrs' | 'summary'>): string
   });
 }
 
-/** The `--check … --seeds … --max-train … --lrs …` arguments that redo the comparisons. */
-function checkArgs(benefits: readonly BenefitReport[]): string {
-  const tasks = [...new Set(benefits.map((b) => b.task))];
-  const sizes = [...new Set(benefits.map((b) => b.settings.maxTrainExamples))];
-  // --max-train applies every size to every task: leave it out when each task ran at its own default size
-  const defaults = benefits.every((b) => b.settings.maxTrainExamples === defaultMaxTrain(b.task));
-  const maxTrain = defaults ? '' : ` --max-train ${sizes.join(',')}`;
-  const confirm = benefits[0].confirmation ? ` --confirm-seeds ${benefits[0].confirmation.seeds.join(',')}` : '';
-  return `--check ${tasks.join(',')} --seeds ${benefits[0].seeds.join(',')}${maxTrain} --lrs ${benefits[0].lrs.join(',')}${confirm}`;
+/**
+ * The `--check … --seeds … --max-train … --lrs …` arguments that redo the comparisons: one command per group that
+ * shares seeds, learning rates, confirmation seeds and threshold, the later ones with `--add`. `--max-train` runs
+ * every size on every task, so a group whose tasks and sizes are not all crossed splits by size.
+ */
+function checkArgs(benefits: readonly BenefitReport[]): string[] {
+  const groups = new Map<string, BenefitReport[]>();
+  for (const b of benefits) {
+    const key = JSON.stringify([b.seeds, b.lrs, b.confirmation?.seeds ?? null, b.alpha ?? null]);
+    groups.set(key, [...(groups.get(key) ?? []), b]);
+  }
+  const commands: BenefitReport[][] = [];
+  for (const group of groups.values()) {
+    const tasks = new Set(group.map((b) => b.task));
+    const sizes = [...new Set(group.map((b) => b.settings.maxTrainExamples))];
+    const atDefaults = group.every((b) => b.settings.maxTrainExamples === defaultMaxTrain(b.task));
+    if (atDefaults || group.length === tasks.size * sizes.length) commands.push(group);
+    else for (const size of sizes) commands.push(group.filter((b) => b.settings.maxTrainExamples === size));
+  }
+  return commands.map((group, i) => {
+    const [first] = group;
+    const tasks = [...new Set(group.map((b) => b.task))];
+    const sizes = [...new Set(group.map((b) => b.settings.maxTrainExamples))];
+    // each task at its default size: no --max-train, which would run every size on every task
+    const atDefaults = group.every((b) => b.settings.maxTrainExamples === defaultMaxTrain(b.task));
+    const maxTrain = atDefaults ? '' : ` --max-train ${sizes.join(',')}`;
+    const confirm = first.confirmation ? ` --confirm-seeds ${first.confirmation.seeds.join(',')}` : '';
+    const alpha = first.alpha !== undefined ? ` --alpha ${first.alpha}` : '';
+    const add = i > 0 ? ' --add' : '';
+    return `--check ${tasks.join(',')} --seeds ${first.seeds.join(',')}${maxTrain} --lrs ${first.lrs.join(',')}${confirm}${alpha}${add}`;
+  });
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f3(Math.abs(x))}`;
@@ -237,8 +269,8 @@ function pValue(p: number): string {
   return p < 0.001 ? p.toExponential(1) : p < 0.01 ? p.toFixed(3) : p.toFixed(2);
 }
 
-/** What the paired comparison supports, in a few words: a winner only at one-sided p < 0.01. */
-export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'paired'>): string {
+/** What the paired comparison supports, in a few words: a winner only at one-sided p < alpha. */
+export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'paired'>, alpha = DEFAULT_ALPHA): string {
   const { test, degenerate, differences } = b.paired;
   const n = b.seeds.length;
   if (degenerate === 'identical')
@@ -246,8 +278,8 @@ export function benefitVerdict(b: Pick<BenefitReport, 'seeds' | 'paired'>): stri
   if (degenerate === 'constant')
     return `${test.meanDiff > 0 ? 'pretrained' : 'random initialization'} ahead by the same ${f3(Math.abs(differences[0]))} on all ${n} seeds; with no spread between seeds the t-test is undefined`;
   const df = `one-sided paired t, ${test.df} df`;
-  if (test.pGreater < 0.01) return `pretrained ahead, p = ${pValue(test.pGreater)} (${df})`;
-  if (test.pLess < 0.01) return `random initialization ahead, p = ${pValue(test.pLess)} (${df}, random > pretrained)`;
+  if (test.pGreater < alpha) return `pretrained ahead, p = ${pValue(test.pGreater)} (${df})`;
+  if (test.pLess < alpha) return `random initialization ahead, p = ${pValue(test.pLess)} (${df}, random > pretrained)`;
   return `no clear difference (p = ${pValue(test.pGreater)}, ${df})`;
 }
 
