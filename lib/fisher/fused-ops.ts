@@ -1,9 +1,9 @@
 /**
  * Fused TensorFlow kernels for the native Fisher pass (fused-ops.cc): GELU and LayerNorm's normalization, forward and
- * backward, and Σ_k x² over a leading axis, each one pass over memory where tfjs's eager ops take two to seven. They are compiled on first use
- * against the headers of the TensorFlow wheel that scripts/tfjs-native.sh extracted, cached in
- * .fisherlab-cache/ops/ by a hash of source, flags and TensorFlow, loaded into the running TensorFlow, and called by
- * op name. Where any step fails (another backend, no compiler, no headers) the pass runs on tfjs's ops as before,
+ * backward, and Σ_k x² over a leading axis, each one pass over memory where tfjs's eager ops take two to seven. They
+ * are compiled on first use against the headers of the TensorFlow wheel that scripts/tfjs-native.sh extracted, cached
+ * in .fisherlab-cache/ops/ by a hash of source, flags and TensorFlow, loaded into the running TensorFlow, and called
+ * by op name. Where any step fails (another backend, no compiler, no headers) the pass runs on tfjs's ops as before,
  * after one line that says why; FISHERLAB_FUSED_OPS=0 turns them off.
  */
 import { spawnSync } from 'child_process';
@@ -103,6 +103,7 @@ function build(tfVersion: string): string {
   const include = path.join(deps, 'include');
   if (!fs.existsSync(path.join(include, 'tensorflow', 'core', 'framework', 'op_kernel.h')))
     throw new Error(`no TensorFlow C++ headers in ${include} (bash scripts/setup.sh extracts them)`);
+  const vector = vectorFlags();
   const flags = [
     '-std=c++17',
     '-O3',
@@ -112,7 +113,7 @@ function build(tfVersion: string): string {
     '-D_GLIBCXX_USE_CXX11_ABI=1',
     '-DEIGEN_MAX_ALIGN_BYTES=64',
     '-fopenmp-simd', // the row reductions' `omp simd` pragmas: vector sums without -ffast-math
-    ...vectorFlags(),
+    ...vector,
   ];
   const file = path.join(projectRoot(), 'lib', 'fisher', 'fused-ops.cc');
   const source = fs.readFileSync(file);
@@ -124,7 +125,9 @@ function build(tfVersion: string): string {
     .digest('hex')
     .slice(0, 16);
   const dir = path.join(projectRoot(), '.fisherlab-cache', 'ops');
-  const library = path.join(dir, `fisherlab-ops-${key}.so`);
+  // machines of one cluster may share this folder: each instruction set keeps its own build
+  const [variant, other] = vector.length ? ['avx2', 'base'] : ['base', 'avx2'];
+  const library = path.join(dir, `fisherlab-ops-${variant}-${key}.so`);
   if (fs.existsSync(library)) return library;
   fs.mkdirSync(dir, { recursive: true });
   const partial = `${library}.${process.pid}.tmp`;
@@ -143,7 +146,12 @@ function build(tfVersion: string): string {
   fs.renameSync(partial, library);
   // builds of earlier sources are stale (a process that still maps one keeps it until it exits)
   for (const f of fs.readdirSync(dir))
-    if (f.startsWith('fisherlab-ops-') && f !== path.basename(library) && !f.endsWith('.tmp'))
+    if (
+      f.startsWith('fisherlab-ops-') &&
+      !f.startsWith(`fisherlab-ops-${other}-`) &&
+      f !== path.basename(library) &&
+      !f.endsWith('.tmp')
+    )
       fs.rmSync(path.join(dir, f), { force: true });
   return library;
 }
