@@ -3,6 +3,8 @@
  * rows, restart spreads, all against hand-computed values (t by hand; p from the closed forms of the t distribution).
  */
 import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 import {
   cellScores,
   compareGuided,
@@ -23,9 +25,10 @@ import {
   table2Verdicts,
   verdict,
 } from '../lib/sweep/results';
-import { designSpecs, parseDesigns } from '../lib/sweep/designs';
+import { describeCoverage, designCoverage, designSpecs, DESIGNS, parseDesigns } from '../lib/sweep/designs';
 import { renderVegaLite } from '../lib/notebook/plot';
-import { sweepCells } from '../lib/sweep/run';
+import { readSweepResults, sweepCells } from '../lib/sweep/run';
+import { shippedPath } from '../lib/shipped';
 import type { SweepRecord } from '../lib/sweep/run';
 
 /** A hand-made record with one evaluation set (or MNLI's two). */
@@ -404,6 +407,55 @@ describe("the paper's sweep designs", () => {
     expect(
       specs.every((s) => s.methods.join() === 'standard,guided,gaussian,uniform-mean,shuffled' && s.out === 'o'),
     ).to.equal(true);
+  });
+});
+
+describe('design coverage', () => {
+  const restarts = DESIGNS.find((d) => d.name === 'restarts')!;
+  const all = (['standard', 'guided', 'gaussian', 'uniform-mean', 'shuffled'] as const).flatMap((m) =>
+    Array.from({ length: 10 }, (_, i) => ({ method: m, task: 'CoLA', pct: 25, seed: i + 1 })),
+  );
+
+  it('counts the runs a design asks for and those present, once each, ignoring runs outside it', () => {
+    const full = designCoverage(restarts, [...all, all[0], { method: 'guided', task: 'CoLA', pct: 100, seed: 1 }]);
+    expect([full.expected, full.present, full.missing]).to.deep.equal([50, 50, []]);
+    expect(describeCoverage(full)).to.equal('restarts: 50 of 50 runs (complete)');
+  });
+
+  it('names the cells short of seeds, with their missing seeds', () => {
+    const some = all.filter((r) => !(r.method === 'shuffled' && r.seed > 7) && r.method !== 'uniform-mean');
+    const c = designCoverage(restarts, some);
+    expect([c.expected, c.present]).to.deep.equal([50, 37]);
+    expect(c.missing).to.deep.equal([
+      { method: 'uniform-mean', task: 'CoLA', pct: 25, seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] },
+      { method: 'shuffled', task: 'CoLA', pct: 25, seeds: [8, 9, 10] },
+    ]);
+    expect(describeCoverage(c)).to.equal(
+      'restarts: 37 of 50 runs; missing uniform-mean CoLA 25% (seeds 1,2,3,4,5,6,7,8,9,10); shuffled CoLA 25% (seeds 8,9,10): its verdicts rest on the runs present',
+    );
+    const table2 = designCoverage(DESIGNS[0], []);
+    expect([table2.expected, table2.present, table2.missing.length]).to.deep.equal([150, 0, 30]);
+    expect(describeCoverage(table2)).to.match(
+      /^table2: 0 of 150 runs; missing standard CoLA 100% \(seeds 1,2,3,4,5\); guided CoLA 100% .*, and 27 more cells: /,
+    );
+  });
+
+  it("`sweep --status --design` prints each design's coverage of a results folder, counted here run by run", function () {
+    this.timeout(30_000);
+    const dir = shippedPath('results');
+    const cli = path.join(process.cwd(), 'bin', 'fisherlab.js');
+    const r = spawnSync(process.execPath, [cli, 'sweep', '--status', '--design', 'restarts', '--out', dir], {
+      encoding: 'utf8',
+      env: { ...process.env, FISHERLAB_ROOT: process.cwd() },
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    const runs = new Set(
+      readSweepResults(dir)
+        .filter((x) => x.task === 'CoLA' && x.pct === 25 && x.seed >= 1 && x.seed <= 10)
+        .filter((x) => ['standard', 'guided', 'gaussian', 'uniform-mean', 'shuffled'].includes(x.method))
+        .map((x) => `${x.method} ${x.seed}`),
+    );
+    expect(r.stdout).to.match(new RegExp(`^restarts: ${runs.size} of 50 runs`));
   });
 });
 

@@ -6,11 +6,11 @@ import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../guided-dropout/methods';
 import { finetune, FinetuneSettings } from '../glue/finetune';
-import { designProtocol, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
+import { describeCoverage, designCoverage, designProtocol, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
-import { RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep/run';
-import { awaitSweep, formatStatus, mergeSweep, submitSweep, sweepStatus } from '../sweep/slurm';
+import { readSweepResults, RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep/run';
+import { awaitSweep, formatStatus, mergeSweep, SLURM_DIR, submitSweep, sweepStatus } from '../sweep/slurm';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
 import { number, positiveInt } from './options';
 import { SHIPPED } from '../shipped';
@@ -82,7 +82,7 @@ export function register(program: Command): void {
     )
     .option(
       '--status',
-      'with the Slurm executor: say which runs of OUT are done, running, pending and failed (with their logs), and exit',
+      'say how many runs of each --design OUT holds and which cells are short of seeds; with the Slurm executor, also which runs are done, running, pending and failed (with their logs); then exit',
     )
     .option(
       '--wait',
@@ -103,10 +103,15 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
     .addHelpText(
       'after',
-      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT`,
+      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT\n  npx fisherlab sweep --status --design all --out ${SHIPPED.results}`,
     )
     .action(async (o: Record<string, string>, cmd: Command) => {
       if (o.status !== undefined) {
+        if (o.design !== undefined) {
+          const records = fs.existsSync(path.join(o.out, RESULTS_FILE)) ? readSweepResults(o.out) : [];
+          for (const d of parseDesigns(o.design)) console.log(describeCoverage(designCoverage(d, records)));
+          if (!fs.existsSync(path.join(o.out, SLURM_DIR, 'plan.json'))) return;
+        }
         for (const line of formatStatus(o.out, sweepStatus(o.out))) console.log(line);
         return;
       }

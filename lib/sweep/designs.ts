@@ -112,14 +112,55 @@ export function inDesigns(
   );
 }
 
+/** How much of a design the records hold: the runs it asks for, those present, and each (method, task, pct) cell short of seeds. */
+export interface DesignCoverage {
+  design: string;
+  expected: number;
+  present: number;
+  missing: Array<{ method: string; task: string; pct: number; seeds: number[] }>;
+}
+
+/** The coverage of one design by some records (a run counts once, whatever design it was run for). */
+export function designCoverage(
+  design: SweepDesign,
+  records: ReadonlyArray<Pick<SweepRecord, 'method' | 'task' | 'pct' | 'seed'>>,
+): DesignCoverage {
+  const done = new Set(records.map((r) => JSON.stringify([r.method, r.task, r.pct, r.seed])));
+  let expected = 0;
+  let present = 0;
+  const missing: DesignCoverage['missing'] = [];
+  for (const c of design.cells)
+    for (const task of c.tasks)
+      for (const pct of c.pcts)
+        for (const method of DESIGN_METHODS) {
+          const absent = c.seeds.filter((seed) => !done.has(JSON.stringify([method, task, pct, seed])));
+          expected += c.seeds.length;
+          present += c.seeds.length - absent.length;
+          if (absent.length) missing.push({ method, task, pct, seeds: absent });
+        }
+  return { design: design.name, expected, present, missing };
+}
+
+/** One line saying how complete a design is, naming up to three of its short cells. */
+export function describeCoverage(c: DesignCoverage): string {
+  const head = `${c.design}: ${c.present} of ${c.expected} runs`;
+  if (!c.missing.length) return `${head} (complete)`;
+  const cells = c.missing.map(
+    (m) => `${m.method} ${m.task} ${m.pct}% (seed${m.seeds.length > 1 ? 's' : ''} ${m.seeds.join(',')})`,
+  );
+  const more = cells.length > 3 ? `, and ${cells.length - 3} more cells` : '';
+  return `${head}; missing ${cells.slice(0, 3).join('; ')}${more}: its verdicts rest on the runs present`;
+}
+
 /**
  * The records of some designs: read from the shipped results (quick), or computed for the model in use into
- * out/results/<model> (full: resumable, `jobs` runs at a time, the model's 1% Fisher computed when missing).
+ * out/results/<model> (full: resumable, `jobs` runs at a time, the model's 1% Fisher computed when missing), with
+ * how much of each design they cover.
  */
 export async function designResults(
   names: string,
   o: { full: boolean; jobs?: number; write?: (line: string) => void },
-): Promise<{ dir: string; records: SweepRecord[] }> {
+): Promise<{ dir: string; records: SweepRecord[]; coverage: DesignCoverage[] }> {
   const designs = parseDesigns(names);
   let dir = shippedPath('results');
   if (o.full) {
@@ -135,5 +176,6 @@ export async function designResults(
     throw new Error(
       `${dir} has no ${RESULTS_FILE}: run \`npx fisherlab sweep --design ${names} --out ${dir} ...\` (see its --help)`,
     );
-  return { dir, records: readSweepResults(dir).filter((r) => inDesigns(designs, r)) };
+  const records = readSweepResults(dir).filter((r) => inDesigns(designs, r));
+  return { dir, records, coverage: designs.map((d) => designCoverage(d, records)) };
 }
