@@ -1,5 +1,6 @@
 /** Pretraining: a tiny run killed mid-way and resumed ends with the same weights as an uninterrupted one; the baselines. */
 import { expect } from 'chai';
+import { EMBEDDED_MODEL } from '../lib/shipped';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -353,6 +354,10 @@ describe('pretraining', function () {
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'config.json'), 'utf8'));
     expect([config.hidden_dropout_prob, config.attention_probs_dropout_prob]).to.deep.equal([0.1, 0.1]);
     expect(card).to.not.contain('SST-2');
+    expect(card).to.contain(
+      `It is not the default model (that is \`${EMBEDDED_MODEL}\`): \`--model data/models/model-a\``,
+    );
+    expect(modelCard(EMBEDDED_MODEL, report, [])).to.contain('It is the default model of every fisherlab notebook');
     // With comparisons on two tasks: a table per comparison, each start's best lr in bold, the paired test, a verdict.
     const withChecks = modelCard('m', report, [
       // differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t = 2√3 = 3.46 on 2 df, p = ½ − t / (2√(2 + t²)) = 0.037
