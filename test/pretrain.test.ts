@@ -355,9 +355,9 @@ describe('pretraining', function () {
     expect([config.hidden_dropout_prob, config.attention_probs_dropout_prob]).to.deep.equal([0.1, 0.1]);
     expect(card).to.not.contain('SST-2');
     expect(card).to.contain(
-      `It is not the default model (that is \`${EMBEDDED_MODEL}\`): \`--model data/models/model-a\``,
+      `It is not the default model (that is \`${EMBEDDED_MODEL}\`;\n\`--model data/models/model-a\` or \`FISHERLAB_MODEL\` selects it)`,
     );
-    expect(modelCard(EMBEDDED_MODEL, report, [])).to.contain('It is the default model of every fisherlab notebook');
+    expect(modelCard(EMBEDDED_MODEL, report, [])).to.contain('It is the\ndefault model of every fisherlab notebook');
     // With comparisons on two tasks: a table per comparison, each start's best lr in bold, the paired test, a verdict.
     const withChecks = modelCard('m', report, [
       // differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, t = 2√3 = 3.46 on 2 df, p = ½ − t / (2√(2 + t²)) = 0.037

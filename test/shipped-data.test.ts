@@ -7,6 +7,8 @@ import { readSurfaceHdf5 } from '../lib/landscape/surface-hdf5';
 import { projectRoot } from '../lib/paths';
 import { defaultModelDir, EMBEDDED_MODEL, SHIPPED, shippedPath } from '../lib/shipped';
 import { readSafetensors } from '../lib/weights/safetensors';
+import { modelCard } from '../lib/pretrain/model-card';
+import { readBenefitReports } from '../lib/pretrain/benefit';
 
 /** An absolute POSIX or Windows path of two or more parts, anywhere in a text. */
 const ABSOLUTE_PATH = /(^|[\s"'(:=])(\/[\w.-]+\/[\w.-]+|[A-Za-z]:\\[\w.-]+)/;
@@ -77,6 +79,20 @@ describe('shipped data', () => {
     expect(shippedPath('fisher')).to.equal(path.join(data, 'fisher', `${EMBEDDED_MODEL}-1pct.safetensors`));
     expect(path.basename(defaultModelDir())).to.equal(EMBEDDED_MODEL);
     expect(fs.existsSync(path.join(defaultModelDir(), 'config.json'))).to.equal(true);
+  });
+
+  it('every shipped model card is what `fisherlab model-card` writes from its folder, byte for byte', () => {
+    const models = fs
+      .readdirSync(path.join(data, 'models'))
+      .filter((m) => fs.existsSync(path.join(data, 'models', m, 'pretrain-report.json')));
+    expect(models).to.include(EMBEDDED_MODEL);
+    for (const m of models) {
+      const dir = path.join(data, 'models', m);
+      const benefit = path.join(dir, 'pretraining-benefit.json');
+      const report = JSON.parse(fs.readFileSync(path.join(dir, 'pretrain-report.json'), 'utf8'));
+      const card = modelCard(m, report, fs.existsSync(benefit) ? readBenefitReports(benefit) : []);
+      expect(card, `${m}/MODEL.md`).to.equal(fs.readFileSync(path.join(dir, 'MODEL.md'), 'utf8'));
+    }
   });
 
   it("records the shipped model's recipe by its path from the root, however the model folder was named", () => {

@@ -23,11 +23,13 @@ export function modelCard(name: string, r: PretrainReport, benefits: readonly Be
     '',
     `A small BERT (${s.layers} layers, hidden ${s.hidden}, ${s.heads} heads, feed-forward ${s.intermediate}, ${int(r.parameters)} parameters) that`,
     `fisherlab pretrained itself with the masked-LM objective, in TensorFlow.js on two CPU cores (${r.backend ?? 'wasm'} backend). ${
-      name === EMBEDDED_MODEL
-        ? 'It is the default model of every fisherlab notebook and command,'
-        : `It is not the default model (that is \`${EMBEDDED_MODEL}\`): \`--model data/models/${name}\` or \`FISHERLAB_MODEL\` selects it,`
+      name === EMBEDDED_MODEL ? 'It is the' : `It is not the default model (that is \`${EMBEDDED_MODEL}\`;`
     }`,
-    "and its corpus plays the role of the paper's pretraining corpus",
+    `${
+      name === EMBEDDED_MODEL
+        ? 'default model of every fisherlab notebook and command,'
+        : `\`--model data/models/${name}\` or \`FISHERLAB_MODEL\` selects it),`
+    } and its corpus plays the role of the paper's pretraining corpus`,
     '(Simple English Wikipedia) for Fisher information and loss landscapes. It is a teaching and research stand-in for',
     `bert-base-uncased, not a substitute: BertForMaskedLM-base has ${Math.round(BERT_BASE_PARAMETERS / r.parameters)}× its parameters and saw ${Math.round(BERT_BASE_TOKENS / r.tokensSeen).toLocaleString('en-US')}× its`,
     'pretraining tokens (1M steps of 256 sequences of up to 512 tokens).',
