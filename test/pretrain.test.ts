@@ -443,6 +443,61 @@ describe('pretraining', function () {
     expect(mergeBenefits([], [a])).to.deep.equal([a]);
   });
 
+  it('--add after a confirmation on other fresh seeds keeps the earlier one with its threshold; reused seeds are refused', () => {
+    const { grid, first, second } = confirmedTwice();
+    const other = comparison('CoLA', 'matthews_correlation', 0, [0.1, 0.2, 0.3], [0, 0, 0]);
+    const [kept, merged] = mergeBenefits([first, other], [second]);
+    expect(kept).to.equal(other);
+    expect(merged.confirmation!.seeds).to.deep.equal([9, 10, 11, 12, 13]);
+    expect(merged.alpha).to.equal(0.001);
+    expect(merged.earlierConfirmations).to.deep.equal([{ ...first.confirmation, alpha: 0.005 }]);
+    // a third on fresh seeds appends; one that reuses seed 8 of the first is refused, naming the seed
+    const third = withConfirmation(grid, [0.8, 0.8], [0.7, 0.7], 20);
+    expect(mergeBenefits([merged], [third])[0].earlierConfirmations!.map((e) => e.seeds[0])).to.deep.equal([4, 9]);
+    const reused = withConfirmation(grid, [0.8, 0.8], [0.7, 0.7], 7);
+    expect(() => mergeBenefits([merged], [reused])).to.throw(
+      'SST-2, 5000 training examples: confirmation seed 7, 8 already confirmed this comparison; confirm on fresh seeds',
+    );
+    // the same confirmation run again, or another grid, keeps nothing more
+    expect(mergeBenefits([merged], [second])[0].earlierConfirmations).to.have.length(1);
+    const regrid = withConfirmation(
+      comparison('SST-2', 'accuracy', 5000, [0.73, 0.74, 0.76], [0.72, 0.72, 0.72]),
+      [0.8, 0.8],
+      [0.7, 0.7],
+      30,
+    );
+    expect(mergeBenefits([merged], [regrid])[0]).to.equal(regrid);
+  });
+
+  it('the card shows every confirmation with its own verdict, their Bonferroni bound, and the commands in order', () => {
+    const { first, second } = confirmedTwice();
+    const [both] = mergeBenefits([first], [second]);
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'model-a', 'pretrain-report.json'), 'utf8'));
+    const card = modelCard('m', report, [both]);
+    expect(card).to.contain(
+      'Confirmation 1 of 2 on fresh seeds 4, 5, 6, 7, 8, pretrained at lr 0.001, random at lr 0.001:',
+    );
+    // differences 0.01 … 0.05: t = 0.03 / (0.0158 / √5) = 4.24 on 4 df, p = 0.0066 (the closed form below)
+    expect(card).to.contain(
+      'Its verdict, at the p < 0.005 fixed before its runs: no clear difference (p = 0.007, one-sided paired t, 4 df).',
+    );
+    // differences 0.05 … 0.09: the same spread, mean 0.07, t = 9.90 on 4 df
+    expect(card).to.contain(
+      'Confirmation 2 of 2 on fresh seeds 9, 10, 11, 12, 13, pretrained at lr 0.001, random at lr 0.001:',
+    );
+    expect(card).to.contain('mean +0.070 ± 0.016 (std), t = 9.90, 4 df');
+    expect(card).to.contain(
+      'This comparison was confirmed 2 times, at p < 0.005, 0.001: if pretraining gave nothing, the chance that any of them passes is at most 0.006 (Bonferroni, the sum of the thresholds).',
+    );
+    expect(card).to.match(
+      /Verdict \(on the last confirmation's seeds\): pretrained ahead, p = 2\.9e-4 \(one-sided paired t, 4 df\)\./,
+    );
+    expect(card).to.contain(
+      'npx fisherlab model-card --model data/models/m --check SST-2 --seeds 1,2,3 --max-train 5000 --lrs 0.0001,0.001 --confirm-seeds 4,5,6,7,8 --alpha 0.005\n' +
+        'npx fisherlab model-card --model data/models/m --check SST-2 --seeds 1,2,3 --max-train 5000 --lrs 0.0001,0.001 --confirm-seeds 9,10,11,12,13 --alpha 0.001 --add\n',
+    );
+  });
+
   it('refuses to resume a run folder with different settings', () => {
     const args = pretrainArgs(dir, path.join(dir, 'run-a'), path.join(dir, 'model-c')).map((a) =>
       a === '150' ? '151' : a,
@@ -532,9 +587,23 @@ function comparison(task: string, metric: string, maxTrain: number, p: number[],
   };
 }
 
-/** The comparison confirmed on fresh seeds (after its own), each start at its chosen lr, with these scores. */
-function withConfirmation(b: BenefitReport, p: number[], q: number[]): BenefitReport {
-  const seeds = p.map((_, i) => Math.max(...b.seeds) + i + 1);
+/**
+ * One SST-2 grid confirmed twice: on seeds 4–8 (differences 0.01 … 0.05, p = 0.007) held to p < 0.005, which fails,
+ * then on seeds 9–13 (differences 0.05 … 0.09) held to p < 0.001.
+ */
+function confirmedTwice(): { grid: BenefitReport; first: BenefitReport; second: BenefitReport } {
+  const grid = comparison('SST-2', 'accuracy', 5000, [0.73, 0.74, 0.75], [0.72, 0.72, 0.72]);
+  const rest = [0.7, 0.7, 0.7, 0.7, 0.7];
+  return {
+    grid,
+    first: { ...withConfirmation(grid, [0.71, 0.72, 0.73, 0.74, 0.75], rest), alpha: 0.005 },
+    second: { ...withConfirmation(grid, [0.75, 0.76, 0.77, 0.78, 0.79], rest, 9), alpha: 0.001 },
+  };
+}
+
+/** The comparison confirmed on fresh seeds (from `first`, by default just after its own), each start at its chosen lr, with these scores. */
+function withConfirmation(b: BenefitReport, p: number[], q: number[], first = Math.max(...b.seeds) + 1): BenefitReport {
+  const seeds = p.map((_, i) => first + i);
   const runs = seeds.flatMap((seed, i) => [
     benefitRun('pretrained', b.summary.pretrained.lr, seed, p[i]),
     benefitRun('random', b.summary.random.lr, seed, q[i]),
@@ -684,6 +753,27 @@ describe('pretraining-benefit.json and the --check options', () => {
     );
     fs.writeFileSync(file, JSON.stringify([{ ...good, alpha: 2 }]));
     expect(() => readBenefitReports(file)).to.throw(`${file}: comparison 1: alpha must be a number between 0 and 1`);
+    // an earlier confirmation is read back with its test recomputed, and checked like the others
+    const earlier = { ...good.confirmation!, paired: undefined, alpha: 0.005 };
+    const later = withConfirmation(good, [0.75, 0.76], [0.7, 0.7], 10).confirmation!;
+    fs.writeFileSync(file, JSON.stringify([{ ...good, confirmation: later, earlierConfirmations: [earlier] }]));
+    const [read] = readBenefitReports(file);
+    expect(read.earlierConfirmations![0].alpha).to.equal(0.005);
+    expect(read.earlierConfirmations![0].paired.differences.map((d) => d.toFixed(6))).to.deep.equal([
+      '0.010000',
+      '0.040000',
+    ]);
+    fs.writeFileSync(
+      file,
+      JSON.stringify([{ ...good, confirmation: later, earlierConfirmations: [{ ...earlier, alpha: 0 }] }]),
+    );
+    expect(() => readBenefitReports(file)).to.throw(
+      `${file}: comparison 1: earlierConfirmations[0].alpha must be a number between 0 and 1`,
+    );
+    fs.writeFileSync(file, JSON.stringify([{ ...good, confirmation: later, earlierConfirmations: earlier }]));
+    expect(() => readBenefitReports(file)).to.throw(
+      `${file}: comparison 1: earlierConfirmations must be a list, beside a confirmation`,
+    );
     fs.rmSync(file);
   });
 

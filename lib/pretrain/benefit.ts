@@ -86,6 +86,14 @@ export interface BenefitReport extends BenefitSummary {
   confirmation?: Confirmation;
   /** The one-sided p below which the verdict claims a difference, fixed before the runs (absent: DEFAULT_ALPHA). */
   alpha?: number;
+  /** Confirmations of the same grid on other fresh seeds that a later one replaced (`--add`), oldest first. */
+  earlierConfirmations?: EarlierConfirmation[];
+}
+
+/** A confirmation that a later one on other fresh seeds replaced, kept with the threshold it was held to. */
+export interface EarlierConfirmation extends Confirmation {
+  /** Its threshold (absent: DEFAULT_ALPHA). */
+  alpha?: number;
 }
 
 /** The verdict's threshold unless a comparison sets its own: one-sided p < 0.01. */
@@ -292,12 +300,47 @@ export async function pretrainingBenefit(
   };
 }
 
-/** `old` with `added` in place of its comparisons of the same task and training-set size, the others kept in order. */
+/**
+ * `old` with `added` in place of its comparisons of the same task and training-set size, the others kept in order.
+ * A comparison confirmed again on other fresh seeds after the same grid keeps the earlier confirmations with their
+ * thresholds, so a claim tested more than once shows every test; a confirmation on seeds an earlier one used is refused.
+ */
 export function mergeBenefits(old: readonly BenefitReport[], added: readonly BenefitReport[]): BenefitReport[] {
   const key = (b: BenefitReport) => `${b.task} ${b.settings.maxTrainExamples}`;
   const replaced = new Set(added.map(key));
-  return [...old.filter((b) => !replaced.has(key(b))), ...added];
+  const kept = added.map((b) => {
+    const before = old.find((o) => key(o) === key(b));
+    if (!before?.confirmation || !b.confirmation || !sameGrid(before, b)) return b;
+    const earlier = [...(before.earlierConfirmations ?? [])];
+    if (sameSeeds(before.confirmation.seeds, b.confirmation.seeds)) {
+      // the same confirmation run again: nothing new to keep
+      return earlier.length ? { ...b, earlierConfirmations: earlier } : b;
+    }
+    earlier.push({
+      seeds: before.confirmation.seeds,
+      runs: before.confirmation.runs,
+      paired: before.confirmation.paired,
+      ...(before.alpha !== undefined ? { alpha: before.alpha } : {}),
+    });
+    const used = earlier.flatMap((e) => e.seeds).filter((s) => b.confirmation!.seeds.includes(s));
+    if (used.length)
+      throw new Error(
+        `${b.task}, ${b.trainExamples} training examples: confirmation seed ${[...new Set(used)].join(', ')} already confirmed this comparison; confirm on fresh seeds`,
+      );
+    return { ...b, earlierConfirmations: earlier };
+  });
+  return [...old.filter((b) => !replaced.has(key(b))), ...kept];
 }
+
+/** Whether two comparisons ran the same grid: settings, learning rates, seeds and every grid run's score. */
+function sameGrid(a: BenefitReport, b: BenefitReport): boolean {
+  const grid = (r: BenefitReport) =>
+    JSON.stringify([r.settings, r.lrs, r.seeds, r.runs.map((x) => [x.init, x.lr, x.seed, x.score])]);
+  return grid(a) === grid(b);
+}
+
+const sameSeeds = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && [...a].sort((x, y) => x - y).every((s, i) => s === [...b].sort((x, y) => x - y)[i]);
 
 /** Reads a pretraining-benefit.json (a list of reports), checking its fields and recomputing what the runs determine. */
 export function readBenefitReports(file: string): BenefitReport[] {
@@ -345,17 +388,29 @@ export function readBenefitReports(file: string): BenefitReport[] {
       throw new Error(`${where}: alpha must be a number between 0 and 1`);
     const confirmRuns = c && checkRuns(c.runs, 'confirmation.runs');
     const confirmSeeds = c && numbers(c.seeds, 'confirmation.seeds');
+    const earlier = b.earlierConfirmations;
+    if (earlier !== undefined && (!Array.isArray(earlier) || !c))
+      throw new Error(`${where}: earlierConfirmations must be a list, beside a confirmation`);
+    const earlierRead = (earlier ?? []).map((e, k) => {
+      const field = `earlierConfirmations[${k}]`;
+      if (typeof e !== 'object' || e === null) throw new Error(`${where}: ${field} must be an object`);
+      if (e.alpha !== undefined && !(typeof e.alpha === 'number' && e.alpha > 0 && e.alpha < 1))
+        throw new Error(`${where}: ${field}.alpha must be a number between 0 and 1`);
+      return { ...e, seeds: numbers(e.seeds, `${field}.seeds`), runs: checkRuns(e.runs, `${field}.runs`) };
+    });
     try {
       const grid = summarizeRuns(runs, lrs, seeds);
       const report: BenefitReport = { ...(b as BenefitReport), ...grid };
+      const chosen = { pretrained: grid.summary.pretrained.lr, random: grid.summary.random.lr };
       if (confirmRuns && confirmSeeds) {
-        const chosen = { pretrained: grid.summary.pretrained.lr, random: grid.summary.random.lr };
         report.confirmation = {
           seeds: confirmSeeds,
           runs: confirmRuns,
           paired: pairRuns(confirmRuns, chosen, confirmSeeds),
         };
       }
+      if (earlierRead.length)
+        report.earlierConfirmations = earlierRead.map((e) => ({ ...e, paired: pairRuns(e.runs, chosen, e.seeds) }));
       return report;
     } catch (e) {
       throw new Error(`${where}: ${(e as Error).message}`);

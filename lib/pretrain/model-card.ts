@@ -1,5 +1,12 @@
 /** MODEL.md for a model fisherlab pretrained: written from its pretrain report and pretraining-benefit checks, never by hand. */
-import { BenefitReport, decidingComparison, DEFAULT_ALPHA, defaultMaxTrain, PairedComparison } from './benefit';
+import {
+  BenefitReport,
+  Confirmation,
+  decidingComparison,
+  DEFAULT_ALPHA,
+  defaultMaxTrain,
+  PairedComparison,
+} from './benefit';
 import { PretrainReport, shortBatchSize } from './run';
 import { completeSettings, PretrainSettings } from './settings';
 import { EMBEDDED_MODEL } from '../shipped';
@@ -182,28 +189,50 @@ export function benefitSection(benefits: readonly BenefitReport[]): string[] {
       ...(gridEdgeNotes(b).length > 0 ? [gridEdgeNotes(b).join(' '), ''] : []),
     );
     const c = b.confirmation;
+    const confirmationLines = (x: Confirmation, heading: string) => [
+      `${heading} on fresh seeds ${x.seeds.join(', ')}, pretrained at lr ${b.summary.pretrained.lr}, random at lr ${b.summary.random.lr}:`,
+      '',
+      `| start | dev ${b.metric}, mean ± std | runs |`,
+      '|---|---|---|',
+      ...(['pretrained', 'random'] as const).map((init) => {
+        const scores = x.runs.filter((r) => r.init === init).map((r) => r.score);
+        const m = meanStd(scores);
+        return `| ${init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${f3(m.mean)} ± ${f3(m.std)} | ${scores.map(f3).join(', ')} |`;
+      }),
+      '',
+      `Pretrained minus random, per seed: ${pairedSentence(x.paired, x.seeds.length)}`,
+      '',
+    ];
+    const earlier = b.earlierConfirmations ?? [];
+    earlier.forEach((e, k) =>
+      lines.push(
+        ...confirmationLines(e, `Confirmation ${k + 1} of ${earlier.length + 1}`),
+        `Its verdict, at the p < ${e.alpha ?? DEFAULT_ALPHA} fixed before its runs: ${benefitVerdict(e, e.alpha)}.`,
+        '',
+      ),
+    );
     if (c)
       lines.push(
-        `Confirmation on fresh seeds ${c.seeds.join(', ')}, pretrained at lr ${b.summary.pretrained.lr}, random at lr ${b.summary.random.lr}:`,
-        '',
-        `| start | dev ${b.metric}, mean ± std | runs |`,
-        '|---|---|---|',
-        ...(['pretrained', 'random'] as const).map((init) => {
-          const scores = c.runs.filter((x) => x.init === init).map((x) => x.score);
-          const m = meanStd(scores);
-          return `| ${init === 'pretrained' ? "this model's weights" : 'random initialization'} | ${f3(m.mean)} ± ${f3(m.std)} | ${scores.map(f3).join(', ')} |`;
-        }),
-        '',
-        `Pretrained minus random, per seed: ${pairedSentence(c.paired, c.seeds.length)}`,
+        ...confirmationLines(
+          c,
+          earlier.length ? `Confirmation ${earlier.length + 1} of ${earlier.length + 1}` : 'Confirmation',
+        ),
+      );
+    if (earlier.length) {
+      const thresholds = [...earlier.map((e) => e.alpha ?? DEFAULT_ALPHA), b.alpha ?? DEFAULT_ALPHA];
+      const total = thresholds.reduce((a, x) => a + x, 0);
+      lines.push(
+        `This comparison was confirmed ${thresholds.length} times, at p < ${thresholds.join(', ')}: if pretraining gave nothing, the chance that any of them passes is at most ${Number(total.toPrecision(6))} (Bonferroni, the sum of the thresholds).`,
         '',
       );
+    }
     if (b.alpha !== undefined)
       lines.push(
         `This comparison's verdict needs p < ${b.alpha}, a threshold fixed before its runs (a second test of a claim already tested is held to a stricter one).`,
         '',
       );
     lines.push(
-      `Verdict${c ? ' (on the confirmation seeds)' : ''}: ${benefitVerdict(decidingComparison(b), b.alpha)}.`,
+      `Verdict${c ? (earlier.length ? " (on the last confirmation's seeds)" : ' (on the confirmation seeds)') : ''}: ${benefitVerdict(decidingComparison(b), b.alpha)}.`,
       '',
     );
   }
@@ -255,7 +284,16 @@ function checkArgs(benefits: readonly BenefitReport[]): string[] {
     if (atDefaults || group.length === tasks.size * sizes.length) commands.push(group);
     else for (const size of sizes) commands.push(group.filter((b) => b.settings.maxTrainExamples === size));
   }
-  return commands.map((group, i) => {
+  // each earlier confirmation is its own command, before the one that replaced it
+  const earlier = benefits.flatMap((b) =>
+    (b.earlierConfirmations ?? []).map((e) => {
+      const maxTrain =
+        b.settings.maxTrainExamples === defaultMaxTrain(b.task) ? '' : ` --max-train ${b.settings.maxTrainExamples}`;
+      const alpha = e.alpha !== undefined ? ` --alpha ${e.alpha}` : '';
+      return `--check ${b.task} --seeds ${b.seeds.join(',')}${maxTrain} --lrs ${b.lrs.join(',')} --confirm-seeds ${e.seeds.join(',')}${alpha}`;
+    }),
+  );
+  const later = commands.map((group) => {
     const [first] = group;
     const tasks = [...new Set(group.map((b) => b.task))];
     const sizes = [...new Set(group.map((b) => b.settings.maxTrainExamples))];
@@ -264,9 +302,9 @@ function checkArgs(benefits: readonly BenefitReport[]): string[] {
     const maxTrain = atDefaults ? '' : ` --max-train ${sizes.join(',')}`;
     const confirm = first.confirmation ? ` --confirm-seeds ${first.confirmation.seeds.join(',')}` : '';
     const alpha = first.alpha !== undefined ? ` --alpha ${first.alpha}` : '';
-    const add = i > 0 ? ' --add' : '';
-    return `--check ${tasks.join(',')} --seeds ${first.seeds.join(',')}${maxTrain} --lrs ${first.lrs.join(',')}${confirm}${alpha}${add}`;
+    return `--check ${tasks.join(',')} --seeds ${first.seeds.join(',')}${maxTrain} --lrs ${first.lrs.join(',')}${confirm}${alpha}`;
   });
+  return [...earlier, ...later].map((args, i) => (i > 0 ? `${args} --add` : args));
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${f3(Math.abs(x))}`;
