@@ -458,7 +458,8 @@ describe('pretraining', function () {
     expect(() => mergeBenefits([merged], [reused])).to.throw(
       'SST-2, 5000 training examples: confirmation seed 7, 8 already confirmed this comparison; confirm on fresh seeds',
     );
-    // the same confirmation run again, or another grid, keeps nothing more
+    // the same confirmation run again keeps nothing more; after another grid it is refused, since the earlier
+    // confirmations followed the first grid and would be dropped
     expect(mergeBenefits([merged], [second])[0].earlierConfirmations).to.have.length(1);
     const regrid = withConfirmation(
       comparison('SST-2', 'accuracy', 5000, [0.73, 0.74, 0.76], [0.72, 0.72, 0.72]),
@@ -466,7 +467,12 @@ describe('pretraining', function () {
       [0.7, 0.7],
       30,
     );
-    expect(mergeBenefits([merged], [regrid])[0]).to.equal(regrid);
+    expect(() => mergeBenefits([merged], [regrid])).to.throw(
+      "SST-2, 5000 training examples: the grid's settings or scores differ from those the confirmation on seeds 4,5,6,7,8 and 9,10,11,12,13 followed, so --add would drop that test",
+    );
+    expect(() => mergeBenefits([first], [regrid])).to.throw('the confirmation on seeds 4,5,6,7,8 followed');
+    // without an earlier confirmation to lose, another grid replaces the comparison as before
+    expect(mergeBenefits([grid], [regrid])[0]).to.equal(regrid);
   });
 
   it('the card shows every confirmation with its own verdict, their Bonferroni bound, and the commands in order', () => {

@@ -60,7 +60,7 @@ export function register(program: Command): void {
     )
     .option(
       '--add',
-      "keep the folder's other comparisons (other tasks or sizes) in pretraining-benefit.json, replacing only those this --check redoes; a comparison confirmed again on other fresh seeds keeps its earlier confirmations, each with its threshold, and the card shows them all",
+      "keep the folder's other comparisons (other tasks or sizes) in pretraining-benefit.json, replacing only those this --check redoes; a comparison confirmed again on other fresh seeds keeps its earlier confirmations, each with its threshold, and the card shows them all (refused if the grid's scores changed, which would drop them)",
     )
     .option('--jobs <n>', `fine-tuning processes at a time (${JOBS_HELP})`, String(defaultJobs()))
     .option('--glue <dir>', 'GLUE folder (default: $FISHERLAB_DATA/glue)')

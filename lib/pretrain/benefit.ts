@@ -303,29 +303,40 @@ export async function pretrainingBenefit(
 /**
  * `old` with `added` in place of its comparisons of the same task and training-set size, the others kept in order.
  * A comparison confirmed again on other fresh seeds after the same grid keeps the earlier confirmations with their
- * thresholds, so a claim tested more than once shows every test; a confirmation on seeds an earlier one used is refused.
+ * thresholds, so a claim tested more than once shows every test. Refused, since it would drop or misattribute a test:
+ * a confirmation on seeds an earlier one used, and a grid other than the one the earlier confirmations followed.
  */
 export function mergeBenefits(old: readonly BenefitReport[], added: readonly BenefitReport[]): BenefitReport[] {
   const key = (b: BenefitReport) => `${b.task} ${b.settings.maxTrainExamples}`;
   const replaced = new Set(added.map(key));
   const kept = added.map((b) => {
     const before = old.find((o) => key(o) === key(b));
-    if (!before?.confirmation || !b.confirmation || !sameGrid(before, b)) return b;
-    const earlier = [...(before.earlierConfirmations ?? [])];
-    if (sameSeeds(before.confirmation.seeds, b.confirmation.seeds)) {
-      // the same confirmation run again: nothing new to keep
-      return earlier.length ? { ...b, earlierConfirmations: earlier } : b;
-    }
-    earlier.push({
-      seeds: before.confirmation.seeds,
-      runs: before.confirmation.runs,
-      paired: before.confirmation.paired,
-      ...(before.alpha !== undefined ? { alpha: before.alpha } : {}),
-    });
+    if (!before?.confirmation || !b.confirmation) return b;
+    // the same confirmation run again replaces itself; one on other seeds joins the earlier ones
+    const rerun = sameSeeds(before.confirmation.seeds, b.confirmation.seeds);
+    const earlier: EarlierConfirmation[] = [
+      ...(before.earlierConfirmations ?? []),
+      ...(rerun
+        ? []
+        : [
+            {
+              seeds: before.confirmation.seeds,
+              runs: before.confirmation.runs,
+              paired: before.confirmation.paired,
+              ...(before.alpha !== undefined ? { alpha: before.alpha } : {}),
+            },
+          ]),
+    ];
+    if (!earlier.length) return b;
+    const where = `${b.task}, ${b.trainExamples} training examples`;
+    if (!sameGrid(before, b))
+      throw new Error(
+        `${where}: the grid's settings or scores differ from those the confirmation on seeds ${earlier.map((e) => e.seeds.join(',')).join(' and ')} followed, so --add would drop that test; rerun the same grid (its runs are reused from the runs folder), or remove this comparison from pretraining-benefit.json to start afresh`,
+      );
     const used = earlier.flatMap((e) => e.seeds).filter((s) => b.confirmation!.seeds.includes(s));
     if (used.length)
       throw new Error(
-        `${b.task}, ${b.trainExamples} training examples: confirmation seed ${[...new Set(used)].join(', ')} already confirmed this comparison; confirm on fresh seeds`,
+        `${where}: confirmation seed ${[...new Set(used)].join(', ')} already confirmed this comparison; confirm on fresh seeds`,
       );
     return { ...b, earlierConfirmations: earlier };
   });
@@ -339,8 +350,9 @@ function sameGrid(a: BenefitReport, b: BenefitReport): boolean {
   return grid(a) === grid(b);
 }
 
+/** Whether two seed lists hold the same seeds, in any order. */
 const sameSeeds = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && [...a].sort((x, y) => x - y).every((s, i) => s === [...b].sort((x, y) => x - y)[i]);
+  [...a].sort((x, y) => x - y).join() === [...b].sort((x, y) => x - y).join();
 
 /** Reads a pretraining-benefit.json (a list of reports), checking its fields and recomputing what the runs determine. */
 export function readBenefitReports(file: string): BenefitReport[] {
