@@ -79,7 +79,7 @@ function intraOpThreads(env: NodeJS.ProcessEnv = process.env): number {
 /**
  * The default process count of `--jobs` options that spread independent work (fine-tuning runs, landscape rows):
  * one per core on every backend. On TensorFlow each such process then gets one core's share of threads per op
- * (`sharedEnv`): at the embedded model's size a second thread per op adds almost nothing, a second process nearly
+ * (`sharedEnv`): at fisherlab-bert-l4-h128's size a second thread per op adds almost nothing, a second process nearly
  * doubles the throughput (docs/backends.md).
  */
 export function defaultJobs(): number {

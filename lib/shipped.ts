@@ -6,7 +6,7 @@ import * as path from 'path';
 import { projectRoot } from './paths';
 
 /** The name of the embedded model, the one fisherlab ships and uses by default. */
-export const EMBEDDED_MODEL = 'fisherlab-bert-l4-h128';
+export const EMBEDDED_MODEL = 'fisherlab-bert-l4-h256';
 
 /** Every path under data/ that fisherlab ships, relative to the project root. */
 export const SHIPPED = {
@@ -21,7 +21,7 @@ export const SHIPPED = {
   /** Its sweep results (`fisherlab sweep --design all`). */
   results: `data/results/${EMBEDDED_MODEL}`,
   /** The WordPiece vocabulary it was pretrained with. */
-  vocab: 'data/vocab/brown-sotu-8k.txt',
+  vocab: 'data/vocab/brown-sotu-wordnet-glue-8k.txt',
 } as const;
 
 /** The absolute path of a shipped item. */

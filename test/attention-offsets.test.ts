@@ -3,8 +3,10 @@ import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { attentionByOffset, offsetMass } from '../lib/bert/attention-offsets';
+import { readConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
+import { defaultModelDir } from '../lib/shipped';
 import { setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
 
@@ -60,12 +62,14 @@ describe('attention by offset', function () {
     );
     expect(r.status, r.stderr).to.equal(0);
     const rows = r.stdout.trim().split('\n').slice(2);
-    expect(rows).to.have.length(4 * 2);
+    const cfg = readConfig(path.join(defaultModelDir(), 'config.json'));
+    expect(rows).to.have.length(cfg.num_hidden_layers * cfg.num_attention_heads);
     expect(r.stdout).to.match(/over 2 held-out sequences of 128 tokens \(uniform: 0\.0078\)/);
-    for (const row of rows) {
-      const values = row.trim().split(/\s+/).slice(2).map(Number);
+    rows.forEach((row, i) => {
+      const [layer, head, ...values] = row.trim().split(/\s+/).map(Number);
+      expect([layer, head]).to.deep.equal([Math.floor(i / cfg.num_attention_heads), i % cfg.num_attention_heads]);
       expect(values).to.have.length(2);
       for (const v of values) expect(v).to.be.within(0, 1);
-    }
+    });
   });
 });

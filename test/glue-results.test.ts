@@ -344,7 +344,7 @@ describe('sweep results as the paper reports them', () => {
     // CoLA: standard 0.32 at 100% and 0.2 at 50%; guided 0.3467 and 0.1; gaussian has no 50% cell.
     expect(drops[0]['ours: standard']).to.be.closeTo(0.12, 1e-12);
     expect(drops[0]['ours: guided']).to.be.closeTo(0.34666666666 - 0.1, 1e-9);
-    expect(drops[0]['ours: gaussian']).to.be.NaN;
+    expect(drops[0]['ours: gaussian']).to.equal('—');
     expect(Object.keys(drops[0])).to.deep.equal([
       'task',
       'BERT-base guided (authors)',
@@ -352,6 +352,21 @@ describe('sweep results as the paper reports them', () => {
       'ours: guided',
       'ours: gaussian',
     ]);
+    // a control with runs at both sizes gets its column, in the table's method order
+    const at = (pct: number) => cells.find((c) => c.task === 'CoLA' && c.pct === pct && c.method === 'standard')!;
+    const withControl = paucityDrops([
+      { ...at(50), method: 'shuffled', mean: 0.05 },
+      ...cells,
+      { ...at(100), method: 'shuffled', mean: 0.4 },
+    ]);
+    expect(Object.keys(withControl[0]).slice(2)).to.deep.equal([
+      'ours: standard',
+      'ours: guided',
+      'ours: gaussian',
+      'ours: shuffled',
+    ]);
+    expect(withControl[0]['ours: shuffled']).to.be.closeTo(0.35, 1e-12);
+    expect(withControl[1]['ours: shuffled']).to.equal('—');
   });
 
   it("Figure 4 as a table: every task and percentage, sizes ascending, with Table 2's columns", () => {

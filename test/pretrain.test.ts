@@ -378,6 +378,12 @@ describe('pretraining', function () {
     expect(withChecks).to.contain('| dev matthews_correlation, mean ± std |');
     expect(withChecks).to.contain('t = undefined, 2 df, one-sided p = undefined; pretrained ahead on 0 of 3 seeds.');
     expect(withChecks).to.match(/Verdict: no difference: both starts scored the same on every seed/);
+    // a score that rounds to zero prints without a minus sign
+    const tiny = modelCard('m', report, [
+      comparison('CoLA', 'matthews_correlation', 0, [0.1, 0, 0], [-1e-9, 0, -0.02]),
+    ]);
+    expect(tiny).to.contain('| random initialization | 0.001 | **-0.007 ± 0.012** | 0.000, 0.000, -0.020 |');
+    expect(tiny).to.not.contain('-0.000');
     // each task at its default size: no --max-train, which would run every size on every task
     expect(withChecks).to.contain('--check SST-2,CoLA --seeds 1,2,3 --lrs 0.0001,0.001\n');
     const sizes = modelCard('m', report, [

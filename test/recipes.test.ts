@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { configToJson } from '../lib/bert/config';
-import { defaultRunDir } from '../lib/paths';
+import { defaultRunDir, projectRoot } from '../lib/paths';
 import { defaultModelDir, SHIPPED } from '../lib/shipped';
 import { describeRecipe, modelRecipe, RECIPE_FILE, RECIPES } from '../lib/glue/recipes';
 import { errorOf, tinyConfig } from './helpers';
@@ -27,17 +27,32 @@ describe('fine-tuning recipes', () => {
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fisherlab-recipes-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('the embedded model ships the small recipe, the values its sweeps and model card used', () => {
-    const r = modelRecipe(defaultModelDir());
-    expect(r.source).to.equal(`${SHIPPED.model}/${RECIPE_FILE}`);
-    expect({ ...r, name: undefined, source: undefined }).to.deep.equal({
+  it('every shipped model ships the recipe file its sweep ran with', () => {
+    const data = path.join(projectRoot(), 'data');
+    for (const name of fs.readdirSync(path.join(data, 'models'))) {
+      const r = modelRecipe(path.join(data, 'models', name));
+      expect(r.source).to.equal(`data/models/${name}/${RECIPE_FILE}`);
+      const runs = fs
+        .readFileSync(path.join(data, 'results', name, 'results.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).settings);
+      expect(runs.length).to.be.above(0);
+      for (const s of runs)
+        expect([s.lr, s.batchSize, s.epochs, s.warmupRatio, s.weightDecay, s.maxLength], name).to.deep.equal([
+          r.lr,
+          r.batchSize,
+          r.epochs,
+          r.warmupRatio,
+          r.weightDecay,
+          r.maxLength,
+        ]);
+    }
+    expect(modelRecipe(defaultModelDir()).source).to.equal(`${SHIPPED.model}/${RECIPE_FILE}`);
+    expect(modelRecipe(path.join(data, 'models', 'fisherlab-bert-l4-h128'))).to.deep.include({
       ...RECIPES.small,
-      name: undefined,
-      source: undefined,
+      name: 'small',
     });
-    expect([r.lr, r.batchSize, r.epochs, r.warmupRatio, r.weightDecay, r.maxLength]).to.deep.equal([
-      1e-3, 32, 3, 0.1, 0.01, 128,
-    ]);
   });
 
   it("without a recipe file: the paper's for BERT-base's width and wider, small below; --recipe overrides", () => {

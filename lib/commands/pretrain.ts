@@ -104,7 +104,7 @@ export function register(program: Command): void {
     );
   cmd.addHelpText(
     'after',
-    `\nExample (the embedded model; MODEL.md in its folder gives the exact command):\n  npx fisherlab pretrain --vocab ${SHIPPED.vocab} --out data/models/NAME`,
+    `\nThe defaults rebuild fisherlab-bert-l4-h128, whose corpus needs no download:\n  npx fisherlab pretrain --vocab data/vocab/brown-sotu-8k.txt --out data/models/NAME\nThe embedded model (${SHIPPED.model}) used other settings; its MODEL.md gives its exact command.`,
   );
   cmd.action(async (opts: Record<string, string>) => {
     const num = (k: keyof PretrainSettings, flag: string) => {

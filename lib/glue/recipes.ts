@@ -1,7 +1,7 @@
 /**
  * Fine-tuning recipes: the optimizer and length settings a model is fine-tuned with unless flags override them. A small
  * BERT wants a far larger learning rate than BERT-base, so the defaults follow the model: a recipe file in its folder,
- * else the paper's recipe for BERT-base-sized models and the embedded model's for smaller ones.
+ * else the paper's recipe for BERT-base-sized models and the small one for smaller models.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -37,7 +37,8 @@ export const PAPER_RECIPE_MIN_HIDDEN = 768;
 /** The named recipes. */
 export const RECIPES = {
   /**
-   * The embedded model's: lr 1e-3 was the best of {1e-4, 3e-4, 1e-3} on SST-2 (its MODEL.md); suits small BERTs.
+   * fisherlab-bert-l4-h128's: lr 1e-3 was the best of {1e-4, 3e-4, 1e-3} on SST-2 (its MODEL.md); the fallback for
+   * small BERTs without a recipe file.
    */
   small: { epochs: 3, batchSize: 32, lr: 1e-3, warmupRatio: 0.1, weightDecay: 0.01, maxLength: 128 },
   /** The authors' for BERT-base (paper.ts). */

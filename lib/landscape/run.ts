@@ -1,7 +1,7 @@
 /**
  * One loss-surface job from files to a surface file: load the model, make or read the directions, mask them,
  * build the fixed evaluation set, sweep the grid (in this process, or split by rows over several `fisherlab
- * landscape` processes, one wasm thread each) and write the surface with its metadata. The CLI and the
+ * landscape` processes sharing the cores) and write the surface with its metadata. The CLI and the
  * notebooks both call `runLandscape`.
  */
 import * as fs from 'fs';

@@ -1,7 +1,7 @@
 /**
  * Evidence that pretraining put knowledge in the weights: a GLUE task's dev score from the pretrained weights against
  * a random initialization of the same architecture, each at its best learning rate of a small grid, paired by seed.
- * Every run is a `fisherlab finetune` child process (one wasm thread each) whose result is kept in a runs folder
+ * Every run is a `fisherlab finetune` child process whose result is kept in a runs folder
  * under a name that fingerprints what it depends on, so reruns and other folders with the same inputs reuse it.
  */
 import { createHash } from 'crypto';

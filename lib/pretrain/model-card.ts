@@ -18,7 +18,8 @@ const BERT_BASE_PARAMETERS = 109_514_298;
 /** Token positions in BERT-base's pretraining: 1M steps × 256 sequences × 512 (an upper bound; 90% of steps used 128). */
 const BERT_BASE_TOKENS = 1e6 * 256 * 512;
 
-const f3 = (x: number) => x.toFixed(3);
+/** x to 3 decimals, without the sign of a negative number that rounds to zero (-0.000). */
+const f3 = (x: number) => (x.toFixed(3) === '-0.000' ? '0.000' : x.toFixed(3));
 const int = (x: number) => x.toLocaleString('en-US');
 
 /** The model card's Markdown. */

@@ -1,5 +1,5 @@
 /**
- * Data-parallel pretraining: child processes (one wasm thread each) that compute the gradients of shards 1..n-1
+ * Data-parallel pretraining: child processes (sharing the cores) that compute the gradients of shards 1..n-1
  * of every step from the weights the parent sends, while the parent computes shard 0 and applies the update.
  */
 import { ChildProcess, spawn } from 'child_process';

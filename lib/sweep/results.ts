@@ -387,17 +387,20 @@ export function guidedAgainstPaper(cells: readonly CellScore[]): Array<Record<st
   });
 }
 
-/** Per task the authors report: the score lost going from 100% to 50% of the training data, theirs (guided) and ours per method (NaN without both cells). */
+/**
+ * The drop of each method's mean score from 100% to 50% of the training data beside the authors' guided BERT-base
+ * drop; one column per method of TABLE_METHODS with cells, "—" where a method lacks either size.
+ */
 export function paucityDrops(
   cells: readonly CellScore[],
-  methods: readonly string[] = ['standard', 'guided', 'gaussian'],
+  methods: readonly string[] = TABLE_METHODS.filter((m) => cells.some((c) => c.method === m)),
 ): Array<Record<string, string | number>> {
   const tasks = [...new Set(PAPER_GUIDED_BERT_BASE.map((p) => p.task))];
   const drop = (task: string, method: string) => {
     const [full, half] = [100, 50].map((pct) =>
       cells.find((c) => c.task === task && c.pct === pct && c.method === method),
     );
-    return full && half ? full.mean - half.mean : NaN;
+    return full && half ? full.mean - half.mean : '—';
   };
   return tasks.map((task) => {
     const paper = (pct: number) => PAPER_GUIDED_BERT_BASE.find((p) => p.task === task && p.pct === pct)!.value;

@@ -102,7 +102,7 @@ export interface SweepOptions {
   write?: (line: string) => void;
   /** The fine-tuning function (default: `finetune` in this process, or in `jobs` child processes; tests count its calls). */
   finetune?: typeof finetune;
-  /** Runs at a time, each in a `fisherlab sweep-run` child process with one wasm thread (default 1: in this process). */
+  /** Runs at a time, each in a `fisherlab sweep-run` child process, the cores shared among them (default 1: in this process). */
   jobs?: number;
 }
 

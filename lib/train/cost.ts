@@ -45,7 +45,7 @@ export type PassKind = 'fisher' | 'eval' | 'train';
  */
 export const MEASURED_GFLOPS: Readonly<Record<string, Readonly<Record<PassKind, number>>>> = {
   tensorflow: { fisher: 19, eval: 51, train: 36 },
-  // BERT-base cannot train within wasm's 4 GiB; its train figure is the embedded model's (bench/finetune.ts)
+  // BERT-base cannot train within wasm's 4 GiB; its train figure is fisherlab-bert-l4-h128's (bench/finetune.ts)
   wasm: { fisher: 7, eval: 13, train: 14 },
 };
 

@@ -1,4 +1,4 @@
-/** Running `fisherlab` commands in child processes (one wasm thread each), and work items a few at a time, so that jobs use several cores. */
+/** Running `fisherlab` commands in child processes (the cores shared among them: `sharedEnv`), and work items a few at a time, so that jobs use several cores. */
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { projectRoot } from '../paths';
