@@ -6,6 +6,8 @@ import { attentionByOffset, offsetMass } from '../lib/bert/attention-offsets';
 import { readConfig } from '../lib/bert/config';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM } from '../lib/bert/parameters';
+import { pretrainingRecipe } from '../lib/fisher/samples';
+import { corpusUnavailable } from '../lib/pretrain/corpus';
 import { defaultModelDir } from '../lib/shipped';
 import { setupBackend, tinyConfig } from './helpers';
 import { randomWeights } from './reference/bert-f64';
@@ -54,12 +56,31 @@ describe('attention by offset', function () {
     for (const h of heads) for (const m of h.mass) expect(m).to.be.closeTo(1 / 6, 1e-6);
   });
 
-  it('the command prints one row per layer and head for the embedded model', () => {
-    const r = spawnSync(
+  /** `fisherlab attention --sequences 2 --offsets -1,1` on the embedded model, with `env` added to this process's. */
+  const attention = (env: Record<string, string> = {}) =>
+    spawnSync(
       process.execPath,
       [path.join(process.cwd(), 'bin', 'fisherlab.js'), 'attention', '--sequences', '2', '--offsets', '-1,1'],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', env: { ...process.env, ...env } },
     );
+
+  it('the command names the missing corpus when the embedded model was pretrained on text not at hand', () => {
+    const recipe = pretrainingRecipe(defaultModelDir());
+    if (!recipe.corpus.split(',').includes('glue-train')) return; // nothing of its corpus lives outside the project
+    const r = attention({ FISHERLAB_DATA: path.join(process.cwd(), 'no-such-data-folder') });
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.contain(
+      `fisherlab: ${recipe.source}: this needs the model's pretraining corpus (${recipe.corpus}), and glue-train needs the GLUE tasks (set FISHERLAB_DATA`,
+    );
+  });
+
+  it('the command prints one row per layer and head for the embedded model', function () {
+    const missing = corpusUnavailable(pretrainingRecipe(defaultModelDir()).corpus);
+    if (missing !== null) {
+      console.warn(`    skipped: ${missing}`);
+      this.skip();
+    }
+    const r = attention();
     expect(r.status, r.stderr).to.equal(0);
     const rows = r.stdout.trim().split('\n').slice(2);
     const cfg = readConfig(path.join(defaultModelDir(), 'config.json'));

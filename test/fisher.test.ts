@@ -14,7 +14,9 @@ import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
 import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher/estimate';
 import { onePercentFisher } from '../lib/fisher/one-percent';
-import { pretrainingRecipe } from '../lib/fisher/samples';
+import { overrideRecipe, pretrainingRecipe, recipeSequences } from '../lib/fisher/samples';
+import { loadTokenizer } from '../lib/bert/tokenizer';
+import { defaultModelDir } from '../lib/shipped';
 import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
 import { defaultFisherJobs, fisherShards, MIN_SHARD_SAMPLES } from '../lib/fisher/shards';
@@ -584,6 +586,90 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       fs.writeFileSync(report, JSON.stringify({ steps: 3 }));
       expect(errorOf(() => pretrainingRecipe(pretrained))).to.equal(
         `${report}: "settings" lacks corpus, heldOutFraction, seed or maxLength`,
+      );
+    });
+  });
+
+  describe("a model's pretraining corpus, read again", () => {
+    const words = ['One two three.', 'Four five.', 'Six.', 'Seven eight nine ten.']; // 4 documents, 10 words
+    const stats = (documents: number, sentences: number, w: number) => ({
+      documents,
+      sentences,
+      words: w,
+      characters: 0,
+    });
+    /** A model folder whose report names `corpus`, no held-out split, and the given training-split counts. */
+    const reportFolder = (name: string, corpus: string, train: ReturnType<typeof stats>) => {
+      const folder = path.join(dir, name);
+      fs.mkdirSync(folder, { recursive: true });
+      const settings = { corpus, heldOutFraction: 0, seed: 3, maxLength: 16 };
+      const corpusStats = { train, heldOut: stats(0, 0, 0) };
+      fs.writeFileSync(path.join(folder, 'pretrain-report.json'), JSON.stringify({ settings, corpus: corpusStats }));
+      return folder;
+    };
+    const texts = path.join(dir, 'recipe-texts');
+    before(() => {
+      fs.mkdirSync(texts, { recursive: true });
+      words.forEach((t, i) => fs.writeFileSync(path.join(texts, `${i}.txt`), t));
+    });
+
+    it('packs the training split when it has the counts the report gives', () => {
+      const recipe = pretrainingRecipe(reportFolder('corpus-same', texts, stats(4, 4, 10)));
+      expect(recipe.stats!.train.words).to.equal(10);
+      const tokenizer = loadTokenizer(defaultModelDir());
+      const ids = (t: string) => tokenizer.tokenize(t).map((w) => tokenizer.tokenToId(w));
+      // each document is shorter than maxLength, so one sequence each, in file order
+      expect(recipeSequences(tokenizer, recipe, 'train')).to.deep.equal(
+        words.map((t) => [tokenizer.clsId, ...ids(t), tokenizer.sepId]),
+      );
+    });
+
+    it('refuses a corpus whose counts differ from the report, naming both', () => {
+      const folder = reportFolder('corpus-changed', texts, stats(4, 4, 11));
+      const report = path.join(folder, 'pretrain-report.json');
+      expect(
+        errorOf(() => recipeSequences(loadTokenizer(defaultModelDir()), pretrainingRecipe(folder), 'train')),
+      ).to.equal(
+        `${report}: the training split of ${texts} loaded here has 4 documents, 4 sentences, 10 words; the model was pretrained on 4 documents, 4 sentences, 11 words (different source files, e.g. another copy of the GLUE tasks?)`,
+      );
+    });
+
+    it("reads another corpus given in place of the report's without its counts, and keeps them for the same one", () => {
+      const tokenizer = loadTokenizer(defaultModelDir());
+      const changed = pretrainingRecipe(reportFolder('corpus-override', texts, stats(4, 4, 11)));
+      const one = path.join(texts, '0.txt');
+      const ids = tokenizer.tokenize(words[0]).map((w) => tokenizer.tokenToId(w));
+      expect(recipeSequences(tokenizer, overrideRecipe(changed, { corpus: one }), 'train')).to.deep.equal([
+        [tokenizer.clsId, ...ids, tokenizer.sepId],
+      ]);
+      expect(
+        errorOf(() => recipeSequences(tokenizer, overrideRecipe(changed, { corpus: texts, maxLength: 8 }), 'train')),
+      ).to.contain(
+        'loaded here has 4 documents, 4 sentences, 10 words; the model was pretrained on 4 documents, 4 sentences, 11 words',
+      );
+      expect(changed.stats!.train.words).to.equal(11);
+    });
+
+    it('refuses a corpus that is not on this machine, saying what to get', () => {
+      const folder = reportFolder('corpus-glue', 'brown,glue-train', stats(1, 1, 1));
+      const report = path.join(folder, 'pretrain-report.json');
+      const saved = process.env.FISHERLAB_DATA;
+      process.env.FISHERLAB_DATA = path.join(dir, 'no-data-here');
+      try {
+        expect(
+          errorOf(() => recipeSequences(loadTokenizer(defaultModelDir()), pretrainingRecipe(folder), 'train')),
+        ).to.equal(
+          `${report}: this needs the model's pretraining corpus (brown,glue-train), and glue-train needs the GLUE tasks (set FISHERLAB_DATA to a folder holding glue/, or get them with \`npx fisherlab glue-download\`)`,
+        );
+      } finally {
+        if (saved === undefined) delete process.env.FISHERLAB_DATA;
+        else process.env.FISHERLAB_DATA = saved;
+      }
+      const gone = reportFolder('corpus-gone', path.join(dir, 'gone.txt'), stats(1, 1, 1));
+      expect(
+        errorOf(() => recipeSequences(loadTokenizer(defaultModelDir()), pretrainingRecipe(gone), 'train')),
+      ).to.equal(
+        `${path.join(gone, 'pretrain-report.json')}: this needs the model's pretraining corpus (${path.join(dir, 'gone.txt')}), and ${path.join(dir, 'gone.txt')}: no such file or folder`,
       );
     });
   });

@@ -10,7 +10,7 @@ import { loadTokenizer } from '../bert/tokenizer';
 import { defaultRunDir, projectRelative } from '../paths';
 import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../pretrain/mlm-data';
 import { FisherResult, writeFisher } from './estimate';
-import { corpusSamples, pretrainingRecipe, SampleSize } from './samples';
+import { corpusSamples, overrideRecipe, pretrainingRecipe, SampleSize } from './samples';
 import { fisherPass } from './shards';
 
 /** What `buildFisher` needs. */
@@ -68,9 +68,7 @@ export async function buildFisher(o: BuildFisherOptions): Promise<BuiltFisher> {
       };
     } else {
       const tokenizer = loadTokenizer(o.model);
-      const recipe = pretrainingRecipe(o.model);
-      if (o.corpus !== undefined) recipe.corpus = o.corpus;
-      if (o.maxLength !== undefined) recipe.maxLength = o.maxLength;
+      const recipe = overrideRecipe(pretrainingRecipe(o.model), o);
       const drawn = corpusSamples(tokenizer, recipe, o.size!, o.seed);
       examples = drawn.examples;
       source = {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadCorpus, splitCorpus } from '../pretrain/corpus';
+import { corpusStats, CorpusStats, corpusUnavailable, loadCorpus, splitCorpus } from '../pretrain/corpus';
 import { fixedMaskedSet, MaskedExample, mlmVocab, packSequences } from '../pretrain/mlm-data';
 import { projectRelative } from '../paths';
 import { completeSettings, PRETRAIN_DEFAULTS, PretrainSettings } from '../pretrain/settings';
@@ -19,6 +19,8 @@ export interface PretrainingRecipe {
   maxLength: number;
   /** Where the recipe came from: a pretrain-report.json (relative to the project root when inside it), or "defaults". */
   source: string;
+  /** The sizes of the two splits pretraining saw, from its report (absent for "defaults" and older reports). */
+  stats?: { train: CorpusStats; heldOut: CorpusStats };
 }
 
 /**
@@ -31,7 +33,11 @@ export function pretrainingRecipe(modelDir: string): PretrainingRecipe {
     const { corpus, heldOutFraction, seed, maxLength } = PRETRAIN_DEFAULTS;
     return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: 'defaults' };
   }
-  const saved = (JSON.parse(fs.readFileSync(file, 'utf8')) as { settings?: Partial<PretrainSettings> }).settings;
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    settings?: Partial<PretrainSettings>;
+    corpus?: { train?: CorpusStats; heldOut?: CorpusStats };
+  };
+  const saved = report.settings;
   const s = typeof saved === 'object' && saved !== null ? completeSettings(saved) : null;
   if (
     s === null ||
@@ -43,7 +49,29 @@ export function pretrainingRecipe(modelDir: string): PretrainingRecipe {
     throw new Error(`${file}: "settings" lacks corpus, heldOutFraction, seed or maxLength`);
   }
   const { corpus, heldOutFraction, seed, maxLength } = s;
-  return { corpus, heldOutFraction, splitSeed: seed, maxLength, source: projectRelative(file) };
+  const recipe: PretrainingRecipe = {
+    corpus,
+    heldOutFraction,
+    splitSeed: seed,
+    maxLength,
+    source: projectRelative(file),
+  };
+  const { train, heldOut } = report.corpus ?? {};
+  if (train && heldOut) recipe.stats = { train, heldOut };
+  return recipe;
+}
+
+/** A recipe with its corpus or sequence length replaced; another corpus drops the report's counts, which no longer apply. */
+export function overrideRecipe(
+  recipe: PretrainingRecipe,
+  o: { corpus?: string; maxLength?: number },
+): PretrainingRecipe {
+  const out = { ...recipe, ...(o.maxLength !== undefined && { maxLength: o.maxLength }) };
+  if (o.corpus !== undefined && o.corpus !== recipe.corpus) {
+    out.corpus = o.corpus;
+    delete out.stats;
+  }
+  return out;
 }
 
 /** Which training sequences to take: a count or a fraction of them. */
@@ -67,16 +95,31 @@ export function sampleCount(size: SampleSize, available: number): number {
   return n;
 }
 
-/** The packed sequences of one part (training or held-out split) of a recipe's corpus, as pretraining packed them. */
+/**
+ * The packed sequences of one part (training or held-out split) of a recipe's corpus, as pretraining packed them;
+ * refused when the corpus cannot be loaded here or differs from the one the recipe's report counted.
+ */
 export function recipeSequences(
   tokenizer: Tokenizer,
   recipe: PretrainingRecipe,
   part: 'train' | 'heldOut',
 ): number[][] {
+  const missing = corpusUnavailable(recipe.corpus);
+  if (missing !== null)
+    throw new Error(`${recipe.source}: this needs the model's pretraining corpus (${recipe.corpus}), and ${missing}`);
   const split = splitCorpus(loadCorpus(recipe.corpus), {
     heldOutFraction: recipe.heldOutFraction,
     seed: recipe.splitSeed,
   });
+  const want = recipe.stats?.[part];
+  if (want) {
+    const got = corpusStats(split[part]);
+    const count = (c: CorpusStats) => `${c.documents} documents, ${c.sentences} sentences, ${c.words} words`;
+    if (got.documents !== want.documents || got.sentences !== want.sentences || got.words !== want.words)
+      throw new Error(
+        `${recipe.source}: the ${part === 'train' ? 'training' : 'held-out'} split of ${recipe.corpus} loaded here has ${count(got)}; the model was pretrained on ${count(want)} (different source files, e.g. another copy of the GLUE tasks?)`,
+      );
+  }
   return packSequences(
     tokenizer,
     split[part].map((d) => d.sentences),

@@ -18,7 +18,7 @@ import { writeFisher } from './estimate';
 import { fisherPass } from './shards';
 import { dropoutSiteScores, groupScores, tensorMeans } from './aggregate';
 import type { GroupScore, SiteScore, TensorMean } from './aggregate';
-import { pretrainingRecipe, recipeSequences, sampleCount } from './samples';
+import { overrideRecipe, pretrainingRecipe, recipeSequences, sampleCount } from './samples';
 import type { PretrainingRecipe } from './samples';
 import { fisherStability } from './stability';
 import type { StabilityRow } from './stability';
@@ -130,9 +130,7 @@ export type StudyInputs = Pick<
 export function studyInputs(modelDir: string, overrides: { corpus?: string; maxLength?: number } = {}): StudyInputs {
   const model = loadMaskedLm(modelDir, 'fisher-stability');
   const tokenizer = loadTokenizer(modelDir);
-  const recipe = pretrainingRecipe(modelDir);
-  if (overrides.corpus !== undefined) recipe.corpus = overrides.corpus;
-  if (overrides.maxLength !== undefined) recipe.maxLength = overrides.maxLength;
+  const recipe = overrideRecipe(pretrainingRecipe(modelDir), overrides);
   const sequences = recipeSequences(tokenizer, recipe, 'train');
   const settings = {
     model: projectRelative(modelDir),

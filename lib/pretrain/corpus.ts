@@ -7,6 +7,7 @@ import { Rng } from '../util/random';
 import type { Document } from './document';
 import { loadWordnetGlosses } from './wordnet-glosses';
 import { loadGlueTrainText } from './glue-text';
+import { glueDataDir } from '../glue/load';
 
 /** Sizes of a corpus, for logs and model cards. */
 export interface CorpusStats {
@@ -248,6 +249,17 @@ function loadSource(source: string): Document[] {
   if (source.endsWith('.jsonl')) return loadJsonl(source);
   if (source.endsWith('.txt')) return loadTextFile(source);
   throw new Error(`${source}: unsupported corpus file (expected .txt or .jsonl)`);
+}
+
+/** Why a corpus spec cannot be loaded on this machine (no GLUE folder for glue-train, a missing file), or null when it can. */
+export function corpusUnavailable(spec: string): string | null {
+  for (const source of spec.split(',').map((s) => s.trim())) {
+    if (source === 'glue-train' && glueDataDir() === null)
+      return 'glue-train needs the GLUE tasks (set FISHERLAB_DATA to a folder holding glue/, or get them with `npx fisherlab glue-download`)';
+    if (!['', 'brown', 'sotu', 'wordnet', 'glue-train'].includes(source) && !fs.existsSync(source))
+      return `${source}: no such file or folder`;
+  }
+  return null;
 }
 
 /** Loads a comma-separated list of corpus sources (brown, sotu, wordnet, glue-train, .txt/.jsonl files, folders of .txt) into documents, in a fixed order. */
