@@ -106,6 +106,35 @@ const cores = os.availableParallelism();
 console.log(
   `Fisher pass over ${counts.join(', ')} examples of ${tokens.toFixed(0)} tokens on ${modelDir} (L${L} H${H} V${V}), whole process, ${cores} cores`,
 );
+/** What each side ran on: fisherlab's backend, TensorFlow and kernels per backend; torch, its BLAS and transformers. */
+function versions(): string[] {
+  const lines = runs.slice(0, -1).map((run) => {
+    const r = spawnSync(
+      process.execPath,
+      [path.join(root, 'bin', 'fisherlab.js'), 'info', '--json', '--model', modelDir],
+      {
+        env: { ...process.env, ...run.env },
+        encoding: 'utf8',
+      },
+    );
+    if (r.status !== 0) return `${run.name}: fisherlab info failed`;
+    const b = (
+      JSON.parse(r.stdout) as {
+        backend: { name: string; tensorflow: string | null; threads: number; fisherKernels: string };
+      }
+    ).backend;
+    return `${run.name}: backend ${b.name}${b.tensorflow ? `, TensorFlow ${b.tensorflow}` : ''}, ${b.threads} thread(s) per op, Fisher kernels: ${b.fisherKernels}`;
+  });
+  const probe =
+    "import re, torch, transformers; c = torch.__config__.show(); m = re.search(r'Math Kernel Library Version ([\\w.]+)', c); d = re.search(r'(?:oneDNN|MKL-DNN) v([\\w.]+)', c); " +
+    "print(f'torch {torch.__version__} (MKL {m.group(1) if m else None}, oneDNN {d.group(1) if d else None}, {torch.backends.cpu.get_cpu_capability()}), transformers {transformers.__version__}')";
+  const r = fs.existsSync(python) ? spawnSync(python, ['-c', probe], { encoding: 'utf8' }) : null;
+  lines.push(
+    `${runs.at(-1)!.name}: ${r?.status === 0 ? r.stdout.trim() : 'versions unknown'} (threads: hf_transformers.py's min(4, cores))`,
+  );
+  return lines;
+}
+for (const line of versions()) console.log(line);
 /** Seconds of each run at each count (null when it failed or is missing, with the reason). */
 const times = runs.map((run) => {
   const seconds = new Map<number, number>();

@@ -607,8 +607,9 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       fs.writeFileSync(path.join(folder, 'pretrain-report.json'), JSON.stringify({ settings, corpus: corpusStats }));
       return folder;
     };
-    const texts = path.join(dir, 'recipe-texts');
+    let texts = ''; // a folder of the four documents, made once the suite's temporary folder exists
     before(() => {
+      texts = path.join(dir, 'recipe-texts');
       fs.mkdirSync(texts, { recursive: true });
       words.forEach((t, i) => fs.writeFileSync(path.join(texts, `${i}.txt`), t));
     });
