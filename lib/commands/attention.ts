@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .command('attention')
     .summary('attention by relative offset, per layer and head')
     .description(
-      "print, for every layer and head, the mean attention a token gives to the tokens at each offset (held-out sequences of the model's pretraining corpus, full length, no padding); uniform attention gives 1/T everywhere, a head that reads its neighbours stands out at ±1",
+      "print, for every layer and head, the mean attention a token gives to the tokens at each offset (held-out sequences of the model's pretraining corpus, full length, no padding; the embedded model's corpus includes the GLUE training text, so FISHERLAB_DATA must hold glue/); uniform attention gives 1/T everywhere, a head that reads its neighbours stands out at ±1",
     )
     .option('--model <dir>', 'Hugging Face BERT folder (default: the embedded model)')
     .option('--sequences <n>', 'held-out sequences to average over', '8')

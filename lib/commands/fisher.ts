@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--examples <file>', 'JSONL of pre-masked examples {input_ids, labels, attention_mask?}, used as they are')
     .option(
       '--corpus <sources>',
-      "corpus sources for --samples/--fraction (default: the model's pretraining corpus, else brown,sotu)",
+      "corpus sources for --samples/--fraction (default: the model's pretraining corpus, else brown,sotu; the embedded model's includes glue-train, read from FISHERLAB_DATA/glue)",
     )
     .option('--seed <n>', 'seed of the sub-sample and of its masks', '0')
     .option('--batch-size <n>', 'samples per forward/backward pass', '16')
