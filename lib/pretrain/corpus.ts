@@ -234,6 +234,9 @@ function loadJsonl(file: string): Document[] {
   });
 }
 
+/** The named corpus sources; any other source is a path. */
+const NAMED_SOURCES: readonly string[] = ['brown', 'sotu', 'wordnet', 'glue-train'];
+
 /** The documents of one source: 'brown', 'sotu', 'wordnet', 'glue-train', a .txt or .jsonl file, or a folder of .txt files. */
 function loadSource(source: string): Document[] {
   if (source === 'brown') return loadBrown();
@@ -256,7 +259,7 @@ export function corpusUnavailable(spec: string): string | null {
   for (const source of spec.split(',').map((s) => s.trim())) {
     if (source === 'glue-train' && glueDataDir() === null)
       return 'glue-train needs the GLUE tasks (set FISHERLAB_DATA to a folder holding glue/, or get them with `npx fisherlab glue-download`)';
-    if (!['', 'brown', 'sotu', 'wordnet', 'glue-train'].includes(source) && !fs.existsSync(source))
+    if (source !== '' && !NAMED_SOURCES.includes(source) && !fs.existsSync(source))
       return `${source}: no such file or folder`;
   }
   return null;
