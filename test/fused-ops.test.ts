@@ -99,20 +99,35 @@ describe('fused Fisher kernels (tensorflow backend)', function () {
     }
   });
 
-  it('Σ_k x[k]² over the leading axis equals a float64 loop, for one row, many, and a 1-D input', () => {
-    for (const shape of [[16, 33, 5], [1, 8], [9]]) {
+  it('Σ_k x[k]², alone and added to a total, equals a float64 loop, across blocks and for 1-D input', () => {
+    for (const shape of [[16, 33, 5], [1, 8], [9], [3, 5000]]) {
       const n = shape.reduce((a, b) => a * b, 1);
       const inner = n / shape[0];
       const x = values(n, -4, 4, n);
-      const got = ops.squareSum(tf.tensor(x, shape));
-      expect(got.shape).to.deep.equal(shape.slice(1));
+      const total = values(inner, 0, 9, inner + 1);
+      const [alone, added] = tf.tidy(() => {
+        const t = tf.tensor(x, shape);
+        return [ops.squareSum(t), ops.squareSum(t, tf.tensor(total, shape.slice(1)))];
+      });
+      expect(alone.shape).to.deep.equal(shape.slice(1));
+      expect(added.shape).to.deep.equal(shape.slice(1));
       const want = Array.from({ length: inner }, (_, i) => {
         let s = 0;
         for (let k = 0; k < shape[0]; k++) s += x[k * inner + i] ** 2;
         return s;
       });
-      expect(worst(got.dataSync(), want), `shape ${shape}`).to.be.below(1e-6);
-      got.dispose();
+      expect(worst(alone.dataSync(), want), `shape ${shape}`).to.be.below(1e-6);
+      expect(
+        worst(
+          added.dataSync(),
+          want.map((v, i) => v + total[i]),
+        ),
+        `shape ${shape}, with a total`,
+      ).to.be.below(1e-6);
+      expect(() => tf.tidy(() => ops.squareSum(tf.tensor(x, shape), tf.zeros([inner + 1])))).to.throw(
+        /shape of one x\[k\]/,
+      );
+      tf.dispose([alone, added]);
     }
   });
 

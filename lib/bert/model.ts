@@ -19,14 +19,14 @@ export interface Batch {
 /**
  * Observation points of a forward pass, for per-sample gradients. Sites are named by their parameters' prefix:
  * every linear layer and LayerNorm, `bert.embeddings` (the sum of the three embeddings, before its LayerNorm) and
- * `cls.predictions.decoder` (the tied vocabulary projection). At each site the pass adds `outputs.get(site)` (zeros
- * of the site's output shape, so the gradient with respect to it is the gradient with respect to the output) and
- * records, kept from tidy, the input in `inputs` (x of a linear layer, the normalized x̂ of a LayerNorm). Taps
+ * `cls.predictions.decoder` (the tied vocabulary projection). At each site the pass records the id of the site's
+ * output in `outputs` (for `leanValueAndGradsAt`, which differentiates with respect to it) and, kept from tidy, its
+ * input in `inputs` (x of a linear layer, the normalized x̂ of a LayerNorm). Taps
  * observe evaluation passes of `maskedLmLogits`, where the sites of `maskedRowSites` have one row per masked position
  * and the others one per token.
  */
 export interface Taps {
-  outputs: ReadonlyMap<string, tf.Tensor>;
+  outputs: Map<string, number>;
   inputs: Map<string, tf.Tensor>;
 }
 
@@ -252,13 +252,12 @@ export class Bert {
     return this.params.get(name)!;
   }
 
-  /** In a tapped pass, records `input` (when given) and adds the site's zero tap to `output`; otherwise `output`. */
+  /** `output`, recorded with `input` (when given) at the site in a tapped pass. */
   private tap<T extends tf.Tensor>(site: string, input: tf.Tensor | null, output: T, taps: Taps | undefined): T {
     if (!taps) return output;
-    const zero = taps.outputs.get(site);
-    if (!zero) throw new Error(`no tap for site ${site}`);
+    taps.outputs.set(site, output.id);
     if (input) taps.inputs.set(site, tf.keep(input));
-    return tf.add(output, zero) as T;
+    return output;
   }
 
   /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`. */

@@ -1,6 +1,7 @@
 // Fused TensorFlow CPU kernels for the native Fisher pass (lib/fisher/fused-ops.ts builds and loads them): each
 // does in one pass over memory what tfjs's eager ops do in several.
 #define EIGEN_USE_THREADS
+#include <algorithm>
 #include <cmath>
 
 #include "tensorflow/core/framework/op.h"
@@ -54,7 +55,27 @@ class GeluGradOp : public OpKernel {
   }
 };
 
-// y = Σ_k x[k]² over the leading axis, accumulated in k's order.
+// y = [total +] Σ_k x[k]² over the leading axis, accumulated in k's order, in blocks that stay in L1 (one pass over
+// x however many rows it has); with `total` (FisherlabSquareSumInto) the sum starts from it.
+void SquareSum(OpKernelContext* ctx, const Tensor& x, const float* total, Tensor* y) {
+  const int64_t k = x.dim_size(0);
+  const int64_t n = y->NumElements();
+  const float* in = x.flat<float>().data();
+  float* out = y->flat<float>().data();
+  constexpr int64_t kBlock = 2048;
+  auto sum = [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; b += kBlock) {
+      const int64_t e = std::min(end, b + kBlock);
+      for (int64_t i = b; i < e; i++) out[i] = total ? total[i] : 0.f;
+      for (int64_t j = 0; j < k; j++) {
+        const float* row = in + j * n;
+        for (int64_t i = b; i < e; i++) out[i] += row[i] * row[i];
+      }
+    }
+  };
+  ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(n, 3 * k + 1, sum);
+}
+
 class SquareSumOp : public OpKernel {
  public:
   explicit SquareSumOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
@@ -65,18 +86,24 @@ class SquareSumOp : public OpKernel {
     shape.RemoveDim(0);
     Tensor* y = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &y));
-    const int64_t k = x.dim_size(0);
-    const int64_t n = shape.num_elements();
-    const float* in = x.flat<float>().data();
-    float* out = y->flat<float>().data();
-    auto sum = [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; i++) out[i] = 0.f;
-      for (int64_t j = 0; j < k; j++) {
-        const float* row = in + j * n;
-        for (int64_t i = begin; i < end; i++) out[i] += row[i] * row[i];
-      }
-    };
-    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(n, 3 * k + 1, sum);
+    SquareSum(ctx, x, nullptr, y);
+  }
+};
+
+class SquareSumIntoOp : public OpKernel {
+ public:
+  explicit SquareSumIntoOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& total = ctx->input(0);
+    const Tensor& x = ctx->input(1);
+    OP_REQUIRES(ctx, x.dims() >= 1, errors::InvalidArgument("FisherlabSquareSumInto: x needs a leading axis"));
+    TensorShape shape = x.shape();
+    shape.RemoveDim(0);
+    OP_REQUIRES(ctx, total.shape() == shape,
+                errors::InvalidArgument("FisherlabSquareSumInto: total must have the shape of one x[k]"));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &y));
+    SquareSum(ctx, x, total.flat<float>().data(), y);
   }
 };
 
@@ -176,6 +203,12 @@ REGISTER_OP("FisherlabSquareSum").Input("x: float").Output("y: float").SetShapeF
   return absl::OkStatus();
 });
 
+REGISTER_OP("FisherlabSquareSumInto")
+    .Input("total: float")
+    .Input("x: float")
+    .Output("y: float")
+    .SetShapeFn(SameAsFirst);
+
 REGISTER_OP("FisherlabNormalize")
     .Input("x: float")
     .Attr("eps: float")
@@ -198,5 +231,6 @@ REGISTER_OP("FisherlabNormalizeGrad")
 REGISTER_KERNEL_BUILDER(Name("FisherlabGelu").Device(DEVICE_CPU), GeluOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabGeluGrad").Device(DEVICE_CPU), GeluGradOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabSquareSum").Device(DEVICE_CPU), SquareSumOp);
+REGISTER_KERNEL_BUILDER(Name("FisherlabSquareSumInto").Device(DEVICE_CPU), SquareSumIntoOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabNormalize").Device(DEVICE_CPU), NormalizeOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabNormalizeGrad").Device(DEVICE_CPU), NormalizeGradOp);

@@ -21,8 +21,8 @@ export interface FusedOps {
   gelu(x: tf.Tensor): [tf.Tensor, tf.Tensor];
   /** dy ⊙ (Φ(x) + x φ(x)): GELU's gradient from x and the Φ(x) that `gelu` returned. */
   geluGrad(dy: tf.Tensor, x: tf.Tensor, cdf: tf.Tensor): tf.Tensor;
-  /** Σ_k x[k]² over the leading axis. */
-  squareSum(x: tf.Tensor): tf.Tensor;
+  /** Σ_k x[k]² over the leading axis, added to `total` (of x[0]'s shape) when given, in k's order. */
+  squareSum(x: tf.Tensor, total?: tf.Tensor): tf.Tensor;
   /** x̂ = (x − mean) / √(variance + eps) over the last axis, and 1/√(variance + eps) per row (shape [..., 1]). */
   normalize(x: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor];
   /** The gradient of `normalize` from dy, x̂ and 1/√(variance + eps). */
@@ -81,7 +81,10 @@ function load(): { ops: FusedOps; library: string } {
   const ops: FusedOps = {
     gelu: (x) => backend.executeMultipleOutputs('FisherlabGelu', [], [x], 2) as [tf.Tensor, tf.Tensor],
     geluGrad: (dy, x, cdf) => backend.executeSingleOutput('FisherlabGeluGrad', [], [dy, x, cdf]),
-    squareSum: (x) => backend.executeSingleOutput('FisherlabSquareSum', [], [x]),
+    squareSum: (x, total) =>
+      total
+        ? backend.executeSingleOutput('FisherlabSquareSumInto', [], [total, x])
+        : backend.executeSingleOutput('FisherlabSquareSum', [], [x]),
     normalize: (x, eps) =>
       backend.executeMultipleOutputs(
         'FisherlabNormalize',
@@ -92,8 +95,12 @@ function load(): { ops: FusedOps; library: string } {
     normalizeGrad: (dy, normed, inverseStd) =>
       backend.executeSingleOutput('FisherlabNormalizeGrad', [], [dy, normed, inverseStd]),
   };
-  const check = tf.tidy(() => [...ops.squareSum(tf.tensor2d([1, 2, 3, 4], [2, 2])).dataSync()]);
-  if (check.join() !== '10,20') throw new Error(`${library} computes Σ x² as [${check}], not [10, 20]`);
+  const check = tf.tidy(() => {
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    return [...ops.squareSum(x).dataSync(), ...ops.squareSum(x, tf.tensor1d([1, 1])).dataSync()];
+  });
+  if (check.join() !== '10,20,11,21')
+    throw new Error(`${library} computes [Σ x², 1 + Σ x²] as [${check}], not [10, 20, 11, 21]`);
   return { ops, library };
 }
 

@@ -11,15 +11,15 @@
  * The head and the last layer after its attention run at the masked positions only (`maskedRowSites`): their sites
  * have a row per masked position, and each sample's rows are its own masked positions. The backward pass frees the
  * forward's tensors as it goes (util/lean-gradients), which halves the pass's peak memory.
- * Outer products are formed one sample at a time with 2-D matMuls: memory stays at one per-sample gradient (V × H
- * for the word embeddings), and wasm's batched matMul is about 15× slower than a loop of 2-D ones. Squares are
- * added to the running sums one sample at a time, in order, so splitting a batch into micro-batches that carry
- * the sums on (`into`) gives bitwise the same sums.
+ * On wasm, outer products are formed one sample at a time with 2-D matMuls (its batched matMul is about 15× slower
+ * than a loop of 2-D ones) and squares are added to the running sums one sample at a time, in order, so splitting a
+ * batch into micro-batches that carry the sums on (`into`) gives bitwise the same sums. Native backends form them a
+ * chunk of samples per batched matMul (`wholeBatch`), except the word embeddings' V × H, one sample at a time.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type Batch, type Bert, type Taps, maskedRowSites } from '../bert/model';
 import { IGNORE_INDEX } from '../pretrain/mlm-data';
-import { leanValueAndGrads } from '../util/lean-gradients';
+import { leanValueAndGradsAt } from '../util/lean-gradients';
 import { fusedOps } from './fused-ops';
 
 /** Squared per-sample gradients of one batch, summed over its samples. */
@@ -36,20 +36,6 @@ const WORD = 'bert.embeddings.word_embeddings.weight';
 const POSITION = 'bert.embeddings.position_embeddings.weight';
 const TOKEN_TYPE = 'bert.embeddings.token_type_embeddings.weight';
 const MLM_BIAS = 'cls.predictions.bias';
-
-/** The tap sites of a masked-LM pass with the shapes of their outputs: `maskedRows` rows at `maskedRowSites`, `rows` elsewhere. */
-export function tapShapes(model: Bert, rows: number, maskedRows: number): Map<string, [number, number]> {
-  const { hidden_size: H, vocab_size: V } = model.config;
-  const masked = maskedRowSites(model.config);
-  const shapes = new Map<string, [number, number]>([[EMBEDDINGS, [rows, H]]]);
-  for (const [name, v] of model.namedParameters()) {
-    if (!name.endsWith('.weight') || name === WORD || name === POSITION || name === TOKEN_TYPE) continue;
-    const site = name.slice(0, -'.weight'.length);
-    shapes.set(site, [masked.has(site) ? maskedRows : rows, v.shape[0]]);
-  }
-  shapes.set(DECODER, [maskedRows, V]);
-  return shapes;
-}
 
 /**
  * Σ over the batch of each sample's squared masked-LM loss gradient, element-wise for every parameter, from one
@@ -68,35 +54,32 @@ export function squaredGradSums(
   const empty = counts.findIndex((c) => c === 0);
   if (empty >= 0)
     throw new Error(`sample ${empty} of the batch has no masked position (every label is -100), so it has no loss`);
-  const B = batch.input_ids.length;
-  const T = batch.input_ids[0].length;
-  const shapes = tapShapes(
-    model,
-    B * T,
-    counts.reduce((a, b) => a + b, 0),
-  );
-  const sites = [...shapes.keys()];
-  // fill runs as a kernel; zeros would build each array in JavaScript and copy it over (about 5% of a native pass)
-  const zeros = [...shapes.values()].map((shape) => tf.fill(shape, 0));
-  const inputs = new Map<string, tf.Tensor>();
+  const taps: Taps = { outputs: new Map(), inputs: new Map() };
   let losses: tf.Tensor | null = null;
-  const objective = (...outputs: tf.Tensor[]): tf.Scalar => {
-    const taps: Taps = { outputs: new Map(sites.map((site, i) => [site, outputs[i]])), inputs };
+  const objective = (): tf.Scalar => {
     const { logits, targets } = model.maskedLmLogits(batch, labels, { taps });
     losses = tf.keep(perSampleLosses(logits, targets, counts));
     return tf.sum(losses);
   };
-  const { value, grads } = leanValueAndGrads(() => objective(...zeros), zeros);
-  const dY = new Map(sites.map((site, i) => [site, grads[i]]));
+  let lean: { value: tf.Scalar; grads: tf.Tensor[] };
+  try {
+    lean = leanValueAndGradsAt(objective, () => [...taps.outputs.values()]);
+  } catch (e) {
+    tf.dispose([...taps.inputs.values()]);
+    throw e;
+  }
+  const { value, grads } = lean;
+  const dY = new Map([...taps.outputs.keys()].map((site, i) => [site, grads[i]]));
+  const inputs = taps.inputs;
   try {
     const sums = tensorSums(model, batch, counts, dY, inputs, into ?? new Map());
     return { sums, losses: [...losses!.dataSync()] };
   } finally {
-    tf.dispose([value, losses!, ...zeros, ...grads, ...inputs.values()]);
+    tf.dispose([value, losses!, ...grads, ...inputs.values()]);
   }
 }
 
-/** `squaredGradSums` of a batch computed `size` samples at a time: bitwise the same sums and losses, in less memory. */
+/** `squaredGradSums` of a batch computed `size` samples at a time (on wasm bitwise the same sums and losses), in less memory. */
 export function squaredGradSumsInParts(model: Bert, batch: Batch, labels: number[][], size: number): SquaredGradSums {
   const rows = <T>(x: T[] | undefined, at: number) => x?.slice(at, at + size);
   let sums: Map<string, tf.Tensor> | undefined;
@@ -159,10 +142,17 @@ function wholeBatch(): boolean {
   return tf.getBackend() !== 'wasm';
 }
 
-/** Σ_k x[k]² over the leading axis, in one fused kernel where there is one. */
-function squareSum(x: tf.Tensor): tf.Tensor {
+/** `total` + Σ_k x[k]² over x's leading axis (the sum alone when there is no total yet), disposing `total`: one fused kernel where there is one. */
+function addSquares(total: tf.Tensor | undefined, x: tf.Tensor): tf.Tensor {
   const fused = fusedOps();
-  return fused ? fused.squareSum(x) : tf.tidy(() => tf.sum(tf.square(x), 0));
+  if (!fused)
+    return addTo(
+      total,
+      tf.tidy(() => tf.sum(tf.square(x), 0)),
+    );
+  const next = fused.squareSum(x, total);
+  total?.dispose();
+  return next;
 }
 
 /** Per-sample products per batched matMul at most: B × p × q floats stay within this many. */
@@ -229,13 +219,9 @@ function sumSquaredOuter(
     const chunk = Math.max(1, Math.floor(BATCHED_FLOATS / (p * q)));
     for (let from = 0; from < B; from += chunk) {
       const k = Math.min(chunk, B - from);
-      total = addTo(
-        total,
-        tf.tidy(() => {
-          const [ak, bk] = [tf.slice(a3, [from], [k]), tf.slice(b3, [from], [k])];
-          return squareSum(tf.matMul(ak, bk, true, false));
-        }),
-      );
+      const product = tf.tidy(() => tf.matMul(tf.slice(a3, [from], [k]), tf.slice(b3, [from], [k]), true, false));
+      total = addSquares(total, product);
+      product.dispose();
     }
     tf.dispose([a3, b3]);
     return total!;
@@ -279,14 +265,12 @@ function sumSquaredWordGrads(
   });
   const gOnRows: tf.Tensor[] = [];
   for (let n = 0; n < ids.length; n++) {
-    total = addTo(
-      total,
-      tf.tidy(() => {
-        const g = tf.matMul(rowsOfSample(dLogits, headRows, n), rowsOfSample(decoderInput, headRows, n), true, false);
-        gOnRows.push(tf.keep(tf.gather(g, tf.tensor1d(distinct[n], 'int32'))));
-        return tf.square(g);
-      }),
+    const g = tf.tidy(() =>
+      tf.matMul(rowsOfSample(dLogits, headRows, n), rowsOfSample(decoderInput, headRows, n), true, false),
     );
+    gOnRows.push(tf.tidy(() => tf.gather(g, tf.tensor1d(distinct[n], 'int32'))));
+    total = tf.tidy(() => addSquares(total, tf.expandDims(g)));
+    g.dispose();
   }
   const correction = tf.tidy(() => {
     const s = tf.unsortedSegmentSum(dE, tf.tensor1d(slotOf, 'int32'), slots);
@@ -352,5 +336,8 @@ function tensorSums(
   out.set(TOKEN_TYPE, addSamples(into.get(TOKEN_TYPE), squares[1]));
   tf.dispose(squares);
   out.set(MLM_BIAS, sumSquaredRowSums(dLogits, headRows, into.get(MLM_BIAS)));
-  return new Map(model.namedParameters().map(([name]) => [name, out.get(name)!]));
+  const names = model.namedParameters().map(([name]) => name);
+  const missing = names.filter((name) => !out.has(name));
+  if (missing.length) throw new Error(`the tapped pass did not observe ${missing.join(', ')}`);
+  return new Map(names.map((name) => [name, out.get(name)!]));
 }

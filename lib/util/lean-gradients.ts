@@ -2,7 +2,8 @@
  * Gradients as `tf.grads` computes them, with each tape node's saved tensors and output gradients freed as soon as
  * the backward pass has gone past it. tfjs keeps every saved activation and every intermediate gradient until the
  * whole backward pass ends, so its peak holds both at once; here the backward pass frees the forward's tensors as
- * it consumes them. The arithmetic is the same kernels in the same order: the same bits.
+ * it consumes them. The arithmetic is the same kernels in the same order: the same bits. `leanValueAndGradsAt` also
+ * gives gradients with respect to tensors f computes on the way (what `tf.grads` gets only by adding a zero there).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -22,9 +23,9 @@ interface EngineInternals {
   tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
 }
 
-/** The nodes of `tape` on a path from xs to y, in tape order, each with only its inputs that depend on xs. */
-function pathNodes(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
-  const fromX = new Set(xs.map((x) => x.id));
+/** The nodes of `tape` on a path from the tensors `xs` (ids) to y, in tape order, each with only its inputs that depend on xs. */
+function pathNodes(tape: TapeNode[], xs: number[], y: tf.Tensor): TapeNode[] {
+  const fromX = new Set(xs);
   const afterX = tape.filter((node) => {
     if (!Object.values(node.inputs).some((t) => fromX.has(t.id))) return false;
     for (const o of node.outputs) fromX.add(o.id);
@@ -48,6 +49,14 @@ function pathNodes(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] 
 
 /** The value of f() and its gradients with respect to xs, in less memory than `tf.valueAndGrads` (see the file's doc). */
 export function leanValueAndGrads(f: () => tf.Scalar, xs: tf.Tensor[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+  return leanValueAndGradsAt(f, () => xs.map((x) => x.id));
+}
+
+/**
+ * The value of f() and its gradients with respect to tensors named by id, given by `ids()` once f has run: inputs of
+ * f, or tensors f computed (their gradient is the one every later use of them adds up; they may be disposed).
+ */
+export function leanValueAndGradsAt(f: () => tf.Scalar, ids: () => number[]): { value: tf.Scalar; grads: tf.Tensor[] } {
   const engine = tf.engine() as unknown as EngineInternals;
   if (engine.state.gradientDepth !== 0) throw new Error('leanValueAndGrads: not inside another gradient');
   const y = engine.scopedRun(
@@ -56,10 +65,11 @@ export function leanValueAndGrads(f: () => tf.Scalar, xs: tf.Tensor[]): { value:
     () => engine.tidy('forward', f),
   );
   const tape = engine.state.activeTape!;
-  const filtered = pathNodes(tape, xs, y);
-  const wanted = new Set(xs.map((x) => x.id));
   let result: tf.Tensor[];
   try {
+    const xs = ids();
+    const filtered = pathNodes(tape, xs, y);
+    const wanted = new Set(xs);
     result = engine.tidy('backward', () => {
       const grad = new Map<number, tf.Tensor>([[y.id, tf.onesLike(y)]]);
       /** How many entries of `grad` hold each tensor (a gradient function may pass dy on as it is). */
@@ -102,7 +112,7 @@ export function leanValueAndGrads(f: () => tf.Scalar, xs: tf.Tensor[]): { value:
         for (const t of node.saved ?? []) t.dispose();
       }
       return xs.map((x, i) => {
-        const g = grad.get(x.id);
+        const g = grad.get(x);
         if (!g) throw new Error(`leanValueAndGrads: f does not depend on input ${i}`);
         return g;
       });
