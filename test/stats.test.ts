@@ -7,6 +7,7 @@ import {
   median,
   pairedTTest,
   pearsonCorrelation,
+  pitmanMorganTest,
   ranks,
   sampleVariance,
   spearmanCorrelation,
@@ -138,6 +139,62 @@ describe('paired t-test', () => {
     expect(() => pairedTTest([1], [2])).to.throw(/pairedTTest: needs at least 2 pairs, got 1/);
     expect(() => pairedTTest([1, NaN], [1, 2])).to.throw(/a\[1\] is NaN, not a finite number/);
     expect(() => pairedTTest([1, 2], [-Infinity, 2])).to.throw(/b\[0\] is -Infinity/);
+  });
+});
+
+describe('Pitman–Morgan test of paired variances', () => {
+  /** Its t from the variance ratio F = Var(a)/Var(b) and the correlation ρ of a and b, by plain loops: (F − 1)√(n − 2) / (2√(F(1 − ρ²))). */
+  const tFromRatio = (a: number[], b: number[]) => {
+    const n = a.length;
+    const [ma, mb] = [a, b].map((x) => x.reduce((s, v) => s + v, 0) / n);
+    let [saa, sbb, sab] = [0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      saa += (a[i] - ma) ** 2;
+      sbb += (b[i] - mb) ** 2;
+      sab += (a[i] - ma) * (b[i] - mb);
+    }
+    const F = saa / sbb;
+    const rho2 = (sab * sab) / (saa * sbb);
+    return ((F - 1) * Math.sqrt(n - 2)) / (2 * Math.sqrt(F * (1 - rho2)));
+  };
+
+  it('equals the variance-ratio form, with p from the closed forms of t on 1 and 2 degrees of freedom', () => {
+    // a's spread is twice b's and then some: a wider, so r and t are positive
+    const [a3, b3] = [
+      [1, 4, 9],
+      [2, 3, 3.5],
+    ];
+    const r3 = pitmanMorganTest(a3, b3);
+    expect(r3.df).to.equal(1);
+    expect(r3.t).to.be.above(0);
+    expect(r3.t).to.be.closeTo(tFromRatio(a3, b3), 1e-12);
+    expect(r3.pTwoSided).to.be.closeTo(2 * cdf1(-Math.abs(r3.t)), 1e-12);
+    expect(r3.sdA).to.be.closeTo(Math.sqrt(((1 - 14 / 3) ** 2 + (4 - 14 / 3) ** 2 + (9 - 14 / 3) ** 2) / 2), 1e-12);
+
+    const [a4, b4] = [
+      [0.31, 0.35, 0.28, 0.4],
+      [0.1, 0.45, 0.05, 0.6],
+    ];
+    const r4 = pitmanMorganTest(a4, b4);
+    expect(r4.df).to.equal(2);
+    expect(r4.t).to.be.below(0); // b varies more
+    expect(r4.t).to.be.closeTo(tFromRatio(a4, b4), 1e-12);
+    expect(r4.pTwoSided).to.be.closeTo(2 * cdf2(-Math.abs(r4.t)), 1e-12);
+    // swapping the samples flips the sign and keeps p
+    const swapped = pitmanMorganTest(b4, a4);
+    expect(swapped.t).to.be.closeTo(-r4.t, 1e-12);
+    expect(swapped.pTwoSided).to.be.closeTo(r4.pTwoSided, 1e-12);
+  });
+
+  it('equal variances exactly (a shift, a mirror) give t 0 and p 1; a constant b against a varying a gives p 0', () => {
+    expect(pitmanMorganTest([1, 2, 4, 8], [3, 4, 6, 10])).to.deep.include({ r: 0, t: 0, pTwoSided: 1 });
+    expect(pitmanMorganTest([1, 2, 4, 8], [9, 8, 6, 2])).to.deep.include({ r: 0, t: 0, pTwoSided: 1 });
+    expect(pitmanMorganTest([1, 2, 3], [5, 5, 5])).to.deep.include({ t: Infinity, pTwoSided: 0 });
+  });
+
+  it('needs 3 finite pairs', () => {
+    expect(() => pitmanMorganTest([1, 2], [3, 4])).to.throw(/pitmanMorganTest: needs at least 3 pairs, got 2/);
+    expect(() => pitmanMorganTest([1, NaN, 2], [3, 4, 5])).to.throw(/a\[1\] is NaN/);
   });
 });
 

@@ -80,6 +80,11 @@ describe('table', () => {
       const cells = bodyCells(toHtmlTable(rows, { maxRows: 2 }));
       expect(cells).to.deep.equal([['0'], ['1'], ['… 3 more rows']]);
     });
+
+    it('says so instead of an empty table', () => {
+      expect(toHtmlTable([])).to.equal('<p>no rows</p>');
+      expect(toHtmlTable([], { empty: 'no task has <two> sizes' })).to.equal('<p>no task has &lt;two&gt; sizes</p>');
+    });
   });
 
   describe('showTable (outside a notebook)', () => {
@@ -93,6 +98,19 @@ describe('table', () => {
         console.table = original;
       }
       expect(logged).to.deep.equal([[{ a: '1.235', b: 'x' }]]);
+    });
+
+    it('logs the empty message instead of an empty table', () => {
+      const [logged, tables]: unknown[][] = [[], []];
+      const [log, table] = [console.log, console.table];
+      console.log = (line: unknown) => void logged.push(line);
+      console.table = (data: unknown) => void tables.push(data);
+      try {
+        showTable([], { empty: 'nothing yet' });
+      } finally {
+        [console.log, console.table] = [log, table];
+      }
+      expect([logged, tables]).to.deep.equal([['nothing yet'], []]);
     });
   });
 });

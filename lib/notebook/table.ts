@@ -16,6 +16,8 @@ export interface TableOptions {
   digits?: number;
   /** Rows shown before the rest are summarised in one line (default 100). */
   maxRows?: number;
+  /** Said instead of a table without rows (default "no rows"). */
+  empty?: string;
 }
 
 /** A table reduced to column names and cell values. */
@@ -79,8 +81,9 @@ export function escapeHtml(text: string): string {
 
 /** Returns an HTML table of a DataFrame or rows, numbers right-aligned and formatted. */
 export function toHtmlTable(data: DataFrameLike | Row[], options: TableOptions = {}): string {
-  const { digits = 4, maxRows = 100 } = options;
+  const { digits = 4, maxRows = 100, empty = 'no rows' } = options;
   const { columns, rows } = toGrid(data);
+  if (!rows.length) return `<p>${escapeHtml(empty)}</p>`;
   const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
   const body = rows.slice(0, maxRows).map((row) => {
     const cells = row.map((v) => {
@@ -101,8 +104,12 @@ export function showTable(data: DataFrameLike | Row[], options: TableOptions = {
     display.html(toHtmlTable(data, options));
     return;
   }
-  const { digits = 4, maxRows = 100 } = options;
+  const { digits = 4, maxRows = 100, empty = 'no rows' } = options;
   const { columns, rows } = toGrid(data);
+  if (!rows.length) {
+    console.log(empty);
+    return;
+  }
   console.table(
     rows.slice(0, maxRows).map((row) => Object.fromEntries(columns.map((c, i) => [c, formatCell(row[i], digits)]))),
   );

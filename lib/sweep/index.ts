@@ -2,6 +2,7 @@
 export * from './baselines';
 export * from './designs';
 export * from './results';
+export * from './robustness';
 export * from './run';
 export * from './slurm';
 export * from './slurm-tools';

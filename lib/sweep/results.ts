@@ -162,7 +162,7 @@ export function compareGuided(
 }
 
 /** The methods of a list that have at least one run in the records, in the list's order. */
-function presentMethods(records: readonly SweepRecord[], methods: readonly string[]): string[] {
+export function presentMethods(records: readonly SweepRecord[], methods: readonly string[]): string[] {
   const ran = new Set<string>(records.map((r) => r.method));
   return methods.filter((m) => ran.has(m));
 }

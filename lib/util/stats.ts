@@ -1,6 +1,7 @@
 /**
  * Descriptive and test statistics in float64: mean, sample variance and standard deviation, median, ranks, Pearson
- * and Spearman correlation, the paired t-test with exact p-values, and Holm's correction for multiple tests.
+ * and Spearman correlation, the paired t-test and the Pitman–Morgan test of paired variances with exact p-values, and
+ * Holm's correction for multiple tests.
  */
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
 
@@ -120,6 +121,46 @@ export function pairedTTest(a: ArrayLike<number>, b: ArrayLike<number>): PairedT
     pTwoSided: Math.min(1, 2 * tCdf(-Math.abs(t), df)),
     pGreater: tCdf(-t, df),
     pLess: tCdf(t, df),
+  };
+}
+
+/** The Pitman–Morgan test of whether two paired samples have the same variance. */
+export interface PairedVarianceTest {
+  n: number;
+  /** Sample standard deviations of a and of b (divisor n − 1). */
+  sdA: number;
+  sdB: number;
+  /** Pearson correlation of the sums a + b with the differences a − b: its sign is that of Var(a) − Var(b). */
+  r: number;
+  /** r √(n − 2) / √(1 − r²), on n − 2 degrees of freedom. */
+  t: number;
+  df: number;
+  /** P(|T| ≥ |t|): the variances differ. */
+  pTwoSided: number;
+}
+
+/**
+ * The Pitman–Morgan test (Pitman 1939, Morgan 1939) of Var(a) = Var(b) for paired samples: Cov(a + b, a − b) =
+ * Var(a) − Var(b), so the variances are equal exactly when the sums and differences are uncorrelated, which Student's
+ * t on n − 2 degrees of freedom tests. When the sums or the differences are constant the variances are equal (t 0,
+ * p 1); when they are perfectly correlated t is ±Infinity (p 0).
+ */
+export function pitmanMorganTest(a: ArrayLike<number>, b: ArrayLike<number>): PairedVarianceTest {
+  const n = checkPaired('pitmanMorganTest', a, b, ['a', 'b'], 3);
+  const sums = Array.from({ length: n }, (_, i) => a[i] + b[i]);
+  const diffs = Array.from({ length: n }, (_, i) => a[i] - b[i]);
+  const raw = pearsonCorrelation(sums, diffs);
+  const r = Number.isNaN(raw) ? 0 : raw;
+  const df = n - 2;
+  const t = Math.abs(r) === 1 ? r * Infinity : (r * Math.sqrt(df)) / Math.sqrt(1 - r * r);
+  return {
+    n,
+    sdA: Math.sqrt(sampleVariance(a)),
+    sdB: Math.sqrt(sampleVariance(b)),
+    r,
+    t,
+    df,
+    pTwoSided: Math.min(1, 2 * tCdf(-Math.abs(t), df)),
   };
 }
 
