@@ -471,6 +471,13 @@ describe('design coverage', () => {
         .map((x) => `${x.method} ${x.seed}`),
     );
     expect(r.stdout).to.match(new RegExp(`^restarts: ${runs.size} of 50 runs`));
+    // and how long the missing ones will take, estimated from the finished runs (CoLA has some at 100%)
+    const left = 50 - runs.size;
+    expect(r.stdout).to.match(
+      left
+        ? new RegExp(`\nremaining: ${left} runs?, about \\S+ of run time \\(\\S+ at \\d+ at a time\\)`)
+        : /\nremaining: none/,
+    );
   });
 });
 

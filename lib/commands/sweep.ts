@@ -7,6 +7,7 @@ import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../guided-dropout/methods';
 import { finetune, FinetuneSettings } from '../glue/finetune';
 import { describeCoverage, designCoverage, designProtocol, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
+import { describeRemaining } from '../sweep/eta';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
 import { readSweepResults, RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep/run';
@@ -82,7 +83,7 @@ export function register(program: Command): void {
     )
     .option(
       '--status',
-      'say how many runs of each --design OUT holds and which cells are short of seeds; with the Slurm executor, also which runs are done, running, pending and failed (with their logs); then exit',
+      "say how many runs of each --design OUT holds, which cells are short of seeds and about how long the rest will take at --jobs (from the finished runs' wall times); with the Slurm executor, also which runs are done, running, pending and failed (with their logs); then exit",
     )
     .option(
       '--wait',
@@ -109,7 +110,17 @@ export function register(program: Command): void {
       if (o.status !== undefined) {
         if (o.design !== undefined) {
           const records = fs.existsSync(path.join(o.out, RESULTS_FILE)) ? readSweepResults(o.out) : [];
-          for (const d of parseDesigns(o.design)) console.log(describeCoverage(designCoverage(d, records)));
+          const coverages = parseDesigns(o.design).map((d) => designCoverage(d, records));
+          for (const c of coverages) console.log(describeCoverage(c));
+          // the designs share cells (Table 2's are Figure 4's largest sizes): each missing run once
+          const missing = new Map(
+            coverages.flatMap((c) =>
+              c.missing.flatMap((m) =>
+                m.seeds.map((seed) => [JSON.stringify([m.method, m.task, m.pct, seed]), m] as const),
+              ),
+            ),
+          );
+          console.log(describeRemaining(records, [...missing.values()], positiveInt(o.jobs, '--jobs')));
           if (!fs.existsSync(path.join(o.out, SLURM_DIR, 'plan.json'))) return;
         }
         for (const line of formatStatus(o.out, sweepStatus(o.out))) console.log(line);

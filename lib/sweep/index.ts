@@ -1,6 +1,7 @@
 /** GLUE sweeps: the paper's designs, resumable runs in processes or on Slurm, results, floors and summaries. */
 export * from './baselines';
 export * from './designs';
+export * from './eta';
 export * from './results';
 export * from './robustness';
 export * from './run';

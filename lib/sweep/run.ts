@@ -21,6 +21,7 @@ import { modelFingerprint } from '../bert/model-dir';
 import { projectRelative } from '../paths';
 import { meanStd } from '../util/stats';
 import { Progress } from '../util/progress';
+import { remainingTime } from './eta';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const SUMMARY_FILE = 'summary.csv';
@@ -242,16 +243,28 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
 
   const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
   let finished = skipped;
+  const left = new Set(todo.map(cellKey));
   await runLanes(todo, jobs, async (cell) => {
     const result = await run(plan.settingsOf(cell), spec.glueDir, {
       write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write,
     });
     addRecord(plan, sweepRecord(plan.taskOf(cell), result));
     finished++;
+    left.delete(cellKey(cell));
     const scores = Object.entries(result.final)
       .map(([name, s]) => `${name} ${s.main.toFixed(4)}`)
       .join(', ');
-    progress.update(finished, `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)`);
+    // runs in flight count whole: the estimate errs long by at most one run per lane
+    const eta = remainingTime(
+      plan.records,
+      todo.filter((c) => left.has(cellKey(c))),
+    );
+    const untimed = eta.untimed ? `; ETA leaves out ${eta.untimed} runs of tasks not yet timed` : '';
+    progress.update(
+      finished,
+      `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)${untimed}`,
+      eta.timed || !eta.untimed ? eta.seconds / jobs : undefined,
+    );
   });
   writeSummaryCsv(spec.out, plan.records);
   return { total: cells.length, skipped, ran: todo.length };

@@ -39,20 +39,26 @@ export class Progress {
     this.unit = opts.unit ?? 'steps';
   }
 
-  /** The progress line for `done` units (with optional extra information). */
-  line(done: number, info = ''): string {
+  /**
+   * The progress line for `done` units (with optional extra information). The ETA is `etaSeconds` when the caller
+   * knows better (units of unequal cost), else the units left at the rate so far.
+   */
+  line(done: number, info = '', etaSeconds?: number): string {
     const elapsed = (Date.now() - this.started) / 1000;
     const rate = (done - this.startDone) / Math.max(elapsed, 1e-9);
-    const eta = rate > 0 ? (this.total - done) / rate : Infinity;
+    const eta = etaSeconds ?? (rate > 0 ? (this.total - done) / rate : Infinity);
     const pct = ((100 * done) / Math.max(1, this.total)).toFixed(1);
-    return `${this.label}: ${done}/${this.total} ${this.unit} (${pct}%), ${rate.toFixed(2)} ${this.unit}/s, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}${info ? `, ${info}` : ''}`;
+    // under 0.1 a second, per hour: "0.00 runs/s" says nothing
+    const speed =
+      rate >= 0.1 || rate === 0 ? `${rate.toFixed(2)} ${this.unit}/s` : `${(rate * 3600).toFixed(1)} ${this.unit}/h`;
+    return `${this.label}: ${done}/${this.total} ${this.unit} (${pct}%), ${speed}, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}${info ? `, ${info}` : ''}`;
   }
 
   /** Prints the line if enough time has passed since the last one, or when the job is complete. */
-  update(done: number, info = ''): void {
+  update(done: number, info = '', etaSeconds?: number): void {
     const now = Date.now();
     if (done < this.total && now - this.last < this.intervalMs) return;
     this.last = now;
-    this.write(this.line(done, info));
+    this.write(this.line(done, info, etaSeconds));
   }
 }
