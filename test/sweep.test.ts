@@ -110,6 +110,37 @@ describe('sweeps', function () {
     );
   });
 
+  it('gives each progress line the time the runs left will take, here and in the parts after, by example passes', async () => {
+    const out = path.join(dir, 'sweep-eta');
+    const progress: string[] = [];
+    // every run takes "10 s"; the later part's 50% runs and a run this part has, counted once
+    const later = [50, 50, 100].map((pct, i) => ({
+      method: 'standard' as const,
+      task: 'SST-2',
+      pct,
+      seed: [1, 2, 2][i],
+    }));
+    await runSweep(
+      { ...spec, methods: ['standard'], pcts: [100], out },
+      {
+        write: (l) => l.startsWith('sweep: ') && progress.push(l),
+        finetune: async (s, glue, o) => ({ ...(await finetune(s, glue, o)), wallSeconds: 10 }),
+        later,
+      },
+    );
+    const [first] = readSweepResults(out);
+    const dev = Object.values(first.evalExamples).reduce((a, b) => a + b, 0);
+    // passes: epochs × (training examples + evaluation examples / 3); 10 s for the first run's
+    const seconds = (train: number) => (10 * (train + dev / 3)) / (first.trainExamples + dev / 3);
+    const half = Math.round(first.trainExamples / 2);
+    const eta = (s: number) => (s >= 60 ? /ETA \d+m\d\ds/ : new RegExp(`ETA ${Math.round(s)}s`));
+    expect(progress).to.have.length(2);
+    expect(progress[0]).to.match(/^sweep: 1\/2 runs/);
+    expect(progress[0]).to.match(eta(10 + 2 * seconds(half)));
+    expect(progress[1]).to.match(eta(2 * seconds(half)));
+    expect(progress[1]).to.match(/; ETA counts 2 runs of the parts after this one$/);
+  });
+
   it('with jobs 2 runs cells in two child processes and gets the in-process results', async () => {
     const out = path.join(dir, 'sweep-jobs');
     const lines: string[] = [];

@@ -10,7 +10,15 @@ import { describeCoverage, designCoverage, designProtocol, DESIGNS, designSpecs,
 import { describeRemaining } from '../sweep/eta';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
-import { readSweepResults, RESULTS_FILE, runSweep, SUMMARY_FILE, sweepRecord, SweepTask } from '../sweep/run';
+import {
+  readSweepResults,
+  RESULTS_FILE,
+  runSweep,
+  SUMMARY_FILE,
+  sweepCells,
+  sweepRecord,
+  SweepTask,
+} from '../sweep/run';
 import { awaitSweep, formatStatus, mergeSweep, SLURM_DIR, submitSweep, sweepStatus } from '../sweep/slurm';
 import { addTrainingOptions, DEFAULTS_HELP, glueDirOf, trainingSettings } from './finetune';
 import { number, positiveInt } from './options';
@@ -167,7 +175,11 @@ export function register(program: Command): void {
       }
       await initBackend();
       let ran = 0;
-      for (const spec of specs) ran += (await runSweep(spec, { jobs: positiveInt(o.jobs, '--jobs') })).ran;
+      const jobs = positiveInt(o.jobs, '--jobs');
+      // each part's ETA counts the parts after it
+      const cellsOf = specs.map(sweepCells);
+      for (const [i, spec] of specs.entries())
+        ran += (await runSweep(spec, { jobs, later: cellsOf.slice(i + 1).flat() })).ran;
       console.log(
         `sweep: ${ran} runs done; results in ${path.join(o.out, RESULTS_FILE)}, summary in ${path.join(o.out, SUMMARY_FILE)}`,
       );

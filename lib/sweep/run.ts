@@ -105,6 +105,8 @@ export interface SweepOptions {
   finetune?: typeof finetune;
   /** Runs at a time, each in a `fisherlab sweep-run` child process, the cores shared among them (default 1: in this process). */
   jobs?: number;
+  /** Runs of the specs that follow this one in the same command: those neither here nor done count in the ETA. */
+  later?: readonly SweepCell[];
 }
 
 /** What `runSweep` did. */
@@ -244,6 +246,10 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
   const progress = new Progress('sweep', cells.length, { startDone: skipped, intervalMs: 0, unit: 'runs', write });
   let finished = skipped;
   const left = new Set(todo.map(cellKey));
+  const own = new Set(cells.map(cellKey));
+  const later = [
+    ...new Map((opts.later ?? []).filter((c) => !own.has(cellKey(c))).map((c) => [cellKey(c), c])).values(),
+  ];
   await runLanes(todo, jobs, async (cell) => {
     const result = await run(plan.settingsOf(cell), spec.glueDir, {
       write: jobs > 1 ? (line) => write(`[${cellKey(cell)}] ${line}`) : write,
@@ -255,14 +261,16 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions = {}): Promis
       .map(([name, s]) => `${name} ${s.main.toFixed(4)}`)
       .join(', ');
     // runs in flight count whole: the estimate errs long by at most one run per lane
-    const eta = remainingTime(
-      plan.records,
-      todo.filter((c) => left.has(cellKey(c))),
-    );
-    const untimed = eta.untimed ? `; ETA leaves out ${eta.untimed} runs of tasks not yet timed` : '';
+    const done = new Set(plan.records.map(cellKey));
+    const after = later.filter((c) => !done.has(cellKey(c)));
+    const eta = remainingTime(plan.records, [...todo.filter((c) => left.has(cellKey(c))), ...after]);
+    const notes = [
+      after.length ? `ETA counts ${after.length} runs of the parts after this one` : '',
+      eta.untimed ? `ETA leaves out ${eta.untimed} runs of tasks not yet timed` : '',
+    ].filter(Boolean);
     progress.update(
       finished,
-      `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)${untimed}`,
+      `${cellKey(cell)}: ${scores} (${result.wallSeconds.toFixed(0)} s)${notes.map((n) => `; ${n}`).join('')}`,
       eta.timed || !eta.untimed ? eta.seconds / jobs : undefined,
     );
   });
