@@ -102,17 +102,26 @@ function pairedScores(
   a: string,
   b: string,
 ): Array<[number, number]> {
-  const bySeed = (method: string) =>
-    new Map(
-      records
-        .filter((r) => r.task === task && r.pct === pct && r.method === method)
-        .map((r) => [r.seed, headlineScore(r)]),
-    );
-  const [sa, sb] = [bySeed(a), bySeed(b)];
+  const [sa, sb] = [scoresBySeed(records, task, pct, a), scoresBySeed(records, task, pct, b)];
   return [...sa]
-    .filter(([seed, x]) => sb.has(seed) && Number.isFinite(x) && Number.isFinite(sb.get(seed)!))
+    .filter(([seed]) => sb.has(seed))
     .sort(([s], [t]) => s - t)
     .map(([seed, x]) => [x, sb.get(seed)!]);
+}
+
+/** One method's finite headline scores in one (task, pct) cell, by seed. */
+export function scoresBySeed(
+  records: readonly SweepRecord[],
+  task: string,
+  pct: number,
+  method: string,
+): Map<number, number> {
+  return new Map(
+    records
+      .filter((r) => r.task === task && r.pct === pct && r.method === method)
+      .map((r) => [r.seed, headlineScore(r)] as [number, number])
+      .filter(([, x]) => Number.isFinite(x)),
+  );
 }
 
 /** The methods guided dropout is compared against, when their runs exist: the paper's two baselines and our two controls. */

@@ -6,7 +6,7 @@
  * verdict only where the adjusted two-sided p is below ALPHA.
  */
 import { holm, mean, pairedTTest, pitmanMorganTest, type PairedTTest, type PairedVarianceTest } from '../util/stats';
-import { ALPHA, formatP, GUIDED_BASELINES, headlineScore, presentMethods } from './results';
+import { ALPHA, formatP, GUIDED_BASELINES, presentMethods, scoresBySeed } from './results';
 import type { SweepRecord } from './run';
 
 /** Guided's gain over a baseline at a task's smallest training size against at its largest, over the seeds of both. */
@@ -42,16 +42,6 @@ export interface SpreadComparison {
   pHolm: number;
 }
 
-/** Score by seed of one method in one (task, pct) cell, finite scores only. */
-function bySeed(records: readonly SweepRecord[], task: string, pct: number, method: string): Map<number, number> {
-  return new Map(
-    records
-      .filter((r) => r.task === task && r.pct === pct && r.method === method)
-      .map((r) => [r.seed, headlineScore(r)] as [number, number])
-      .filter(([, x]) => Number.isFinite(x)),
-  );
-}
-
 /** The seeds present in every map, ascending. */
 function sharedSeeds(maps: ReadonlyArray<Map<number, number>>): number[] {
   return [...maps[0].keys()].filter((s) => maps.every((m) => m.has(s))).sort((a, b) => a - b);
@@ -68,8 +58,9 @@ function adjust<T extends { test: { pTwoSided: number } | null; pHolm: number }>
 
 /**
  * Figure 4's claim, tested: for every task with two or more training sizes and every baseline with runs, guided's
- * gain over the baseline at the smallest size against at the largest, paired by seed (the same seed draws the same
- * classifier initialization and data order at each size), as one family with Holm's correction.
+ * gain over the baseline at the smallest size against at the largest, paired by seed (a seed draws the same
+ * classifier initialization at each size, and the same shuffle of the training split, of which each size takes the
+ * first part), as one family with Holm's correction.
  */
 export function gainGrowth(
   records: readonly SweepRecord[],
@@ -84,8 +75,8 @@ export function gainGrowth(
     const [small, large] = [pcts[0], pcts[pcts.length - 1]];
     for (const baseline of presentMethods(records, baselines)) {
       const maps = [small, large].flatMap((pct) => [
-        bySeed(records, task, pct, 'guided'),
-        bySeed(records, task, pct, baseline),
+        scoresBySeed(records, task, pct, 'guided'),
+        scoresBySeed(records, task, pct, baseline),
       ]);
       const seeds = sharedSeeds(maps);
       const gain = (k: number) => seeds.map((s) => maps[2 * k].get(s)! - maps[2 * k + 1].get(s)!);
@@ -115,10 +106,10 @@ export function restartSpread(
   pct: number,
   baselines: readonly string[] = GUIDED_BASELINES,
 ): SpreadComparison[] {
-  const guided = bySeed(records, task, pct, 'guided');
+  const guided = scoresBySeed(records, task, pct, 'guided');
   return adjust(
     presentMethods(records, baselines).map((baseline) => {
-      const other = bySeed(records, task, pct, baseline);
+      const other = scoresBySeed(records, task, pct, baseline);
       const seeds = sharedSeeds([guided, other]);
       const test =
         seeds.length >= 3
