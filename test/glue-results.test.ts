@@ -22,9 +22,9 @@ import {
   restartsSpec,
   table2,
   table2Comparisons,
-  table2Verdicts,
   verdict,
 } from '../lib/sweep/results';
+import { paperClaims } from '../lib/sweep/claims';
 import { describeCoverage, designCoverage, designSpecs, DESIGNS, parseDesigns } from '../lib/sweep/designs';
 import { renderVegaLite } from '../lib/notebook/plot';
 import { readSweepResults, sweepCells } from '../lib/sweep/run';
@@ -231,7 +231,7 @@ describe('sweep results as the paper reports them', () => {
     expect([withFloor['majority class'], withFloor.guided]).to.deep.equal(['0.500 ± 0.250', '0.347 ± 0.015 ★']);
   });
 
-  it('verdicts of Table 2 over all its tasks × baselines, and the controls compared when their runs exist', () => {
+  it("verdicts of Table 2 over all its tasks × baselines, read as the paper's claims, and the controls compared when their runs exist", () => {
     // RTE 100%: guided − standard = −0.10, −0.09, −0.10: mean −0.29/3, deviations as CoLA's, se 1/300, t = −29.
     const rte = [1, 2, 3].flatMap((seed, i) => [
       rec('standard', 'RTE', 100, seed, [0.6, 0.62, 0.61][i]),
@@ -240,11 +240,26 @@ describe('sweep results as the paper reports them', () => {
     const all = [...records, ...rte];
     const pRte = pDf2(29); // 0.00119
     // No uniform-mean or shuffled runs: those controls are skipped, without error, even when asked for.
-    expect(table2Verdicts(all, 'largest')).to.deep.equal([
-      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: [], untested: ['MNLI'] },
-      { baseline: 'gaussian', better: [], worse: [], unclear: ['CoLA'], untested: ['MNLI', 'RTE'] },
-    ]);
-    expect(table2Verdicts(all, 'largest', ['standard', 'shuffled']).map((v) => v.baseline)).to.deep.equal(['standard']);
+    const paperRows = [
+      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: [], untested: ['MNLI'], outcome: 'mixed' },
+      {
+        baseline: 'gaussian',
+        better: [],
+        worse: [],
+        unclear: ['CoLA'],
+        untested: ['MNLI', 'RTE'],
+        outcome: 'not shown',
+      },
+    ];
+    const noRuns = (baseline: string) => ({
+      baseline,
+      better: [],
+      worse: [],
+      unclear: [],
+      untested: [],
+      outcome: 'untested',
+    });
+    expect(verdictsByBaseline(all)).to.deep.equal([...paperRows, noRuns('uniform-mean'), noRuns('shuffled')]);
     expect(Object.keys(table2(all, 'largest')[0]).filter((k) => /uniform|shuffled/.test(k))).to.deep.equal([]);
     // Holm over the 3 tests of the family (m = 3): 3·pRte, 2·pStandard, then max(that, pGaussian).
     const family = table2Comparisons(all, 'largest');
@@ -272,10 +287,11 @@ describe('sweep results as the paper reports them', () => {
     const expected4 = [3 * pStandard, pGaussian, 2 * pUniform, NaN, NaN, NaN, 4 * pRte, NaN, NaN];
     expect(family4.map((c, i) => closeOr(c.pHolm, expected4[i]))).to.deep.equal(expected4);
     expect(family4[2].test!.p).to.be.closeTo(pUniform, 1e-9);
-    expect(table2Verdicts(withControl, 'largest')).to.deep.equal([
-      { baseline: 'standard', better: ['CoLA'], worse: ['RTE'], unclear: [], untested: ['MNLI'] },
-      { baseline: 'gaussian', better: [], worse: [], unclear: ['CoLA'], untested: ['MNLI', 'RTE'] },
-      { baseline: 'uniform-mean', better: [], worse: [], unclear: ['CoLA'], untested: ['MNLI', 'RTE'] },
+    // the same verdicts, and uniform-mean's one test unclear after Holm
+    expect(verdictsByBaseline(withControl)).to.deep.equal([
+      ...paperRows,
+      { ...noRuns('uniform-mean'), unclear: ['CoLA'], untested: ['MNLI', 'RTE'], outcome: 'not shown' },
+      noRuns('shuffled'),
     ]);
     const [cola] = table2(withControl, 'largest');
     expect(cola['uniform-mean']).to.equal('0.317 ± 0.012');
@@ -480,6 +496,19 @@ describe('design coverage', () => {
     );
   });
 });
+
+/** Table 2's claims (guided beats each baseline) as the tasks for, against, unclear and untested, per baseline. */
+function verdictsByBaseline(records: SweepRecord[]) {
+  const order = ['standard', 'gaussian', 'uniform-mean', 'shuffled'];
+  return paperClaims({ table2: records }).map((c, i) => ({
+    baseline: c.claim.toLowerCase().includes(order[i].split('-')[0]) ? order[i] : `not ${order[i]}: ${c.claim}`,
+    better: c.support,
+    worse: c.against,
+    unclear: c.unclear,
+    untested: c.untested,
+    outcome: c.outcome,
+  }));
+}
 
 /** `expected` when `actual` is within 1e-9 of it (or both are NaN), else `actual`: deep comparisons with a tolerance. */
 function closeOr(actual: number, expected: number): number {

@@ -6,7 +6,16 @@ import { writeFileAtomic } from '../util/atomic';
 import { defaultJobs, initBackend, JOBS_HELP } from '../backend';
 import { DROPOUT_METHODS, DropoutMethod, METHODS_HELP } from '../guided-dropout/methods';
 import { finetune, FinetuneSettings } from '../glue/finetune';
-import { describeCoverage, designCoverage, designProtocol, DESIGNS, designSpecs, parseDesigns } from '../sweep/designs';
+import {
+  describeCoverage,
+  designCoverage,
+  designProtocol,
+  designRecords,
+  DESIGNS,
+  designSpecs,
+  parseDesigns,
+} from '../sweep/designs';
+import { describeClaim, paperClaims } from '../sweep/claims';
 import { describeRemaining } from '../sweep/eta';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
@@ -94,6 +103,10 @@ export function register(program: Command): void {
       "say how many runs of each --design OUT holds, which cells are short of seeds and about how long the rest will take at --jobs (from the finished runs' wall times); with the Slurm executor, also which runs are done, running, pending and failed (with their logs); then exit",
     )
     .option(
+      '--claims',
+      "say what OUT's results make of each of the paper's claims (and our two controls), from the tests of notebooks 06–08 with Holm's correction; then exit",
+    )
+    .option(
       '--wait',
       "with --executor slurm: wait until the sweep's jobs end, then merge their runs and show the status",
     )
@@ -112,9 +125,17 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
     .addHelpText(
       'after',
-      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT\n  npx fisherlab sweep --status --design all --out ${SHIPPED.results}`,
+      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT\n  npx fisherlab sweep --status --design all --out ${SHIPPED.results}\n  npx fisherlab sweep --claims --out ${SHIPPED.results}`,
     )
     .action(async (o: Record<string, string>, cmd: Command) => {
+      if (o.claims !== undefined) {
+        const file = path.join(o.out, RESULTS_FILE);
+        if (!fs.existsSync(file))
+          throw new Error(`sweep --claims: ${file} does not exist (run a sweep into --out first)`);
+        const byDesign = designRecords(readSweepResults(o.out));
+        for (const c of paperClaims(byDesign)) console.log(describeClaim(c));
+        return;
+      }
       if (o.status !== undefined) {
         if (o.design !== undefined) {
           const records = fs.existsSync(path.join(o.out, RESULTS_FILE)) ? readSweepResults(o.out) : [];

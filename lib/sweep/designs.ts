@@ -112,6 +112,11 @@ export function inDesigns(
   );
 }
 
+/** The records of each design by its name (a run shared by two designs is in both). */
+export function designRecords(records: readonly SweepRecord[]): Record<string, SweepRecord[]> {
+  return Object.fromEntries(DESIGNS.map((d) => [d.name, records.filter((r) => inDesigns([d], r))]));
+}
+
 /** How much of a design the records hold: the runs it asks for, those present, and each (method, task, pct) cell short of seeds. */
 export interface DesignCoverage {
   design: string;

@@ -1,5 +1,6 @@
 /** GLUE sweeps: the paper's designs, resumable runs in processes or on Slurm, results, floors and summaries. */
 export * from './baselines';
+export * from './claims';
 export * from './designs';
 export * from './eta';
 export * from './results';

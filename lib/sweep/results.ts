@@ -278,29 +278,6 @@ export function table2(
   return table2Cells(records, pct).map(({ task, pct: p }) => cellRow(records, task, p, shown, floors, family));
 }
 
-/**
- * Table 2's tasks grouped per baseline by the verdict of guided against it, from the same family of tests as `table2`
- * when given its baselines (Holm across all tasks × baselines). Baselines without runs are left out.
- */
-export function table2Verdicts(
-  records: readonly SweepRecord[],
-  pct: number | 'largest',
-  baselines: readonly string[] = GUIDED_BASELINES,
-): Array<{ baseline: string } & Record<Verdict, string[]>> {
-  const family = table2Comparisons(records, pct, baselines);
-  return presentMethods(records, baselines).map((baseline) => {
-    const out: { baseline: string } & Record<Verdict, string[]> = {
-      baseline,
-      better: [],
-      worse: [],
-      unclear: [],
-      untested: [],
-    };
-    for (const c of family.filter((x) => x.baseline === baseline)) out[verdict(c)].push(c.task);
-    return out;
-  });
-}
-
 /** Table 2's (task, pct) cells: a task per row at `pct`, or at each task's largest swept percentage. */
 function table2Cells(records: readonly SweepRecord[], pct: number | 'largest'): Array<{ task: string; pct: number }> {
   return tasksOf(records).map((task) => ({
