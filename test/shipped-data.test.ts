@@ -9,6 +9,9 @@ import { defaultModelDir, EMBEDDED_MODEL, SHIPPED, shippedPath } from '../lib/sh
 import { readSafetensors } from '../lib/weights/safetensors';
 import { modelCard } from '../lib/pretrain/model-card';
 import { readBenefitReports } from '../lib/pretrain/benefit';
+import { claimsMarkdown, paperClaims } from '../lib/sweep/claims';
+import { designCoverage, designRecords, DESIGNS } from '../lib/sweep/designs';
+import { readSweepResults } from '../lib/sweep/run';
 
 /** An absolute POSIX or Windows path of two or more parts, anywhere in a text. */
 const ABSOLUTE_PATH = /(^|[\s"'(:=])(\/[\w.-]+\/[\w.-]+|[A-Za-z]:\\[\w.-]+)/;
@@ -93,6 +96,22 @@ describe('shipped data', () => {
       const card = modelCard(m, report, fs.existsSync(benefit) ? readBenefitReports(benefit) : []);
       expect(card, `${m}/MODEL.md`).to.equal(fs.readFileSync(path.join(dir, 'MODEL.md'), 'utf8'));
     }
+  });
+
+  it("the README's claims block is what `fisherlab sweep --claims markdown` writes from the shipped results", () => {
+    const readme = fs.readFileSync(path.join(projectRoot(), 'README.md'), 'utf8');
+    const block =
+      /<!-- claims: npx fisherlab sweep --claims markdown --out (\S+) -->\n([\s\S]*?)\n<!-- \/claims -->/.exec(readme);
+    expect(block, 'README.md has no claims block').to.not.equal(null);
+    expect(block![1]).to.equal(SHIPPED.results);
+    const records = readSweepResults(shippedPath('results'));
+    const expected = claimsMarkdown(
+      paperClaims(designRecords(records)),
+      DESIGNS.map((d) => designCoverage(d, records)),
+    );
+    expect(block![2], `README.md's claims block is stale: replace it with the output of its command`).to.equal(
+      expected,
+    );
   });
 
   it("records the shipped model's recipe by its path from the root, however the model folder was named", () => {

@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { claimOutcome, claimRows, describeClaim, paperClaims } from '../lib/sweep/claims';
-import { designRecords } from '../lib/sweep/designs';
+import { claimOutcome, claimRows, claimsMarkdown, describeClaim, paperClaims } from '../lib/sweep/claims';
+import { designCoverage, designRecords, DESIGNS } from '../lib/sweep/designs';
 import { readSweepResults, type SweepRecord } from '../lib/sweep/run';
 import { shippedPath } from '../lib/shipped';
 
@@ -112,6 +112,23 @@ describe("the paper's claims, read off sweep results", () => {
       ['CoLA 25% vs standard'],
       ['CoLA 25% vs gaussian'],
       'mixed',
+    ]);
+  });
+
+  it("as the README's Markdown: the runs per design, then a row per claim with whose it is", () => {
+    const table2 = cell('CoLA', 100, { standard: CLEAR, gaussian: TIE });
+    const md = claimsMarkdown(paperClaims({ table2, restarts: [] }), [designCoverage(DESIGNS[0], table2)]);
+    expect(md.split('\n')).to.deep.equal([
+      // 5 seeds of guided, standard and Gaussian on CoLA: 15 of Table 2's 150 runs
+      'Runs: Table 2 15 of 150.',
+      '',
+      '| claim | outcome | for it | against it | no clear difference |',
+      '|---|---|---|---|---|',
+      '| Guided dropout beats standard dropout on GLUE (paper) | **holds** | CoLA | none | 0 of 1 |',
+      '| Guided dropout beats Gaussian dropout on GLUE (paper) | **not shown** | none | none | 1 of 1 |',
+      '| Guided dropout beats uniform dropout at its own mean rate (its gain is not just less dropout) (our control) | **untested** | none | none | no runs |',
+      "| Guided dropout beats its own rates on a shuffled order of the sites (the Fisher's order matters) (our control) | **untested** | none | none | no runs |",
+      '| Guided dropout narrows the spread of fine-tuning outcomes over restarts (ours) | **untested** | none | none | no runs |',
     ]);
   });
 

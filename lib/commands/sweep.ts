@@ -15,7 +15,7 @@ import {
   designSpecs,
   parseDesigns,
 } from '../sweep/designs';
-import { describeClaim, paperClaims } from '../sweep/claims';
+import { claimsMarkdown, describeClaim, paperClaims } from '../sweep/claims';
 import { describeRemaining } from '../sweep/eta';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
@@ -102,9 +102,11 @@ export function register(program: Command): void {
       '--status',
       "say how many runs of each --design OUT holds, which cells are short of seeds and about how long the rest will take at --jobs (from the finished runs' wall times); with the Slurm executor, also which runs are done, running, pending and failed (with their logs); then exit",
     )
-    .option(
-      '--claims',
-      "say what OUT's results make of each of the paper's claims (and our two controls), from the tests of notebooks 06–08 with Holm's correction; then exit",
+    .addOption(
+      new Option(
+        '--claims [format]',
+        "say what OUT's results make of each of the paper's claims (and our two controls), from the tests of notebooks 06–08 with Holm's correction, as text or as the README's Markdown; then exit",
+      ).choices(['text', 'markdown']),
     )
     .option(
       '--wait',
@@ -125,15 +127,23 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', `folder for ${RESULTS_FILE} and ${SUMMARY_FILE}`)
     .addHelpText(
       'after',
-      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT\n  npx fisherlab sweep --status --design all --out ${SHIPPED.results}\n  npx fisherlab sweep --claims --out ${SHIPPED.results}`,
+      `\nDropout methods:\n${METHODS_HELP}\n\n${DEFAULTS_HELP}\n\nExamples:\n  npx fisherlab sweep --design all --fisher ${SHIPPED.fisher} --jobs 2 --out ${SHIPPED.results}\n  npx fisherlab sweep --tasks CoLA,MRPC --methods standard,guided,gaussian --pcts 10,25,50,100 --seeds 1,2,3 \\\n    --fisher out/fisher/embedded-1pct.safetensors --jobs 2 --out data/results/embedded\n  npx fisherlab sweep --design all --fisher F --executor slurm --partition gpu --gres gpu:1 --time 2:00:00 --max-parallel 20 --out OUT\n  npx fisherlab sweep --status --out OUT\n  npx fisherlab sweep --status --design all --out ${SHIPPED.results}\n  npx fisherlab sweep --claims --out ${SHIPPED.results}\n  npx fisherlab sweep --claims markdown --out ${SHIPPED.results}   (the README's block)`,
     )
     .action(async (o: Record<string, string>, cmd: Command) => {
       if (o.claims !== undefined) {
         const file = path.join(o.out, RESULTS_FILE);
         if (!fs.existsSync(file))
           throw new Error(`sweep --claims: ${file} does not exist (run a sweep into --out first)`);
-        const byDesign = designRecords(readSweepResults(o.out));
-        for (const c of paperClaims(byDesign)) console.log(describeClaim(c));
+        const records = readSweepResults(o.out);
+        const claims = paperClaims(designRecords(records));
+        if (o.claims === 'markdown')
+          console.log(
+            claimsMarkdown(
+              claims,
+              DESIGNS.map((d) => designCoverage(d, records)),
+            ),
+          );
+        else for (const c of claims) console.log(describeClaim(c));
         return;
       }
       if (o.status !== undefined) {

@@ -6,6 +6,7 @@
  */
 import { ALPHA, paucityComparisons, table2Comparisons, verdict, type Comparison } from './results';
 import { gainGrowth, restartSpread } from './robustness';
+import type { DesignCoverage } from './designs';
 import type { SweepRecord } from './run';
 
 /** What a design's tests say of a claim. */
@@ -198,4 +199,31 @@ export function describeClaim(c: ClaimCheck): string {
     ? `For it: ${names(c.support)}; against it: ${names(c.against)}; no clear difference: ${c.unclear.length} of ${n}${untested}.`
     : 'No runs to test it.';
   return `${c.outcome} — ${c.claim}. Source: ${c.source}. ${tally} Test: ${c.test}.`;
+}
+
+/** A cell of a Markdown table: pipes escaped, and the members listed or "none". */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+/**
+ * The claims as the README's Markdown: how many runs of each design the results hold, then a row per claim with its
+ * outcome, the members for and against it, and how many show no clear difference.
+ */
+export function claimsMarkdown(claims: readonly ClaimCheck[], coverage: readonly DesignCoverage[]): string {
+  const label: Record<string, string> = { table2: 'Table 2', paucity: 'Figure 4', restarts: 'restarts' };
+  const runs = coverage.map((c) => `${label[c.design] ?? c.design} ${c.present} of ${c.expected}`).join(', ');
+  const rows = claims.map((c) => {
+    const n = c.support.length + c.against.length + c.unclear.length + c.untested.length;
+    const unclear = n ? `${c.unclear.length} of ${n}` : 'no runs';
+    const whose = c.source.split(',')[0];
+    return `| ${cell(c.claim)} (${cell(whose)}) | **${c.outcome}** | ${cell(names(c.support))} | ${cell(names(c.against))} | ${unclear} |`;
+  });
+  return [
+    `Runs: ${runs}.`,
+    '',
+    '| claim | outcome | for it | against it | no clear difference |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
