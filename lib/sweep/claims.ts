@@ -1,8 +1,9 @@
 /**
  * The paper's claims about guided dropout, each read off the tests of one design's results: Table 2 (better than
  * standard and Gaussian dropout), Figure 4 (better at every training size, and most when data are scarce), the
- * restarts (a narrower spread), and our two controls (better than its own mean rate everywhere, and than its rates on
- * a shuffled order). A claim's outcome counts only differences that survive Holm's correction in their family.
+ * restarts (a narrower spread), and our two controls (better than uniform dropout at its mean rate, and than its own
+ * rates on a shuffled order of the sites). A claim's outcome counts only differences that survive Holm's correction
+ * in their family.
  */
 import { ALPHA, paucityComparisons, table2Comparisons, verdict, type Comparison } from './results';
 import { gainGrowth, restartSpread } from './robustness';
@@ -177,6 +178,12 @@ function names(list: readonly string[]): string {
   return list.length ? list.join(', ') : 'none';
 }
 
+/** How many of a claim's members show no clear difference, out of all its members ("no runs" without any). */
+function unclearShare(c: ClaimCheck): string {
+  const n = c.support.length + c.against.length + c.unclear.length + c.untested.length;
+  return n ? `${c.unclear.length} of ${n}` : 'no runs';
+}
+
 /** The claims as a table: the claim, whose it is, its outcome, the members for and against, and the test behind it. */
 export function claimRows(claims: readonly ClaimCheck[]): Array<Record<string, string>> {
   return claims.map((c) => ({
@@ -185,7 +192,7 @@ export function claimRows(claims: readonly ClaimCheck[]): Array<Record<string, s
     outcome: c.outcome,
     'supports it': names(c.support),
     'against it': names(c.against),
-    'no clear difference': `${c.unclear.length} of ${c.support.length + c.against.length + c.unclear.length + c.untested.length}`,
+    'no clear difference': unclearShare(c),
     'no test': names(c.untested),
     test: c.test,
   }));
@@ -193,15 +200,16 @@ export function claimRows(claims: readonly ClaimCheck[]): Array<Record<string, s
 
 /** One claim in a line: its outcome, the claim, the members for and against it and how many are unclear, and its test. */
 export function describeClaim(c: ClaimCheck): string {
-  const n = c.support.length + c.against.length + c.unclear.length + c.untested.length;
   const untested = c.untested.length ? `, ${c.untested.length} without a test` : '';
-  const tally = n
-    ? `For it: ${names(c.support)}; against it: ${names(c.against)}; no clear difference: ${c.unclear.length} of ${n}${untested}.`
-    : 'No runs to test it.';
+  const share = unclearShare(c);
+  const tally =
+    share === 'no runs'
+      ? 'No runs to test it.'
+      : `For it: ${names(c.support)}; against it: ${names(c.against)}; no clear difference: ${share}${untested}.`;
   return `${c.outcome} — ${c.claim}. Source: ${c.source}. ${tally} Test: ${c.test}.`;
 }
 
-/** A cell of a Markdown table: pipes escaped, and the members listed or "none". */
+/** Text for a cell of a Markdown table: its pipes escaped. */
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
@@ -214,10 +222,8 @@ export function claimsMarkdown(claims: readonly ClaimCheck[], coverage: readonly
   const label: Record<string, string> = { table2: 'Table 2', paucity: 'Figure 4', restarts: 'restarts' };
   const runs = coverage.map((c) => `${label[c.design] ?? c.design} ${c.present} of ${c.expected}`).join(', ');
   const rows = claims.map((c) => {
-    const n = c.support.length + c.against.length + c.unclear.length + c.untested.length;
-    const unclear = n ? `${c.unclear.length} of ${n}` : 'no runs';
     const whose = c.source.split(',')[0];
-    return `| ${cell(c.claim)} (${cell(whose)}) | **${c.outcome}** | ${cell(names(c.support))} | ${cell(names(c.against))} | ${unclear} |`;
+    return `| ${cell(c.claim)} (${cell(whose)}) | **${c.outcome}** | ${cell(names(c.support))} | ${cell(names(c.against))} | ${unclearShare(c)} |`;
   });
   return [
     `Runs: ${runs}.`,
