@@ -15,7 +15,7 @@ import {
   designSpecs,
   parseDesigns,
 } from '../sweep/designs';
-import { claimsMarkdown, describeClaim, paperClaims } from '../sweep/claims';
+import { claimsMarkdown, describeClaim, describeRuns, paperClaims } from '../sweep/claims';
 import { describeRemaining } from '../sweep/eta';
 import { resolveModelDir } from '../bert/model-dir';
 import type { SlurmOptions } from '../sweep/slurm-tools';
@@ -136,14 +136,9 @@ export function register(program: Command): void {
           throw new Error(`sweep --claims: ${file} does not exist (run a sweep into --out first)`);
         const records = readSweepResults(o.out);
         const claims = paperClaims(designRecords(records));
-        if (o.claims === 'markdown')
-          console.log(
-            claimsMarkdown(
-              claims,
-              DESIGNS.map((d) => designCoverage(d, records)),
-            ),
-          );
-        else for (const c of claims) console.log(describeClaim(c));
+        const coverage = DESIGNS.map((d) => designCoverage(d, records));
+        if (o.claims === 'markdown') console.log(claimsMarkdown(claims, coverage));
+        else for (const line of [describeRuns(coverage), ...claims.map(describeClaim)]) console.log(line);
         return;
       }
       if (o.status !== undefined) {

@@ -214,19 +214,23 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
+/** How many runs of each design the claims rest on, in one line: "Runs: Table 2 150 of 150, Figure 4 130 of 375." */
+export function describeRuns(coverage: readonly DesignCoverage[]): string {
+  const label: Record<string, string> = { table2: 'Table 2', paucity: 'Figure 4', restarts: 'restarts' };
+  return `Runs: ${coverage.map((c) => `${label[c.design] ?? c.design} ${c.present} of ${c.expected}`).join(', ')}.`;
+}
+
 /**
  * The claims as the README's Markdown: how many runs of each design the results hold, then a row per claim with its
  * outcome, the members for and against it, and how many show no clear difference.
  */
 export function claimsMarkdown(claims: readonly ClaimCheck[], coverage: readonly DesignCoverage[]): string {
-  const label: Record<string, string> = { table2: 'Table 2', paucity: 'Figure 4', restarts: 'restarts' };
-  const runs = coverage.map((c) => `${label[c.design] ?? c.design} ${c.present} of ${c.expected}`).join(', ');
   const rows = claims.map((c) => {
     const whose = c.source.split(',')[0];
     return `| ${cell(c.claim)} (${cell(whose)}) | **${c.outcome}** | ${cell(names(c.support))} | ${cell(names(c.against))} | ${unclearShare(c)} |`;
   });
   return [
-    `Runs: ${runs}.`,
+    describeRuns(coverage),
     '',
     '| claim | outcome | for it | against it | no clear difference |',
     '|---|---|---|---|---|',
