@@ -8,6 +8,7 @@ import { BertParts, ParameterSpec, dropoutSiteNames, parameterSpecs } from './pa
 import { DropoutSites } from './dropout';
 import { Rng, mixSeed } from '../util/random';
 import { type FusedOps, fusedOps } from '../fisher/fused-ops';
+import { tapedOp } from '../util/taped-op';
 
 /** A batch of token ids with Hugging Face's field names; token types default to 0 and the mask to 1. */
 export interface Batch {
@@ -117,20 +118,11 @@ function gelu(x: tf.Tensor, fused: FusedOps | null = null): tf.Tensor {
 /**
  * (x − mean) / √(variance + eps) over the last axis, with its closed-form gradient
  * dx = (dy − mean(dy) − x̂·mean(dy·x̂)) / √(variance + eps): seven kernels each way, fewer than autodiff's, which also
- * fills a tensor of ones in JavaScript for the gradient of every mean; one fused kernel each way when given.
+ * fills a tensor of ones in JavaScript for the gradient of every mean.
  */
-function normalize(x: tf.Tensor, eps: number, fused: FusedOps | null = null): tf.Tensor {
+function normalize(x: tf.Tensor, eps: number): tf.Tensor {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    if (fused) {
-      const [value, inverseStd] = fused.normalize(input, eps);
-      save([value, inverseStd]);
-      return {
-        value,
-        gradFunc: (dys: tf.Tensor | tf.Tensor[], [xHat, inv]: tf.Tensor[]) =>
-          fused.normalizeGrad(dys as tf.Tensor, xHat, inv),
-      };
-    }
     const centered = tf.sub(input, tf.mean(input, -1, true));
     const inverseStd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps));
     const normed = tf.mul(centered, inverseStd);
@@ -147,6 +139,60 @@ function normalize(x: tf.Tensor, eps: number, fused: FusedOps | null = null): tf
     };
   });
   return op(x);
+}
+
+/**
+ * LayerNorm x̂ γ + β in one fused kernel each way, and x̂ (kept: the caller disposes it). The gradients of γ and β are
+ * computed only when asked for: the tapped pass needs x's alone.
+ */
+function fusedLayerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  fused: FusedOps,
+): { y: tf.Tensor; normed: tf.Tensor } {
+  let normed: tf.Tensor | undefined;
+  const y = tapedOp(
+    { x, gamma, beta },
+    (save) => {
+      const [value, xHat, inverseStd] = fused.layerNorm(x, gamma, beta, eps);
+      normed = tf.keep(xHat); // the forward runs in a scope of its own
+      save([xHat, inverseStd]);
+      return value;
+    },
+    (dy, [xHat, inv]) => {
+      const rows = (t: tf.Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]]);
+      return {
+        x: () => fused.layerNormGrad(dy, gamma, xHat, inv),
+        gamma: () => tf.sum(tf.mul(rows(dy), rows(xHat)), 0),
+        beta: () => tf.sum(rows(dy), 0),
+      };
+    },
+  );
+  return { y, normed: normed! };
+}
+
+/** x [N, w] + b in one fused kernel; b's gradient is computed only when asked for. */
+function fusedBiasAdd(x: tf.Tensor, bias: tf.Tensor, fused: FusedOps): tf.Tensor {
+  return tapedOp(
+    { x, bias },
+    () => fused.biasAdd(x, bias),
+    (dy) => ({ x: () => tf.reshape(dy, x.shape), bias: () => tf.sum(dy, 0) }),
+  );
+}
+
+/** Attention weights softmax(scale · scores + mask) in one fused kernel each way (the mask is a constant). */
+function fusedAttentionSoftmax(scores: tf.Tensor, mask: tf.Tensor, scale: number, fused: FusedOps): tf.Tensor {
+  return tapedOp(
+    { scores },
+    (save) => {
+      const weights = fused.attentionSoftmax(scores, mask, scale);
+      save([weights]);
+      return weights;
+    },
+    (dy, [weights]) => ({ scores: () => fused.attentionSoftmaxGrad(dy, weights, scale) }),
+  );
 }
 
 export class Bert {
@@ -260,19 +306,28 @@ export class Bert {
     return output;
   }
 
-  /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`. */
+  /** x [N, in] · Wᵀ + b with W [out, in] named `${prefix}.weight`; the bias in a fused kernel in a tapped pass where they load. */
   private linear(prefix: string, x: tf.Tensor2D, taps?: Taps): tf.Tensor2D {
+    const product = tf.matMul(x, this.p(`${prefix}.weight`), false, true);
+    const bias = this.p(`${prefix}.bias`);
+    const fused = taps ? fusedOps() : null;
     return this.tap(
       prefix,
       x,
-      tf.add(tf.matMul(x, this.p(`${prefix}.weight`), false, true), this.p(`${prefix}.bias`)),
+      (fused ? fusedBiasAdd(product, bias, fused) : tf.add(product, bias)) as tf.Tensor2D,
       taps,
     );
   }
 
   private layerNorm(prefix: string, x: tf.Tensor, taps?: Taps): tf.Tensor {
-    const normed = normalize(x, this.config.layer_norm_eps, taps ? fusedOps() : null);
-    return this.tap(prefix, normed, tf.add(tf.mul(normed, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`)), taps);
+    const [gamma, beta] = [this.p(`${prefix}.weight`), this.p(`${prefix}.bias`)];
+    const fused = taps ? fusedOps() : null;
+    if (fused) {
+      const { y, normed } = fusedLayerNorm(x, gamma, beta, this.config.layer_norm_eps, fused);
+      return this.tap(prefix, normed, y, taps);
+    }
+    const normed = normalize(x, this.config.layer_norm_eps);
+    return this.tap(prefix, normed, tf.add(tf.mul(normed, gamma), beta), taps);
   }
 
   private drop(site: string, x: tf.Tensor, seed: number | undefined): tf.Tensor {
@@ -366,6 +421,17 @@ export class Bert {
     return op(x, ...params) as tf.Tensor2D;
   }
 
+  /** softmax(scale · scores + mask) over the keys: one fused kernel each way in a tapped pass where they load. */
+  private attentionWeights(scores: tf.Tensor, maskAdd: tf.Tensor | null, scale: number, taps?: Taps): tf.Tensor {
+    const fused = taps ? fusedOps() : null;
+    if (fused) {
+      const [B, , , S] = scores.shape;
+      return fusedAttentionSoftmax(scores, maskAdd ?? tf.zeros([B, S]), scale, fused);
+    }
+    const scaled = tf.mul(scores, scale);
+    return tf.softmax(maskAdd ? tf.add(scaled, maskAdd) : scaled);
+  }
+
   /** One encoder layer on hidden states [B·T, H]. */
   private layer(
     l: string,
@@ -382,9 +448,7 @@ export class Bert {
     const q = splitHeads(this.linear(`${l}.attention.self.query`, h, taps));
     const k = splitHeads(this.linear(`${l}.attention.self.key`, h, taps));
     const v = splitHeads(this.linear(`${l}.attention.self.value`, h, taps));
-    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d));
-    if (maskAdd) scores = tf.add(scores, maskAdd);
-    const weights = tf.softmax(scores);
+    const weights = this.attentionWeights(tf.matMul(q, k, false, true), maskAdd, 1 / Math.sqrt(d), taps);
     if (attentions) attentions.push(tf.keep(weights));
     const probs = this.drop(`${l}.attention.self.dropout`, weights, seed);
     const allRows = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [

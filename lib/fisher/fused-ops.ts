@@ -1,10 +1,11 @@
 /**
- * Fused TensorFlow kernels for the native Fisher pass (fused-ops.cc): GELU and LayerNorm's normalization, forward and
- * backward, and Σ_k x² over a leading axis, each one pass over memory where tfjs's eager ops take two to seven. They
- * are compiled on first use against the headers of the TensorFlow wheel that scripts/tfjs-native.sh extracted, cached
- * in .fisherlab-cache/ops/ by a hash of source, flags and TensorFlow, loaded into the running TensorFlow, and called
- * by op name. Where any step fails (another backend, no compiler, no headers) the pass runs on tfjs's ops as before,
- * after one line that says why; FISHERLAB_FUSED_OPS=0 turns them off.
+ * Fused TensorFlow kernels for the native Fisher pass (fused-ops.cc): GELU, LayerNorm, the bias add, the attention
+ * softmax and the masked-LM cross-entropy, forward and backward, and the sums of squares of per-sample gradients, each
+ * one pass over memory where tfjs's eager ops take two to seven. They are compiled on first use against the headers of
+ * the TensorFlow wheel that scripts/tfjs-native.sh extracted, cached in .fisherlab-cache/ops/ by a hash of source,
+ * flags and TensorFlow, loaded into the running TensorFlow, and called by op name. Where any step fails (another
+ * backend, no compiler, no headers) the pass runs on tfjs's ops as before, after one line that says why;
+ * FISHERLAB_FUSED_OPS=0 turns them off.
  */
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
@@ -23,10 +24,20 @@ export interface FusedOps {
   geluGrad(dy: tf.Tensor, x: tf.Tensor, cdf: tf.Tensor): tf.Tensor;
   /** Σ_k x[k]² over the leading axis, added to `total` (of x[0]'s shape) when given, in k's order. */
   squareSum(x: tf.Tensor, total?: tf.Tensor): tf.Tensor;
-  /** x̂ = (x − mean) / √(variance + eps) over the last axis, and 1/√(variance + eps) per row (shape [..., 1]). */
-  normalize(x: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor];
-  /** The gradient of `normalize` from dy, x̂ and 1/√(variance + eps). */
-  normalizeGrad(dy: tf.Tensor, normed: tf.Tensor, inverseStd: tf.Tensor): tf.Tensor;
+  /** LayerNorm over the last axis: x̂ γ + β, x̂ = (x − mean) / √(variance + eps), and 1/√(variance + eps) per row ([..., 1]). */
+  layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor, tf.Tensor];
+  /** LayerNorm's gradient with respect to x from dy, γ, and the x̂ and 1/√(variance + eps) that `layerNorm` returned. */
+  layerNormGrad(dy: tf.Tensor, gamma: tf.Tensor, normed: tf.Tensor, inverseStd: tf.Tensor): tf.Tensor;
+  /** x + b, b added to every row of x [..., w]. */
+  biasAdd(x: tf.Tensor, bias: tf.Tensor): tf.Tensor;
+  /** softmax(scale · scores + mask) over the last axis of scores [B, heads, T, S]; mask holds B × S additive values. */
+  attentionSoftmax(scores: tf.Tensor, mask: tf.Tensor, scale: number): tf.Tensor;
+  /** The gradient of `attentionSoftmax` with respect to its scores, from dy and the weights it returned. */
+  attentionSoftmaxGrad(dy: tf.Tensor, weights: tf.Tensor, scale: number): tf.Tensor;
+  /** Each row's cross-entropy −log softmax(logits)[target] [N], and its gradient softmax − one-hot [N, C]. */
+  crossEntropyRows(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor1D, tf.Tensor2D];
+  /** total + Σ_n (Σ_t a[n, t] ⊙ b[n, t])² for a, b [B, c, w] and total [w]; without b, of a[n, t] alone. */
+  groupSquareSum(total: tf.Tensor, a: tf.Tensor, b?: tf.Tensor): tf.Tensor;
 }
 
 interface NativeBackend {
@@ -78,6 +89,7 @@ function load(): { ops: FusedOps; library: string } {
     // a TensorFlow op library is not a Node addon: loading registers the ops, then Node says so
     if (!/did not self-register/.test((e as Error).message)) throw new Error(`${library} did not load: ${e}`);
   }
+  const float = (name: string, value: number) => ({ name, type: backend.binding.TF_ATTR_FLOAT, value });
   const ops: FusedOps = {
     gelu: (x) => backend.executeMultipleOutputs('FisherlabGelu', [], [x], 2) as [tf.Tensor, tf.Tensor],
     geluGrad: (dy, x, cdf) => backend.executeSingleOutput('FisherlabGeluGrad', [], [dy, x, cdf]),
@@ -85,15 +97,28 @@ function load(): { ops: FusedOps; library: string } {
       total
         ? backend.executeSingleOutput('FisherlabSquareSumInto', [], [total, x])
         : backend.executeSingleOutput('FisherlabSquareSum', [], [x]),
-    normalize: (x, eps) =>
-      backend.executeMultipleOutputs(
-        'FisherlabNormalize',
-        [{ name: 'eps', type: backend.binding.TF_ATTR_FLOAT, value: eps }],
-        [x],
-        2,
-      ) as [tf.Tensor, tf.Tensor],
-    normalizeGrad: (dy, normed, inverseStd) =>
-      backend.executeSingleOutput('FisherlabNormalizeGrad', [], [dy, normed, inverseStd]),
+    layerNorm: (x, gamma, beta, eps) =>
+      backend.executeMultipleOutputs('FisherlabLayerNorm', [float('eps', eps)], [x, gamma, beta], 3) as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ],
+    layerNormGrad: (dy, gamma, normed, inverseStd) =>
+      backend.executeSingleOutput('FisherlabLayerNormGrad', [], [dy, gamma, normed, inverseStd]),
+    biasAdd: (x, bias) => backend.executeSingleOutput('FisherlabBiasAdd', [], [x, bias]),
+    attentionSoftmax: (scores, mask, scale) =>
+      backend.executeSingleOutput('FisherlabAttentionSoftmax', [float('scale', scale)], [scores, mask]),
+    attentionSoftmaxGrad: (dy, weights, scale) =>
+      backend.executeSingleOutput('FisherlabAttentionSoftmaxGrad', [float('scale', scale)], [dy, weights]),
+    crossEntropyRows: (logits, targets) =>
+      backend.executeMultipleOutputs('FisherlabCrossEntropyRows', [], [logits, targets], 2) as [
+        tf.Tensor1D,
+        tf.Tensor2D,
+      ],
+    groupSquareSum: (total, a, b) =>
+      b
+        ? backend.executeSingleOutput('FisherlabGroupProductSquareSum', [], [total, a, b])
+        : backend.executeSingleOutput('FisherlabGroupSquareSum', [], [total, a]),
   };
   const check = tf.tidy(() => {
     const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);

@@ -101,10 +101,27 @@ export function squaredGradSumsInParts(model: Bert, batch: Batch, labels: number
 function perSampleLosses(logits: tf.Tensor2D, targets: number[], counts: number[]): tf.Tensor1D {
   return tf.tidy(() => {
     const sampleOf = counts.flatMap((c, n) => Array<number>(c).fill(n));
-    const picked = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1])), 1);
-    const weights = tf.tensor1d(sampleOf.map((n) => -1 / counts[n]));
-    return tf.unsortedSegmentSum(tf.mul(picked, weights), tf.tensor1d(sampleOf, 'int32'), counts.length) as tf.Tensor1D;
+    const weights = tf.tensor1d(sampleOf.map((n) => 1 / counts[n]));
+    const rows = rowCrossEntropy(logits, tf.tensor1d(targets, 'int32'));
+    return tf.unsortedSegmentSum(tf.mul(rows, weights), tf.tensor1d(sampleOf, 'int32'), counts.length) as tf.Tensor1D;
   });
+}
+
+/** Each row's cross-entropy −log softmax(logits)[target] [N]: one fused kernel each way where they load. */
+function rowCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const fused = fusedOps();
+  if (!fused)
+    return tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(targets, logits.shape[1])), 1)) as tf.Tensor1D;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [value, softmaxMinusOneHot] = fused.crossEntropyRows(input, targets);
+    save([softmaxMinusOneHot]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], [grad]: tf.Tensor[]) => tf.mul(grad, tf.expandDims(dy as tf.Tensor, 1)),
+    };
+  });
+  return op(logits) as tf.Tensor1D;
 }
 
 /** Where each sample's rows lie in a site's [rows, width] layout: `count[n]` consecutive rows from `start[n]`. */
@@ -170,9 +187,29 @@ function addSamples(total: tf.Tensor | undefined, perSample: tf.Tensor): tf.Tens
   return total!;
 }
 
-/** `total` + Σ_n (Σ over sample n's rows of x)², element-wise: squared per-sample gradients of a bias-like parameter. */
-function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefined): tf.Tensor {
+/**
+ * `total` + Σ_n (Σ over sample n's rows of x [⊙ y])², element-wise: squared per-sample gradients of a bias-like
+ * parameter (x = dY), or of a LayerNorm's weight (x = dY, y = x̂).
+ */
+function sumSquaredRowSums(x: tf.Tensor, rows: Rows, total: tf.Tensor | undefined, y?: tf.Tensor): tf.Tensor {
   const [B, c] = [rows.count.length, rows.count[0]];
+  const fused = fusedOps();
+  if (fused && rows.count.every((k) => k === c)) {
+    const next = tf.tidy(() => {
+      const grouped = (t: tf.Tensor) => tf.reshape(t, [B, c, -1]);
+      return fused.groupSquareSum(total ?? tf.zeros([x.shape[1]!]), grouped(x), y && grouped(y));
+    });
+    total?.dispose();
+    return next;
+  }
+  if (y) {
+    const xy = tf.mul(x, y);
+    try {
+      return sumSquaredRowSums(xy, rows, total);
+    } finally {
+      xy.dispose();
+    }
+  }
   const squares = tf.tidy(() => {
     // equal row counts (the encoder's) sum as a reduction: TensorFlow's CPU segment sum is about 5× slower
     if (wholeBatch() && rows.count.every((k) => k === c)) return tf.square(tf.sum(tf.reshape(x, [B, c, -1]), 1));
@@ -303,11 +340,8 @@ function tensorSums(
     const rows = masked.has(site) ? headRows : encoderRows;
     const [g, x] = [dY.get(site)!, inputs.get(site)!];
     const weight = `${site}.weight`;
-    if (site.endsWith('LayerNorm')) {
-      const gx = tf.mul(g, x);
-      out.set(weight, sumSquaredRowSums(gx, rows, into.get(weight)));
-      gx.dispose();
-    } else out.set(weight, sumSquaredOuter(g, x, rows, into.get(weight)));
+    if (site.endsWith('LayerNorm')) out.set(weight, sumSquaredRowSums(g, rows, into.get(weight), x));
+    else out.set(weight, sumSquaredOuter(g, x, rows, into.get(weight)));
     out.set(`${site}.bias`, sumSquaredRowSums(g, rows, into.get(`${site}.bias`)));
   }
 

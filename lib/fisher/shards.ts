@@ -25,7 +25,7 @@ import {
   writeSums,
 } from './estimate';
 
-/** Samples each process gets at least under the default `jobs`: below this, a child's start-up (about 1.5 s) costs more than its share saves. */
+/** Samples each process gets at least under the default `jobs`: below this, a child's start-up and first batch (about 1.3 s) cost more than its share saves. */
 export const MIN_SHARD_SAMPLES = 128;
 
 /** The default number of Fisher processes for `n` samples: one per core, as long as each gets MIN_SHARD_SAMPLES. */
