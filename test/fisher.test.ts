@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { saveBert } from '../lib/bert/load';
 import { Bert } from '../lib/bert/model';
 import { MASKED_LM, SEQUENCE_CLASSIFICATION } from '../lib/bert/parameters';
-import { estimateFisher, FisherOptions, readFisher, writeFisher } from '../lib/fisher/estimate';
+import { estimateFisher, FisherOptions, readFisher, readSums, writeFisher, writeSums } from '../lib/fisher/estimate';
 import { onePercentFisher } from '../lib/fisher/one-percent';
 import { overrideRecipe, pretrainingRecipe, recipeSequences } from '../lib/fisher/samples';
 import { loadTokenizer } from '../lib/bert/tokenizer';
@@ -248,6 +248,24 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
         expect(Buffer.from(third.fisher!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(
           true,
         );
+    });
+
+    it('running sums round-trip in float64, read in place or added to what is there; other tensors or a cut file are refused', () => {
+      const sumsDir = path.join(dir, 'sums');
+      const names = ['a', 'b'];
+      // values float32 cannot hold, so a float32 step anywhere would show
+      const written = [Float64Array.from([0.1, 1 / 3, 2 ** -40]), Float64Array.from([Math.PI, 1e300])];
+      writeSums(sumsDir, names, written, 7, 12.5);
+      const read = [new Float64Array(3), new Float64Array(2)];
+      expect(readSums(sumsDir, names, read)).to.deep.equal({ samples: 7, lossSum: 12.5 });
+      expect(read).to.deep.equal(written);
+      readSums(sumsDir, names, read, { add: true });
+      expect(read).to.deep.equal(written.map((w) => w.map((x) => x + x)));
+      expect(() => readSums(sumsDir, names, [new Float64Array(3), new Float64Array(3)])).to.throw(
+        /tensors do not match the model's/,
+      );
+      fs.truncateSync(path.join(sumsDir, 'sums.f64'), 16);
+      expect(() => readSums(sumsDir, names, read)).to.throw(/sums\.f64: 16 bytes, expected 40/);
     });
 
     it('refuses to resume a run folder with other settings (batch size, examples)', async () => {

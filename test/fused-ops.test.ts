@@ -218,6 +218,54 @@ describe('fused Fisher kernels (tensorflow backend)', function () {
     expect(() => tf.tidy(() => ops.groupSquareSum(tf.zeros([3]), tf.zeros([2, 2, 4])))).to.throw(/total must be \[w\]/);
   });
 
+  it('Σ_n (a_nᵀ b_n)² over samples of unequal rows, added to a total, equals a float64 loop, whole and edge tiles', () => {
+    // [p, q, rows per sample]: whole 6 × 16 tiles only, edges in both directions, a sample with no rows
+    const cases: Array<[number, number, number[]]> = [
+      [12, 32, [3, 1]],
+      [13, 37, [2, 0, 5, 1]],
+      [605, 48, [19, 17, 21]],
+    ];
+    for (const [p, q, rows] of cases) {
+      const R = rows.reduce((s, r) => s + r, 0);
+      const starts = rows.reduce((s, r) => [...s, s[s.length - 1] + r], [0]);
+      const [a, b, total] = [values(R * p, -2, 2, p), values(R * q, -2, 2, q), values(p * q, 0, 5, R)];
+      const y = tf.tidy(() =>
+        ops.outerSquareSum(
+          tf.tensor2d(total, [p, q]),
+          tf.tensor2d(a, [R, p]),
+          tf.tensor2d(b, [R, q]),
+          tf.tensor1d(starts, 'int32'),
+        ),
+      );
+      const want = Array.from(total, (t, at) => {
+        const [v, h] = [Math.floor(at / q), at % q];
+        let s = t;
+        for (let n = 0; n < rows.length; n++) {
+          let g = 0;
+          for (let k = starts[n]; k < starts[n + 1]; k++) g += a[k * p + v] * b[k * q + h];
+          s += g * g;
+        }
+        return s;
+      });
+      expect(y.shape).to.deep.equal([p, q]);
+      expect(worst(y.dataSync(), want), `${p} × ${q}, rows ${rows}`).to.be.below(1e-6);
+      y.dispose();
+    }
+    const call = (total: [number, number], starts: number[]) => () =>
+      tf.tidy(() =>
+        ops.outerSquareSum(
+          tf.zeros(total) as tf.Tensor2D,
+          tf.zeros([4, 3]) as tf.Tensor2D,
+          tf.zeros([4, 2]) as tf.Tensor2D,
+          tf.tensor1d(starts, 'int32'),
+        ),
+      );
+    expect(call([3, 2], [0, 1, 4])).to.not.throw();
+    expect(call([2, 3], [0, 4])).to.throw(/total must be \[p, q\] = \[3, 2\]/);
+    expect(call([3, 2], [0, 3])).to.throw(/starts must run from 0 to R = 4/);
+    expect(call([3, 2], [0, 3, 2, 4])).to.throw(/starts must not decrease/);
+  });
+
   it('Σ_k x[k]², alone and added to a total, equals a float64 loop, across blocks and for 1-D input', () => {
     for (const shape of [[16, 33, 5], [1, 8], [9], [3, 5000]]) {
       const n = shape.reduce((a, b) => a * b, 1);

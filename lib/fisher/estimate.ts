@@ -173,10 +173,16 @@ export async function estimateFisher(o: FisherOptions): Promise<FisherResult> {
 export function meanTensors(model: Bert, sums: Float64Array[], n: number): Map<string, NamedArray> {
   const out = new Map<string, NamedArray>();
   model.namedParameters().forEach(([name, v], k) => {
-    const data = new Float32Array(sums[k].length);
-    for (let i = 0; i < data.length; i++) data[i] = sums[k][i] / n;
-    const bad = data.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new Error(`fisher: ${name}[${bad}] is ${data[bad]} (a gradient overflowed or is not a number)`);
+    const [sum, data] = [sums[k], new Float32Array(sums[k].length)];
+    let finite = true;
+    for (let i = 0; i < data.length; i++) {
+      data[i] = sum[i] / n;
+      finite &&= data[i] - data[i] === 0; // false for ±Infinity and NaN
+    }
+    if (!finite) {
+      const bad = data.findIndex((x) => !Number.isFinite(x));
+      throw new Error(`fisher: ${name}[${bad}] is ${data[bad]} (a gradient overflowed or is not a number)`);
+    }
     out.set(name, { name, shape: [...v.shape], data });
   });
   return out;
@@ -195,8 +201,16 @@ export function writeSums(dir: string, names: string[], sums: Float64Array[], sa
   );
 }
 
-/** Reads the running sums written by `writeSums` into `sums` (in place), returning the samples done and the loss sum. */
-export function readSums(dir: string, names: string[], sums: Float64Array[]): { samples: number; lossSum: number } {
+/**
+ * Reads the running sums written by `writeSums` into `sums` (in place; with `add`, added to what `sums` holds),
+ * returning the samples done and the loss sum.
+ */
+export function readSums(
+  dir: string,
+  names: string[],
+  sums: Float64Array[],
+  { add = false } = {},
+): { samples: number; lossSum: number } {
   const state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as {
     samples: number;
     lossSum: number;
@@ -209,10 +223,14 @@ export function readSums(dir: string, names: string[], sums: Float64Array[]): { 
   const total = sums.reduce((a, s) => a + s.byteLength, 0);
   if (bytes.byteLength !== total)
     throw new Error(`${path.join(dir, SUMS_FILE)}: ${bytes.byteLength} bytes, expected ${total}`);
+  // a small file's Buffer lies in Node's shared pool, 8-byte aligned today but not by contract: copied when it is not
+  const own = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
+  const values = new Float64Array(own.buffer, own.byteOffset, total / 8);
   let offset = 0;
   for (const sum of sums) {
-    new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength).set(bytes.subarray(offset, offset + sum.byteLength));
-    offset += sum.byteLength;
+    if (add) for (let i = 0; i < sum.length; i++) sum[i] += values[offset + i];
+    else sum.set(values.subarray(offset, offset + sum.length));
+    offset += sum.length;
   }
   return { samples: state.samples, lossSum: state.lossSum };
 }

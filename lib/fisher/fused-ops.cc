@@ -372,7 +372,11 @@ void GroupSquareSum(OpKernelContext* ctx, const Tensor& total, const Tensor& a, 
       }
     }
   };
-  ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(w, 2 * B * c + B, work);
+  // a few MB of input: faster on this thread than handed to the pool (measured: 10.6 ms a batch on one thread, 16.3 on two)
+  if (B * c * w < (int64_t{1} << 22))
+    work(0, w);
+  else
+    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(w, 2 * B * c + B, work);
 }
 
 class GroupSquareSumOp : public OpKernel {
@@ -387,6 +391,90 @@ class GroupProductSquareSumOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& b = ctx->input(2);
     GroupSquareSum(ctx, ctx->input(0), ctx->input(1), &b);
+  }
+};
+
+
+// y = total + Σ_n (a_nᵀ b_n)², element-wise, where a_n, b_n are rows starts[n] to starts[n+1] of a [R, p] and
+// b [R, q]: the squared per-sample gradients of a weight whose samples have few rows (the word embeddings through the
+// tied decoder, a few masked positions each), without writing any a_nᵀ b_n to memory. Each product is formed a
+// tile of kRows × kCols in registers and squared into y at once; y's elements add the samples in n's order.
+typedef float Vec __attribute__((vector_size(32)));  // 8 floats: one AVX register, two SSE ones
+inline Vec LoadVec(const float* p) {
+  Vec v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void StoreVec(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
+
+class OuterSquareSumOp : public OpKernel {
+ public:
+  explicit OuterSquareSumOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& total = ctx->input(0);
+    const Tensor& a = ctx->input(1);
+    const Tensor& b = ctx->input(2);
+    const Tensor& starts = ctx->input(3);
+    OP_REQUIRES(ctx, a.dims() == 2 && b.dims() == 2 && a.dim_size(0) == b.dim_size(0),
+                errors::InvalidArgument("FisherlabOuterSquareSum: a [R, p] and b [R, q] must have the same rows"));
+    const int64_t R = a.dim_size(0), p = a.dim_size(1), q = b.dim_size(1);
+    OP_REQUIRES(ctx, total.dims() == 2 && total.dim_size(0) == p && total.dim_size(1) == q,
+                errors::InvalidArgument("FisherlabOuterSquareSum: total must be [p, q] = [", p, ", ", q, "]"));
+    OP_REQUIRES(ctx, starts.dims() == 1 && starts.NumElements() >= 1,
+                errors::InvalidArgument("FisherlabOuterSquareSum: starts must be [B + 1]"));
+    const int32_t* s = starts.flat<int32_t>().data();
+    const int64_t B = starts.NumElements() - 1;
+    OP_REQUIRES(ctx, s[0] == 0 && s[B] == R,
+                errors::InvalidArgument("FisherlabOuterSquareSum: starts must run from 0 to R = ", R));
+    for (int64_t n = 0; n < B; n++)
+      OP_REQUIRES(ctx, s[n] <= s[n + 1], errors::InvalidArgument("FisherlabOuterSquareSum: starts must not decrease"));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, total.shape(), &y));
+    const float* A = a.flat<float>().data();
+    const float* Bm = b.flat<float>().data();
+    const float* t0 = total.flat<float>().data();
+    float* out = y->flat<float>().data();
+    // a 6 × 16 tile: 12 accumulators, 2 columns of b and a broadcast fit AVX2's 16 registers
+    constexpr int64_t kRows = 6, kCols = 16;
+    // rows [v0, v0 + rows) of y: copy total, then add each sample's squared tile, column block by column block
+    auto rowBlock = [&](int64_t v0, int64_t rows) {
+      std::copy(t0 + v0 * q, t0 + (v0 + rows) * q, out + v0 * q);
+      for (int64_t n = 0; n < B; n++) {
+        int64_t h0 = 0;
+        if (rows == kRows)
+          for (; h0 + kCols <= q; h0 += kCols) {
+            // the whole tile in kRows × kCols / 8 vector registers over the sample's rows
+            Vec g[kRows][kCols / 8] = {};
+            for (int64_t k = s[n]; k < s[n + 1]; k++) {
+              Vec bk[kCols / 8];
+              for (int64_t j = 0; j < kCols / 8; j++) bk[j] = LoadVec(Bm + k * q + h0 + 8 * j);
+              const float* ak = A + k * p + v0;
+              for (int64_t r = 0; r < kRows; r++)
+                for (int64_t j = 0; j < kCols / 8; j++) g[r][j] += ak[r] * bk[j];
+            }
+            for (int64_t r = 0; r < kRows; r++) {
+              float* o = out + (v0 + r) * q + h0;
+              for (int64_t j = 0; j < kCols / 8; j++) StoreVec(o + 8 * j, LoadVec(o + 8 * j) + g[r][j] * g[r][j]);
+            }
+          }
+        // the edges: rows of a last partial block, columns past the last whole tile
+        for (; h0 < q; h0 += kCols) {
+          const int64_t cols = std::min(kCols, q - h0);
+          float g[kRows][kCols] = {};
+          for (int64_t k = s[n]; k < s[n + 1]; k++)
+            for (int64_t r = 0; r < rows; r++)
+              for (int64_t h = 0; h < cols; h++) g[r][h] += A[k * p + v0 + r] * Bm[k * q + h0 + h];
+          for (int64_t r = 0; r < rows; r++)
+            for (int64_t h = 0; h < cols; h++) out[(v0 + r) * q + h0 + h] += g[r][h] * g[r][h];
+        }
+      }
+    };
+    auto work = [&](int64_t begin, int64_t end) {
+      for (int64_t v0 = begin * kRows; v0 < std::min(p, end * kRows); v0 += kRows)
+        rowBlock(v0, std::min(kRows, p - v0));
+    };
+    const int64_t blocks = (p + kRows - 1) / kRows;
+    ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(blocks, 2 * R * kRows * q + B * kRows * q, work);
   }
 };
 
@@ -466,6 +554,14 @@ REGISTER_OP("FisherlabGroupProductSquareSum")
     .Output("y: float")
     .SetShapeFn(SameAsFirst);
 
+REGISTER_OP("FisherlabOuterSquareSum")
+    .Input("total: float")
+    .Input("a: float")
+    .Input("b: float")
+    .Input("starts: int32")
+    .Output("y: float")
+    .SetShapeFn(SameAsFirst);
+
 REGISTER_KERNEL_BUILDER(Name("FisherlabGelu").Device(DEVICE_CPU), GeluOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabGeluGrad").Device(DEVICE_CPU), GeluGradOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabSquareSum").Device(DEVICE_CPU), SquareSumOp);
@@ -478,3 +574,4 @@ REGISTER_KERNEL_BUILDER(Name("FisherlabAttentionSoftmaxGrad").Device(DEVICE_CPU)
 REGISTER_KERNEL_BUILDER(Name("FisherlabCrossEntropyRows").Device(DEVICE_CPU), CrossEntropyRowsOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabGroupSquareSum").Device(DEVICE_CPU), GroupSquareSumOp);
 REGISTER_KERNEL_BUILDER(Name("FisherlabGroupProductSquareSum").Device(DEVICE_CPU), GroupProductSquareSumOp);
+REGISTER_KERNEL_BUILDER(Name("FisherlabOuterSquareSum").Device(DEVICE_CPU), OuterSquareSumOp);

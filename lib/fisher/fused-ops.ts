@@ -1,7 +1,8 @@
 /**
  * Fused TensorFlow kernels for the native Fisher pass (fused-ops.cc): GELU, LayerNorm, the bias add, the attention
  * softmax and the masked-LM cross-entropy, forward and backward, and the sums of squares of per-sample gradients, each
- * one pass over memory where tfjs's eager ops take two to seven. They are compiled on first use against the headers of
+ * one pass over memory where tfjs's eager ops take two to seven (the word embeddings' per-sample products are squared
+ * as they are formed, never written). They are compiled on first use against the headers of
  * the TensorFlow wheel that scripts/tfjs-native.sh extracted, cached in .fisherlab-cache/ops/ by a hash of source,
  * flags and TensorFlow, loaded into the running TensorFlow, and called by op name. Where any step fails (another
  * backend, no compiler, no headers) the pass runs on tfjs's ops as before, after one line that says why;
@@ -38,6 +39,8 @@ export interface FusedOps {
   crossEntropyRows(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor1D, tf.Tensor2D];
   /** total + Σ_n (Σ_t a[n, t] ⊙ b[n, t])² for a, b [B, c, w] and total [w]; without b, of a[n, t] alone. */
   groupSquareSum(total: tf.Tensor, a: tf.Tensor, b?: tf.Tensor): tf.Tensor;
+  /** total + Σ_n (a_nᵀ b_n)², element-wise, for a [R, p], b [R, q] whose sample n has rows starts[n] to starts[n + 1] ([B + 1], int32). */
+  outerSquareSum(total: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D, starts: tf.Tensor1D): tf.Tensor2D;
 }
 
 interface NativeBackend {
@@ -119,6 +122,8 @@ function load(): { ops: FusedOps; library: string } {
       b
         ? backend.executeSingleOutput('FisherlabGroupProductSquareSum', [], [total, a, b])
         : backend.executeSingleOutput('FisherlabGroupSquareSum', [], [total, a]),
+    outerSquareSum: (total, a, b, starts) =>
+      backend.executeSingleOutput('FisherlabOuterSquareSum', [], [total, a, b, starts]) as tf.Tensor2D,
   };
   const check = tf.tidy(() => {
     const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);

@@ -14,7 +14,8 @@
  * On wasm, outer products are formed one sample at a time with 2-D matMuls (its batched matMul is about 15× slower
  * than a loop of 2-D ones) and squares are added to the running sums one sample at a time, in order, so splitting a
  * batch into micro-batches that carry the sums on (`into`) gives bitwise the same sums. Native backends form them a
- * chunk of samples per batched matMul (`wholeBatch`), except the word embeddings' V × H, one sample at a time.
+ * chunk of samples per batched matMul (`wholeBatch`), except the word embeddings' V × H: one kernel squares them as
+ * it forms them where the fused kernels load, else one sample at a time.
  */
 import * as tf from '@tensorflow/tfjs';
 import { type Batch, type Bert, type Taps, maskedRowSites } from '../bert/model';
@@ -281,6 +282,8 @@ function sumSquaredOuter(
  * of each sample's own tokens, Σ_n s_n ⊙ (2 g_n + s_n), added once per batch: one V × H product per sample instead
  * of three more V × H passes for the scatter and its sum. Whole-batch kernels only (the correction's order of
  * additions differs from the sample-by-sample sum, so micro-batch splits agree to rounding, as they do there anyway).
+ * With the fused kernels, Σ_n g_n² comes from one kernel that never writes a g_n to memory (16 × 8 MB a batch at the
+ * embedded model's size), and g_n on the rows of its tokens from those columns of dLogits_n.
  */
 function sumSquaredWordGrads(
   dLogits: tf.Tensor,
@@ -301,14 +304,40 @@ function sumSquaredWordGrads(
     slots += distinct[n].length;
   });
   const gOnRows: tf.Tensor[] = [];
-  for (let n = 0; n < ids.length; n++) {
-    const g = tf.tidy(() =>
-      tf.matMul(rowsOfSample(dLogits, headRows, n), rowsOfSample(decoderInput, headRows, n), true, false),
+  const fused = fusedOps();
+  if (fused) {
+    const starts = [...headRows.start, headRows.start[ids.length - 1] + headRows.count[ids.length - 1]];
+    const next = tf.tidy(() =>
+      fused.outerSquareSum(
+        // (Fill runs in TensorFlow; tf.zeros would make and copy 8 MB in JavaScript at the embedded model's size)
+        (total ?? tf.fill([V, decoderInput.shape[1]!], 0)) as tf.Tensor2D,
+        dLogits as tf.Tensor2D,
+        decoderInput as tf.Tensor2D,
+        tf.tensor1d(starts, 'int32'),
+      ),
     );
-    gOnRows.push(tf.tidy(() => tf.gather(g, tf.tensor1d(distinct[n], 'int32'))));
-    total = tf.tidy(() => addSquares(total, tf.expandDims(g)));
-    g.dispose();
-  }
+    total?.dispose();
+    total = next;
+    for (let n = 0; n < ids.length; n++)
+      gOnRows.push(
+        tf.tidy(() =>
+          tf.matMul(
+            tf.gather(rowsOfSample(dLogits, headRows, n), tf.tensor1d(distinct[n], 'int32'), 1),
+            rowsOfSample(decoderInput, headRows, n),
+            true,
+            false,
+          ),
+        ),
+      );
+  } else
+    for (let n = 0; n < ids.length; n++) {
+      const g = tf.tidy(() =>
+        tf.matMul(rowsOfSample(dLogits, headRows, n), rowsOfSample(decoderInput, headRows, n), true, false),
+      );
+      gOnRows.push(tf.tidy(() => tf.gather(g, tf.tensor1d(distinct[n], 'int32'))));
+      total = tf.tidy(() => addSquares(total, tf.expandDims(g)));
+      g.dispose();
+    }
   const correction = tf.tidy(() => {
     const s = tf.unsortedSegmentSum(dE, tf.tensor1d(slotOf, 'int32'), slots);
     const g = tf.concat(gOnRows);

@@ -134,11 +134,8 @@ export async function fisherOverProcesses(o: ShardedFisherOptions): Promise<Fish
       });
     }
     if (!fs.existsSync(path.join(result, RECORD))) return null;
-    const sums = fresh();
-    const { samples, lossSum } = readSums(result, names, sums);
-    if (samples !== b - a) throw new Error(`${result}: holds ${samples} samples, the shard has ${b - a}`);
     const record = JSON.parse(fs.readFileSync(path.join(result, RECORD), 'utf8')) as ShardRecord;
-    return { sums, lossSum, microBatch: record.microBatch };
+    return { dir: result, samples: b - a, microBatch: record.microBatch };
   });
   const seconds = (Date.now() - began) / 1000;
   const resumedFrom = doneBefore.reduce((s, d) => s + d.samples, 0);
@@ -158,15 +155,15 @@ export async function fisherOverProcesses(o: ShardedFisherOptions): Promise<Fish
       lossSum,
     };
   }
+  // the shards' sums added in shard order, the first read as it is (0 + x is x)
   const sums = fresh();
   let lossSum = 0;
-  for (const part of parts) {
-    part!.sums.forEach((s, k) => {
-      const total = sums[k];
-      for (let i = 0; i < total.length; i++) total[i] += s[i];
-    });
-    lossSum += part!.lossSum;
-  }
+  parts.forEach((part, j) => {
+    const read = readSums(part!.dir, names, sums, { add: j > 0 });
+    if (read.samples !== part!.samples)
+      throw new Error(`${part!.dir}: holds ${read.samples} samples, the shard has ${part!.samples}`);
+    lossSum += read.lossSum;
+  });
   return {
     fisher: meanTensors(o.model, sums, n),
     samples: n,
