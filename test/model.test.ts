@@ -135,21 +135,24 @@ describe('BERT model', () => {
   it('masked-LM logits at masked rows equal the full pass there, in evaluation (last layer at those rows only) and with dropout', () => {
     const cfg = { ...tinyConfig(), hidden_dropout_prob: 0.3, attention_probs_dropout_prob: 0.3 };
     const model = Bert.fromWeights(cfg, MASKED_LM, randomWeights(cfg, MASKED_LM, 6));
-    const at = mlmLabels.flatMap((row, b) => row.flatMap((y, t) => (y === -100 ? [] : [[b, t]])));
-    for (const opts of [{}, { training: true, seed: 9 }]) {
-      const { logits, targets } = model.maskedLmLogits(batch, mlmLabels, opts);
-      const out = model.forward(batch, opts);
-      const full = out.mlmLogits!.arraySync();
-      tf.dispose(Object.values(out));
-      expect(targets).to.deep.equal(at.map(([b, t]) => mlmLabels[b][t]));
-      expect(
-        maxAbsDiff(
-          logits.arraySync().flat(),
-          at.flatMap(([b, t]) => full[b][t]),
-        ),
-      ).to.be.below(1e-5);
-      logits.dispose();
-    }
+    // 3 and 1 masked rows (the second sample's queries padded to 3), and a sample with none (its slot all padding)
+    const noneInFirst = [mlmLabels[0].map(() => -100), mlmLabels[1]];
+    for (const labels of [mlmLabels, noneInFirst])
+      for (const opts of [{}, { training: true, seed: 9 }]) {
+        const at = labels.flatMap((row, b) => row.flatMap((y, t) => (y === -100 ? [] : [[b, t]])));
+        const { logits, targets } = model.maskedLmLogits(batch, labels, opts);
+        const out = model.forward(batch, opts);
+        const full = out.mlmLogits!.arraySync();
+        tf.dispose(Object.values(out));
+        expect(targets).to.deep.equal(at.map(([b, t]) => labels[b][t]));
+        expect(
+          maxAbsDiff(
+            logits.arraySync().flat(),
+            at.flatMap(([b, t]) => full[b][t]),
+          ),
+        ).to.be.below(1e-5);
+        logits.dispose();
+      }
     expect(() =>
       model.maskedLmLogits(batch, mlmLabels, { training: true, taps: { outputs: new Map(), inputs: new Map() } }),
     ).to.throw(/evaluation passes only/);

@@ -45,10 +45,11 @@ export interface ForwardOptions {
   checkpoint?: boolean;
 }
 
-/** The tap sites computed only at the masked positions in a masked-LM evaluation pass: the head's, and the last layer's after its attention. */
+/** The tap sites computed only at the masked positions in a masked-LM evaluation pass: the head's, and the last layer's queries and all after its attention. */
 export function maskedRowSites(config: BertConfig): Set<string> {
   const last = `bert.encoder.layer.${config.num_hidden_layers - 1}`;
   const layer = [
+    'attention.self.query',
     'attention.output.dense',
     'attention.output.LayerNorm',
     'intermediate.dense',
@@ -65,8 +66,38 @@ interface EncodeOptions {
   /** Attention probabilities of each layer are pushed here, kept. */
   attentions?: tf.Tensor[];
   checkpoint?: boolean;
-  /** Return only these rows of the hidden states [B·T, H]. */
-  rows?: tf.Tensor1D;
+  /** Return only these rows of the hidden states [B·T, H], in increasing order. */
+  rows?: number[];
+}
+
+/** The rows the last layer computes in a masked-LM evaluation pass, and how its attention lays them out by sample. */
+interface KeptRows {
+  /** The rows of [B·T, H], row-major: each sample's in order, the samples in order. */
+  ids: tf.Tensor1D;
+  /** Samples, and the most rows any of them has. */
+  batch: number;
+  most: number;
+  /** For [B·most] slots, sample by sample, the kept row each holds, or the row count (a zero row) past a sample's own. */
+  pack: tf.Tensor1D;
+  /** For each kept row, its slot in [B·most]. */
+  unpack: tf.Tensor1D;
+}
+
+/** The layout of `rows` (increasing indices into [B·T]) for attention whose queries are those rows alone. */
+function keptRows(rows: number[], B: number, T: number): KeptRows {
+  const count = new Array<number>(B).fill(0);
+  for (const r of rows) count[Math.floor(r / T)]++;
+  const most = Math.max(...count);
+  const start = count.map((_, n) => count.slice(0, n).reduce((a, b) => a + b, 0));
+  const pack = count.flatMap((c, n) => Array.from({ length: most }, (_, j) => (j < c ? start[n] + j : rows.length)));
+  const unpack = rows.map((r, m) => Math.floor(r / T) * most + (m - start[Math.floor(r / T)]));
+  return {
+    ids: tf.tensor1d(rows, 'int32'),
+    batch: B,
+    most,
+    pack: tf.tensor1d(pack, 'int32'),
+    unpack: tf.tensor1d(unpack, 'int32'),
+  };
 }
 
 export interface BertOutput {
@@ -336,9 +367,9 @@ export class Bert {
 
   /**
    * Embeddings and encoder: hidden states [B·T, H] (row-major over batch then position), or only the rows `rows`
-   * of them. Without dropout or checkpointing, the last layer then computes its position-wise part (everything after
-   * attention) at those rows only; with dropout, every row is computed so that the masks are drawn as in the full
-   * pass.
+   * of them. Without dropout or checkpointing, the last layer then computes its queries, and everything after
+   * attention, at those rows only (keys and values at every row); with dropout, every row is computed so that the
+   * masks are drawn as in the full pass.
    */
   private encode(batch: Batch, seed: number | undefined, opts: EncodeOptions = {}): tf.Tensor2D {
     const { taps, attentions, checkpoint = false, rows } = opts;
@@ -371,16 +402,16 @@ export class Bert {
     const splitHeads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, T, heads, d]), [0, 2, 1, 3]);
 
     // a checkpointed layer reruns in backward, after the caller's tidy has freed `rows`: it keeps every row
-    const early = rows && seed === undefined && !checkpoint ? rows : undefined;
+    const early = rows && seed === undefined && !checkpoint ? keptRows(rows, B, T) : undefined;
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const l = `bert.encoder.layer.${i}`;
       const keep = i === c.num_hidden_layers - 1 ? early : undefined;
       const run = (x: tf.Tensor2D, m: tf.Tensor | null) =>
-        this.layer(l, x, splitHeads, B * T, m, seed, taps, attentions, keep);
+        this.layer(l, x, splitHeads, m, seed, taps, attentions, keep);
       // one tidy per layer: only the layer's output and what the gradient tape saves for backward outlive it
       h = checkpoint ? this.checkpointed(l, h, maskAdd, run) : tf.tidy(() => run(h, maskAdd));
     }
-    return rows && !early ? tf.gather(h, rows) : h;
+    return rows && !early ? tf.gather(h, tf.tensor1d(rows, 'int32')) : h;
   }
 
   /**
@@ -432,32 +463,37 @@ export class Bert {
     return tf.softmax(maskAdd ? tf.add(scaled, maskAdd) : scaled);
   }
 
-  /** One encoder layer on hidden states [B·T, H]. */
+  /** One encoder layer on hidden states [B·T, H]; with `keep`, its output at those rows alone. */
   private layer(
     l: string,
     h: tf.Tensor2D,
     splitHeads: (x: tf.Tensor2D) => tf.Tensor,
-    rows: number,
     maskAdd: tf.Tensor | null,
     seed: number | undefined,
     taps?: Taps,
     attentions?: tf.Tensor[],
-    keep?: tf.Tensor1D,
+    keep?: KeptRows,
   ): tf.Tensor2D {
-    const d = this.config.hidden_size / this.config.num_attention_heads;
-    const q = splitHeads(this.linear(`${l}.attention.self.query`, h, taps));
+    const { hidden_size: H, num_attention_heads: heads } = this.config;
+    const d = H / heads;
+    // each row's output depends on its own query alone: with `keep`, queries only at the kept rows, each sample's
+    // padded with zero rows to the most any sample has ([B, heads, most, d]), which the context drops again
+    const residual = keep ? tf.gather(h, keep.ids) : h;
+    const query = this.linear(`${l}.attention.self.query`, residual, taps);
+    const q = keep
+      ? tf.transpose(
+          tf.reshape(tf.gather(tf.concat([query, tf.zeros([1, H])]), keep.pack), [keep.batch, keep.most, heads, d]),
+          [0, 2, 1, 3],
+        )
+      : splitHeads(query);
     const k = splitHeads(this.linear(`${l}.attention.self.key`, h, taps));
     const v = splitHeads(this.linear(`${l}.attention.self.value`, h, taps));
     const weights = this.attentionWeights(tf.matMul(q, k, false, true), maskAdd, 1 / Math.sqrt(d), taps);
     if (attentions) attentions.push(tf.keep(weights));
     const probs = this.drop(`${l}.attention.self.dropout`, weights, seed);
-    const allRows = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [
-      rows,
-      this.config.hidden_size,
-    ]) as tf.Tensor2D;
+    const slots = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [-1, H]) as tf.Tensor2D;
     // from here on each row is computed from its own row alone
-    const context = keep ? tf.gather(allRows, keep) : allRows;
-    const residual = keep ? tf.gather(h, keep) : h;
+    const context = keep ? tf.gather(slots, keep.unpack) : slots;
     const attnOut = this.drop(
       `${l}.attention.output.dropout`,
       this.linear(`${l}.attention.output.dense`, context, taps),
@@ -520,8 +556,8 @@ export class Bert {
 
   /**
    * Masked-LM logits [M, V] at the M positions whose label is not -100 (row-major over batch and position), with
-   * those labels. The head, and in evaluation the last layer after its attention, are computed only there: the
-   * same numbers as the full pass for less work (a fifth of the encoder's matMuls at BERT's 15% masking).
+   * those labels. The head, and in evaluation the last layer's queries and all after its attention, are computed
+   * only there: the same numbers as the full pass for less work.
    */
   maskedLmLogits(
     batch: Batch,
@@ -545,10 +581,7 @@ export class Bert {
     });
     if (rows.length === 0) throw new Error('no masked positions in the batch (every label is -100)');
     const logits = tf.tidy(() =>
-      this.mlmHead(
-        this.encode(batch, seed, { taps: opts.taps, checkpoint: opts.checkpoint, rows: tf.tensor1d(rows, 'int32') }),
-        opts.taps,
-      ),
+      this.mlmHead(this.encode(batch, seed, { taps: opts.taps, checkpoint: opts.checkpoint, rows }), opts.taps),
     );
     return { logits, targets };
   }
