@@ -5,8 +5,8 @@
  * the embedded model). Each run goes over every count of `--examples`; with two or more counts, the cost of each
  * further sample (the slope between the smallest and largest count) is printed as well: the rate a long pass
  * approaches once start-up is paid. Prints samples/s, GFLOP/s (lib/train/cost.ts: a forward and backward pass per
- * sample, as PyTorch's loop computes it; fisherlab's pass runs the last layer after attention at masked positions
- * only, so its figure is the rate of equivalent work) and the ratio to PyTorch. Each run is timed `--repeats` times and keeps its fastest: PyTorch's loop varies
+ * sample, as PyTorch's loop computes it; fisherlab's pass runs the last layer's queries and all after its
+ * attention at masked positions only, so its figure is the rate of equivalent work) and the ratio to PyTorch. Each run is timed `--repeats` times and keeps its fastest: PyTorch's loop varies
  * by up to a third between runs on this machine.
  *
  *   npx tsx bench/fisher-process.ts [--model DIR] [--examples 128,512] [--backends wasm,tensorflow] [--repeats 2]

@@ -2,8 +2,8 @@
  * The arithmetic cost of BERT's passes, counted as matMul FLOPs (a multiply-add is 2): what the benchmarks divide by
  * time to report GFLOP/s, and what long jobs multiply out to estimate their wall time before they start. The count
  * is the full pass's, as transformers computes it; fisherlab's masked-LM evaluation (the Fisher pass, the landscape)
- * runs the last layer after attention at the masked positions only, so the GFLOP/s benches print for it are rates of
- * equivalent work.
+ * runs the last layer's queries and all after its attention at the masked positions only, so the GFLOP/s benches
+ * print for it are rates of equivalent work.
  */
 import type { BertConfig } from '../bert/config';
 import { formatDuration } from '../util/progress';
