@@ -394,7 +394,6 @@ class GroupProductSquareSumOp : public OpKernel {
   }
 };
 
-
 // y = total + Σ_n (a_nᵀ b_n)², element-wise, where a_n, b_n are rows starts[n] to starts[n+1] of a [R, p] and
 // b [R, q]: the squared per-sample gradients of a weight whose samples have few rows (the word embeddings through the
 // tied decoder, a few masked positions each), without writing any a_nᵀ b_n to memory. Each product is formed a

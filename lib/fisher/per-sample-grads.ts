@@ -8,8 +8,8 @@
  * Σ_t dY_n ⊙ x̂_n; embedding rows get dE_n scattered by token id, position and token type. The word embeddings
  * are also the MLM decoder's weight, so sample n's gradient for them is the scatter plus dLogits_nᵀ T_n over its
  * masked positions, added before squaring. Padding rows have dY = 0 (attention gives them exactly zero weight).
- * The head and the last layer after its attention run at the masked positions only (`maskedRowSites`): their sites
- * have a row per masked position, and each sample's rows are its own masked positions. The backward pass frees the
+ * The head, and the last layer's queries and all after its attention, run at the masked positions only
+ * (`maskedRowSites`): their sites have a row per masked position, and each sample's rows are its own masked positions. The backward pass frees the
  * forward's tensors as it goes (util/lean-gradients), which halves the pass's peak memory.
  * On wasm, outer products are formed one sample at a time with 2-D matMuls (its batched matMul is about 15× slower
  * than a loop of 2-D ones) and squares are added to the running sums one sample at a time, in order, so splitting a
