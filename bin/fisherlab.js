@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The fisherlab command: runs lib/cli.ts from its bundle (bin/cli-bundle.mjs; rebuilt when lib/ changes), or through
 // tsx where the bundle cannot be written, with the project root known to lib/paths.ts.
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cliBundle } from './cli-bundle.mjs';
@@ -15,10 +16,12 @@ try {
   process.exit(1);
 }
 // (the bundle has source maps: NODE_OPTIONS=--enable-source-maps gives stack traces in lib/*.ts, at 0.1 s a start)
-if (!entry) {
+let main;
+if (entry) {
+  ({ main } = createRequire(import.meta.url)(entry));
+} else {
   const { register } = await import('tsx/esm/api');
   register();
-  entry = join(root, 'lib', 'cli.ts');
+  ({ main } = await import(pathToFileURL(join(root, 'lib', 'cli.ts')).href));
 }
-const { main } = await import(pathToFileURL(entry).href);
 await main(process.argv);

@@ -1,5 +1,6 @@
 /** Chooses the TensorFlow.js backend (tfjs-node-gpu, tfjs-node, wasm, cpu) and patches wasm's slow or missing kernels. */
 import * as fs from 'fs';
+import { createRequire } from 'module';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -35,7 +36,8 @@ async function pick(quiet: boolean): Promise<string> {
   const failures: string[] = [];
   for (const c of candidates) {
     try {
-      if (c.module) await import(c.module);
+      // required, not imported: an ES import of these CommonJS packages first scans TensorFlow.js's source (0.15 s)
+      if (c.module) createRequire(path.join(projectRoot(), 'package.json'))(c.module);
       if (!(await tf.setBackend(c.tfName))) throw new Error('setBackend returned false');
       await tf.ready();
       if (c.tfName === 'wasm') patchWasmKernels();
@@ -67,7 +69,12 @@ export async function backendInfo(): Promise<BackendInfo> {
   const name = await initBackend({ quiet: true });
   if (!name.startsWith('tensorflow')) return { name, tensorflow: null, threads: 1 };
   const binding = (tf.backend() as unknown as { binding: { TF_Version: string } }).binding;
-  return { name, tensorflow: binding.TF_Version, threads: intraOpThreads() };
+  return { name, tensorflow: binding.TF_Version, threads: threadsPerOp() };
+}
+
+/** Threads per op of the backend initBackend started: TensorFlow's intra-op threads, 1 on wasm and cpu. */
+export function threadsPerOp(): number {
+  return chosenName?.startsWith('tensorflow') ? intraOpThreads() : 1;
 }
 
 /** TensorFlow's threads per op: $TF_NUM_INTRAOP_THREADS, else every core this process may use (TensorFlow's rule). */
@@ -97,11 +104,18 @@ export const JOBS_HELP = 'one per core; on TensorFlow each process then uses its
 /** How pretraining's `--jobs` describes its default. */
 export const SHARD_JOBS_HELP = '1 on TensorFlow, which uses every core in one process; one per core on wasm';
 
+/** The variables `sharedEnv` sets. */
+const SHARE_KEYS = ['TF_NUM_INTRAOP_THREADS', 'FISHERLAB_PROCESSES'] as const;
+
+/** Their values before `takeShare` set them in this process, for the children it starts (null: never set). */
+let ownShare: Partial<Record<(typeof SHARE_KEYS)[number], string>> | null = null;
+
 /**
  * The environment of a child process that shares the machine with `share` − 1 others: its share of the cores as
  * TensorFlow's threads per op, and of the native memory budget (`FISHERLAB_PROCESSES`), unless the user set them.
+ * The default `env` is this process's, as it was before `takeShare`.
  */
-export function sharedEnv(share: number, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function sharedEnv(share: number, env: NodeJS.ProcessEnv = launchEnv()): NodeJS.ProcessEnv {
   if (!Number.isInteger(share) || share < 1)
     throw new Error(`sharedEnv: share must be a positive integer (got ${share})`);
   if (share === 1) return { ...env };
@@ -111,6 +125,29 @@ export function sharedEnv(share: number, env: NodeJS.ProcessEnv = process.env): 
     TF_NUM_INTRAOP_THREADS: env.TF_NUM_INTRAOP_THREADS ?? String(Math.max(1, Math.floor(intraOpThreads(env) / share))),
     FISHERLAB_PROCESSES: String(processes),
   };
+}
+
+/**
+ * Gives this process, before its backend starts, the share of the cores and memory that `sharedEnv` gives each of
+ * the `share` − 1 children it runs beside; once the backend has started (TensorFlow reads its threads once), nothing.
+ */
+export function takeShare(share: number): void {
+  if (chosen || ownShare || share === 1) return;
+  const before = launchEnv();
+  const shared = sharedEnv(share, before);
+  ownShare = Object.fromEntries(SHARE_KEYS.map((k) => [k, before[k]]));
+  for (const k of SHARE_KEYS) process.env[k] = shared[k];
+}
+
+/** This process's environment as it was before `takeShare`. */
+function launchEnv(): NodeJS.ProcessEnv {
+  if (!ownShare) return process.env;
+  const env = { ...process.env };
+  for (const k of SHARE_KEYS) {
+    if (ownShare[k] === undefined) delete env[k];
+    else env[k] = ownShare[k];
+  }
+  return env;
 }
 
 /** Whether initBackend will pick a TensorFlow backend, judged without loading it: forced, or its addon is installed. */

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'child_process';
 import * as os from 'os';
+import * as path from 'path';
 import { backendInfo, backendName, defaultJobs, defaultShardJobs, sharedEnv } from '../lib/backend';
 import { setupBackend, maxAbsDiff } from './helpers';
 import { Rng } from '../lib/util/random';
@@ -153,5 +155,38 @@ describe('backend', () => {
     // a child of a child: the shares multiply
     expect(sharedEnv(3, { FISHERLAB_PROCESSES: '2' }).FISHERLAB_PROCESSES).to.equal('6');
     expect(() => sharedEnv(0)).to.throw(/share must be a positive integer/);
+  });
+
+  it("takeShare gives a process that has not started its backend a child's share; its children still get theirs from the environment it started with", function () {
+    this.timeout(60_000);
+    const script = `
+      import { initBackend, sharedEnv, takeShare, threadsPerOp } from ${JSON.stringify(path.resolve('lib', 'backend.ts'))};
+      takeShare(2);
+      const own = { threads: process.env.TF_NUM_INTRAOP_THREADS, processes: process.env.FISHERLAB_PROCESSES };
+      await initBackend({ quiet: true });
+      takeShare(4); // too late: the backend has started
+      const child = sharedEnv(2);
+      console.log(JSON.stringify({
+        own,
+        later: process.env.FISHERLAB_PROCESSES,
+        threadsPerOp: threadsPerOp(),
+        child: { threads: child.TF_NUM_INTRAOP_THREADS, processes: child.FISHERLAB_PROCESSES },
+      }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env, FISHERLAB_PROCESSES: '3' };
+    delete env.TF_NUM_INTRAOP_THREADS;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env,
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    const half = String(Math.max(1, Math.floor(os.availableParallelism() / 2)));
+    const got = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(got).to.deep.equal({
+      own: { threads: half, processes: '6' },
+      later: '6',
+      threadsPerOp: backend.startsWith('tensorflow') ? Number(half) : 1,
+      // 2 × 3 processes, as for a child of the process as it started: not 2 × 6
+      child: { threads: half, processes: '6' },
+    });
   });
 });

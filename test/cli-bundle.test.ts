@@ -15,18 +15,11 @@ describe('the command line bundle (bin/cli-bundle.mjs)', function () {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);
   };
-  /** What the bundle's `main()` returns, run in a fresh process. */
+  /** What the bundle's `main()` returns, required (as bin/fisherlab.js does: it is CommonJS) in a fresh process. */
   const runMain = (entry: string) => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        'const m = await import(process.argv[1]); console.log(m.main());',
-        pathToFileURL(entry).href,
-      ],
-      { encoding: 'utf8' },
-    );
+    const r = spawnSync(process.execPath, ['-e', 'console.log(require(process.argv[1]).main());', entry], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).to.equal(0);
     return r.stdout.trim();
   };
@@ -44,9 +37,9 @@ describe('the command line bundle (bin/cli-bundle.mjs)', function () {
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('builds lib/cli.ts and what it imports into one entry that runs the sources', async () => {
+  it('builds lib/cli.ts and what it imports into one CommonJS entry that runs the sources', async () => {
     const entry = await cliBundle(root);
-    expect(entry).to.equal(path.join(root, '.fisherlab-cache', 'cli', 'cli.js'));
+    expect(entry).to.equal(path.join(root, '.fisherlab-cache', 'cli', 'cli.cjs'));
     expect(runMain(entry!)).to.equal('first');
   });
 
@@ -86,8 +79,8 @@ describe('the command line bundle (bin/cli-bundle.mjs)', function () {
     fs.utimesSync(path.join(root, 'lib/words/word.ts'), later, later);
     await cliBundle(root);
     const files = fs.readdirSync(path.join(root, '.fisherlab-cache', 'cli')).sort();
-    expect(files).to.deep.equal(['cli.js', 'cli.js.map', 'sources.json']);
-    expect(fs.readFileSync(path.join(root, '.fisherlab-cache', 'cli', 'cli.js'), 'utf8')).to.contain('third');
+    expect(files).to.deep.equal(['cli.cjs', 'cli.cjs.map', 'sources.json']);
+    expect(fs.readFileSync(path.join(root, '.fisherlab-cache', 'cli', 'cli.cjs'), 'utf8')).to.contain('third');
   });
 
   it('names the file and line of a build error', async () => {

@@ -19,7 +19,7 @@ import { loadTokenizer } from '../lib/bert/tokenizer';
 import { defaultModelDir } from '../lib/shipped';
 import { collate, StoredMaskedExample, writeMaskedExamples } from '../lib/pretrain/mlm-data';
 import { squaredGradSums } from '../lib/fisher/per-sample-grads';
-import { defaultFisherJobs, fisherShards, MIN_SHARD_SAMPLES } from '../lib/fisher/shards';
+import { defaultFisherJobs, fisherJobs, fisherShards, MIN_SHARD_SAMPLES } from '../lib/fisher/shards';
 import { readSafetensors, writeSafetensors } from '../lib/weights/safetensors';
 import { trainWordPiece, writeVocab } from '../lib/pretrain/wordpiece-trainer';
 import { errorOf, setupBackend, tinyConfig } from './helpers';
@@ -345,6 +345,17 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
   });
 
   describe('splitting the pass over processes', () => {
+    /** Expects `shards` to be contiguous runs of whole batches of `b` covering samples 0 to n − 1 once. */
+    const expectCover = (shards: Array<[number, number]>, n: number, b: number) => {
+      expect(shards[0][0]).to.equal(0);
+      expect(shards[shards.length - 1][1]).to.equal(n);
+      shards.forEach(([from, to], k) => {
+        expect(from % b, `shard ${k} starts on a batch`).to.equal(0);
+        expect(to).to.be.above(from);
+        if (k > 0) expect(from).to.equal(shards[k - 1][1]);
+      });
+    };
+
     it('shards are contiguous whole batches covering every sample once, as even as batches allow', () => {
       expect(fisherShards(9, 2, 2)).to.deep.equal([
         [0, 6],
@@ -364,15 +375,44 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
         [33, 8, 2],
       ]) {
         const shards = fisherShards(n, b, j);
-        expect(shards[0][0]).to.equal(0);
-        expect(shards[shards.length - 1][1]).to.equal(n);
-        shards.forEach(([from, to], k) => {
-          expect(from % b, `shard ${k} starts on a batch`).to.equal(0);
-          expect(to).to.be.above(from);
-          if (k > 0) expect(from).to.equal(shards[k - 1][1]);
-        });
+        expectCover(shards, n, b);
       }
       expect(() => fisherShards(10, 2, 0)).to.throw(/--jobs must be a positive integer \(got 0\)/);
+    });
+
+    it('the first shard, computed by the parent, gets `lead` batches more than an even share, leaving the others one each', () => {
+      // 8 batches over 2: 5 and 3
+      expect(fisherShards(128, 16, 2, 1)).to.deep.equal([
+        [0, 80],
+        [80, 128],
+      ]);
+      // 10 batches over 3: 4, then 3 and 3
+      expect(fisherShards(40, 4, 3, 1)).to.deep.equal([
+        [0, 16],
+        [16, 28],
+        [28, 40],
+      ]);
+      // a lead larger than the batches allow still leaves each other shard one batch
+      expect(fisherShards(3, 1, 3, 5)).to.deep.equal([
+        [0, 1],
+        [1, 2],
+        [2, 3],
+      ]);
+      // lead 0 is the even split
+      expect(fisherShards(512, 16, 2, 0)).to.deep.equal(fisherShards(512, 16, 2));
+      for (const [n, b, j, lead] of [
+        [1000, 16, 3, 1],
+        [17, 1, 4, 2],
+        [33, 8, 2, 1],
+        [9, 2, 2, 3],
+      ]) {
+        const shards = fisherShards(n, b, j, lead);
+        const batches = shards.map(([from, to]) => Math.ceil((to - from) / b));
+        expectCover(shards, n, b);
+        const rest = batches.slice(1);
+        expect(Math.max(...rest) - Math.min(...rest), `${[n, b, j, lead]}: the others even`).to.be.at.most(1);
+        expect(batches[0], `${[n, b, j, lead]}: the first leads`).to.be.at.least(Math.max(...rest));
+      }
     });
 
     it('the default gives each process at least MIN_SHARD_SAMPLES, up to one per core', () => {
@@ -381,6 +421,14 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(defaultFisherJobs(MIN_SHARD_SAMPLES * 100, 2)).to.equal(2);
       expect(defaultFisherJobs(MIN_SHARD_SAMPLES * 3, 8)).to.equal(3);
       expect(defaultFisherJobs(5, 8)).to.equal(1);
+    });
+
+    it('the process count is at most one per batch, and --jobs must be a positive integer', () => {
+      expect(fisherJobs(10, 4, 8)).to.equal(3);
+      expect(fisherJobs(MIN_SHARD_SAMPLES * 4, 16)).to.equal(defaultFisherJobs(MIN_SHARD_SAMPLES * 4));
+      expect(fisherJobs(0, 16)).to.equal(1);
+      expect(() => fisherJobs(10, 2, 0)).to.throw(/--jobs must be a positive integer \(got 0\)/);
+      expect(() => fisherJobs(10, 2, 1.5)).to.throw(/--jobs must be a positive integer \(got 1.5\)/);
     });
   });
 
@@ -460,25 +508,41 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(a.metadata.model).to.equal(modelDir);
     });
 
-    it('--jobs 2 sums shards in child processes: within 1 float32 ulp of one process, resumable to the same bits, and refuses another --jobs on resume', () => {
+    it('--jobs 2 sums the first shard here and the other in a child: within 1 float32 ulp of one process, resumable to the same bits, and refuses another split on resume', () => {
       const base = corpusAndModel();
-      // 9 samples in batches of 2: shards of 6 and 3 samples
+      // 9 samples in batches of 2: shards of 6 and 3 samples (the first's lead of a batch rounds to the even split)
       const args = (out: string, jobs: number) => [...base(out), '--batch-size', '2', '--jobs', String(jobs)];
       const one = run(args('one.safetensors', 1));
       expect(one.status, one.stderr).to.equal(0);
       const two = run(args('two.safetensors', 2));
       expect(two.status, two.stderr).to.equal(0);
-      expect(two.stderr).to.match(/9 samples over 2 processes \(samples 0–5, 6–8\)/);
+      expect(two.stderr).to.match(/9 samples over 2 processes \(samples 0–5, 6–8; the first in this one\)/);
       const part = run([...args('split.safetensors', 2), '--stop-after', '4']);
       expect(part.status, part.stderr).to.equal(0);
       expect(part.stderr).to.match(/stopped after 6 of 9 samples/);
+      const runDir = fs
+        .readdirSync(path.join(dir, 'out', 'fisher'))
+        .filter((d) => d.startsWith('split-'))
+        .map((d) => path.join(dir, 'out', 'fisher', d))[0];
+      const settingsFile = path.join(runDir, 'settings.json');
+      const saved = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      expect(saved).to.include({ jobs: 2, shards: '0–5, 6–8' });
       const other = run(args('split.safetensors', 3));
       expect(other.status).to.not.equal(0);
-      expect(other.stderr).to.match(/holds a Fisher run with other settings \(jobs: 2 → 3\)/);
+      expect(other.stderr).to.match(/holds a Fisher run with other settings \(.*jobs: 2 → 3/);
+      // 5 batches over 3, the first leading: 2, 2 and 1
+      expect(other.stderr).to.match(/other settings \(.*shards: "0–5, 6–8" → "0–3, 4–7, 8–8"/);
+      fs.writeFileSync(settingsFile, JSON.stringify({ ...saved, shards: '0–3, 4–8' }));
+      const moved = run(args('split.safetensors', 2));
+      expect(moved.status).to.not.equal(0);
+      expect(moved.stderr).to.match(/other settings \(shards: "0–3, 4–8" → "0–5, 6–8"\)/);
+      // a folder from before the shards were recorded split evenly, as this run does: it resumes
+      delete saved.shards;
+      fs.writeFileSync(settingsFile, JSON.stringify(saved));
       const rest = run(args('split.safetensors', 2));
       expect(rest.status, rest.stderr).to.equal(0);
-      expect(rest.stderr).to.match(/resuming after 4 of 6 samples/);
-      expect(rest.stderr).to.match(/resuming after 2 of 3 samples/);
+      expect(rest.stderr).to.match(/\[samples 0–5\] fisher: resuming after 4 of 6 samples/);
+      expect(rest.stderr).to.match(/\[samples 6–8\] fisher: resuming after 2 of 3 samples/);
       const [a, b, c] = ['one', 'two', 'split'].map((f) => readFisher(path.join(dir, `${f}.safetensors`)));
       expect([a.metadata.processes, b.metadata.processes]).to.deep.equal(['1', '2']);
       for (const [name, t] of b.tensors) {

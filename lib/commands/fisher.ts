@@ -54,7 +54,7 @@ export function register(program: Command): void {
     .option('--stop-after <n>', 'stop after about this many samples (a checkpoint is saved); run again to continue')
     .option(
       '--jobs <n>',
-      `processes, each summing a contiguous shard of the samples (default: one per core, as long as each gets ${MIN_SHARD_SAMPLES} samples; on TensorFlow each process then uses its share of the cores)`,
+      `processes, each summing a contiguous shard of the samples, this one the first (default: one per core, as long as each gets ${MIN_SHARD_SAMPLES} samples; on TensorFlow each process then uses its share of the cores)`,
     )
     .addHelpText(
       'after',
@@ -64,7 +64,7 @@ export function register(program: Command): void {
       if ([opts.samples, opts.fraction, opts.examples].filter((x) => x !== undefined).length !== 1)
         throw new Error('give exactly one of --samples, --fraction and --examples');
       const seed = number(opts.seed, '--seed');
-      await initBackend();
+      // buildFisher starts the backend once it knows how many processes share the cores
       const dir = resolveModelDir(opts.model);
       const interrupt = stopOnInterrupt('fisher', 'a checkpoint after this batch');
       const batchSize = number(opts.batchSize, '--batch-size');

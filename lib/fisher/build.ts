@@ -5,13 +5,15 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { initBackend, takeShare } from '../backend';
+import { readConfig } from '../bert/config';
 import { loadMaskedLm } from '../bert/load';
 import { loadTokenizer } from '../bert/tokenizer';
 import { defaultRunDir, projectRelative } from '../paths';
 import { MaskedExample, readMaskedExamples, StoredMaskedExample } from '../pretrain/mlm-data';
 import { FisherResult, writeFisher } from './estimate';
 import { corpusSamples, overrideRecipe, pretrainingRecipe, SampleSize } from './samples';
-import { fisherPass } from './shards';
+import { fisherJobs, fisherPass } from './shards';
 
 /** What `buildFisher` needs. */
 export interface BuildFisherOptions {
@@ -49,53 +51,61 @@ export interface BuiltFisher extends FisherResult {
   processes: number;
 }
 
-/** Estimates the Fisher of a model folder over corpus samples or pre-masked examples (resumable) and writes it with its metadata. */
+/**
+ * Estimates the Fisher of a model folder over corpus samples or pre-masked examples (resumable) and writes it with
+ * its metadata. The examples and the process count come first, so that a process that has not started its backend
+ * yet takes its share of the cores (`takeShare`) and computes a shard itself.
+ */
 export async function buildFisher(o: BuildFisherOptions): Promise<BuiltFisher> {
   if ((o.size === undefined) === (o.examples === undefined))
     throw new Error('fisher: give exactly one of a sample size and an examples file');
   const say = o.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const batchSize = o.batchSize ?? 16;
+  const config = readConfig(path.join(o.model, 'config.json'));
+  let examples: Array<MaskedExample | StoredMaskedExample>;
+  let source: Record<string, string>;
+  if (o.examples !== undefined) {
+    examples = readMaskedExamples(o.examples, { vocabSize: config.vocab_size });
+    source = {
+      examples: projectRelative(o.examples),
+      masking_rate: 'as in the examples file',
+      max_length: String(Math.max(...examples.map((e) => e.input_ids.length))),
+    };
+  } else {
+    const tokenizer = loadTokenizer(o.model);
+    const recipe = overrideRecipe(pretrainingRecipe(o.model), o);
+    const drawn = corpusSamples(tokenizer, recipe, o.size!, o.seed);
+    examples = drawn.examples;
+    source = {
+      corpus: recipe.corpus,
+      held_out_fraction: String(recipe.heldOutFraction),
+      split_seed: String(recipe.splitSeed),
+      recipe: recipe.source,
+      training_sequences: String(drawn.available),
+      selection: o.size!.samples !== undefined ? `samples ${o.size!.samples}` : `fraction ${o.size!.fraction}`,
+      masking_rate: '0.15',
+      max_length: String(recipe.maxLength),
+    };
+    say(
+      `fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`,
+    );
+  }
+  const metadata = {
+    model: projectRelative(o.model),
+    ...source,
+    seed: String(o.seed),
+    batch_size: String(batchSize),
+  };
+  fs.mkdirSync(path.dirname(path.resolve(o.output)), { recursive: true });
+  const jobs = fisherJobs(examples.length, batchSize, o.jobs);
+  takeShare(jobs);
+  await initBackend();
   const model = loadMaskedLm(o.model, 'fisher');
   try {
-    let examples: Array<MaskedExample | StoredMaskedExample>;
-    let source: Record<string, string>;
-    if (o.examples !== undefined) {
-      examples = readMaskedExamples(o.examples, { vocabSize: model.config.vocab_size });
-      source = {
-        examples: projectRelative(o.examples),
-        masking_rate: 'as in the examples file',
-        max_length: String(Math.max(...examples.map((e) => e.input_ids.length))),
-      };
-    } else {
-      const tokenizer = loadTokenizer(o.model);
-      const recipe = overrideRecipe(pretrainingRecipe(o.model), o);
-      const drawn = corpusSamples(tokenizer, recipe, o.size!, o.seed);
-      examples = drawn.examples;
-      source = {
-        corpus: recipe.corpus,
-        held_out_fraction: String(recipe.heldOutFraction),
-        split_seed: String(recipe.splitSeed),
-        recipe: recipe.source,
-        training_sequences: String(drawn.available),
-        selection: o.size!.samples !== undefined ? `samples ${o.size!.samples}` : `fraction ${o.size!.fraction}`,
-        masking_rate: '0.15',
-        max_length: String(recipe.maxLength),
-      };
-      say(
-        `fisher: ${examples.length} of ${drawn.available} training sequences (corpus ${recipe.corpus}, ${recipe.maxLength} tokens; recipe: ${recipe.source})`,
-      );
-    }
-    const metadata = {
-      model: projectRelative(o.model),
-      ...source,
-      seed: String(o.seed),
-      batch_size: String(batchSize),
-    };
-    fs.mkdirSync(path.dirname(path.resolve(o.output)), { recursive: true });
     const result = await fisherPass({
       model,
       modelDir: o.model,
-      jobs: o.jobs,
+      jobs,
       examples,
       padId: model.config.pad_token_id,
       batchSize,
