@@ -36,8 +36,12 @@ async function pick(quiet: boolean): Promise<string> {
   const failures: string[] = [];
   for (const c of candidates) {
     try {
-      // required, not imported: an ES import of these CommonJS packages first scans TensorFlow.js's source (0.15 s)
-      if (c.module) createRequire(path.join(projectRoot(), 'package.json'))(c.module);
+      // required, not imported: an ES import of these CommonJS packages first scans TensorFlow.js's source (0.15 s);
+      // CommonJS code (the command line's bundle, notebooks) has `require`, ES modules (the tests) make one
+      if (c.module) {
+        const load = typeof require === 'function' ? require : createRequire(path.join(projectRoot(), 'package.json'));
+        load(c.module);
+      }
       if (!(await tf.setBackend(c.tfName))) throw new Error('setBackend returned false');
       await tf.ready();
       if (c.tfName === 'wasm') patchWasmKernels();
@@ -107,7 +111,7 @@ export const SHARD_JOBS_HELP = '1 on TensorFlow, which uses every core in one pr
 /** The variables `sharedEnv` sets. */
 const SHARE_KEYS = ['TF_NUM_INTRAOP_THREADS', 'FISHERLAB_PROCESSES'] as const;
 
-/** Their values before `takeShare` set them in this process, for the children it starts (null: never set). */
+/** Their values before `takeShare` set them in this process, for the children it starts (null until it does). */
 let ownShare: Partial<Record<(typeof SHARE_KEYS)[number], string>> | null = null;
 
 /**
