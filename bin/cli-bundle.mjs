@@ -82,7 +82,8 @@ export async function cliBundle(root) {
   for (const f of files) writeAtomic(f.path, f.contents);
   const keep = new Set([...files.map((f) => path.basename(f.path)), STAMP]);
   for (const name of fs.readdirSync(out))
-    if (!keep.has(name) && !name.endsWith('.tmp')) fs.rmSync(path.join(out, name));
+    // (another process building at the same time may have removed it already)
+    if (!keep.has(name) && !name.endsWith('.tmp')) fs.rmSync(path.join(out, name), { force: true });
   writeAtomic(path.join(out, STAMP), JSON.stringify({ sources }) + '\n');
   return entry;
 }

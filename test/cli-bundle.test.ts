@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -81,6 +81,31 @@ describe('the command line bundle (bin/cli-bundle.mjs)', function () {
     const files = fs.readdirSync(path.join(root, '.fisherlab-cache', 'cli')).sort();
     expect(files).to.deep.equal(['cli.cjs', 'cli.cjs.map', 'sources.json']);
     expect(fs.readFileSync(path.join(root, '.fisherlab-cache', 'cli', 'cli.cjs'), 'utf8')).to.contain('third');
+  });
+
+  it('builds in several processes at once, as the children of a job do after an edit, each ending with the bundle', () => {
+    // files of an older build, which each process removes once it has written its own
+    const out = path.join(root, '.fisherlab-cache', 'cli');
+    fs.mkdirSync(out, { recursive: true });
+    for (let i = 0; i < 200; i++) fs.writeFileSync(path.join(out, `chunk-${i}.js`), '');
+    const module = pathToFileURL(path.join(process.cwd(), 'bin', 'cli-bundle.mjs')).href;
+    const script = `const { cliBundle } = await import(${JSON.stringify(module)}); console.log(await cliBundle(process.argv[1]));`;
+    const children = Array.from({ length: 4 }, () =>
+      spawn(process.execPath, ['--input-type=module', '-e', script, root], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    return Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve, reject) => {
+            let stderr = '';
+            child.stderr.on('data', (d: Buffer) => (stderr += d));
+            child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`a builder failed: ${stderr}`))));
+          }),
+      ),
+    ).then(() => {
+      expect(fs.readdirSync(out).sort()).to.deep.equal(['cli.cjs', 'cli.cjs.map', 'sources.json']);
+      expect(runMain(path.join(out, 'cli.cjs'))).to.equal('first');
+    });
   });
 
   it('names the file and line of a build error', async () => {
