@@ -4,7 +4,7 @@
  * transformers (when .venv-hf exists), tensor leaks and bad inputs.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -550,6 +550,34 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
         const want = a.tensors.get(name)!.data;
         t.data.forEach((x, i) => expect(Math.abs(x - want[i]), `${name}[${i}]`).to.be.at.most(want[i] * 2 ** -23));
       }
+    });
+
+    it('--jobs 2 stopped once this process has finished its shard keeps that shard, and resumes to the bits of an uninterrupted run', async () => {
+      const base = corpusAndModel();
+      const args = (out: string) => [...base(out), '--batch-size', '2', '--jobs', '2'];
+      const whole = run(args('whole.safetensors'));
+      expect(whole.status, whole.stderr).to.equal(0);
+      // Ctrl-C as soon as this process reports its shard (samples 0–5) done: the child is still starting (about 0.7 s)
+      const child = spawn(process.execPath, [CLI, 'fisher', ...args('cut.safetensors')], {
+        env: { ...process.env, FISHERLAB_ROOT: ROOT, FISHERLAB_OUT: path.join(dir, 'out') },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        if (/\[samples 0–5\] fisher: 6\/6 samples/.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stderr).to.equal(0);
+      expect(stderr).to.match(/stopped after [68] of 9 samples/);
+      const rest = run(args('cut.safetensors'));
+      expect(rest.status, rest.stderr).to.equal(0);
+      expect(rest.stderr, 'the first shard is not computed again').to.not.match(
+        /\[samples 0–5\] fisher: \d+\/6 samples/,
+      );
+      const [a, b] = ['whole', 'cut'].map((f) => readFisher(path.join(dir, `${f}.safetensors`)));
+      for (const [name, t] of a.tensors)
+        expect(Buffer.from(b.tensors.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
     });
 
     it('`fisherlab fisher --fraction 0.01 --seed 1` and onePercentFisher write the same metadata, from the pretrain report', async () => {
