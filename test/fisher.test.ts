@@ -555,7 +555,7 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
     it('--jobs 2 stopped once this process has finished its shard keeps that shard, and resumes to the bits of an uninterrupted run', async () => {
       const base = corpusAndModel();
       const args = (out: string) => [...base(out), '--batch-size', '2', '--jobs', '2'];
-      const whole = run(args('whole.safetensors'));
+      const whole = run(args('uncut.safetensors'));
       expect(whole.status, whole.stderr).to.equal(0);
       // Ctrl-C as soon as this process reports its shard (samples 0–5) done: the child is still starting (about 0.7 s)
       const child = spawn(process.execPath, [CLI, 'fisher', ...args('cut.safetensors')], {
@@ -575,7 +575,7 @@ describe('empirical Fisher (per-sample squared gradients)', function () {
       expect(rest.stderr, 'the first shard is not computed again').to.not.match(
         /\[samples 0–5\] fisher: \d+\/6 samples/,
       );
-      const [a, b] = ['whole', 'cut'].map((f) => readFisher(path.join(dir, `${f}.safetensors`)));
+      const [a, b] = ['uncut', 'cut'].map((f) => readFisher(path.join(dir, `${f}.safetensors`)));
       for (const [name, t] of a.tensors)
         expect(Buffer.from(b.tensors.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
     });
